@@ -1,0 +1,8 @@
+//! The sans-IO core of dantesync.
+//!
+//! Nothing in this crate opens a socket, reads a clock or starts a thread. Every input carries
+//! its own timestamp and every decision comes back as a value, so the same code runs in the
+//! daemon, in the deterministic simulator and in the benchmark.
+#![forbid(unsafe_code)]
+
+pub mod wire;
