@@ -131,8 +131,7 @@ fn chrony_pairs_with_kiss_of_death_and_macs() {
 
 #[test]
 fn stratum_two_reply_gives_a_plausible_date() {
-    // The server's transmit time is 1.1 ms after the capture host's arrival time: the two clocks
-    // agree to about a millisecond, so the era and the conversion are right.
+    let datagrams = capture("tcpdump/ntp-time.pcap");
     assert_eq!(datagrams.len(), 2);
     let (request, _) = parse(&datagrams[0].payload);
     assert_eq!(
@@ -172,7 +171,8 @@ fn stratum_two_reply_gives_a_plausible_date() {
         1_503_493_306_337_741_360
     );
     assert_eq!(t1, request.transmit_ts.to_unix_nanos(pivot));
-    // 1.1 ms after the capture host's own clock read the packet: a plausible date indeed.
+    // The server's transmit time is 1.1 ms after the capture host's arrival time: the two clocks
+    // agree to about a millisecond, so the era and the conversion are right.
     assert_eq!(t3 - datagrams[1].ts_nanos, 1_097_438);
     assert_eq!(t3 - t2, 27_809);
 }
