@@ -1,1 +1,17 @@
-//! placeholder, filled by the codec work.
+//! The UDP time query API on port 31900, byte for byte what the earlier DanteSync and the
+//! monitoring tools built for it speak: an 8-byte request ("DSYN", request id) answered by a
+//! 64-byte status reply ("DSYR"). All fields are big-endian.
+//!
+//! The compact request is 8 times smaller than its reply, which makes it a reflection
+//! amplifier; it stays only because existing tools send it. Anything newer goes through
+//! [`QueryRequest::Extended`], which must be padded to at least the size of its reply.
+
+mod error;
+mod reply;
+mod request;
+mod units;
+
+pub use error::QueryError;
+pub use reply::{QueryMode, QueryReply, ReplyFlags, REPLY_LEN, REPLY_MAGIC};
+pub use request::{QueryRequest, COMPACT_REQUEST_LEN, EXTENDED_REQUEST_MIN_LEN, REQUEST_MAGIC};
+pub use units::{micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase};

@@ -1,0 +1,100 @@
+//! The query request: "DSYN", a request id, and (extended form only) a version byte.
+//!
+//! Existing tools send exactly 8 bytes, and the earlier server accepted "8 bytes or more",
+//! ignoring the rest. So the byte after the id is the only place left to tell a future format
+//! apart: absent or 0 means the compact request (any zero padding is tolerated); anything else
+//! is the version of an extended request, whose contents are designed later. An extended
+//! request must be at least [`EXTENDED_REQUEST_MIN_LEN`] bytes long, the size of the reply it
+//! asks for, so that no new request type makes the reflection problem worse.
+//!
+//! The earlier tool's later releases also answer a "DSYX" magic with an extended reply of
+//! their own; this codec refuses it as a bad magic, which is what those clients expect from a
+//! server that lacks that extension.
+
+use std::num::NonZeroU8;
+
+use super::error::QueryError;
+use super::reply::REPLY_LEN;
+
+/// "DSYN".
+pub const REQUEST_MAGIC: u32 = 0x4453_594E;
+pub const COMPACT_REQUEST_LEN: usize = 8;
+/// An extended reply is at least the 64-byte compact reply, so no extended request may be
+/// shorter than that. A later design can demand more per version.
+pub const EXTENDED_REQUEST_MIN_LEN: usize = REPLY_LEN;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QueryRequest {
+    /// What every existing tool sends; answered by the 64-byte [`QueryReply`](super::QueryReply).
+    Compact { request_id: u32 },
+    /// Reserved for a versioned request designed later; `len` is the datagram length, the cap
+    /// on the size of whatever reply it gets.
+    Extended {
+        version: NonZeroU8,
+        request_id: u32,
+        len: usize,
+    },
+}
+
+impl QueryRequest {
+    pub fn parse(datagram: &[u8]) -> Result<QueryRequest, QueryError> {
+        let Some(head) = datagram.first_chunk::<COMPACT_REQUEST_LEN>() else {
+            return Err(QueryError::TooShort {
+                len: datagram.len(),
+                min: COMPACT_REQUEST_LEN,
+            });
+        };
+        let magic = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        if magic != REQUEST_MAGIC {
+            return Err(QueryError::BadMagic {
+                found: magic,
+                expected: REQUEST_MAGIC,
+            });
+        }
+        let request_id = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+        let version = datagram.get(COMPACT_REQUEST_LEN).copied().unwrap_or(0);
+        let Some(version) = NonZeroU8::new(version) else {
+            return Ok(QueryRequest::Compact { request_id });
+        };
+        if datagram.len() < EXTENDED_REQUEST_MIN_LEN {
+            return Err(QueryError::ExtendedRequestNotPadded {
+                version: version.get(),
+                len: datagram.len(),
+                min: EXTENDED_REQUEST_MIN_LEN,
+            });
+        }
+        Ok(QueryRequest::Extended {
+            version,
+            request_id,
+            len: datagram.len(),
+        })
+    }
+
+    /// The compact form is 8 bytes; the extended form is zero-padded to `len`, and never to
+    /// less than [`EXTENDED_REQUEST_MIN_LEN`].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let (request_id, version, len) = match *self {
+            QueryRequest::Compact { request_id } => (request_id, None, COMPACT_REQUEST_LEN),
+            QueryRequest::Extended {
+                version,
+                request_id,
+                len,
+            } => (request_id, Some(version), len.max(EXTENDED_REQUEST_MIN_LEN)),
+        };
+        let mut out = vec![0u8; len];
+        out[..4].copy_from_slice(&REQUEST_MAGIC.to_be_bytes());
+        out[4..8].copy_from_slice(&request_id.to_be_bytes());
+        if let Some(version) = version {
+            out[COMPACT_REQUEST_LEN] = version.get();
+        }
+        out
+    }
+
+    pub fn request_id(&self) -> u32 {
+        match *self {
+            QueryRequest::Compact { request_id } | QueryRequest::Extended { request_id, .. } => {
+                request_id
+            }
+        }
+    }
+}
