@@ -395,3 +395,33 @@ fn ethernet_ptp_payloads(file: &[u8]) -> Vec<&[u8]> {
     }
     payloads
 }
+
+/// The fuzz seeds are real payloads; this keeps them what their names say.
+#[test]
+fn fuzz_seeds_are_what_their_names_say() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds/ptpv1");
+    let seed = |name: &str| {
+        let path = format!("{dir}/{name}");
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    for (name, control, len) in [
+        ("dante-sync.bin", Control::Sync, 124),
+        ("dante-follow-up.bin", Control::FollowUp, 52),
+        ("ptpd-delay-req.bin", Control::DelayReq, 124),
+        ("ptpd-delay-resp.bin", Control::DelayResp, 60),
+        ("management-get-current.bin", Control::Management, 60),
+    ] {
+        let bytes = seed(name);
+        assert_eq!(bytes.len(), len, "{name}");
+        let message = Message::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(message.control(), control, "{name}");
+        assert_eq!(message.to_bytes(), bytes, "{name}");
+    }
+    for name in ["ptpv2-sync.bin", "ptpv2-delay-req.bin"] {
+        assert_eq!(
+            Message::parse(&seed(name)),
+            Err(ParseError::NotVersion1 { version: 2 }),
+            "{name}"
+        );
+    }
+}
