@@ -15,7 +15,10 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-fuzz/target}
-cargo build --release --manifest-path fuzz/Cargo.toml --bins
+# An explicit --target keeps the instrumentation out of build scripts and proc macros, which
+# would otherwise fail to link against the coverage callbacks.
+host=$(rustc -vV | sed -n 's/^host: //p')
+cargo build --release --manifest-path fuzz/Cargo.toml --bins --target "$host"
 
 for t in $targets; do
   corpus=fuzz/corpus/$t
@@ -23,7 +26,7 @@ for t in $targets; do
   # Seeds: the checked-in ones plus every UDP payload of the shared captures.
   if [ -d fuzz/seeds/$t ]; then cp -n fuzz/seeds/$t/* "$corpus"/ 2>/dev/null || true; fi
   echo "fuzz: $t for ${secs}s"
-  "$CARGO_TARGET_DIR/release/$t" "$corpus" -max_total_time="$secs" -max_len=2048 \
+  "$CARGO_TARGET_DIR/$host/release/$t" "$corpus" -max_total_time="$secs" -max_len=2048 \
     -artifact_prefix=fuzz/artifacts/$t/ -print_final_stats=1 2>&1 | tail -n 12
 done
 echo "fuzz: all targets ran without a crash"

@@ -5,4 +5,13 @@
 //! daemon, in the deterministic simulator and in the benchmark.
 #![forbid(unsafe_code)]
 
+pub mod controller;
+pub mod mode;
+pub mod servo;
+pub mod source;
+pub mod time;
 pub mod wire;
+
+pub use controller::{Action, Controller, ControllerConfig, Notice, NtpMeasurement, Status};
+pub use mode::Mode;
+pub use time::LocalTime;

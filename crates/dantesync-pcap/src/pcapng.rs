@@ -41,12 +41,14 @@ pub(crate) fn read(bytes: &[u8], origin: &str) -> Result<Vec<Datagram>, Error> {
                 (epb.interface_id, ticks, &epb.data)
             }
             Block::Packet(pb) => (u32::from(pb.interface_id), pb.timestamp, &pb.data),
-            Block::SimplePacket(_) => return Err(Error::Unsupported {
-                origin: origin.to_owned(),
-                what: format!(
+            Block::SimplePacket(_) => {
+                return Err(Error::Unsupported {
+                    origin: origin.to_owned(),
+                    what: format!(
                     "pcapng simple packet block ({what} at byte {offset}): it carries no timestamp"
                 ),
-            }),
+                })
+            }
             _ => {
                 rest = after;
                 index += 1;

@@ -1,0 +1,48 @@
+//! What the controller asks its host to do, and what it tells it.
+
+use crate::mode::Mode;
+use crate::source::LeaderId;
+use crate::time::LocalTime;
+
+use super::ntp_gate::Method;
+
+/// A decision for the host (daemon or simulator) to carry out, in order, before it hands the
+/// controller the next event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Set the clock's frequency adjustment to this absolute value (ppm, positive = faster).
+    SetFrequency { ppm: f64 },
+    /// Move the clock's value by this much (positive = forward), leaving its rate alone.
+    Step { nanos: i64 },
+    /// Run one NTP check and report it with `handle_ntp_result` or `handle_ntp_failure`.
+    StartNtpCheck,
+    /// Call `tick` at (or soon after) this local time.
+    SetTimer { at: LocalTime },
+    /// Something worth a log line or a status update.
+    Notice(Notice),
+}
+
+/// Events for logs and status surfaces; they change nothing by themselves.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notice {
+    ModeChanged {
+        from: Mode,
+        to: Mode,
+    },
+    LeaderChanged {
+        previous: Option<LeaderId>,
+        current: LeaderId,
+    },
+    /// The leader's offset jumped (it restarted, or its timescale changed): estimate restarted.
+    TimescaleJump,
+    /// The local oscillator's rate changed inside the window.
+    RateChange,
+    NtpCorrection {
+        offset_ns: i64,
+        method: Method,
+    },
+    /// The NTP offset was beyond the panic threshold and was not applied.
+    NtpRefused {
+        offset_ns: i64,
+    },
+}

@@ -1,0 +1,453 @@
+//! The controller: events in, actions out.
+//!
+//! The host hands it PTP datagrams with their receive times, NTP results and timer ticks, all
+//! stamped with the local clock; it answers with [`Action`]s that the host carries out in order
+//! before the next event. It keeps the books the servo needs to see through its own hands:
+//! every frequency it applied (integrated over time) and every step it made are removed from
+//! the PTP offsets before they reach the estimator, and all its own timekeeping runs on a
+//! step-free axis (local time minus the steps it made).
+
+pub mod actions;
+pub mod mode_select;
+pub mod ntp_gate;
+pub mod status;
+
+pub use actions::{Action, Notice};
+pub use mode_select::{ModeInputs, ModeSelector, ModeThresholds};
+pub use ntp_gate::{GateDecision, Method, NtpGate, NtpGateConfig};
+pub use status::{LeaderStatus, NtpStatus, Status};
+
+use crate::mode::Mode;
+use crate::servo::{EstimatorConfig, FrequencyPolicy, PolicyConfig, RateEstimator, Verdict};
+use crate::source::{PtpConfig, PtpSource, SourceEvent};
+use crate::time::{secs_to_nanos, LocalTime};
+
+/// Everything the controller can be tuned by.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControllerConfig {
+    pub ptp: PtpConfig,
+    pub estimator: EstimatorConfig,
+    pub policy: PolicyConfig,
+    pub modes: ModeThresholds,
+    /// The clock's frequency range (±ppm); Linux's ADJ_FREQUENCY allows 500.
+    pub max_frequency_ppm: f64,
+    /// NTP time correction; None runs PTP only.
+    pub ntp: Option<NtpGateConfig>,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            ptp: PtpConfig::default(),
+            estimator: EstimatorConfig::default(),
+            policy: PolicyConfig::default(),
+            modes: ModeThresholds::default(),
+            max_frequency_ppm: 500.0,
+            ntp: Some(NtpGateConfig::default()),
+        }
+    }
+}
+
+/// One completed NTP check, as the NTP client measured it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NtpMeasurement {
+    /// Server time minus local time (positive = the local clock is behind), ns.
+    pub offset_ns: i64,
+    /// Round-trip delay, ns.
+    pub delay_ns: i64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slew {
+    ppm: f64,
+    end_sf: i64,
+}
+
+/// The NTP check interval for an accumulated phase error, per the architecture: the more
+/// phase may have been lost, the sooner the next check.
+pub fn ntp_interval_s(mode: Mode, accumulated_phase_us: f64) -> f64 {
+    let acc = accumulated_phase_us.abs();
+    if matches!(mode, Mode::Init | Mode::Acq) || acc > 50.0 {
+        10.0
+    } else if acc > 20.0 {
+        15.0
+    } else {
+        30.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Controller {
+    cfg: ControllerConfig,
+    source: PtpSource,
+    estimator: RateEstimator,
+    policy: FrequencyPolicy,
+    modes: ModeSelector,
+    gate: Option<NtpGate>,
+    start_sf: i64,
+    steps_total: i64,
+    servo_ppm: f64,
+    slew: Option<Slew>,
+    /// Integral of the applied frequency up to `integral_at_sf`, ns.
+    integral_ns: f64,
+    integral_at_sf: i64,
+    last_sample_sf: Option<i64>,
+    last_offset_ns: Option<i128>,
+    last_eval_sf: i64,
+    accumulated_phase_us: f64,
+    ntp_in_flight: bool,
+    next_ntp_sf: i64,
+    ntp_interval_s: f64,
+    ntp_failing: bool,
+    last_ntp: Option<NtpStatus>,
+    last_correction: Option<LocalTime>,
+    timer_sf: Option<i64>,
+    kinks_reported: u64,
+}
+
+impl Controller {
+    /// A controller starting at `now` with the clock at `initial_ppm` (a learned frequency,
+    /// or the clock's present one).
+    pub fn new(cfg: ControllerConfig, now: LocalTime, initial_ppm: f64) -> Self {
+        let sf = now.nanos();
+        let limit = cfg.max_frequency_ppm;
+        Self {
+            source: PtpSource::new(cfg.ptp.clone()),
+            estimator: RateEstimator::new(cfg.estimator.clone()),
+            policy: FrequencyPolicy::new(cfg.policy.clone()),
+            modes: ModeSelector::new(cfg.modes.clone()),
+            gate: cfg.ntp.clone().map(NtpGate::new),
+            start_sf: sf,
+            steps_total: 0,
+            servo_ppm: initial_ppm.clamp(-limit, limit),
+            slew: None,
+            integral_ns: 0.0,
+            integral_at_sf: sf,
+            last_sample_sf: None,
+            last_offset_ns: None,
+            last_eval_sf: sf,
+            accumulated_phase_us: 0.0,
+            ntp_in_flight: false,
+            next_ntp_sf: sf,
+            ntp_interval_s: 10.0,
+            ntp_failing: false,
+            last_ntp: None,
+            last_correction: None,
+            timer_sf: None,
+            kinks_reported: 0,
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &ControllerConfig {
+        &self.cfg
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.modes.mode()
+    }
+
+    /// The first actions: set the starting frequency, and plan the first NTP check and timer.
+    pub fn start(&mut self, now: LocalTime) -> Vec<Action> {
+        let mut out = vec![Action::SetFrequency {
+            ppm: self.total_ppm(),
+        }];
+        self.evaluate(self.sf(now), &mut out);
+        out
+    }
+
+    /// A PTP datagram received at `rx` (the local clock's receive timestamp).
+    pub fn handle_ptp(&mut self, bytes: &[u8], rx: LocalTime) -> Vec<Action> {
+        let mut out = Vec::new();
+        let sf = self.sf(rx);
+        self.advance(sf, &mut out);
+        match self.source.handle(bytes, rx, sf) {
+            SourceEvent::Nothing => {}
+            SourceEvent::LeaderChanged { previous, current } => {
+                // A new timescale: keep the frequency, forget the offsets.
+                self.estimator.reset();
+                self.policy.leader_changed();
+                out.push(Action::Notice(Notice::LeaderChanged { previous, current }));
+            }
+            SourceEvent::Sample(pair) => self.sample(pair.rx_step_free_ns, pair.t1_ns, &mut out),
+        }
+        self.evaluate(sf, &mut out);
+        out
+    }
+
+    /// A completed NTP check, reported at `now`.
+    pub fn handle_ntp_result(&mut self, now: LocalTime, m: NtpMeasurement) -> Vec<Action> {
+        let mut out = Vec::new();
+        let sf = self.sf(now);
+        self.advance(sf, &mut out);
+        self.ntp_in_flight = false;
+        self.ntp_failing = false;
+        self.last_ntp = Some(NtpStatus {
+            offset_ns: m.offset_ns,
+            delay_ns: m.delay_ns,
+            at: now,
+        });
+        let remaining = self.slew_remaining_ns(sf);
+        let mut next_in = None;
+        if let Some(gate) = self.gate.as_mut() {
+            match gate.offer(m.offset_ns as f64 - remaining) {
+                GateDecision::Correct { offset_ns, method } => {
+                    let total = offset_ns.saturating_add(remaining.round() as i64);
+                    self.correct(sf, now, total, method, &mut out);
+                }
+                GateDecision::Unconfirmed => next_in = Some(gate.config().confirm_interval_s),
+                GateDecision::TooSmall => {}
+                GateDecision::RefusedPanic => out.push(Action::Notice(Notice::NtpRefused {
+                    offset_ns: m.offset_ns,
+                })),
+            }
+        }
+        let sf = self.sf(now);
+        self.schedule_ntp(sf, next_in);
+        self.evaluate(sf, &mut out);
+        out
+    }
+
+    /// An NTP check that failed (no usable answer), reported at `now`.
+    pub fn handle_ntp_failure(&mut self, now: LocalTime) -> Vec<Action> {
+        let mut out = Vec::new();
+        let sf = self.sf(now);
+        self.advance(sf, &mut out);
+        self.ntp_in_flight = false;
+        self.ntp_failing = true;
+        self.schedule_ntp(sf, None);
+        self.evaluate(sf, &mut out);
+        out
+    }
+
+    /// A timer tick: detects silence, starts due NTP checks, ends slews.
+    pub fn tick(&mut self, now: LocalTime) -> Vec<Action> {
+        let mut out = Vec::new();
+        let sf = self.sf(now);
+        // A tick consumes the timer: re-arm even if the deadline is unchanged (a timer that
+        // fires a hair early must not leave the controller without one).
+        self.timer_sf = None;
+        self.advance(sf, &mut out);
+        self.evaluate(sf, &mut out);
+        out
+    }
+
+    pub fn status(&self) -> Status {
+        let est = self.estimator.estimate();
+        let drift = est.map(|e| e.slope_ppm + self.servo_ppm);
+        Status {
+            mode: self.modes.mode(),
+            drift_ppm: drift,
+            drift_sigma_ppm: est.map(|e| e.sigma_ppm),
+            error_bound_ppm: self.error_bound(),
+            natural_rate_ppm: est.map(|e| e.slope_ppm),
+            applied_ppm: self.servo_ppm,
+            slew_ppm: self.slew.map_or(0.0, |s| s.ppm),
+            noise_us: est.map(|e| e.noise_us),
+            window_samples: est.map_or(0, |e| e.samples),
+            window_s: est.map_or(0.0, |e| e.span_s),
+            ptp_offset_ns: self.last_offset_ns,
+            last_ptp_sample: self
+                .last_sample_sf
+                .map(|sf| LocalTime::from_nanos(sf + self.steps_total)),
+            leader: self.source.leader().map(|(id, quality)| LeaderStatus {
+                id,
+                quality,
+                sync_interval_log2: self.source.sync_interval_log2(),
+            }),
+            ntp: self.last_ntp,
+            ntp_failing: self.ntp_failing,
+            ntp_interval_s: self.ntp_interval_s,
+            accumulated_phase_us: self.accumulated_phase_us,
+            last_correction: self.last_correction,
+            ntp_corrections: self.gate.as_ref().map_or(0, NtpGate::corrections),
+            time_synchronised: self.gate.as_ref().is_some_and(|g| g.corrections() > 0),
+            ptp: self.source.counters(),
+            estimator: self.estimator.counters(),
+        }
+    }
+
+    fn sf(&self, t: LocalTime) -> i64 {
+        t.nanos().saturating_sub(self.steps_total)
+    }
+
+    fn total_ppm(&self) -> f64 {
+        self.servo_ppm + self.slew.map_or(0.0, |s| s.ppm)
+    }
+
+    fn integral_at(&self, sf: i64) -> f64 {
+        self.integral_ns + self.total_ppm() * 1e-6 * (sf - self.integral_at_sf) as f64
+    }
+
+    /// Changes the total frequency at `sf`, keeping the integral exact.
+    fn rebase(&mut self, sf: i64) {
+        self.integral_ns = self.integral_at(sf);
+        self.integral_at_sf = sf;
+    }
+
+    fn slew_remaining_ns(&self, sf: i64) -> f64 {
+        self.slew
+            .map_or(0.0, |s| s.ppm * 1e-6 * (s.end_sf - sf).max(0) as f64)
+    }
+
+    /// Brings time-driven state up to `sf`: a slew that has run its course ends at its end.
+    fn advance(&mut self, sf: i64, out: &mut Vec<Action>) {
+        if let Some(s) = self.slew {
+            if sf >= s.end_sf {
+                self.rebase(s.end_sf);
+                self.slew = None;
+                out.push(Action::SetFrequency {
+                    ppm: self.total_ppm(),
+                });
+            }
+        }
+    }
+
+    fn sample(&mut self, rx_sf: i64, t1_ns: i128, out: &mut Vec<Action>) {
+        let raw = i128::from(rx_sf + self.steps_total) - t1_ns;
+        self.last_offset_ns = Some(raw);
+        self.last_sample_sf = Some(rx_sf);
+        let unwrapped = i128::from(rx_sf) - t1_ns - self.integral_at(rx_sf).round() as i128;
+        match self.estimator.add(rx_sf, unwrapped) {
+            Verdict::Accepted | Verdict::Outlier => {}
+            Verdict::Restarted => out.push(Action::Notice(Notice::TimescaleJump)),
+        }
+        let Some(est) = self.estimator.estimate() else {
+            return;
+        };
+        let kinks = self.estimator.counters().kinks;
+        if kinks > self.kinks_reported {
+            self.kinks_reported = kinks;
+            self.policy.rate_changed();
+            out.push(Action::Notice(Notice::RateChange));
+        }
+        let limit = self.cfg.max_frequency_ppm - self.slew.map_or(0.0, |s| s.ppm.abs());
+        let now_s = rx_sf as f64 * 1e-9;
+        if let Some(ppm) = self.policy.decide(
+            self.modes.mode(),
+            est.slope_ppm,
+            est.sigma_ppm,
+            self.servo_ppm,
+            limit,
+            now_s,
+        ) {
+            self.rebase(rx_sf);
+            self.servo_ppm = ppm;
+            out.push(Action::SetFrequency {
+                ppm: self.total_ppm(),
+            });
+        }
+    }
+
+    fn error_bound(&self) -> Option<f64> {
+        let est = self.estimator.estimate()?;
+        Some((est.slope_ppm + self.servo_ppm).abs() + 3.0 * est.sigma_ppm)
+    }
+
+    fn correct(
+        &mut self,
+        sf: i64,
+        now: LocalTime,
+        total_ns: i64,
+        method: Method,
+        out: &mut Vec<Action>,
+    ) {
+        self.rebase(sf);
+        self.slew = None;
+        match method {
+            Method::Step => {
+                self.steps_total = self.steps_total.saturating_add(total_ns);
+                out.push(Action::Step { nanos: total_ns });
+                out.push(Action::SetFrequency {
+                    ppm: self.total_ppm(),
+                });
+            }
+            Method::Slew { ppm, .. } => {
+                let duration_ns = (total_ns as f64 / (ppm * 1e-6)).abs().round() as i64;
+                self.slew = Some(Slew {
+                    ppm,
+                    end_sf: sf + duration_ns,
+                });
+                out.push(Action::SetFrequency {
+                    ppm: self.total_ppm(),
+                });
+            }
+        }
+        out.push(Action::Notice(Notice::NtpCorrection {
+            offset_ns: total_ns,
+            method,
+        }));
+        self.accumulated_phase_us = 0.0;
+        self.last_correction = Some(now.add_nanos(match method {
+            Method::Step => total_ns,
+            Method::Slew { .. } => 0,
+        }));
+    }
+
+    fn schedule_ntp(&mut self, sf: i64, within_s: Option<f64>) {
+        let interval = ntp_interval_s(self.modes.mode(), self.accumulated_phase_us);
+        self.ntp_interval_s = within_s.map_or(interval, |w| w.min(interval));
+        self.next_ntp_sf = sf + secs_to_nanos(self.ntp_interval_s);
+    }
+
+    /// The one place the mode is computed, followed by what depends on it.
+    fn evaluate(&mut self, sf: i64, out: &mut Vec<Action>) {
+        if sf > self.last_eval_sf {
+            if let Some(est) = self.estimator.estimate() {
+                let drift = est.slope_ppm + self.servo_ppm;
+                self.accumulated_phase_us += drift * (sf - self.last_eval_sf) as f64 * 1e-9;
+            }
+            self.last_eval_sf = sf;
+        }
+        let inputs = ModeInputs {
+            ptp_silent_s: self.last_sample_sf.map(|t| (sf - t) as f64 * 1e-9),
+            since_start_s: (sf - self.start_sf) as f64 * 1e-9,
+            offline_timeout_s: self.cfg.ptp.offline_timeout_s,
+            error_bound_ppm: self.error_bound(),
+            recent_outlier_fraction: self.estimator.recent_outlier_fraction(),
+        };
+        let before = self.modes.mode();
+        let after = self.modes.update(&inputs);
+        if after != before {
+            out.push(Action::Notice(Notice::ModeChanged {
+                from: before,
+                to: after,
+            }));
+        }
+        if self.gate.is_some() && !self.ntp_in_flight && sf >= self.next_ntp_sf {
+            self.ntp_in_flight = true;
+            // Re-armed by the result or failure; if neither comes, retry after the interval.
+            self.next_ntp_sf = sf
+                + secs_to_nanos(ntp_interval_s(after, self.accumulated_phase_us).max(10.0) * 3.0);
+            out.push(Action::StartNtpCheck);
+        } else if self.ntp_in_flight && sf >= self.next_ntp_sf {
+            self.ntp_in_flight = false;
+            self.ntp_failing = true;
+        }
+        self.arm_timer(sf, out);
+    }
+
+    fn arm_timer(&mut self, sf: i64, out: &mut Vec<Action>) {
+        let timeout = secs_to_nanos(self.cfg.ptp.offline_timeout_s);
+        let silence = match self.last_sample_sf {
+            Some(t) if self.modes.mode() != Mode::NtpOnly => Some(t + timeout),
+            None if self.modes.mode() == Mode::Init => Some(self.start_sf + timeout),
+            _ => None,
+        };
+        let ntp = self.gate.as_ref().map(|_| self.next_ntp_sf);
+        let slew = self.slew.map(|s| s.end_sf);
+        let next = [silence, ntp, slew]
+            .into_iter()
+            .flatten()
+            .filter(|&t| t > sf)
+            .min();
+        if next != self.timer_sf {
+            self.timer_sf = next;
+            if let Some(t) = next {
+                out.push(Action::SetTimer {
+                    at: LocalTime::from_nanos(t + self.steps_total),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,808 @@
+//! Robust estimate of the local oscillator's rate against the PTP leader.
+//!
+//! The input is the *unwrapped* offset: (T2 − T1) minus every correction this node made itself
+//! (the integral of the frequency it applied, and its steps). What remains is the free-running
+//! oscillator against the leader, so its slope is the natural drift, whatever the servo did in
+//! the meantime, and the estimate never has to restart because the servo acted.
+//!
+//! The slope is fitted by least squares over a window that grows up to `max_window_s`; with
+//! white timestamp noise that is the best linear unbiased estimator, and its standard error is
+//! reported so that lock decisions can be honest. Outliers (late packets, spikes) are rejected
+//! at `outlier_k` robust sigmas. A change of the oscillator's rate (a temperature step, a
+//! bumped machine) shows as a kink in the otherwise straight line: a scan over candidate kink
+//! times fits a continuous broken line and, when the kink is significant, the model keeps the
+//! kink and the data after it. Phase stays continuous across the kink, which is why the new
+//! slope is known well long before a fresh straight-line fit would be.
+
+use std::collections::VecDeque;
+
+/// Tuning of the estimator. The defaults suit Dante's 4 Sync/s and PC oscillators.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EstimatorConfig {
+    /// The window grows until it spans this many seconds.
+    pub max_window_s: f64,
+    /// No estimate before this many samples.
+    pub min_samples: usize,
+    /// Samples further than this many robust sigmas from the fit are outliers.
+    pub outlier_k: f64,
+    /// A kink is accepted when its coefficient is this many standard errors from zero.
+    pub change_k: f64,
+    /// Both sides of a kink must hold at least this many seconds of data.
+    pub min_segment_s: f64,
+    /// How far back the kink scan looks.
+    pub change_scan_s: f64,
+    /// Consecutive mutually-consistent outliers that mean the timescale itself jumped.
+    pub jump_samples: usize,
+    /// The noise floor assumed for the timestamps, µs (capture resolution is about 1 µs).
+    pub noise_floor_us: f64,
+}
+
+impl Default for EstimatorConfig {
+    fn default() -> Self {
+        Self {
+            max_window_s: 600.0,
+            min_samples: 8,
+            outlier_k: 4.0,
+            change_k: 5.0,
+            min_segment_s: 4.0,
+            change_scan_s: 120.0,
+            jump_samples: 8,
+            noise_floor_us: 0.05,
+        }
+    }
+}
+
+/// What the estimator did with one sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The sample is part of the fit.
+    Accepted,
+    /// The sample is too far from the fit and takes no part in it.
+    Outlier,
+    /// The last samples agreed with each other but not with the model: the offset jumped, so
+    /// the old data were dropped and the estimate restarted from the recent samples.
+    Restarted,
+}
+
+/// The estimator's current opinion.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Slope of the unwrapped offset now: the oscillator's natural rate against the leader, ppm.
+    pub slope_ppm: f64,
+    /// Standard error of `slope_ppm`, ppm.
+    pub sigma_ppm: f64,
+    /// Standard deviation of the timestamps around the fit, µs.
+    pub noise_us: f64,
+    /// Samples in the fit (outliers excluded).
+    pub samples: usize,
+    /// Seconds the window spans.
+    pub span_s: f64,
+    /// Time of the newest sample, seconds since the estimator's origin.
+    pub t_s: f64,
+    /// The fitted offset at the newest sample, µs since the origin's offset.
+    pub offset_us: f64,
+    /// Whether the model currently holds a kink (a rate change inside the window).
+    pub kinked: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    t: f64,
+    y: f64,
+    inlier: bool,
+}
+
+/// A fitted model y = a + b·(t − tm) + c·max(0, t − knot).
+#[derive(Clone, Copy, Debug)]
+struct Model {
+    a: f64,
+    b: f64,
+    c: f64,
+    tm: f64,
+    knot: Option<f64>,
+    /// Variance factor of the current slope (b, or b + c after the knot); times σ² = variance.
+    slope_var: f64,
+    sigma: f64,
+    inliers: usize,
+}
+
+impl Model {
+    fn predict(&self, t: f64) -> f64 {
+        let kink = match self.knot {
+            Some(k) if t > k => self.c * (t - k),
+            _ => 0.0,
+        };
+        self.a + self.b * (t - self.tm) + kink
+    }
+
+    fn slope(&self) -> f64 {
+        match self.knot {
+            Some(_) => self.b + self.c,
+            None => self.b,
+        }
+    }
+}
+
+/// Counters of what the estimator has seen, for status surfaces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EstimatorCounters {
+    pub outliers: u64,
+    pub kinks: u64,
+    pub restarts: u64,
+}
+
+#[derive(Debug)]
+pub struct RateEstimator {
+    cfg: EstimatorConfig,
+    origin: Option<(i64, i128)>,
+    samples: VecDeque<Sample>,
+    knot: Option<f64>,
+    model: Option<Model>,
+    next_change_check: f64,
+    /// Outlier verdicts of the most recent samples, newest in bit 0.
+    recent: u32,
+    recent_len: u32,
+    /// A kink seen by one check, waiting for the next check to confirm it.
+    pending_kink: Option<f64>,
+    /// How much the present slope moves across the kink positions the data cannot tell
+    /// apart (ppm, max − min): part of the slope's uncertainty while the model is kinked.
+    knot_slope_spread: f64,
+    counters: EstimatorCounters,
+    scratch: Vec<f64>,
+}
+
+impl RateEstimator {
+    pub fn new(cfg: EstimatorConfig) -> Self {
+        Self {
+            cfg,
+            origin: None,
+            samples: VecDeque::new(),
+            knot: None,
+            model: None,
+            next_change_check: 0.0,
+            recent: 0,
+            recent_len: 0,
+            pending_kink: None,
+            knot_slope_spread: 0.0,
+            counters: EstimatorCounters::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &EstimatorConfig {
+        &self.cfg
+    }
+
+    /// Forgets all samples (a new timescale). Counters are kept.
+    pub fn reset(&mut self) {
+        self.origin = None;
+        self.samples.clear();
+        self.knot = None;
+        self.model = None;
+        self.next_change_check = 0.0;
+        self.recent = 0;
+        self.recent_len = 0;
+        self.pending_kink = None;
+        self.knot_slope_spread = 0.0;
+    }
+
+    pub fn counters(&self) -> EstimatorCounters {
+        self.counters
+    }
+
+    /// Adds a sample: `t_ns` is the local receive time on a step-free axis, `y_ns` the
+    /// unwrapped offset. Both only matter relative to the first sample after a reset.
+    pub fn add(&mut self, t_ns: i64, y_ns: i128) -> Verdict {
+        let (t0, y0) = *self.origin.get_or_insert((t_ns, y_ns));
+        let t = (t_ns as f64 - t0 as f64) * 1e-9;
+        let y = (y_ns - y0) as f64 * 1e-3;
+        self.samples.push_back(Sample { t, y, inlier: true });
+        self.trim_window(t);
+        self.refit();
+
+        let outlier = !self.samples.back().is_some_and(|s| s.inlier);
+        self.recent = (self.recent << 1) | u32::from(outlier);
+        self.recent_len = (self.recent_len + 1).min(32);
+        if outlier {
+            self.counters.outliers += 1;
+            if self.offset_jumped() {
+                self.restart_from_recent();
+                return Verdict::Restarted;
+            }
+        } else if t >= self.next_change_check {
+            self.next_change_check = t + 1.0;
+            if self.find_kink() {
+                self.refit();
+            }
+        }
+        if outlier {
+            Verdict::Outlier
+        } else {
+            Verdict::Accepted
+        }
+    }
+
+    /// Fraction of the last (up to) 16 samples that were outliers.
+    pub fn recent_outlier_fraction(&self) -> f64 {
+        let n = self.recent_len.min(16);
+        if n == 0 {
+            return 0.0;
+        }
+        let mask = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
+        f64::from((self.recent & mask).count_ones()) / f64::from(n)
+    }
+
+    /// The current estimate, once there are enough samples for one.
+    pub fn estimate(&self) -> Option<Estimate> {
+        let m = self.model?;
+        if m.inliers < self.cfg.min_samples {
+            return None;
+        }
+        let last = self.samples.back()?;
+        let first = self.samples.front()?;
+        let dof = (m.inliers as f64 - if m.knot.is_some() { 3.0 } else { 2.0 }).max(1.0);
+        // The noise is itself estimated; inflate it by half of its own standard error so that
+        // an early, lucky-looking fit cannot claim a lock it has not earned.
+        let sigma = m.sigma * (1.0 + 0.5 / (2.0 * dof).sqrt());
+        let spread = if m.knot.is_some() {
+            0.5 * self.knot_slope_spread
+        } else {
+            0.0
+        };
+        Some(Estimate {
+            slope_ppm: m.slope(),
+            sigma_ppm: (sigma * sigma * m.slope_var + spread * spread).sqrt(),
+            noise_us: m.sigma,
+            samples: m.inliers,
+            span_s: last.t - first.t,
+            t_s: last.t,
+            offset_us: m.predict(last.t),
+            kinked: m.knot.is_some(),
+        })
+    }
+
+    fn trim_window(&mut self, newest: f64) {
+        while let Some(front) = self.samples.front() {
+            if newest - front.t > self.cfg.max_window_s {
+                self.samples.pop_front();
+            } else {
+                break;
+            }
+        }
+        if let (Some(knot), Some(front)) = (self.knot, self.samples.front()) {
+            if knot <= front.t + self.cfg.min_segment_s {
+                // Too little data before the kink to anchor it: a plain line from here on.
+                self.knot = None;
+            }
+        }
+    }
+
+    /// Least squares, then outlier rejection against a robust sigma, then least squares again.
+    fn refit(&mut self) {
+        let n = self.samples.len();
+        if n < 3 {
+            self.model = None;
+            return;
+        }
+        if n < self.cfg.min_samples {
+            for s in &mut self.samples {
+                s.inlier = true;
+            }
+            self.model = fit(&self.samples, self.knot);
+            return;
+        }
+        for _ in 0..2 {
+            let Some(model) = fit(&self.samples, self.knot) else {
+                self.model = None;
+                return;
+            };
+            self.scratch.clear();
+            self.scratch.extend(
+                self.samples
+                    .iter()
+                    .map(|s| (s.y - model.predict(s.t)).abs()),
+            );
+            let robust = 1.4826 * median(&mut self.scratch);
+            let limit = self.cfg.outlier_k * robust.max(self.cfg.noise_floor_us);
+            for s in &mut self.samples {
+                s.inlier = (s.y - model.predict(s.t)).abs() <= limit;
+            }
+        }
+        self.model = fit(&self.samples, self.knot);
+    }
+
+    /// The newest samples are all outliers and agree with each other: a jump, not noise.
+    fn offset_jumped(&mut self) -> bool {
+        let j = self.cfg.jump_samples;
+        if j == 0 || self.recent_len < j as u32 || self.samples.len() < 2 * j {
+            return false;
+        }
+        let mask = (1u32 << j) - 1;
+        if self.recent & mask != mask {
+            return false;
+        }
+        let Some(model) = self.model else {
+            return false;
+        };
+        self.scratch.clear();
+        self.scratch.extend(
+            self.samples
+                .iter()
+                .rev()
+                .take(j)
+                .map(|s| s.y - model.predict(s.t)),
+        );
+        let mut residuals = self.scratch.clone();
+        let centre = median(&mut residuals);
+        self.scratch
+            .iter_mut()
+            .for_each(|r| *r = (*r - centre).abs());
+        let spread = 1.4826 * median(&mut self.scratch);
+        spread < 0.25 * centre.abs()
+    }
+
+    fn restart_from_recent(&mut self) {
+        let keep = self.cfg.jump_samples.min(self.samples.len());
+        let drop = self.samples.len() - keep;
+        self.samples.drain(..drop);
+        for s in &mut self.samples {
+            s.inlier = true;
+        }
+        self.knot = None;
+        self.recent = 0;
+        self.recent_len = 0;
+        self.counters.restarts += 1;
+        self.refit();
+    }
+
+    /// Looks for a kink after the present one; accepts it once two consecutive checks agree on
+    /// it (a single check's best candidate is the one noise flattered most, so its slope is
+    /// biased). With a kink in place, moves it to where the broken line fits best.
+    fn find_kink(&mut self) -> bool {
+        let Some(model) = self.model else {
+            return false;
+        };
+        let min_seg = self.cfg.min_segment_s;
+        let mut changed = false;
+        if let Some(knot) = self.knot {
+            // Refine the kink's position: its error biases the new slope.
+            let seg = self.inlier_points(f64::NEG_INFINITY);
+            if let Some(best) = scan(&seg, knot - 10.0, knot + 10.0, min_seg, model.sigma) {
+                self.knot_slope_spread = best.slope_spread;
+                if (best.tau_min_sse - knot).abs() > 1e-9 {
+                    self.knot = Some(best.tau_min_sse);
+                    changed = true;
+                }
+            }
+        }
+        let from = self.knot.unwrap_or(f64::NEG_INFINITY);
+        let seg = self.inlier_points(from);
+        if seg.len() < 2 * self.cfg.min_samples {
+            return changed;
+        }
+        let last = seg[seg.len() - 1].0;
+        let Some(best) = scan(
+            &seg,
+            last - self.cfg.change_scan_s,
+            f64::INFINITY,
+            min_seg,
+            model.sigma,
+        ) else {
+            return changed;
+        };
+        if best.z <= self.cfg.change_k {
+            self.pending_kink = None;
+            return changed;
+        }
+        let confirmed = self
+            .pending_kink
+            .is_some_and(|p| (p - best.tau_max_z).abs() <= 3.0);
+        if !confirmed {
+            self.pending_kink = Some(best.tau_max_z);
+            return changed;
+        }
+        self.pending_kink = None;
+        if let Some(old) = self.knot {
+            while self.samples.front().is_some_and(|s| s.t < old) {
+                self.samples.pop_front();
+            }
+        }
+        self.knot = Some(best.tau_min_sse);
+        self.knot_slope_spread = best.slope_spread;
+        self.counters.kinks += 1;
+        true
+    }
+
+    fn inlier_points(&self, from: f64) -> Vec<(f64, f64)> {
+        self.samples
+            .iter()
+            .filter(|s| s.inlier && s.t >= from)
+            .map(|s| (s.t, s.y))
+            .collect()
+    }
+}
+
+/// The outcome of a kink scan over one segment.
+#[derive(Clone, Copy, Debug)]
+struct KinkScan {
+    /// Largest |c / se(c)| over the candidates, and where.
+    z: f64,
+    tau_max_z: f64,
+    /// Where the broken line fits best (least squared residuals).
+    tau_min_sse: f64,
+    /// Spread (max − min) of the slope after the kink over the positions whose squared
+    /// residuals are within 4σ² of the best: a two-sigma profile interval of the position.
+    slope_spread: f64,
+}
+
+/// Fits a continuous broken line y = a + b·t + c·max(0, t − τ) for every candidate τ (the
+/// sample times within [lo, hi], keeping `min_seg` seconds of data on both sides) in one pass,
+/// using suffix sums; `sigma` is the timestamp noise for the z statistic.
+fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Option<KinkScan> {
+    if seg.len() < 8 {
+        return None;
+    }
+    let (first, last) = (seg[0].0, seg[seg.len() - 1].0);
+    let lo = lo.max(first + min_seg);
+    let hi = hi.min(last - min_seg);
+    if lo > hi {
+        return None;
+    }
+    let n = seg.len() as f64;
+    let tm = seg.iter().map(|p| p.0).sum::<f64>() / n;
+    let ym = seg.iter().map(|p| p.1).sum::<f64>() / n;
+    let (mut suu, mut suy, mut syy) = (0.0, 0.0, 0.0);
+    for &(t, y) in seg {
+        let (u, w) = (t - tm, y - ym);
+        suu += u * u;
+        suy += u * w;
+        syy += w * w;
+    }
+    // With centred t and y, the intercept decouples only in the plain line; the 3×3 system
+    // below keeps it explicit (its right-hand side Σw is zero).
+    let (mut ns, mut sus, mut suus, mut sws, mut suws) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut best: Option<KinkScan> = None;
+    let mut best_sse = f64::INFINITY;
+    let mut fits: Vec<(f64, f64)> = Vec::new();
+    for i in (1..seg.len()).rev() {
+        let (t, y) = seg[i];
+        let (u, w) = (t - tm, y - ym);
+        ns += 1.0;
+        sus += u;
+        suus += u * u;
+        sws += w;
+        suws += u * w;
+        let tau = seg[i - 1].0;
+        if tau < lo || tau > hi {
+            continue;
+        }
+        let v = tau - tm;
+        let s02 = sus - v * ns;
+        let s12 = suus - v * sus;
+        let s22 = suus - 2.0 * v * sus + v * v * ns;
+        let r2 = suws - v * sws;
+        let m = [[n, 0.0, s02], [0.0, suu, s12], [s02, s12, s22]];
+        let Some(inv) = invert3(&m) else { continue };
+        let rhs = [0.0, suy, r2];
+        let coef: [f64; 3] = std::array::from_fn(|k| (0..3).map(|j| inv[k][j] * rhs[j]).sum());
+        let z = (coef[2] / (sigma * inv[2][2].sqrt())).abs();
+        let sse = syy - (coef[1] * suy + coef[2] * r2);
+        if !z.is_finite() || !sse.is_finite() {
+            continue;
+        }
+        fits.push((sse, coef[1] + coef[2]));
+        let entry = best.get_or_insert(KinkScan {
+            z,
+            tau_max_z: tau,
+            tau_min_sse: tau,
+            slope_spread: 0.0,
+        });
+        if z > entry.z {
+            entry.z = z;
+            entry.tau_max_z = tau;
+        }
+        if sse < best_sse {
+            best_sse = sse;
+            entry.tau_min_sse = tau;
+        }
+    }
+    let limit = best_sse + 4.0 * sigma * sigma;
+    let (lo_slope, hi_slope) = fits.iter().filter(|(sse, _)| *sse <= limit).fold(
+        (f64::INFINITY, f64::NEG_INFINITY),
+        |(lo, hi), &(_, slope)| (lo.min(slope), hi.max(slope)),
+    );
+    if let Some(b) = best.as_mut() {
+        b.slope_spread = if hi_slope >= lo_slope {
+            hi_slope - lo_slope
+        } else {
+            0.0
+        };
+    }
+    best
+}
+
+/// Least squares over the inliers, with an optional kink. None when degenerate.
+fn fit(samples: &VecDeque<Sample>, knot: Option<f64>) -> Option<Model> {
+    let used = || samples.iter().filter(|s| s.inlier);
+    let n = used().count();
+    let params = if knot.is_some() { 3 } else { 2 };
+    if n < params + 1 {
+        return None;
+    }
+    let nf = n as f64;
+    let tm = used().map(|s| s.t).sum::<f64>() / nf;
+    let k = knot.unwrap_or(f64::INFINITY);
+    let hinge = |t: f64| if t > k { t - k } else { 0.0 };
+    let mut m = [[0.0f64; 3]; 3];
+    let mut r = [0.0f64; 3];
+    for s in used() {
+        let x = [1.0, s.t - tm, hinge(s.t)];
+        for i in 0..3 {
+            r[i] += x[i] * s.y;
+            for j in 0..3 {
+                m[i][j] += x[i] * x[j];
+            }
+        }
+    }
+    let (a, b, c, slope_var) = if knot.is_some() {
+        let inv = invert3(&m)?;
+        let coef: Vec<f64> = (0..3)
+            .map(|i| (0..3).map(|j| inv[i][j] * r[j]).sum())
+            .collect();
+        let var = inv[1][1] + 2.0 * inv[1][2] + inv[2][2];
+        (coef[0], coef[1], coef[2], var)
+    } else {
+        // Centred time makes the intercept and slope independent.
+        if m[1][1] <= 0.0 {
+            return None;
+        }
+        (r[0] / nf, r[1] / m[1][1], 0.0, 1.0 / m[1][1])
+    };
+    let mut model = Model {
+        a,
+        b,
+        c,
+        tm,
+        knot,
+        slope_var,
+        sigma: 0.0,
+        inliers: n,
+    };
+    let sse: f64 = used().map(|s| (s.y - model.predict(s.t)).powi(2)).sum();
+    model.sigma = (sse / (nf - params as f64)).sqrt();
+    (model.slope_var.is_finite() && model.slope_var > 0.0).then_some(model)
+}
+
+fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let c00 = m[1][1] * m[2][2] - m[1][2] * m[2][1];
+    let c01 = m[1][2] * m[2][0] - m[1][0] * m[2][2];
+    let c02 = m[1][0] * m[2][1] - m[1][1] * m[2][0];
+    let det = m[0][0] * c00 + m[0][1] * c01 + m[0][2] * c02;
+    let scale = m[0][0].abs() * m[1][1].abs() * m[2][2].abs();
+    if !det.is_finite() || det.abs() <= scale * 1e-12 {
+        return None;
+    }
+    let inv_det = 1.0 / det;
+    Some([
+        [
+            c00 * inv_det,
+            (m[0][2] * m[2][1] - m[0][1] * m[2][2]) * inv_det,
+            (m[0][1] * m[1][2] - m[0][2] * m[1][1]) * inv_det,
+        ],
+        [
+            c01 * inv_det,
+            (m[0][0] * m[2][2] - m[0][2] * m[2][0]) * inv_det,
+            (m[0][2] * m[1][0] - m[0][0] * m[1][2]) * inv_det,
+        ],
+        [
+            c02 * inv_det,
+            (m[0][1] * m[2][0] - m[0][0] * m[2][1]) * inv_det,
+            (m[0][0] * m[1][1] - m[0][1] * m[1][0]) * inv_det,
+        ],
+    ])
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mid = values.len() / 2;
+    let (_, m, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    *m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-Gaussian noise without a dependency (sum of 12 uniforms).
+    struct Noise(u64);
+    impl Noise {
+        fn uniform(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn gauss(&mut self) -> f64 {
+            (0..12).map(|_| self.uniform()).sum::<f64>() - 6.0
+        }
+    }
+
+    fn feed(
+        est: &mut RateEstimator,
+        from_s: f64,
+        to_s: f64,
+        ppm: impl Fn(f64) -> f64,
+        sigma_us: f64,
+        noise: &mut Noise,
+    ) {
+        // Integrate the rate so that phase is continuous across rate changes.
+        let dt = 0.25;
+        let mut t = from_s;
+        let mut phase_us = 0.0;
+        while t < to_s {
+            let y = phase_us + sigma_us * noise.gauss();
+            est.add((t * 1e9) as i64, (y * 1e3) as i128);
+            phase_us += ppm(t) * dt;
+            t += dt;
+        }
+    }
+
+    #[test]
+    fn straight_line_slope_and_its_standard_error() {
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        let mut noise = Noise(7);
+        feed(&mut est, 0.0, 120.0, |_| 37.25, 20.0, &mut noise);
+        let e = est.estimate().unwrap();
+        // σ·√(12/n)/T for 480 samples over 120 s at 20 µs: 0.0026 ppm.
+        let bound = 20.0 * (12.0f64 / 480.0).sqrt() / 120.0;
+        assert!(
+            (e.sigma_ppm - bound).abs() < 0.5 * bound,
+            "sigma {} vs bound {}",
+            e.sigma_ppm,
+            bound
+        );
+        assert!(
+            (e.slope_ppm - 37.25).abs() < 4.0 * bound,
+            "slope {}",
+            e.slope_ppm
+        );
+        assert!((e.noise_us - 20.0).abs() < 2.0, "noise {}", e.noise_us);
+        assert!(!e.kinked);
+    }
+
+    #[test]
+    fn no_estimate_before_min_samples() {
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        for i in 0..7i64 {
+            est.add(i * 250_000_000, i128::from(i) * 1000);
+            assert!(est.estimate().is_none());
+        }
+        est.add(7 * 250_000_000, 7000);
+        let e = est.estimate().unwrap();
+        assert!(
+            (e.slope_ppm - 4.0).abs() < 1e-6,
+            "exact line: {}",
+            e.slope_ppm
+        );
+    }
+
+    #[test]
+    fn spikes_are_rejected_and_do_not_bias_the_slope() {
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        let mut noise = Noise(11);
+        let mut outliers = 0;
+        for i in 0..1200 {
+            let t = f64::from(i) * 0.25;
+            let spike = if i % 50 == 17 { 2000.0 } else { 0.0 };
+            let y = -12.5 * t + 200.0 * noise.gauss() + spike;
+            if est.add((t * 1e9) as i64, (y * 1e3) as i128) == Verdict::Outlier && spike > 0.0 {
+                outliers += 1;
+            }
+        }
+        let e = est.estimate().unwrap();
+        assert!(outliers >= 20, "spikes flagged: {outliers} of 24");
+        assert!((e.slope_ppm + 12.5).abs() < 0.1, "slope {}", e.slope_ppm);
+        assert!((e.noise_us - 200.0).abs() < 25.0, "noise {}", e.noise_us);
+    }
+
+    #[test]
+    fn a_rate_step_is_found_as_a_kink_and_the_new_rate_learned() {
+        let step = |t: f64| if t < 300.0 { 10.0 } else { 12.0 };
+        // 30 s after a +2 ppm step: under 0.5 ppm (SCENARIOS.md S7) and inside the error bar.
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        feed(&mut est, 0.0, 330.0, step, 20.0, &mut Noise(3));
+        let e = est.estimate().unwrap();
+        assert!(e.kinked, "the 2 ppm step was not detected");
+        assert_eq!(est.counters().kinks, 1);
+        let err = (e.slope_ppm - 12.0).abs();
+        assert!(
+            err < 0.5,
+            "30 s after the step: {} ± {}",
+            e.slope_ppm,
+            e.sigma_ppm
+        );
+        assert!(
+            err < 2.0 * e.sigma_ppm,
+            "error {err} outside 2σ = {}",
+            2.0 * e.sigma_ppm
+        );
+        // 100 s after it the kink is pinned down and the slope is good to a few tens of ppb.
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        feed(&mut est, 0.0, 400.0, step, 20.0, &mut Noise(3));
+        let e = est.estimate().unwrap();
+        assert_eq!(est.counters().kinks, 1);
+        assert!(
+            (e.slope_ppm - 12.0).abs() < 0.05,
+            "100 s after: {} ± {}",
+            e.slope_ppm,
+            e.sigma_ppm
+        );
+        assert!(e.sigma_ppm < 0.1, "sigma {}", e.sigma_ppm);
+    }
+
+    #[test]
+    fn no_kink_is_found_in_a_straight_line() {
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        let mut noise = Noise(5);
+        feed(&mut est, 0.0, 900.0, |_| -30.0, 20.0, &mut noise);
+        assert_eq!(est.counters().kinks, 0);
+        assert_eq!(est.counters().restarts, 0);
+        let e = est.estimate().unwrap();
+        assert!(
+            (e.span_s - 600.0).abs() < 0.5,
+            "window capped at 600 s: {}",
+            e.span_s
+        );
+    }
+
+    #[test]
+    fn a_consistent_offset_jump_restarts_the_estimate() {
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        let mut noise = Noise(9);
+        let mut restarted_at = None;
+        for i in 0..400 {
+            let t = f64::from(i) * 0.25;
+            let jump = if t >= 60.0 { 5_000_000.0 } else { 0.0 };
+            let y = 3.0 * t + 10.0 * noise.gauss() + jump;
+            if est.add((t * 1e9) as i64, (y * 1e3) as i128) == Verdict::Restarted {
+                restarted_at.get_or_insert(t);
+            }
+        }
+        let at = restarted_at.expect("no restart after a 5 s offset jump");
+        assert!(
+            (61.75..=62.0).contains(&at),
+            "restart after 8 samples, at {at}"
+        );
+        let e = est.estimate().unwrap();
+        assert!((e.slope_ppm - 3.0).abs() < 0.2, "slope {}", e.slope_ppm);
+    }
+
+    #[test]
+    fn garbage_raises_the_recent_outlier_fraction() {
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        let mut noise = Noise(13);
+        for i in 0..200 {
+            let t = f64::from(i) * 0.25;
+            est.add(
+                (t * 1e9) as i64,
+                ((t * 5.0 + 20.0 * noise.gauss()) * 1e3) as i128,
+            );
+        }
+        assert!(est.recent_outlier_fraction() < 0.2);
+        for i in 200..216 {
+            let t = f64::from(i) * 0.25;
+            let garbage = (noise.uniform() - 0.5) * 1e7;
+            assert_ne!(
+                est.add((t * 1e9) as i64, (garbage * 1e3) as i128),
+                Verdict::Restarted
+            );
+        }
+        assert!(
+            est.recent_outlier_fraction() > 0.8,
+            "{}",
+            est.recent_outlier_fraction()
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! Local clock readings.
+//!
+//! Every input to the core carries the local (disciplined) clock's reading at the moment it
+//! happened; the core never reads a clock itself.
+
+use std::fmt;
+
+/// A reading of the local system clock: nanoseconds since the Unix epoch (UTC).
+///
+/// i64 nanoseconds cover the years 1677 to 2262, far beyond any clock this runs against.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct LocalTime(i64);
+
+impl LocalTime {
+    pub const fn from_nanos(nanos: i64) -> Self {
+        Self(nanos)
+    }
+
+    pub const fn nanos(self) -> i64 {
+        self.0
+    }
+
+    /// This reading moved by `nanos` (positive = later).
+    #[must_use]
+    pub const fn add_nanos(self, nanos: i64) -> Self {
+        Self(self.0.saturating_add(nanos))
+    }
+
+    /// Seconds from `earlier` to `self` (negative when `earlier` is later).
+    pub fn secs_since(self, earlier: LocalTime) -> f64 {
+        (self.0 as f64 - earlier.0 as f64) * 1e-9
+    }
+
+    /// Nanoseconds from `earlier` to `self`, saturating.
+    pub const fn nanos_since(self, earlier: LocalTime) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl fmt::Debug for LocalTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "LocalTime({}.{:09})",
+            self.0.div_euclid(1_000_000_000),
+            self.0.rem_euclid(1_000_000_000)
+        )
+    }
+}
+
+pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// Seconds as whole nanoseconds, rounded.
+pub fn secs_to_nanos(secs: f64) -> i64 {
+    (secs * 1e9).round() as i64
+}
