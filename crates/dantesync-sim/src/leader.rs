@@ -1,0 +1,176 @@
+//! A Dante leader: uptime timescale, two-step Sync + Follow_Up, fields as real gear sends them.
+
+use dantesync_core::wire::ptpv1::{
+    Control, Flags, FollowUpBody, Header, Message, SyncBody, Timestamp, Uuid,
+    COMMUNICATION_TECHNOLOGY_ETHERNET,
+};
+
+/// Who a leader is and how it advertises itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeaderIdentity {
+    pub uuid: Uuid,
+    pub stratum: u8,
+    pub variance: i16,
+    pub identifier: [u8; 4],
+    pub preferred: bool,
+    pub sync_interval_log2: i8,
+}
+
+impl LeaderIdentity {
+    /// An ordinary Dante leader, as the RedNet AM2 in the shared capture advertises itself.
+    pub fn dante(uuid: Uuid) -> Self {
+        Self {
+            uuid,
+            stratum: 153,
+            variance: 28768,
+            identifier: *b"DFLT",
+            preferred: false,
+            sync_interval_log2: -2,
+        }
+    }
+
+    /// The Sync a Dante leader sends: two-step, boundary-clock flag, its own uptime as the
+    /// (approximate) origin time.
+    pub fn sync(&self, sequence_id: u16, origin: Timestamp) -> Message {
+        let mut header = Header::new(Control::Sync, self.uuid, sequence_id);
+        header.flags = Flags::BOUNDARY_CLOCK | Flags::ASSIST;
+        let mut body = SyncBody {
+            origin_timestamp: origin,
+            epoch_number: 0,
+            current_utc_offset: 0,
+            grandmaster_communication_technology: COMMUNICATION_TECHNOLOGY_ETHERNET,
+            grandmaster_clock_uuid: self.uuid,
+            grandmaster_port_id: 0,
+            grandmaster_sequence_id: sequence_id,
+            grandmaster_clock_stratum: self.stratum,
+            grandmaster_clock_identifier: self.identifier,
+            grandmaster_clock_variance: self.variance,
+            grandmaster_preferred: self.preferred,
+            grandmaster_is_boundary_clock: true,
+            sync_interval: 0,
+            local_clock_variance: self.variance,
+            local_steps_removed: 0,
+            local_clock_stratum: self.stratum,
+            local_clock_identifier: self.identifier,
+            parent_communication_technology: COMMUNICATION_TECHNOLOGY_ETHERNET,
+            parent_uuid: self.uuid,
+            parent_port_field: 0,
+            estimated_master_variance: 0,
+            estimated_master_drift: 0,
+            utc_reasonable: false,
+            reserved: [0; 26],
+            trailing: Vec::new(),
+        };
+        body.set_sync_interval(self.sync_interval_log2);
+        Message::Sync(header, body)
+    }
+
+    /// The Follow_Up carrying the precise send time of Sync `sequence_id`.
+    pub fn follow_up(&self, sequence_id: u16, precise_origin: Timestamp) -> Message {
+        let header = Header::new(Control::FollowUp, self.uuid, sequence_id);
+        let body = FollowUpBody {
+            associated_sequence_id: sequence_id,
+            precise_origin_timestamp: precise_origin,
+            reserved: [0; 2],
+            trailing: Vec::new(),
+        };
+        Message::FollowUp(header, body)
+    }
+}
+
+/// A leader's clock in true time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeaderModel {
+    pub identity: LeaderIdentity,
+    /// Uptime when the leader starts sending, s (699 s in the shared capture).
+    pub uptime_start_s: f64,
+    /// Its oscillator's error against true time, ppm.
+    pub drift_ppm: f64,
+    /// How early the Sync's own timestamp is against the Follow_Up's precise one, µs.
+    pub sync_timestamp_early_us: f64,
+    pub first_sequence_id: u16,
+}
+
+impl LeaderModel {
+    pub fn dante(uuid: Uuid) -> Self {
+        Self {
+            identity: LeaderIdentity::dante(uuid),
+            uptime_start_s: 699.0,
+            drift_ppm: 0.0,
+            sync_timestamp_early_us: 60.0,
+            first_sequence_id: 2724,
+        }
+    }
+
+    pub fn sync_interval_ns(&self) -> i64 {
+        (1e9 * 2f64.powi(i32::from(self.identity.sync_interval_log2))).round() as i64
+    }
+}
+
+/// A running leader: its uptime, and the packets it sends.
+#[derive(Debug)]
+pub struct Leader {
+    pub model: LeaderModel,
+    started_ns: i64,
+    sequence_id: u16,
+}
+
+impl Leader {
+    pub fn new(model: LeaderModel, started_ns: i64) -> Self {
+        let sequence_id = model.first_sequence_id;
+        Self {
+            model,
+            started_ns,
+            sequence_id,
+        }
+    }
+
+    /// The leader's timescale at true time `t_ns`, ns.
+    pub fn uptime_ns(&self, t_ns: i64) -> i128 {
+        let elapsed = (t_ns - self.started_ns) as f64;
+        let uptime =
+            self.model.uptime_start_s * 1e9 + elapsed * (1.0 + self.model.drift_ppm * 1e-6);
+        uptime.round() as i128
+    }
+
+    /// The Sync and Follow_Up of one Sync sent at true time `t_ns`, encoded.
+    pub fn send(&mut self, t_ns: i64) -> (Vec<u8>, Vec<u8>) {
+        let seq = self.sequence_id;
+        self.sequence_id = self.sequence_id.wrapping_add(1);
+        let precise = self.uptime_ns(t_ns);
+        let early = (self.model.sync_timestamp_early_us * 1e3) as i128;
+        let id = &self.model.identity;
+        let sync = id
+            .sync(seq, Timestamp::from_nanos(precise - early))
+            .to_bytes();
+        let follow_up = id.follow_up(seq, Timestamp::from_nanos(precise)).to_bytes();
+        (sync, follow_up)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_parse_like_the_real_leaders() {
+        let uuid = Uuid([0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c]);
+        let mut leader = Leader::new(LeaderModel::dante(uuid), 0);
+        let (sync, fu) = leader.send(212_426_642);
+        assert_eq!((sync.len(), fu.len()), (124, 52));
+        let Message::Sync(h, b) = Message::parse(&sync).unwrap() else {
+            panic!("not a Sync")
+        };
+        assert_eq!(h.flags, Flags(0x000c));
+        assert_eq!(
+            (h.sequence_id, b.sync_interval, b.grandmaster_clock_stratum),
+            (2724, -2, 153)
+        );
+        assert_eq!(b.origin_timestamp, Timestamp::new(699, 212_366_642));
+        let Message::FollowUp(_, f) = Message::parse(&fu).unwrap() else {
+            panic!("not a Follow_Up")
+        };
+        assert_eq!(f.precise_origin_timestamp, Timestamp::new(699, 212_426_642));
+        assert_eq!(f.associated_sequence_id, 2724);
+    }
+}

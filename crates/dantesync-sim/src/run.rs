@@ -1,0 +1,328 @@
+//! The virtual-time event loop: leader, network, NTP server and controller, with the
+//! controller's actions applied to the simulated oscillator.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use dantesync_core::controller::NtpMeasurement;
+use dantesync_core::{Action, Controller, Mode, Notice, Status};
+
+use crate::leader::Leader;
+use crate::network::{Delivery, Network};
+use crate::ntp_server::{NtpAnswer, NtpServer};
+use crate::oscillator::Oscillator;
+use crate::rng::SimRng;
+use crate::scenario::Scenario;
+
+/// True time at which every simulation starts (late 2026), ns since the Unix epoch.
+pub const SIM_EPOCH_NS: i64 = 1_795_000_000_000_000_000;
+
+/// How often the truth is sampled for the metrics.
+pub const OBSERVE_EVERY_NS: i64 = 250_000_000;
+
+/// The truth and the controller's claims at one instant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Observation {
+    /// Seconds since the start.
+    pub t_s: f64,
+    pub mode: Mode,
+    /// True frequency error of the disciplined clock against the current leader, ppm.
+    pub error_ppm: f64,
+    /// True phase error of the clock against UTC (local − true), ns.
+    pub phase_ns: f64,
+    /// What the controller believes the residual drift is, ppm.
+    pub claimed_drift_ppm: Option<f64>,
+    pub claimed_bound_ppm: Option<f64>,
+    pub applied_ppm: f64,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub observations: Vec<Observation>,
+    pub notices: Vec<(f64, Notice)>,
+    pub final_status: Status,
+    pub frequency_changes: u64,
+    pub steps: u64,
+    pub packets_delivered: u64,
+    /// True times (s since start) at which PTP datagrams reached the node.
+    pub packet_times_s: Vec<f64>,
+    pub ntp_checks: u64,
+}
+
+impl Trace {
+    /// The first time at or after `from_s` that the controller switched into a mode `pred`
+    /// accepts (exact, from the controller's notices).
+    pub fn first_switch(&self, from_s: f64, pred: impl Fn(Mode) -> bool) -> Option<f64> {
+        self.mode_changes()
+            .find(|(t, _, to)| *t >= from_s && pred(*to))
+            .map(|(t, _, _)| t)
+    }
+
+    pub fn mode_changes(&self) -> impl Iterator<Item = (f64, Mode, Mode)> + '_ {
+        self.notices.iter().filter_map(|(t, n)| match n {
+            Notice::ModeChanged { from, to } => Some((*t, *from, *to)),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Event {
+    at: i64,
+    seq: u64,
+    kind: Kind,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    SyncTx {
+        leader: usize,
+    },
+    PacketRx {
+        bytes: Vec<u8>,
+        timestamp_error_ns: i64,
+    },
+    Tick {
+        generation: u64,
+    },
+    NtpDone,
+    Observe,
+}
+
+struct World {
+    queue: BinaryHeap<Reverse<Event>>,
+    seq: u64,
+}
+
+impl World {
+    fn push(&mut self, at: i64, kind: Kind) {
+        self.seq += 1;
+        self.queue.push(Reverse(Event {
+            at,
+            seq: self.seq,
+            kind,
+        }));
+    }
+}
+
+/// Runs a scenario to its end and returns what happened.
+pub fn run(scenario: &Scenario) -> Trace {
+    let mut root = SimRng::new(scenario.seed);
+    let mut osc = Oscillator::new(scenario.oscillator.clone(), SIM_EPOCH_NS, root.fork(1));
+    let mut net = Network::new(scenario.network.clone(), root.fork(2));
+    let mut ntp = scenario
+        .ntp
+        .clone()
+        .map(|m| NtpServer::new(m, root.fork(3)));
+    let mut garbage_rng = root.fork(4);
+    let to_ns = |s: f64| SIM_EPOCH_NS + (s * 1e9).round() as i64;
+    let mut leaders: Vec<Leader> = scenario
+        .leaders
+        .iter()
+        .map(|span| Leader::new(span.model.clone(), to_ns(span.from_s)))
+        .collect();
+
+    let mut world = World {
+        queue: BinaryHeap::new(),
+        seq: 0,
+    };
+    for (i, span) in scenario.leaders.iter().enumerate() {
+        world.push(
+            to_ns(span.from_s + span.first_sync_after_s),
+            Kind::SyncTx { leader: i },
+        );
+    }
+    world.push(SIM_EPOCH_NS, Kind::Observe);
+
+    let mut controller = Controller::new(
+        scenario.controller.clone(),
+        osc.read(SIM_EPOCH_NS),
+        scenario.initial_ppm,
+    );
+    let mut trace = Trace {
+        observations: Vec::new(),
+        notices: Vec::new(),
+        final_status: controller.status(),
+        frequency_changes: 0,
+        steps: 0,
+        packets_delivered: 0,
+        packet_times_s: Vec::new(),
+        ntp_checks: 0,
+    };
+    let mut timer_generation = 0u64;
+    let end_ns = to_ns(scenario.duration_s);
+    let actions = controller.start(osc.read(SIM_EPOCH_NS));
+    apply(
+        actions,
+        SIM_EPOCH_NS,
+        &mut osc,
+        &mut world,
+        &mut timer_generation,
+        ntp.as_ref(),
+        &mut trace,
+    );
+
+    while let Some(Reverse(ev)) = world.queue.pop() {
+        let now = ev.at;
+        if now > end_ns {
+            break;
+        }
+        let since_s = (now - SIM_EPOCH_NS) as f64 * 1e-9;
+        let actions = match ev.kind {
+            Kind::SyncTx { leader } => {
+                let span = &scenario.leaders[leader];
+                let interval = leaders[leader].model.sync_interval_ns();
+                if since_s < span.to_s {
+                    world.push(now + interval, Kind::SyncTx { leader });
+                    let (sync, follow_up) = leaders[leader].send(now);
+                    let silent = scenario
+                        .silences
+                        .iter()
+                        .any(|&(a, b)| since_s >= a && since_s < b);
+                    if !silent {
+                        if let Delivery::Delivered {
+                            delay_ns,
+                            timestamp_error_ns,
+                        } = net.deliver(since_s)
+                        {
+                            let mut error = timestamp_error_ns;
+                            if scenario
+                                .garbage
+                                .iter()
+                                .any(|&(a, b)| since_s >= a && since_s < b)
+                            {
+                                error += ((garbage_rng.uniform() - 0.5) * 20e6) as i64;
+                            }
+                            world.push(
+                                now + delay_ns,
+                                Kind::PacketRx {
+                                    bytes: sync,
+                                    timestamp_error_ns: error,
+                                },
+                            );
+                            world.push(
+                                now + delay_ns + 300_000,
+                                Kind::PacketRx {
+                                    bytes: follow_up,
+                                    timestamp_error_ns: 0,
+                                },
+                            );
+                        }
+                    }
+                }
+                Vec::new()
+            }
+            Kind::PacketRx {
+                bytes,
+                timestamp_error_ns,
+            } => {
+                trace.packets_delivered += 1;
+                trace.packet_times_s.push(since_s);
+                let rx = osc.read(now).add_nanos(timestamp_error_ns);
+                controller.handle_ptp(&bytes, rx)
+            }
+            Kind::Tick { generation } if generation == timer_generation => {
+                controller.tick(osc.read(now))
+            }
+            Kind::Tick { .. } => Vec::new(),
+            Kind::NtpDone => {
+                trace.ntp_checks += 1;
+                let local = osc.read(now);
+                match ntp.as_mut().map(|s| s.answer(osc.phase_ns())) {
+                    Some(NtpAnswer::Offset {
+                        offset_ns,
+                        delay_ns,
+                    }) => controller.handle_ntp_result(
+                        local,
+                        NtpMeasurement {
+                            offset_ns,
+                            delay_ns,
+                        },
+                    ),
+                    _ => controller.handle_ntp_failure(local),
+                }
+            }
+            Kind::Observe => {
+                world.push(now + OBSERVE_EVERY_NS, Kind::Observe);
+                osc.advance(now);
+                let leader_drift = current_leader_drift(scenario, since_s);
+                let status = controller.status();
+                trace.observations.push(Observation {
+                    t_s: since_s,
+                    mode: status.mode,
+                    error_ppm: osc.natural_ppm() + osc.applied_ppm() - leader_drift,
+                    phase_ns: osc.phase_ns(),
+                    claimed_drift_ppm: status.drift_ppm,
+                    claimed_bound_ppm: status.error_bound_ppm,
+                    applied_ppm: osc.applied_ppm(),
+                });
+                Vec::new()
+            }
+        };
+        trace.notices.extend(actions.iter().filter_map(|a| match a {
+            Action::Notice(n) => Some((since_s, n.clone())),
+            _ => None,
+        }));
+        apply(
+            actions,
+            now,
+            &mut osc,
+            &mut world,
+            &mut timer_generation,
+            ntp.as_ref(),
+            &mut trace,
+        );
+    }
+    trace.final_status = controller.status();
+    trace
+}
+
+/// The drift of the leader the node should follow at `t_s`: the latest one to have started.
+fn current_leader_drift(scenario: &Scenario, t_s: f64) -> f64 {
+    scenario
+        .leaders
+        .iter()
+        .filter(|l| l.from_s <= t_s)
+        .max_by(|a, b| a.from_s.total_cmp(&b.from_s))
+        .or(scenario.leaders.first())
+        .map_or(0.0, |l| l.model.drift_ppm)
+}
+
+fn apply(
+    actions: Vec<Action>,
+    now: i64,
+    osc: &mut Oscillator,
+    world: &mut World,
+    timer_generation: &mut u64,
+    ntp: Option<&NtpServer>,
+    trace: &mut Trace,
+) {
+    for action in actions {
+        match action {
+            Action::SetFrequency { ppm } => {
+                osc.set_frequency(now, ppm);
+                trace.frequency_changes += 1;
+            }
+            Action::Step { nanos } => {
+                osc.step(now, nanos);
+                trace.steps += 1;
+            }
+            Action::StartNtpCheck => {
+                let after = ntp.map_or(50_000_000, NtpServer::check_ns);
+                world.push(now + after, Kind::NtpDone);
+            }
+            Action::SetTimer { at } => {
+                *timer_generation += 1;
+                let when = osc.true_time_of(at, now);
+                world.push(
+                    when,
+                    Kind::Tick {
+                        generation: *timer_generation,
+                    },
+                );
+            }
+            Action::Notice(_) => {}
+        }
+    }
+}

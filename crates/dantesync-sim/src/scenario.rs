@@ -1,0 +1,244 @@
+//! Scenarios: what the world around the node does. The standard set is the table of
+//! `../shared/guide/SCENARIOS.md`.
+
+use dantesync_core::wire::ptpv1::Uuid;
+use dantesync_core::ControllerConfig;
+
+use crate::leader::LeaderModel;
+use crate::network::NetworkModel;
+use crate::ntp_server::NtpServerModel;
+use crate::oscillator::OscillatorModel;
+
+/// A leader that sends from `from_s` until `to_s` (true seconds since the start).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeaderSpan {
+    pub model: LeaderModel,
+    pub from_s: f64,
+    pub to_s: f64,
+    /// Delay of its first Sync after `from_s`.
+    pub first_sync_after_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration_s: f64,
+    pub oscillator: OscillatorModel,
+    pub leaders: Vec<LeaderSpan>,
+    pub network: NetworkModel,
+    /// Intervals in which no PTP packet reaches the node.
+    pub silences: Vec<(f64, f64)>,
+    /// Intervals in which receive timestamps are garbage (±10 ms uniform).
+    pub garbage: Vec<(f64, f64)>,
+    /// The NTP server; None = no NTP (PTP only).
+    pub ntp: Option<NtpServerModel>,
+    pub controller: ControllerConfig,
+    /// The frequency the controller starts from (a learned one, or 0).
+    pub initial_ppm: f64,
+}
+
+/// The UUID of the leader in the shared capture (a Focusrite RedNet AM2).
+pub const AM2: Uuid = Uuid([0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c]);
+/// A second leader for leader changes.
+pub const SECOND_LEADER: Uuid = Uuid([0x00, 0x1d, 0xc1, 0x08, 0x02, 0x14]);
+
+impl Scenario {
+    /// The defaults of SCENARIOS.md: Sync + Follow_Up every 250 ms, uptime from 699 s, local
+    /// drift +50 ppm, 20 µs Gaussian timestamp jitter, no loss, 600 s, no NTP.
+    pub fn baseline(name: &str, description: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            description: description.to_string(),
+            seed: 1,
+            duration_s: 600.0,
+            oscillator: OscillatorModel::default(),
+            leaders: vec![LeaderSpan {
+                model: LeaderModel::dante(AM2),
+                from_s: 0.0,
+                to_s: f64::INFINITY,
+                first_sync_after_s: 0.1,
+            }],
+            network: NetworkModel::default(),
+            silences: Vec::new(),
+            garbage: Vec::new(),
+            ntp: None,
+            controller: ControllerConfig {
+                ntp: None,
+                ..ControllerConfig::default()
+            },
+            initial_ppm: 0.0,
+        }
+    }
+
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    fn sync_interval(mut self, log2: i8) -> Self {
+        for l in &mut self.leaders {
+            l.model.identity.sync_interval_log2 = log2;
+        }
+        self
+    }
+}
+
+/// What a scenario must achieve (SCENARIOS.md's target column).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Targets {
+    pub lock_within_s: Option<f64>,
+    pub nano_within_s: Option<f64>,
+    pub steady_rms_ppm: Option<f64>,
+    /// Re-lock after the event at `event_s` within this many seconds.
+    pub relock_within_s: Option<f64>,
+    /// After the event, the true error never exceeds this.
+    pub max_error_after_event_ppm: Option<f64>,
+    /// After the event, under 0.5 ppm within this many seconds (and staying there).
+    pub settle_within_s: Option<f64>,
+    /// NtpOnly within this many seconds of the last packet before a silence.
+    pub ntp_only_within_s: Option<f64>,
+    /// True error during holdover stays under this.
+    pub holdover_ppm: Option<f64>,
+    /// The time of the event the targets above refer to, and when it ends (silence).
+    pub event_s: Option<f64>,
+    pub event_end_s: Option<f64>,
+}
+
+/// The nine scenarios of SCENARIOS.md with their targets.
+pub fn standard() -> Vec<(Scenario, Targets)> {
+    let mut out = Vec::new();
+
+    let s1 = Scenario::baseline("S1", "defaults (Linux, kernel timestamps)");
+    out.push((
+        s1,
+        Targets {
+            lock_within_s: Some(10.0),
+            nano_within_s: Some(60.0),
+            steady_rms_ppm: Some(0.03),
+            ..Targets::default()
+        },
+    ));
+
+    let mut s2 = Scenario::baseline("S2", "σ 200 µs + 2 % spikes of +2 ms");
+    s2.network.jitter_us = 200.0;
+    s2.network.spike_probability = 0.02;
+    s2.network.spike_us = 2000.0;
+    out.push((
+        s2,
+        Targets {
+            lock_within_s: Some(45.0),
+            steady_rms_ppm: Some(0.1),
+            ..Targets::default()
+        },
+    ));
+
+    let mut s3 = Scenario::baseline("S3", "σ 1 ms, drift −30 ppm");
+    s3.network.jitter_us = 1000.0;
+    s3.oscillator.drift_ppm = -30.0;
+    out.push((
+        s3,
+        Targets {
+            lock_within_s: Some(120.0),
+            steady_rms_ppm: Some(0.5),
+            ..Targets::default()
+        },
+    ));
+
+    let mut s4 = Scenario::baseline("S4", "Sync 125 ms, drift +20 ppm, σ 5 µs").sync_interval(-3);
+    s4.oscillator.drift_ppm = 20.0;
+    s4.network.jitter_us = 5.0;
+    out.push((
+        s4,
+        Targets {
+            lock_within_s: Some(5.0),
+            nano_within_s: Some(30.0),
+            ..Targets::default()
+        },
+    ));
+
+    let mut s5 = Scenario::baseline("S5", "leader change at 200 s: new uptime, +3 ppm");
+    s5.leaders[0].to_s = 200.0;
+    let mut second = LeaderModel::dante(SECOND_LEADER);
+    second.uptime_start_s = 12_345.0;
+    second.drift_ppm = 3.0;
+    second.first_sequence_id = 17;
+    s5.leaders.push(LeaderSpan {
+        model: second,
+        from_s: 200.0,
+        to_s: f64::INFINITY,
+        first_sync_after_s: 0.03,
+    });
+    out.push((
+        s5,
+        Targets {
+            relock_within_s: Some(10.0),
+            max_error_after_event_ppm: Some(5.0),
+            event_s: Some(200.0),
+            ..Targets::default()
+        },
+    ));
+
+    let mut s6 = Scenario::baseline("S6", "10 % loss, bursts of 5 lost Syncs");
+    s6.network.loss = 0.075;
+    s6.network.burst_probability = 0.005;
+    s6.network.burst_len = 5;
+    out.push((
+        s6,
+        Targets {
+            lock_within_s: Some(15.0),
+            steady_rms_ppm: Some(0.05),
+            ..Targets::default()
+        },
+    ));
+
+    let mut s7 = Scenario::baseline("S7", "random walk 2e-9/√s, +2 ppm step at 300 s");
+    s7.oscillator.wander_ppm_per_sqrt_s = 2e-3;
+    s7.oscillator.steps = vec![(300.0, 2.0)];
+    out.push((
+        s7,
+        Targets {
+            settle_within_s: Some(30.0),
+            event_s: Some(300.0),
+            ..Targets::default()
+        },
+    ));
+
+    let mut s8 = Scenario::baseline("S8", "leader silent from 200 s to 260 s");
+    s8.silences = vec![(200.0, 260.0)];
+    out.push((
+        s8,
+        Targets {
+            ntp_only_within_s: Some(10.0),
+            holdover_ppm: Some(0.05),
+            relock_within_s: Some(10.0),
+            event_s: Some(200.0),
+            event_end_s: Some(260.0),
+            ..Targets::default()
+        },
+    ));
+
+    let s9 = Scenario::baseline("S9", "Sync every 1 s").sync_interval(0);
+    out.push((
+        s9,
+        Targets {
+            lock_within_s: Some(20.0),
+            ..Targets::default()
+        },
+    ));
+
+    out
+}
+
+/// The scenario of SCENARIOS.md named `name` (S1..S9).
+pub fn by_name(name: &str) -> Option<(Scenario, Targets)> {
+    standard()
+        .into_iter()
+        .find(|(s, _)| s.name.eq_ignore_ascii_case(name))
+}
+
+/// An NTP server model for scenarios that exercise time correction.
+pub fn lan_ntp_server() -> NtpServerModel {
+    NtpServerModel::default()
+}
