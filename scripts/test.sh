@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The one test command: everything CI checks, in order, stopping at the first failing stage.
+#
+#   bash scripts/test.sh
+#
+# Stages: fmt, clippy, test, windows, fuzz, servo-bench (see README.md). Each stage's output goes
+# straight through; each is timed; the last line is a one-line summary.
+#
+# Needs: the Rust toolchain with clippy and rustfmt, tshark (for the Wireshark cross-checks),
+# the x86_64-pc-windows-gnu target with the mingw-w64 linker, and a C++ compiler (libFuzzer).
+# `bash .ci/run` as root installs all of these on Debian and then runs this script.
+#
+# Opt-outs for a developer machine that lacks a tool (refused when CI is set):
+#   DANTESYNC_SKIP_TSHARK=1    the tshark cross-checks print SKIPPED instead of failing
+#   DANTESYNC_SKIP_WINDOWS=1   the Windows cross-build stage is skipped
+# Other knobs: FUZZ_SECONDS (per fuzz target, default 20).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$(date +%s)
+summary=""
+current=""
+
+fail() {
+  echo
+  echo "test.sh: FAILED at stage '$current': $*" >&2
+  echo "test.sh: FAILED at stage '$current' after $(($(date +%s) - started)) s${summary:+ (before it: $summary)}"
+  exit 1
+}
+
+# Runs one stage: `stage NAME COMMAND...`. Fails the whole run, naming the stage, if it fails.
+stage() {
+  current=$1
+  shift
+  echo
+  echo "==== test.sh: stage '$current': $*"
+  local t0 rc=0
+  t0=$(date +%s)
+  "$@" || rc=$?
+  local dt=$(($(date +%s) - t0))
+  if [ "$rc" -ne 0 ]; then
+    fail "'$*' exited with status $rc after ${dt} s"
+  fi
+  echo "==== test.sh: stage '$current' passed in ${dt} s"
+  summary="${summary:+$summary, }$current ${dt} s"
+}
+
+skipped() {
+  echo
+  echo "==== test.sh: stage '$1' SKIPPED: $2"
+  summary="${summary:+$summary, }$1 SKIPPED"
+}
+
+# CI must run everything: an opt-out there would hide a missing install step.
+if [ -n "${CI:-}" ] && [ "${CI}" != "false" ]; then
+  for v in DANTESYNC_SKIP_TSHARK DANTESYNC_SKIP_WINDOWS; do
+    if [ -n "${!v:-}" ]; then
+      current=preflight
+      fail "$v is set but CI=$CI: CI runs every stage (unset $v)"
+    fi
+  done
+fi
+
+# Preflight: say what is missing and how to get it, before spending minutes on builds.
+current=preflight
+command -v cargo >/dev/null || fail "cargo not found: install Rust with rustup"
+cargo fmt --version >/dev/null 2>&1 || fail "rustfmt missing: rustup component add rustfmt"
+cargo clippy --version >/dev/null 2>&1 || fail "clippy missing: rustup component add clippy"
+if [ "${DANTESYNC_SKIP_TSHARK:-}" != 1 ]; then
+  for tool in tshark text2pcap; do
+    command -v "$tool" >/dev/null ||
+      fail "$tool not found: the Wireshark cross-checks need it.
+  Install: DEBIAN_FRONTEND=noninteractive apt-get install -y tshark   (or run 'bash .ci/run' as root)
+  Or skip those checks on this machine only: DANTESYNC_SKIP_TSHARK=1 bash scripts/test.sh"
+  done
+fi
+command -v c++ >/dev/null || fail "no C++ compiler (c++) for libFuzzer: apt-get install -y g++"
+
+win_target=x86_64-pc-windows-gnu
+win_linker=x86_64-w64-mingw32-gcc
+win_missing=""
+if [ ! -d "$(rustc --print sysroot)/lib/rustlib/$win_target" ]; then
+  win_missing="the Rust target $win_target (rustup target add $win_target)"
+fi
+if ! command -v "$win_linker" >/dev/null; then
+  win_missing="${win_missing:+$win_missing and }the linker $win_linker (apt-get install -y gcc-mingw-w64-x86-64)"
+fi
+if [ -n "$win_missing" ] && [ "${DANTESYNC_SKIP_WINDOWS:-}" != 1 ]; then
+  fail "the Windows cross-build needs $win_missing.
+  Install both with 'bash .ci/run' as root, or skip that stage on this machine only:
+  DANTESYNC_SKIP_WINDOWS=1 bash scripts/test.sh"
+fi
+
+echo "test.sh: $(rustc --version); $(cargo --version)"
+
+stage fmt cargo fmt --all -- --check
+stage clippy cargo clippy --workspace --all-targets -- -D warnings
+# The log is kept only to total the per-binary "test result:" lines for the summary.
+test_log=target/test-sh-cargo-test.log
+cargo_test() {
+  mkdir -p target
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$test_log"
+}
+stage test cargo_test
+tests_total=$(awk '/^test result:/ { p += $4; f += $6; i += $8 }
+  END { printf "%d passed, %d failed, %d ignored", p, f, i }' "$test_log")
+if [ "${DANTESYNC_SKIP_WINDOWS:-}" = 1 ]; then
+  skipped windows "DANTESYNC_SKIP_WINDOWS=1${win_missing:+ (missing: $win_missing)}"
+else
+  stage windows cargo build --workspace --target "$win_target"
+fi
+stage fuzz bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
+stage servo-bench cargo run --release -p dantesync-sim --bin servo-bench -- --out target/servo-bench.md
+
+echo
+echo "test.sh: OK in $(($(date +%s) - started)) s: $summary; cargo test: $tests_total"
