@@ -33,7 +33,10 @@ pub struct Observation {
     /// What the controller believes the residual drift is, ppm.
     pub claimed_drift_ppm: Option<f64>,
     pub claimed_bound_ppm: Option<f64>,
+    /// Total frequency applied to the clock (servo plus any NTP slew), ppm.
     pub applied_ppm: f64,
+    /// The part of `applied_ppm` that is an NTP slew (deliberate, not a servo error).
+    pub slew_ppm: f64,
 }
 
 /// Everything a run produced.
@@ -256,6 +259,7 @@ pub fn run(scenario: &Scenario) -> Trace {
                     claimed_drift_ppm: status.drift_ppm,
                     claimed_bound_ppm: status.error_bound_ppm,
                     applied_ppm: osc.applied_ppm(),
+                    slew_ppm: status.slew_ppm,
                 });
                 Vec::new()
             }

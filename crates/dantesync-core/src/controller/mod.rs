@@ -249,7 +249,7 @@ impl Controller {
             ptp_offset_ns: self.last_offset_ns,
             last_ptp_sample: self
                 .last_sample_sf
-                .map(|sf| LocalTime::from_nanos(sf + self.steps_total)),
+                .map(|sf| LocalTime::from_nanos(sf.saturating_add(self.steps_total))),
             leader: self.source.leader().map(|(id, quality)| LeaderStatus {
                 id,
                 quality,
@@ -276,7 +276,7 @@ impl Controller {
     }
 
     fn integral_at(&self, sf: i64) -> f64 {
-        self.integral_ns + self.total_ppm() * 1e-6 * (sf - self.integral_at_sf) as f64
+        self.integral_ns + self.total_ppm() * 1e-6 * (sf as f64 - self.integral_at_sf as f64)
     }
 
     /// Changes the total frequency at `sf`, keeping the integral exact.
@@ -286,8 +286,9 @@ impl Controller {
     }
 
     fn slew_remaining_ns(&self, sf: i64) -> f64 {
-        self.slew
-            .map_or(0.0, |s| s.ppm * 1e-6 * (s.end_sf - sf).max(0) as f64)
+        self.slew.map_or(0.0, |s| {
+            s.ppm * 1e-6 * s.end_sf.saturating_sub(sf).max(0) as f64
+        })
     }
 
     /// Brings time-driven state up to `sf`: a slew that has run its course ends at its end.
@@ -304,7 +305,7 @@ impl Controller {
     }
 
     fn sample(&mut self, rx_sf: i64, t1_ns: i128, out: &mut Vec<Action>) {
-        let raw = i128::from(rx_sf + self.steps_total) - t1_ns;
+        let raw = i128::from(rx_sf) + i128::from(self.steps_total) - t1_ns;
         self.last_offset_ns = Some(raw);
         self.last_sample_sf = Some(rx_sf);
         let unwrapped = i128::from(rx_sf) - t1_ns - self.integral_at(rx_sf).round() as i128;
@@ -366,7 +367,7 @@ impl Controller {
                 let duration_ns = (total_ns as f64 / (ppm * 1e-6)).abs().round() as i64;
                 self.slew = Some(Slew {
                     ppm,
-                    end_sf: sf + duration_ns,
+                    end_sf: sf.saturating_add(duration_ns),
                 });
                 out.push(Action::SetFrequency {
                     ppm: self.total_ppm(),
@@ -387,7 +388,7 @@ impl Controller {
     fn schedule_ntp(&mut self, sf: i64, within_s: Option<f64>) {
         let interval = ntp_interval_s(self.modes.mode(), self.accumulated_phase_us);
         self.ntp_interval_s = within_s.map_or(interval, |w| w.min(interval));
-        self.next_ntp_sf = sf + secs_to_nanos(self.ntp_interval_s);
+        self.next_ntp_sf = sf.saturating_add(secs_to_nanos(self.ntp_interval_s));
     }
 
     /// The one place the mode is computed, followed by what depends on it.
@@ -395,13 +396,13 @@ impl Controller {
         if sf > self.last_eval_sf {
             if let Some(est) = self.estimator.estimate() {
                 let drift = est.slope_ppm + self.servo_ppm;
-                self.accumulated_phase_us += drift * (sf - self.last_eval_sf) as f64 * 1e-9;
+                self.accumulated_phase_us += drift * (sf as f64 - self.last_eval_sf as f64) * 1e-9;
             }
             self.last_eval_sf = sf;
         }
         let inputs = ModeInputs {
-            ptp_silent_s: self.last_sample_sf.map(|t| (sf - t) as f64 * 1e-9),
-            since_start_s: (sf - self.start_sf) as f64 * 1e-9,
+            ptp_silent_s: self.last_sample_sf.map(|t| (sf as f64 - t as f64) * 1e-9),
+            since_start_s: (sf as f64 - self.start_sf as f64) * 1e-9,
             offline_timeout_s: self.cfg.ptp.offline_timeout_s,
             error_bound_ppm: self.error_bound(),
             recent_outlier_fraction: self.estimator.recent_outlier_fraction(),
@@ -417,8 +418,9 @@ impl Controller {
         if self.gate.is_some() && !self.ntp_in_flight && sf >= self.next_ntp_sf {
             self.ntp_in_flight = true;
             // Re-armed by the result or failure; if neither comes, retry after the interval.
-            self.next_ntp_sf = sf
-                + secs_to_nanos(ntp_interval_s(after, self.accumulated_phase_us).max(10.0) * 3.0);
+            self.next_ntp_sf = sf.saturating_add(secs_to_nanos(
+                ntp_interval_s(after, self.accumulated_phase_us).max(10.0) * 3.0,
+            ));
             out.push(Action::StartNtpCheck);
         } else if self.ntp_in_flight && sf >= self.next_ntp_sf {
             self.ntp_in_flight = false;
@@ -430,8 +432,8 @@ impl Controller {
     fn arm_timer(&mut self, sf: i64, out: &mut Vec<Action>) {
         let timeout = secs_to_nanos(self.cfg.ptp.offline_timeout_s);
         let silence = match self.last_sample_sf {
-            Some(t) if self.modes.mode() != Mode::NtpOnly => Some(t + timeout),
-            None if self.modes.mode() == Mode::Init => Some(self.start_sf + timeout),
+            Some(t) if self.modes.mode() != Mode::NtpOnly => Some(t.saturating_add(timeout)),
+            None if self.modes.mode() == Mode::Init => Some(self.start_sf.saturating_add(timeout)),
             _ => None,
         };
         let ntp = self.gate.as_ref().map(|_| self.next_ntp_sf);
@@ -445,7 +447,7 @@ impl Controller {
             self.timer_sf = next;
             if let Some(t) = next {
                 out.push(Action::SetTimer {
-                    at: LocalTime::from_nanos(t + self.steps_total),
+                    at: LocalTime::from_nanos(t.saturating_add(self.steps_total)),
                 });
             }
         }

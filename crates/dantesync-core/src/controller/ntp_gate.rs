@@ -19,6 +19,8 @@ pub struct NtpGateConfig {
     pub slew_max_offset_us: f64,
     /// The extra frequency a slew may use (ppm).
     pub slew_max_ppm: f64,
+    /// A slew aims to finish in this many seconds (less extra frequency for small offsets).
+    pub slew_target_s: f64,
     /// An offset beyond this (s) is refused unless it is the first correction after start.
     pub panic_threshold_s: Option<f64>,
     /// Whether the clock may be stepped backwards; when not, backward corrections are slewed.
@@ -35,6 +37,7 @@ impl Default for NtpGateConfig {
             min_correction_us: 10.0,
             slew_max_offset_us: 2_000.0,
             slew_max_ppm: 20.0,
+            slew_target_s: 10.0,
             panic_threshold_s: Some(1000.0),
             allow_backward_step: true,
             confirm_interval_s: 5.0,
@@ -113,7 +116,8 @@ impl NtpGate {
         }
         let backward_refused = correction < 0.0 && !self.cfg.allow_backward_step;
         let method = if abs_us <= self.cfg.slew_max_offset_us || backward_refused {
-            let ppm = self.cfg.slew_max_ppm.copysign(correction);
+            let wanted = correction.abs() * 1e-3 / self.cfg.slew_target_s.max(1e-3);
+            let ppm = wanted.min(self.cfg.slew_max_ppm).copysign(correction);
             Method::Slew {
                 ppm,
                 duration_s: correction * 1e-9 / (ppm * 1e-6),
@@ -179,6 +183,20 @@ mod tests {
                 );
             }
             other => panic!("expected a slew, got {other:?}"),
+        }
+        // 50 µs: a gentle 5 ppm for the 10 s target rather than the 20 ppm maximum.
+        g.offer(40e3);
+        match g.offer(60e3) {
+            GateDecision::Correct {
+                offset_ns: 50_000,
+                method: Method::Slew { ppm, duration_s },
+            } => {
+                assert!(
+                    (ppm - 5.0).abs() < 1e-9 && (duration_s - 10.0).abs() < 1e-9,
+                    "{ppm} {duration_s}"
+                );
+            }
+            other => panic!("expected a gentle slew, got {other:?}"),
         }
         assert_eq!(
             g.offer(4e3),

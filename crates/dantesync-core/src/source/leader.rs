@@ -189,7 +189,7 @@ impl LeaderSelector {
     fn expire(&mut self, now_ns: i64) {
         let expiry = self.expiry_ns;
         self.candidates
-            .retain(|c| now_ns - c.last_heard_ns <= expiry);
+            .retain(|c| now_ns.saturating_sub(c.last_heard_ns) <= expiry);
     }
 }
 

@@ -64,7 +64,7 @@ impl Pairer {
             .iter()
             .position(|p| p.sequence_id == associated_sequence_id)?;
         let p = self.pending.remove(idx);
-        (now_step_free_ns - p.rx_step_free_ns <= MAX_WAIT_NS).then_some(Pair {
+        (now_step_free_ns.saturating_sub(p.rx_step_free_ns) <= MAX_WAIT_NS).then_some(Pair {
             sequence_id: p.sequence_id,
             t1_ns,
             rx: p.rx,
