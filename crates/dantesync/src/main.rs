@@ -1,5 +1,98 @@
-//! The dantesync binary.
-fn main() {
-    eprintln!("dantesync: the daemon is not built yet");
-    std::process::exit(2);
+//! The dantesync binary: parses the command line and hands over to the daemon or a tool.
+
+mod replay;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Keeps the clocks of PCs on a Dante network in step: PTPv1 for rate, NTP for time.
+///
+/// Without a subcommand it runs the sync daemon.
+#[derive(Debug, Parser)]
+#[command(name = "dantesync", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    daemon: DaemonArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// The daemon's flags. Their names are a fixed interface: service definitions and the
+/// earlier DanteSync's users pass them.
+#[derive(Debug, Args)]
+struct DaemonArgs {
+    /// Configuration file [default: /etc/dantesync/config.json, or
+    /// C:\ProgramData\DanteSync\config.json on Windows]
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Network interface to receive PTP on (e.g. eth0 or "Ethernet 2")
+    #[arg(long, value_name = "NAME")]
+    interface: Option<String>,
+    /// Upstream NTP server that sets the time
+    #[arg(long, value_name = "HOST")]
+    ntp_server: Option<String>,
+    /// Discipline the rate from PTP only; never check or correct the time with NTP
+    #[arg(long)]
+    skip_ntp: bool,
+    /// Run as a Windows service (started by the service control manager)
+    #[arg(long)]
+    service: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a packet capture through the sync engine and report what it measured: the leader,
+    /// this host's clock rate against it, the timestamp jitter and the modes it went through.
+    ///
+    /// Only PTP (UDP ports 319 and 320) is replayed, with NTP off. Exits 1 when the capture
+    /// cannot be read or yields no rate (no PTPv1 Sync/Follow_Up samples); the report is
+    /// still printed in the second case.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// A pcap or pcapng capture
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Replay(args)) => run_replay(&args),
+        None => run_daemon(&cli.daemon),
+    }
+}
+
+fn run_daemon(_args: &DaemonArgs) -> ExitCode {
+    eprintln!("dantesync: the daemon is not built yet; `dantesync replay FILE` analyses a capture");
+    ExitCode::from(2)
+}
+
+fn run_replay(args: &ReplayArgs) -> ExitCode {
+    let report = match replay::replay_file(&args.file) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("dantesync replay: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        println!("{}", replay::print::json(&report));
+    } else {
+        print!("{}", replay::print::text(&report));
+    }
+    match report.problem() {
+        Some(problem) => {
+            eprintln!("dantesync replay: {}: {problem}", args.file.display());
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
 }
