@@ -429,6 +429,37 @@ mod tests {
         assert_eq!(report.unmatched_follow_up, 0);
     }
 
+    /// The silence timer the controller sets must fire inside a gap of the capture, at the
+    /// time it asked for, not when the next packet finally arrives.
+    #[test]
+    fn a_silent_leader_is_noticed_at_the_timeout_inside_the_gap() {
+        let datagrams: Vec<Datagram> = capture(-20.0, 60, 1_000)
+            .into_iter()
+            .filter(|d| {
+                let s = (d.ts_nanos - T0) as f64 / 1e9;
+                !(20.0..40.0).contains(&s)
+            })
+            .collect();
+        let report = replay_datagrams("gap", &datagrams);
+        let entered = |mode: &str| {
+            report
+                .modes
+                .iter()
+                .position(|&m| m == mode)
+                .map(|i| report.mode_entered_s[i])
+        };
+        // The last Sync before the gap, sent at 20 s, arrives at 19.9996 s of a host running
+        // at −20 ppm; the timeout is 10 s of the disciplined clock, which the servo has sped
+        // up by ≈ 20 ppm, so 9.9998 s of capture time.
+        let offline = entered("NTP-ONLY").expect("the silence is noticed");
+        assert!((offline - 29.9994).abs() < 5e-6, "{offline}");
+        assert_eq!(
+            report.modes,
+            ["INIT", "ACQ", "LOCK", "NANO", "NTP-ONLY", "NANO"]
+        );
+        assert!((report.rate_ppm.unwrap() - -20.0).abs() < 0.05);
+    }
+
     #[test]
     fn an_empty_capture_names_the_missing_ports() {
         let report = replay_datagrams("empty", &[]);
