@@ -1,11 +1,12 @@
 //! The port-31900 query API, byte for byte against the table in PROTOCOLS.md (all fields
 //! big-endian), with the expected bytes written out by hand rather than by the encoder.
 
+use dantesync_core::Mode;
 use std::num::NonZeroU8;
 
 use dantesync_core::wire::query::{
-    micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase, QueryError, QueryMode,
-    QueryReply, QueryRequest, ReplyFlags, EXTENDED_REQUEST_MIN_LEN, REPLY_LEN,
+    micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase, QueryError, QueryReply,
+    QueryRequest, ReplyFlags, EXTENDED_REQUEST_MIN_LEN, REPLY_LEN,
 };
 use proptest::prelude::*;
 
@@ -18,7 +19,7 @@ fn sample_reply() -> QueryReply {
         ptp_offset_ns: -699_212_366_780,
         drift_rate_ppb: ppm_to_ppb_saturating(-33.7),
         frequency_adjustment_ppb: ppm_to_ppb_saturating(12.345),
-        mode: QueryMode::Lock,
+        mode: Mode::Lock,
         is_locked: true,
         grandmaster_uuid: [0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c],
         monotonic_frequency_hz: 1_000_000_000,
@@ -62,12 +63,12 @@ fn reply_is_byte_exact() {
 #[test]
 fn every_mode_code() {
     let modes = [
-        (QueryMode::Init, 0),
-        (QueryMode::Acq, 1),
-        (QueryMode::Prod, 2),
-        (QueryMode::Lock, 3),
-        (QueryMode::Nano, 4),
-        (QueryMode::NtpOnly, 5),
+        (Mode::Init, 0),
+        (Mode::Acq, 1),
+        (Mode::Prod, 2),
+        (Mode::Lock, 3),
+        (Mode::Nano, 4),
+        (Mode::NtpOnly, 5),
     ];
     for (mode, code) in modes {
         let reply = QueryReply {
@@ -77,7 +78,7 @@ fn every_mode_code() {
         assert_eq!(reply.to_bytes()[40], code);
         assert_eq!(QueryReply::parse(&reply.to_bytes()).unwrap().mode, mode);
     }
-    assert_eq!(QueryMode::from_u8(6), None);
+    assert_eq!(Mode::from_wire_code(6), None);
 }
 
 #[test]
@@ -200,7 +201,7 @@ prop_compose! {
     fn reply()(
         request_id: u32, system_time_ns: u64, monotonic_counter: u64, ptp_offset_ns: i64,
         drift_rate_ppb: i32, frequency_adjustment_ppb: i32,
-        mode in (0u8..=5).prop_map(|m| QueryMode::from_u8(m).unwrap()),
+        mode in (0u8..=5).prop_map(|m| Mode::from_wire_code(m).unwrap()),
         is_locked: bool, grandmaster_uuid: [u8; 6], monotonic_frequency_hz: u64,
         last_ntp_offset_us: i32, phase: i16, flags: u8,
     ) -> QueryReply {

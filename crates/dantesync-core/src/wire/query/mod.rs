@@ -12,6 +12,6 @@ mod request;
 mod units;
 
 pub use error::QueryError;
-pub use reply::{QueryMode, QueryReply, ReplyFlags, REPLY_LEN, REPLY_MAGIC};
+pub use reply::{QueryReply, ReplyFlags, REPLY_LEN, REPLY_MAGIC};
 pub use request::{QueryRequest, COMPACT_REQUEST_LEN, EXTENDED_REQUEST_MIN_LEN, REQUEST_MAGIC};
 pub use units::{micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase};

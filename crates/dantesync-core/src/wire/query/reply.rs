@@ -2,47 +2,11 @@
 
 use super::error::QueryError;
 use super::units::AccumulatedPhase;
+use crate::mode::Mode;
 
 /// "DSYR".
 pub const REPLY_MAGIC: u32 = 0x4453_5952;
 pub const REPLY_LEN: usize = 64;
-
-/// The servo mode as the reply encodes it (byte 40). A wire-level copy of the state, so the
-/// codec does not depend on how the servo names its states.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum QueryMode {
-    Init,
-    Acq,
-    Prod,
-    Lock,
-    Nano,
-    NtpOnly,
-}
-
-impl QueryMode {
-    pub const fn to_u8(self) -> u8 {
-        match self {
-            QueryMode::Init => 0,
-            QueryMode::Acq => 1,
-            QueryMode::Prod => 2,
-            QueryMode::Lock => 3,
-            QueryMode::Nano => 4,
-            QueryMode::NtpOnly => 5,
-        }
-    }
-
-    pub const fn from_u8(byte: u8) -> Option<Self> {
-        Some(match byte {
-            0 => QueryMode::Init,
-            1 => QueryMode::Acq,
-            2 => QueryMode::Prod,
-            3 => QueryMode::Lock,
-            4 => QueryMode::Nano,
-            5 => QueryMode::NtpOnly,
-            _ => return None,
-        })
-    }
-}
 
 /// Byte 62. Unknown bits are kept, so a reply from a newer server re-encodes unchanged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -91,7 +55,7 @@ pub struct QueryReply {
     pub drift_rate_ppb: i32,
     /// Frequency adjustment applied to the clock, ppm × 1000.
     pub frequency_adjustment_ppb: i32,
-    pub mode: QueryMode,
+    pub mode: Mode,
     pub is_locked: bool,
     /// All zeros when there is no grandmaster.
     pub grandmaster_uuid: [u8; 6],
@@ -112,7 +76,7 @@ impl QueryReply {
         out[24..32].copy_from_slice(&self.ptp_offset_ns.to_be_bytes());
         out[32..36].copy_from_slice(&self.drift_rate_ppb.to_be_bytes());
         out[36..40].copy_from_slice(&self.frequency_adjustment_ppb.to_be_bytes());
-        out[40] = self.mode.to_u8();
+        out[40] = self.mode.wire_code();
         out[41] = u8::from(self.is_locked);
         out[42..48].copy_from_slice(&self.grandmaster_uuid);
         out[48..56].copy_from_slice(&self.monotonic_frequency_hz.to_be_bytes());
@@ -142,7 +106,7 @@ impl QueryReply {
                 expected: REPLY_MAGIC,
             });
         }
-        let mode = QueryMode::from_u8(b[40]).ok_or(QueryError::UnknownMode(b[40]))?;
+        let mode = Mode::from_wire_code(b[40]).ok_or(QueryError::UnknownMode(b[40]))?;
         let is_locked = match b[41] {
             0 => false,
             1 => true,
