@@ -1,5 +1,8 @@
 //! The dantesync binary: parses the command line and hands over to the daemon or a tool.
 
+mod clock_test;
+mod config;
+mod gm_sim;
 mod replay;
 
 use std::path::PathBuf;
@@ -50,6 +53,25 @@ enum Command {
     /// cannot be read or yields no rate (no PTPv1 Sync/Follow_Up samples); the report is
     /// still printed in the second case.
     Replay(ReplayArgs),
+    /// Validate configuration without running anything.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Emulate a Dante leader: two-step PTPv1 Sync + Follow_Up on an uptime timescale, as
+    /// real Dante gear sends them (for tests, demos and lab benches).
+    GmSim(gm_sim::GmSimArgs),
+    /// Measure that frequency adjustments and steps reach the system clock with the right
+    /// sign and scale. It changes the system clock: run it only on a machine you may disturb.
+    ClockTest(clock_test::ClockTestArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file and print what it means; exit non-zero on any error.
+    Check {
+        /// The file [default: the platform's configuration path]
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +88,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Replay(args)) => run_replay(&args),
+        Some(Command::Config(ConfigCommand::Check { path })) => {
+            config::check_command(path.as_deref())
+        }
+        Some(Command::GmSim(args)) => gm_sim::run(&args),
+        Some(Command::ClockTest(args)) => clock_test::run(&args),
         None => run_daemon(&cli.daemon),
     }
 }
