@@ -22,9 +22,11 @@ summary=""
 current=""
 
 fail() {
-  echo
-  echo "test.sh: FAILED at stage '$current': $*" >&2
-  echo "test.sh: FAILED at stage '$current' after $(($(date +%s) - started)) s${summary:+ (before it: $summary)}"
+  {
+    echo
+    echo "test.sh: FAILED at stage '$current': $*"
+    echo "test.sh: FAILED at stage '$current' after $(($(date +%s) - started)) s${summary:+ (passed before it: $summary)}"
+  } >&2
   exit 1
 }
 
@@ -87,7 +89,7 @@ if ! command -v "$win_linker" >/dev/null; then
 fi
 if [ -n "$win_missing" ] && [ "${DANTESYNC_SKIP_WINDOWS:-}" != 1 ]; then
   fail "the Windows cross-build needs $win_missing.
-  Install both with 'bash .ci/run' as root, or skip that stage on this machine only:
+  'bash .ci/run' as root installs both; or skip that stage on this machine only:
   DANTESYNC_SKIP_WINDOWS=1 bash scripts/test.sh"
 fi
 
@@ -113,4 +115,6 @@ stage fuzz bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
 stage servo-bench cargo run --release -p dantesync-sim --bin servo-bench -- --out target/servo-bench.md
 
 echo
-echo "test.sh: OK in $(($(date +%s) - started)) s: $summary; cargo test: $tests_total"
+skips=""
+[ "${DANTESYNC_SKIP_TSHARK:-}" = 1 ] && skips="; tshark cross-checks SKIPPED"
+echo "test.sh: OK in $(($(date +%s) - started)) s: $summary; cargo test: $tests_total$skips"
