@@ -1,11 +1,96 @@
 //! The daemon's configuration: the JSON file, its defaults and its validation.
+//!
+//! The file is strict: an unknown key, a wrong type or an impossible value stops the daemon
+//! with an error that names the file, the line and column, and the key path, and says how to
+//! fix it. Being lenient is what let the earlier DanteSync run for weeks on settings nobody
+//! wrote (a typo fell back to defaults and the user's file was overwritten). The file is only
+//! ever read: nothing here, nor in the daemon, writes it. `docs/config.md` documents every key.
+//!
+//! A missing file at the default path means the defaults (a fresh install needs no file); a
+//! missing file at a path the operator named is an error, since they meant a file.
 
-use std::path::Path;
+mod diagnostic;
+mod json;
+mod legacy;
+mod schema;
+mod settings;
+mod suggest;
+mod summary;
+mod values;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+// The API the daemon builds on; `config check` uses only part of it.
+#[allow(unused_imports)]
+pub use diagnostic::{Diagnostic, LoadError, Place};
+#[allow(unused_imports)]
+pub use settings::{
+    default_state_file, ClockKind, Config, HttpStatus, LogLevel, LogSettings, NtpServerMode,
+    NtpSettings, Origin, Overrides, PtpSettings, QueryApi, DEFAULT_QUERY_ALLOW,
+};
+#[allow(unused_imports)]
+pub use values::{Cidr, ServerAddr};
+
+/// The platform's configuration file.
+pub fn default_path() -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(r"C:\ProgramData\DanteSync\config.json")
+    } else {
+        PathBuf::from("/etc/dantesync/config.json")
+    }
+}
+
+/// Loads the configuration from `explicit` (`--config PATH`), or from [`default_path`] when
+/// none is given. Only a missing *default* file yields the defaults
+/// (with [`Origin::MissingDefault`], for the daemon to mention once).
+pub fn load(explicit: Option<&Path>) -> Result<Config, LoadError> {
+    let path = explicit.map_or_else(default_path, Path::to_path_buf);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match explicit {
+                Some(_) => Err(LoadError::NotFound { path }),
+                None => Ok(Config {
+                    origin: Origin::MissingDefault(path),
+                    ..Config::default()
+                }),
+            };
+        }
+        Err(error) => return Err(LoadError::Unreadable { path, error }),
+    };
+    parse(&bytes, &path).map_err(|errors| LoadError::Invalid { errors })
+}
+
+/// Reads a configuration from the bytes of a file; `path` names it in diagnostics. Every
+/// error found is returned, in file order.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let root = json::parse(bytes).map_err(|e| {
+        vec![Diagnostic {
+            place: Place::File {
+                path: path.to_path_buf(),
+                pos: e.pos,
+            },
+            key: None,
+            message: e.message,
+            hint: e.hint,
+        }]
+    })?;
+    let mut walker = schema::Walker::new(path);
+    let mut cfg = schema::read(&root, path, &mut walker);
+    if !walker.errors.is_empty() {
+        walker.errors.sort_by_key(Diagnostic::pos);
+        return Err(walker.errors);
+    }
+    walker.warnings.sort_by_key(Diagnostic::pos);
+    cfg.warnings = walker.warnings;
+    Ok(cfg)
+}
 
 /// `dantesync config check [PATH]`.
 pub fn check_command(path: Option<&Path>) -> ExitCode {
-    let _ = path;
-    eprintln!("dantesync config check: not built yet");
-    ExitCode::from(2)
+    summary::check(path)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,359 @@
+//! The effective configuration: what the daemon runs on once the file and the flags are read.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+use dantesync_core::controller::NtpGateConfig;
+use dantesync_core::source::PtpConfig;
+use dantesync_core::wire::ptpv1::{Subdomain, Uuid};
+use dantesync_core::ControllerConfig;
+
+use super::diagnostic::{Diagnostic, Place};
+use super::values::{self, Cidr, ServerAddr};
+
+/// Where the settings came from, so the daemon can say it once at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from this file.
+    File(PathBuf),
+    /// No file at the default path: every setting is its default.
+    MissingDefault(PathBuf),
+    /// Built in code (tests, tools).
+    Builtin,
+}
+
+/// The whole configuration. Every field holds a validated value; defaults are filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub origin: Origin,
+    /// The interface to receive PTP on; `None` lets the daemon choose.
+    pub interface: Option<String>,
+    /// Upstream NTP servers, in the order given; empty runs PTP-only.
+    pub ntp_servers: Vec<ServerAddr>,
+    /// `--skip-ntp` was given: the servers above are kept for the record but never asked.
+    pub skip_ntp: bool,
+    pub ntp: NtpSettings,
+    pub ptp: PtpSettings,
+    pub clock: ClockKind,
+    pub ntp_server_mode: NtpServerMode,
+    pub query_api: QueryApi,
+    pub http_status: HttpStatus,
+    /// Where the daemon keeps what it learned (the clock's frequency) across restarts. It is
+    /// the daemon's own file, never the configuration.
+    pub state_file: PathBuf,
+    pub log: LogSettings,
+    /// Accepted but worth telling the operator: keys of the earlier DanteSync that no longer
+    /// act, and combinations that probably do not do what was meant.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// How NTP may correct the time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NtpSettings {
+    /// An offset beyond this many seconds is refused after the first correction (a server
+    /// that is suddenly that far off is more likely wrong than the clock); `None` never
+    /// refuses.
+    pub panic_threshold_s: Option<f64>,
+    /// When false, a clock that is ahead is slewed back, never stepped backwards.
+    pub allow_backward_step: bool,
+    /// Offsets up to this many µs are slewed (the rate bent briefly), larger ones stepped.
+    pub slew_max_offset_us: f64,
+    /// The most extra frequency a slew may add, ppm.
+    pub slew_max_ppm: f64,
+}
+
+impl Default for NtpSettings {
+    fn default() -> Self {
+        let gate = NtpGateConfig::default();
+        NtpSettings {
+            panic_threshold_s: gate.panic_threshold_s,
+            allow_backward_step: gate.allow_backward_step,
+            slew_max_offset_us: gate.slew_max_offset_us,
+            slew_max_ppm: gate.slew_max_ppm,
+        }
+    }
+}
+
+/// The PTP side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PtpSettings {
+    pub event_port: u16,
+    pub general_port: u16,
+    /// The PTPv1 subdomain name; one of `_DFLT`, `_ALT1`, `_ALT2`, `_ALT3`.
+    pub subdomain: String,
+    /// No usable PTP for this long: the node goes NtpOnly (holdover).
+    pub offline_timeout_s: f64,
+    /// When not empty, only these leaders (PTPv1 UUIDs) are followed.
+    pub leader_allowlist: Vec<Uuid>,
+    /// When not empty, PTP packets from any other source address are dropped before they
+    /// reach the engine (the earlier DanteSync's `system.gm_allowlist`).
+    pub source_allowlist: Vec<Cidr>,
+}
+
+impl Default for PtpSettings {
+    fn default() -> Self {
+        let core = PtpConfig::default();
+        PtpSettings {
+            event_port: 319,
+            general_port: 320,
+            subdomain: core.subdomain.as_str().to_owned(),
+            offline_timeout_s: core.offline_timeout_s,
+            leader_allowlist: core.leader_allowlist,
+            source_allowlist: Vec::new(),
+        }
+    }
+}
+
+impl PtpSettings {
+    /// Whether a PTP packet from `source` may be handed to the engine.
+    #[allow(dead_code, reason = "the daemon's PTP receive path calls it")]
+    pub fn source_allowed(&self, source: IpAddr) -> bool {
+        self.source_allowlist.is_empty() || self.source_allowlist.iter().any(|c| c.contains(source))
+    }
+}
+
+/// Which clock the daemon disciplines.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClockKind {
+    /// The operating system's clock.
+    System,
+    /// A process-local virtual clock over the host clock, for tests and demos: it never
+    /// touches the system clock.
+    Simulated {
+        /// Its natural rate error, ppm.
+        drift_ppm: f64,
+        /// Its starting offset from the host clock, ms.
+        offset_ms: f64,
+    },
+}
+
+pub const SIMULATED_DRIFT_PPM: f64 = 50.0;
+pub const SIMULATED_OFFSET_MS: f64 = 0.0;
+
+/// The built-in NTP server, for the one node that serves the others.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NtpServerMode {
+    pub enabled: bool,
+    pub port: u16,
+    /// The stratum to announce; `None` announces one more than the upstream server's.
+    pub stratum: Option<u8>,
+    pub bind: IpAddr,
+}
+
+impl Default for NtpServerMode {
+    fn default() -> Self {
+        NtpServerMode {
+            enabled: false,
+            port: 123,
+            stratum: None,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        }
+    }
+}
+
+/// The UDP query API (port 31900) that the tray and monitoring read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryApi {
+    pub enabled: bool,
+    pub port: u16,
+    pub bind: IpAddr,
+    /// Only these client addresses get an answer; the rest are ignored silently, so the API
+    /// cannot be used to bounce traffic at strangers.
+    pub allow: Vec<Cidr>,
+}
+
+/// Loopback, the private ranges and link-local: the LAN, never the internet.
+pub const DEFAULT_QUERY_ALLOW: [Cidr; 8] = [
+    Cidr::v4(127, 0, 0, 0, 8),
+    Cidr::v4(10, 0, 0, 0, 8),
+    Cidr::v4(172, 16, 0, 0, 12),
+    Cidr::v4(192, 168, 0, 0, 16),
+    Cidr::v4(169, 254, 0, 0, 16),
+    Cidr::v6(Ipv6Addr::LOCALHOST, 128),
+    Cidr::v6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7),
+    Cidr::v6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
+];
+
+impl Default for QueryApi {
+    fn default() -> Self {
+        QueryApi {
+            enabled: true,
+            port: 31900,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            allow: DEFAULT_QUERY_ALLOW.to_vec(),
+        }
+    }
+}
+
+impl QueryApi {
+    #[allow(dead_code, reason = "the query API server calls it")]
+    pub fn allows(&self, client: IpAddr) -> bool {
+        self.allow.iter().any(|c| c.contains(client))
+    }
+}
+
+/// The read-only HTTP status page (`GET /status`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpStatus {
+    pub enabled: bool,
+    pub port: u16,
+    pub bind: IpAddr,
+}
+
+impl Default for HttpStatus {
+    fn default() -> Self {
+        HttpStatus {
+            enabled: true,
+            port: 8898,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub const NAMES: [&'static str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        Some(match name {
+            "error" => LogLevel::Error,
+            "warn" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            "trace" => LogLevel::Trace,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    pub level: LogLevel,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            level: LogLevel::Info,
+        }
+    }
+}
+
+/// The platform's place for the daemon's state.
+pub fn default_state_file() -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(r"C:\ProgramData\DanteSync\state.json")
+    } else {
+        PathBuf::from("/var/lib/dantesync/state.json")
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            origin: Origin::Builtin,
+            interface: None,
+            ntp_servers: Vec::new(),
+            skip_ntp: false,
+            ntp: NtpSettings::default(),
+            ptp: PtpSettings::default(),
+            clock: ClockKind::System,
+            ntp_server_mode: NtpServerMode::default(),
+            query_api: QueryApi::default(),
+            http_status: HttpStatus::default(),
+            state_file: default_state_file(),
+            log: LogSettings::default(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// The daemon's command-line flags that override the file (`--interface`, `--ntp-server`,
+/// `--skip-ntp`).
+#[allow(dead_code, reason = "the daemon builds it from its flags")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub interface: Option<String>,
+    pub ntp_server: Option<String>,
+    pub skip_ntp: bool,
+}
+
+impl Config {
+    /// Applies the command-line flags: a flag wins over the file. `--ntp-server` replaces the
+    /// whole server list, and is checked like the file's `ntp_server`.
+    #[allow(dead_code, reason = "the daemon calls it with its flags")]
+    pub fn with_overrides(mut self, flags: &Overrides) -> Result<Config, Diagnostic> {
+        let refusal = |flag: &'static str, r: values::Refusal| Diagnostic {
+            place: Place::Flag(flag),
+            key: None,
+            message: r.message,
+            hint: r.hint,
+        };
+        if let Some(name) = &flags.interface {
+            values::check_interface(name).map_err(|r| refusal("--interface", r))?;
+            self.interface = Some(name.clone());
+        }
+        if let Some(server) = &flags.ntp_server {
+            let addr = values::parse_server(server).map_err(|r| refusal("--ntp-server", r))?;
+            self.ntp_servers = vec![addr];
+        }
+        self.skip_ntp |= flags.skip_ntp;
+        Ok(self)
+    }
+
+    /// True when no NTP server will be asked: PTP sets the rate and nothing corrects the
+    /// time. The daemon says so once at start.
+    pub fn ptp_only(&self) -> bool {
+        self.skip_ntp || self.ntp_servers.is_empty()
+    }
+
+    /// Why the daemon runs PTP-only, in words for the start-up log; `None` when it does not.
+    pub fn ptp_only_reason(&self) -> Option<&'static str> {
+        if self.skip_ntp {
+            Some("--skip-ntp was given: NTP is never asked, only the clock's rate is disciplined")
+        } else if self.ntp_servers.is_empty() {
+            Some(
+                "no ntp_server is configured: running PTP-only (the clock's rate follows the \
+                 Dante leader; nothing corrects its time)",
+            )
+        } else {
+            None
+        }
+    }
+
+    /// The engine's settings: the PTP source and the NTP gate from this file, everything the
+    /// file does not expose at the engine's tuned defaults.
+    pub fn controller_config(&self) -> ControllerConfig {
+        let defaults = ControllerConfig::default();
+        let ptp = PtpConfig {
+            subdomain: Subdomain::from_name(&self.ptp.subdomain),
+            leader_allowlist: self.ptp.leader_allowlist.clone(),
+            offline_timeout_s: self.ptp.offline_timeout_s,
+            ..defaults.ptp
+        };
+        let ntp = (!self.ptp_only()).then(|| NtpGateConfig {
+            panic_threshold_s: self.ntp.panic_threshold_s,
+            allow_backward_step: self.ntp.allow_backward_step,
+            slew_max_offset_us: self.ntp.slew_max_offset_us,
+            slew_max_ppm: self.ntp.slew_max_ppm,
+            ..NtpGateConfig::default()
+        });
+        ControllerConfig {
+            ptp,
+            ntp,
+            ..defaults
+        }
+    }
+}
