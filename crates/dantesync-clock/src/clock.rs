@@ -1,0 +1,328 @@
+//! The clock the engine disciplines, as a trait, and what can go wrong with it.
+//!
+//! Shaped like statime's `Clock`: the engine's [`Action`]s map one to one onto
+//! [`Clock::set_frequency`] (absolute) and [`Clock::step`], failures come back as values, and
+//! nothing here logs. Beyond statime's shape there is the kernel's synchronisation status (so
+//! other programs can see the clock is disciplined), the detection of another program changing
+//! the rate behind our back, and the mapping of kernel receive timestamps, which only differs
+//! from the identity for the simulated clock.
+
+use std::fmt;
+use std::io;
+
+use dantesync_core::{Action, LocalTime};
+use serde::{Deserialize, Serialize};
+
+/// A clock whose rate and value dantesync controls.
+pub trait Clock {
+    /// A short name for logs and reports, e.g. "linux clock_adjtime".
+    fn name(&self) -> &'static str;
+
+    /// The clock's present reading.
+    fn now(&self) -> LocalTime;
+
+    /// Sets the frequency adjustment to `ppm` (absolute, positive = the clock runs faster),
+    /// replacing whatever was set before. Values beyond [`Clock::max_frequency`] are refused.
+    fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError>;
+
+    /// The frequency adjustment in force, in ppm, as the operating system reports it (so a value
+    /// another program set is seen, and quantisation is included).
+    fn frequency(&self) -> Result<f64, ClockError>;
+
+    /// The largest |ppm| [`Clock::set_frequency`] accepts.
+    fn max_frequency(&self) -> f64;
+
+    /// Moves the clock's value by `nanos` (positive = forward) in one operation, leaving its
+    /// rate alone.
+    fn step(&mut self, nanos: i64) -> Result<(), ClockError>;
+
+    /// Tells the operating system whether the clock is synchronised and how good it is, for
+    /// other programs that ask (`adjtimex`, `timedatectl`). A clock with no such notion ignores
+    /// it.
+    fn set_sync_status(&mut self, status: SyncStatus) -> Result<(), ClockError> {
+        let _ = status;
+        Ok(())
+    }
+
+    /// Whether another program changed the frequency since this clock last set or saw it.
+    /// Reported once (the first time it is seen), so a caller can poll it and log what it gets.
+    fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
+        Ok(None)
+    }
+
+    /// A kernel receive timestamp (taken on the host's system clock) as a reading of this clock.
+    /// For a real system clock they are the same clock; a simulated clock maps it.
+    fn map_kernel_timestamp(&self, host: LocalTime) -> LocalTime {
+        host
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Box<C> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn now(&self) -> LocalTime {
+        (**self).now()
+    }
+    fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError> {
+        (**self).set_frequency(ppm)
+    }
+    fn frequency(&self) -> Result<f64, ClockError> {
+        (**self).frequency()
+    }
+    fn max_frequency(&self) -> f64 {
+        (**self).max_frequency()
+    }
+    fn step(&mut self, nanos: i64) -> Result<(), ClockError> {
+        (**self).step(nanos)
+    }
+    fn set_sync_status(&mut self, status: SyncStatus) -> Result<(), ClockError> {
+        (**self).set_sync_status(status)
+    }
+    fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
+        (**self).foreign_adjustment()
+    }
+    fn map_kernel_timestamp(&self, host: LocalTime) -> LocalTime {
+        (**self).map_kernel_timestamp(host)
+    }
+}
+
+/// Carries out the clock part of an engine action. Returns whether the action was one for the
+/// clock (the others, timers, NTP checks and notices, are the caller's).
+pub fn execute<C: Clock + ?Sized>(clock: &mut C, action: &Action) -> Result<bool, ClockError> {
+    match *action {
+        Action::SetFrequency { ppm } => clock.set_frequency(ppm).map(|()| true),
+        Action::Step { nanos } => clock.step(nanos).map(|()| true),
+        Action::StartNtpCheck | Action::SetTimer { .. } | Action::Notice(_) => Ok(false),
+    }
+}
+
+/// What the operating system is told about the clock's synchronisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// The clock's time is set from a trusted source (clears Linux's STA_UNSYNC).
+    pub synchronised: bool,
+    /// The most the clock can be off, ns (Linux `maxerror`; the kernel grows it by itself).
+    pub max_error_ns: u64,
+    /// The expected error, ns (Linux `esterror`).
+    pub est_error_ns: u64,
+}
+
+/// Another program changed the clock's frequency.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ForeignAdjustment {
+    /// What this process set (or found at start), ppm.
+    pub expected_ppm: f64,
+    /// What the operating system reports now, ppm.
+    pub found_ppm: f64,
+}
+
+impl fmt::Display for ForeignAdjustment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "another program changed the clock frequency behind dantesync's back: dantesync \
+             set {:+.3} ppm, the system now reports {:+.3} ppm. Two programs disciplining one \
+             clock fight each other; stop the other one (chronyd, ntpd, systemd-timesyncd, \
+             ptp4l/phc2sys, w32time) or dantesync",
+            self.expected_ppm, self.found_ppm
+        )
+    }
+}
+
+/// Why a clock operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClockError {
+    /// The process may not adjust the clock.
+    #[error("{operation}: permission denied; {hint}")]
+    PermissionDenied {
+        operation: &'static str,
+        hint: &'static str,
+    },
+    /// A frequency beyond what the clock can apply (or not a number).
+    #[error("frequency {requested_ppm} ppm is outside this clock's range of ±{max_ppm} ppm")]
+    FrequencyOutOfRange { requested_ppm: f64, max_ppm: f64 },
+    /// The operating system lacks the interface.
+    #[error("{operation} is not available: {reason}")]
+    Unsupported {
+        operation: &'static str,
+        reason: String,
+    },
+    /// Any other failure the operating system reported.
+    #[error("{operation} failed: {source}")]
+    Os {
+        operation: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    /// The clock does not do what it is told (wrong sign or scale of a frequency adjustment,
+    /// a step of the wrong size); running a servo on it would make things worse.
+    #[error("clock self-test failed: {0}")]
+    SelfTestFailed(String),
+}
+
+impl ClockError {
+    /// An OS error, with permission failures turned into [`ClockError::PermissionDenied`]
+    /// carrying `hint` (what the user can do about it).
+    pub fn from_os(operation: &'static str, source: io::Error, hint: &'static str) -> Self {
+        if source.kind() == io::ErrorKind::PermissionDenied {
+            ClockError::PermissionDenied { operation, hint }
+        } else {
+            ClockError::Os { operation, source }
+        }
+    }
+}
+
+/// Which clock the daemon disciplines: `"clock": {"kind": "system"}` (the default) or
+/// `"clock": {"kind": "simulated", "drift_ppm": 50.0, "offset_ms": 0.0}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ClockConfig {
+    /// The operating system's clock (needs root / CAP_SYS_TIME, or SeSystemtimePrivilege).
+    #[default]
+    System,
+    /// A process-local virtual clock over the host clock; changes nothing on the machine.
+    Simulated {
+        /// The virtual oscillator's own rate error against the host clock, ppm.
+        #[serde(default)]
+        drift_ppm: f64,
+        /// Its starting offset from the host clock, ms.
+        #[serde(default)]
+        offset_ms: f64,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder {
+        ppm: f64,
+        stepped: i64,
+    }
+
+    impl Clock for Recorder {
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+        fn now(&self) -> LocalTime {
+            LocalTime::from_nanos(self.stepped)
+        }
+        fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError> {
+            self.ppm = ppm;
+            Ok(())
+        }
+        fn frequency(&self) -> Result<f64, ClockError> {
+            Ok(self.ppm)
+        }
+        fn max_frequency(&self) -> f64 {
+            500.0
+        }
+        fn step(&mut self, nanos: i64) -> Result<(), ClockError> {
+            self.stepped += nanos;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn engine_actions_reach_the_clock_unchanged() {
+        let mut c: Box<dyn Clock> = Box::new(Recorder::default());
+        assert!(execute(&mut c, &Action::SetFrequency { ppm: -37.25 }).unwrap());
+        assert!(execute(
+            &mut c,
+            &Action::Step {
+                nanos: -1_500_000_000
+            }
+        )
+        .unwrap());
+        assert!(!execute(&mut c, &Action::StartNtpCheck).unwrap());
+        assert!(!execute(
+            &mut c,
+            &Action::SetTimer {
+                at: LocalTime::from_nanos(5)
+            }
+        )
+        .unwrap());
+        assert_eq!(c.frequency().unwrap(), -37.25);
+        assert_eq!(c.now().nanos(), -1_500_000_000);
+        // Defaults: no foreign adjustment, kernel timestamps taken as they are.
+        assert!(c.foreign_adjustment().unwrap().is_none());
+        assert_eq!(
+            c.map_kernel_timestamp(LocalTime::from_nanos(77)),
+            LocalTime::from_nanos(77)
+        );
+    }
+
+    #[test]
+    fn clock_config_parses_both_kinds_and_refuses_unknown_keys() {
+        let sim: ClockConfig =
+            serde_json::from_str(r#"{"kind": "simulated", "drift_ppm": 50.0, "offset_ms": -2.5}"#)
+                .unwrap();
+        assert_eq!(
+            sim,
+            ClockConfig::Simulated {
+                drift_ppm: 50.0,
+                offset_ms: -2.5
+            }
+        );
+        let sys: ClockConfig = serde_json::from_str(r#"{"kind": "system"}"#).unwrap();
+        assert_eq!(sys, ClockConfig::System);
+        assert_eq!(ClockConfig::default(), ClockConfig::System);
+        let bare: ClockConfig = serde_json::from_str(r#"{"kind": "simulated"}"#).unwrap();
+        assert_eq!(
+            bare,
+            ClockConfig::Simulated {
+                drift_ppm: 0.0,
+                offset_ms: 0.0
+            }
+        );
+        let typo = serde_json::from_str::<ClockConfig>(r#"{"kind": "simulated", "drift": 5}"#);
+        assert!(typo
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `drift`"));
+        let kind = serde_json::from_str::<ClockConfig>(r#"{"kind": "gps"}"#);
+        assert!(kind
+            .unwrap_err()
+            .to_string()
+            .contains("unknown variant `gps`"));
+    }
+
+    #[test]
+    fn permission_errors_carry_the_remedy() {
+        let e = ClockError::from_os(
+            "clock_adjtime(ADJ_FREQUENCY)",
+            io::Error::from_raw_os_error(libc_eperm()),
+            "run as root or with CAP_SYS_TIME",
+        );
+        assert!(matches!(e, ClockError::PermissionDenied { .. }));
+        assert_eq!(
+            e.to_string(),
+            "clock_adjtime(ADJ_FREQUENCY): permission denied; run as root or with CAP_SYS_TIME"
+        );
+        let other = ClockError::from_os("x", io::Error::other("boom"), "h");
+        assert_eq!(other.to_string(), "x failed: boom");
+    }
+
+    /// EPERM is 1 on every Unix; on Windows ERROR_ACCESS_DENIED (5) maps to PermissionDenied.
+    fn libc_eperm() -> i32 {
+        if cfg!(windows) {
+            5
+        } else {
+            1
+        }
+    }
+
+    #[test]
+    fn foreign_adjustments_explain_themselves() {
+        let f = ForeignAdjustment {
+            expected_ppm: 12.5,
+            found_ppm: -3.0,
+        };
+        let text = f.to_string();
+        assert!(text.contains("dantesync set +12.500 ppm, the system now reports -3.000 ppm"));
+        assert!(text.contains("chronyd"));
+    }
+}
