@@ -1,0 +1,758 @@
+//! `dantesync gm-sim`: a Dante leader on real UDP sockets, for tests, demos and lab benches.
+//!
+//! What it sends is what the Focusrite RedNet AM2 in the shared capture sends, built by
+//! [`dantesync_sim::leader::LeaderIdentity`]: a two-step Sync to the event port (IP TOS 0xE0)
+//! followed by a Follow_Up to the general port (TOS 0xB8), TTL 1, flags 0x000c, stratum 153,
+//! variance 28768, `DFLT`, syncInterval −2 written sign-extended (byte 82 = 0xFF), and
+//! timestamps on the leader's *uptime* timescale.
+//!
+//! # Timestamps
+//!
+//! The uptime runs from this host's monotonic clock at `1 + drift·1e-6` times its rate
+//! ([`uptime::Uptime`]). For each Sync:
+//! - the Sync's own originTimestamp is read first, before the message is encoded: it is
+//!   early against the precise one, as on Dante gear (there by tens of µs, here by a few);
+//! - the Follow_Up's preciseOriginTimestamp is read **immediately before** the Sync is handed
+//!   to the socket (`send_to`), so it never comes after the datagram has left; a follower's
+//!   one-way delay comes out slightly positive, never negative;
+//! - with `--jitter-us`, a random delay (uniform in 0..=jitter) is inserted between that
+//!   reading and the send: the Follow_Up's T1 is then early by that much, which is the noise
+//!   a follower sees from a leader with poor timestamping.
+//!
+//! Syncs go out on absolute deadlines (start + k × interval on the monotonic clock), so
+//! oversleeping once delays one Sync but never the ones after it.
+//!
+//! # Delay_Req
+//!
+//! A Delay_Req arriving on the Delay_Req port (the event port unless `--delay-req-port` says
+//! otherwise) is answered with a Delay_Resp from the general socket: delayReceiptTimestamp is
+//! the uptime read when `recv_from` returns (a user-space timestamp), the requesting fields
+//! are copied from the request, and it goes to the group's general port when sending to the
+//! group (as PTPv1 does), else to the requester's address at the general port. The
+//! Delay_Resp header carries the leader's UUID, flags 0x000c like its other messages (the
+//! shared capture holds no Delay_Resp to check this against) and a sequence id of its own
+//! that counts Delay_Resps, as ptpd does.
+//!
+//! On a unicast destination that is this host (loopback tests), a follower already holds the
+//! event port, so the Delay_Req listener needs a port of its own: `--delay-req-port`.
+
+mod net;
+mod stop;
+mod uptime;
+
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use dantesync_core::wire::ptpv1::{
+    Control, DelayRespBody, Flags, Header, Message, Subdomain, Timestamp, Uuid, EVENT_PORT,
+    GENERAL_PORT, PTP_MULTICAST_DEFAULT,
+};
+use dantesync_sim::leader::LeaderIdentity;
+use rand::Rng;
+
+use net::{Endpoints, Sockets};
+use uptime::Uptime;
+
+/// The stratum a Dante device set as Preferred Leader was seen advertising.
+const PREFERRED_STRATUM: u8 = 121;
+/// The stratum of an ordinary Dante leader.
+const DANTE_STRATUM: u8 = 153;
+/// Largest |drift| accepted, ppm: well beyond any real oscillator, still a sane timescale.
+const MAX_DRIFT_PPM: f64 = 10_000.0;
+/// Largest starting uptime, s: the timestamp's seconds field is 32 bits.
+const MAX_UPTIME_START_S: f64 = 4_000_000_000.0;
+/// How long the send loop sleeps at most before it looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(50);
+/// The last part of a wait that is spun rather than slept (sleep overshoots by ~50–100 µs).
+const SPIN: Duration = Duration::from_micros(200);
+
+#[derive(Debug, Args)]
+pub struct GmSimArgs {
+    /// Where to send: the PTPv1 group, or a unicast IPv4 address (127.0.0.1 on loopback)
+    #[arg(long, value_name = "ADDR", default_value_t = PTP_MULTICAST_DEFAULT)]
+    pub dest: Ipv4Addr,
+    /// Interface to send multicast on (IP_MULTICAST_IF) and bind to: a name (eth0) or its
+    /// IPv4 address [default: the system's choice]
+    #[arg(long, value_name = "NAME|IPV4")]
+    pub interface: Option<String>,
+    /// Source address to bind the sockets to [default: the interface's address, else any]
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<Ipv4Addr>,
+    /// Destination port of Sync
+    #[arg(long, value_name = "PORT", default_value_t = EVENT_PORT, value_parser = port)]
+    pub event_port: u16,
+    /// Destination port of Follow_Up and Delay_Resp
+    #[arg(long, value_name = "PORT", default_value_t = GENERAL_PORT, value_parser = port)]
+    pub general_port: u16,
+    /// Port to receive Delay_Req on; 0 = do not answer Delay_Req. On loopback, where the
+    /// follower holds the event port, give another one [default: the event port]
+    #[arg(long, value_name = "PORT")]
+    pub delay_req_port: Option<u16>,
+    /// log2 of the Sync interval in seconds, -7..=4 (-2 = 250 ms, as Dante)
+    #[arg(long, value_name = "N", default_value_t = -2, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i8).range(-7..=4))]
+    pub sync_interval_log2: i8,
+    /// The leader's oscillator error: its uptime advances (1 + ppm·1e-6) times as fast as
+    /// this host's monotonic clock
+    #[arg(long, value_name = "PPM", default_value_t = 0.0, allow_negative_numbers = true,
+          value_parser = drift_ppm)]
+    pub drift_ppm: f64,
+    /// The leader's uptime when the first Sync is sent, s
+    #[arg(long, value_name = "S", default_value_t = 699.0, value_parser = uptime_start)]
+    pub uptime_start_s: f64,
+    /// The leader's UUID (MAC address): source, grandmaster and parent UUID
+    #[arg(long, value_name = "UUID", default_value = "00:1d:c1:00:53:01")]
+    pub uuid: Uuid,
+    /// grandmasterClockStratum and localClockStratum [default: 153, or 121 with --preferred]
+    #[arg(long, value_name = "N")]
+    pub stratum: Option<u8>,
+    /// grandmasterClockVariance and localClockVariance
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 28768,
+        allow_negative_numbers = true
+    )]
+    pub variance: i16,
+    /// Advertise grandmasterPreferred, as a Dante device set as Preferred Leader
+    #[arg(long)]
+    pub preferred: bool,
+    /// Random delay, uniform in 0..=US µs, between reading a Sync's precise timestamp and
+    /// sending it: noise on T1 as followers see it. Must be below the Sync interval
+    #[arg(long, value_name = "US", default_value_t = 0)]
+    pub jitter_us: u32,
+    /// Stop after this many seconds [default: run until Ctrl-C or SIGTERM]
+    #[arg(long, value_name = "S", value_parser = duration)]
+    pub duration_s: Option<f64>,
+    /// Stop after this many Syncs
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// IP TTL of every packet (Dante: 1)
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..))]
+    pub ttl: u8,
+    /// Sequence id of the first Sync [default: uptime / interval, wrapped to 16 bits]
+    #[arg(long, value_name = "N")]
+    pub first_sequence_id: Option<u16>,
+}
+
+fn port(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(0) => Err("port 0 is not a destination".to_owned()),
+        Ok(port) => Ok(port),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn finite(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err("must be a finite number".to_owned())
+    }
+}
+
+fn drift_ppm(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if value.abs() <= MAX_DRIFT_PPM {
+        Ok(value)
+    } else {
+        Err(format!("must be within ±{MAX_DRIFT_PPM} ppm"))
+    }
+}
+
+fn uptime_start(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if (0.0..=MAX_UPTIME_START_S).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("must be within 0..={MAX_UPTIME_START_S} s"))
+    }
+}
+
+fn duration(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    // Duration::from_secs_f64 panics above ~5.8e11 s; a century is plenty.
+    if value > 0.0 && value <= 3.2e9 {
+        Ok(value)
+    } else {
+        Err("must be above 0 and at most 3.2e9 s".to_owned())
+    }
+}
+
+/// Everything a run needs, checked.
+#[derive(Debug)]
+struct Plan {
+    identity: LeaderIdentity,
+    endpoints: Endpoints,
+    interval: Duration,
+    uptime_start_ns: i128,
+    drift_ppm: f64,
+    jitter: Duration,
+    duration: Option<Duration>,
+    count: Option<u64>,
+    first_sequence_id: u16,
+    interface: Option<String>,
+}
+
+impl Plan {
+    fn from_args(args: &GmSimArgs) -> Result<Plan, String> {
+        if args.dest.is_unspecified() {
+            return Err("--dest 0.0.0.0 is not a destination".to_owned());
+        }
+        let interval = Duration::from_secs_f64(2f64.powi(i32::from(args.sync_interval_log2)));
+        let jitter = Duration::from_micros(u64::from(args.jitter_us));
+        if jitter >= interval {
+            return Err(format!(
+                "--jitter-us {} is not below the Sync interval ({} µs)",
+                args.jitter_us,
+                interval.as_micros()
+            ));
+        }
+        let interface_address = args
+            .interface
+            .as_deref()
+            .map(net::interface_address)
+            .transpose()?;
+        let bind = args
+            .bind
+            .or(interface_address)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let multicast_if = interface_address
+            .or_else(|| args.bind.filter(|b| !b.is_unspecified()))
+            .filter(|_| args.dest.is_multicast());
+        let mut identity = LeaderIdentity::dante(args.uuid);
+        identity.preferred = args.preferred;
+        identity.stratum = args.stratum.unwrap_or(if args.preferred {
+            PREFERRED_STRATUM
+        } else {
+            DANTE_STRATUM
+        });
+        identity.variance = args.variance;
+        identity.sync_interval_log2 = args.sync_interval_log2;
+        let first_sequence_id = args.first_sequence_id.unwrap_or_else(|| {
+            // As if the leader had been sending since it booted.
+            ((args.uptime_start_s / interval.as_secs_f64()) as u64 % 65_536) as u16
+        });
+        Ok(Plan {
+            identity,
+            endpoints: Endpoints {
+                dest: args.dest,
+                bind,
+                multicast_if,
+                event_port: args.event_port,
+                general_port: args.general_port,
+                delay_req_port: args.delay_req_port.unwrap_or(args.event_port),
+                ttl: args.ttl,
+            },
+            interval,
+            uptime_start_ns: (args.uptime_start_s * 1e9).round() as i128,
+            drift_ppm: args.drift_ppm,
+            jitter,
+            duration: args.duration_s.map(Duration::from_secs_f64),
+            count: args.count,
+            first_sequence_id,
+            interface: args.interface.clone(),
+        })
+    }
+
+    fn event_dest(&self) -> SocketAddrV4 {
+        SocketAddrV4::new(self.endpoints.dest, self.endpoints.event_port)
+    }
+
+    fn general_dest(&self) -> SocketAddrV4 {
+        SocketAddrV4::new(self.endpoints.dest, self.endpoints.general_port)
+    }
+
+    /// The one line printed at start: what goes where.
+    fn banner(&self, sockets: &Sockets) -> String {
+        let id = &self.identity;
+        let source = match sockets.event.local_addr() {
+            Ok(addr) if !addr.ip().is_unspecified() => addr.ip().to_string(),
+            _ => "any address".to_owned(),
+        };
+        let via = match (&self.interface, self.endpoints.multicast_if) {
+            (Some(name), Some(addr)) if name != &addr.to_string() => {
+                format!(" via {name} ({addr})")
+            }
+            (_, Some(addr)) if self.endpoints.dest.is_multicast() => format!(" via {addr}"),
+            _ => String::new(),
+        };
+        let delay_req = match &sockets.delay_req {
+            Some(socket) => match socket.local_addr() {
+                Ok(addr) => format!("answers Delay_Req on {addr}"),
+                Err(_) => format!(
+                    "answers Delay_Req on port {}",
+                    self.endpoints.delay_req_port
+                ),
+            },
+            None => "does not answer Delay_Req".to_owned(),
+        };
+        let until = match (self.duration, self.count) {
+            (Some(d), Some(n)) => format!("{} s or {n} Syncs", d.as_secs_f64()),
+            (Some(d), None) => format!("{} s", d.as_secs_f64()),
+            (None, Some(n)) => format!("{n} Syncs"),
+            (None, None) => "Ctrl-C".to_owned(),
+        };
+        format!(
+            "gm-sim: leader {uuid} (stratum {stratum}, variance {variance}, preferred {pref}) \
+             sends Sync to {sync} (TOS 0x{stos:02x}) and Follow_Up to {fu} (TOS 0x{gtos:02x}), \
+             TTL {ttl}, every {ms} ms from {source}{via}, first sequence id {seq}; uptime from \
+             {up:.6} s at {drift:+.3} ppm, jitter {jitter} µs; {delay_req}; until {until}",
+            uuid = id.uuid,
+            stratum = id.stratum,
+            variance = id.variance,
+            pref = if id.preferred { "yes" } else { "no" },
+            sync = self.event_dest(),
+            stos = net::SYNC_TOS,
+            fu = self.general_dest(),
+            gtos = net::GENERAL_TOS,
+            ttl = self.endpoints.ttl,
+            ms = self.interval.as_secs_f64() * 1e3,
+            seq = self.first_sequence_id,
+            up = self.uptime_start_ns as f64 / 1e9,
+            drift = self.drift_ppm,
+            jitter = self.jitter.as_micros(),
+        )
+    }
+}
+
+pub fn run(args: &GmSimArgs) -> ExitCode {
+    match Plan::from_args(args).and_then(|plan| run_plan(&plan)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("dantesync gm-sim: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the send loop did.
+#[derive(Debug, Default)]
+struct SendStats {
+    syncs: u64,
+    follow_ups: u64,
+    send_errors: u64,
+    last_sequence_id: Option<u16>,
+    stopped_by: &'static str,
+}
+
+fn run_plan(plan: &Plan) -> Result<(), String> {
+    let sockets = Sockets::open(&plan.endpoints)?;
+    stop::install();
+    println!("{}", plan.banner(&sockets));
+    let uptime = Uptime::new(Instant::now(), plan.uptime_start_ns, plan.drift_ppm);
+    let done = AtomicBool::new(false);
+    let (sent, answered) = std::thread::scope(|scope| {
+        let responder = sockets.delay_req.as_ref().map(|listener| {
+            let (general, done, uptime) = (&sockets.general, &done, &uptime);
+            scope.spawn(move || answer_delay_reqs(plan, listener, general, uptime, done))
+        });
+        let sent = send_loop(plan, &sockets, &uptime);
+        let ended = Instant::now();
+        done.store(true, Ordering::SeqCst);
+        let answered = responder.map_or(0, |handle| handle.join().unwrap_or(0));
+        (sent.map(|sent| (sent, ended)), answered)
+    });
+    let (sent, ended) = sent?;
+    let elapsed = ended.duration_since(uptime.origin()).as_secs_f64();
+    let sequence = match sent.last_sequence_id {
+        Some(last) => format!(" (sequence ids {}..={last})", plan.first_sequence_id),
+        None => String::new(),
+    };
+    let errors = if sent.send_errors > 0 {
+        format!(", {} send errors", sent.send_errors)
+    } else {
+        String::new()
+    };
+    println!(
+        "gm-sim: sent {} Syncs and {} Follow_Ups{sequence}, answered {answered} Delay_Req in \
+         {elapsed:.3} s{errors}; stopped by {}; leader uptime {:.6} s",
+        sent.syncs,
+        sent.follow_ups,
+        sent.stopped_by,
+        uptime.at(ended) as f64 / 1e9,
+    );
+    Ok(())
+}
+
+/// Sleeps until `deadline`; false if a stop was requested first.
+fn wait_until(deadline: Instant) -> bool {
+    loop {
+        if stop::requested() {
+            return false;
+        }
+        let now = Instant::now();
+        let Some(left) = deadline
+            .checked_duration_since(now)
+            .filter(|d| !d.is_zero())
+        else {
+            return true;
+        };
+        if left > SPIN {
+            std::thread::sleep((left - SPIN).min(STOP_POLL));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// Remembers the last send error shown, so a persistent one is reported once.
+#[derive(Debug, Default)]
+struct ErrorReport {
+    last: Option<String>,
+}
+
+impl ErrorReport {
+    fn show(&mut self, message: String) {
+        if self.last.as_ref() != Some(&message) {
+            eprintln!("dantesync gm-sim: {message} (further identical errors not shown)");
+            self.last = Some(message);
+        }
+    }
+}
+
+fn send_loop(plan: &Plan, sockets: &Sockets, uptime: &Uptime) -> Result<SendStats, String> {
+    let mut stats = SendStats::default();
+    let start = uptime.origin();
+    let end = plan.duration.map(|d| start + d);
+    let (event_dest, general_dest) = (plan.event_dest(), plan.general_dest());
+    let mut rng = rand::rng();
+    let mut errors = ErrorReport::default();
+    let mut sequence_id = plan.first_sequence_id;
+    let interval_ns = u64::try_from(plan.interval.as_nanos()).unwrap_or(u64::MAX);
+    let jitter_ns = u64::try_from(plan.jitter.as_nanos()).unwrap_or(0);
+    let mut deadline = start;
+    for k in 1u64.. {
+        if plan.count.is_some_and(|n| stats.syncs >= n) {
+            stats.stopped_by = "--count";
+            break;
+        }
+        if let Some(end) = end.filter(|&end| deadline >= end) {
+            stats.stopped_by = if wait_until(end) {
+                "--duration-s"
+            } else {
+                "a signal"
+            };
+            break;
+        }
+        if !wait_until(deadline) {
+            stats.stopped_by = "a signal";
+            break;
+        }
+        let origin = uptime.now();
+        let sync = plan
+            .identity
+            .sync(sequence_id, Timestamp::from_nanos(origin))
+            .to_bytes();
+        let precise = Instant::now();
+        if !plan.jitter.is_zero() {
+            let delay = Duration::from_nanos(rng.random_range(0..=jitter_ns));
+            wait_until(precise + delay);
+        }
+        match sockets.event.send_to(&sync, event_dest) {
+            Ok(_) => {
+                stats.syncs += 1;
+                stats.last_sequence_id = Some(sequence_id);
+                let follow_up =
+                    follow_up(&plan.identity, sequence_id, uptime.at(precise)).to_bytes();
+                match sockets.general.send_to(&follow_up, general_dest) {
+                    Ok(_) => stats.follow_ups += 1,
+                    Err(e) => {
+                        stats.send_errors += 1;
+                        errors.show(format!("cannot send Follow_Up to {general_dest}: {e}"));
+                    }
+                }
+            }
+            Err(e) if stats.syncs == 0 && stats.send_errors == 0 => {
+                let hint = if plan.endpoints.dest.is_multicast() && plan.interface.is_none() {
+                    " (no multicast route? name the interface with --interface)"
+                } else {
+                    ""
+                };
+                return Err(format!("cannot send Sync to {event_dest}: {e}{hint}"));
+            }
+            Err(e) => {
+                stats.send_errors += 1;
+                errors.show(format!("cannot send Sync to {event_dest}: {e}"));
+            }
+        }
+        sequence_id = sequence_id.wrapping_add(1);
+        deadline = start + Duration::from_nanos(interval_ns.saturating_mul(k));
+    }
+    Ok(stats)
+}
+
+/// Answers every Delay_Req until `done`; returns how many.
+fn answer_delay_reqs(
+    plan: &Plan,
+    listener: &UdpSocket,
+    general: &UdpSocket,
+    uptime: &Uptime,
+    done: &AtomicBool,
+) -> u64 {
+    let mut answered = 0u64;
+    let mut sequence_id = 0u16;
+    let mut buf = [0u8; 1500];
+    let mut errors = ErrorReport::default();
+    while !done.load(Ordering::SeqCst) && !stop::requested() {
+        let (len, from) = match listener.recv_from(&mut buf) {
+            Ok(got) => got,
+            Err(e) => {
+                use std::io::ErrorKind::{ConnectionReset, Interrupted, TimedOut, WouldBlock};
+                // Timeouts are the poll; Windows reports an earlier ICMP port unreachable
+                // as a reset on the next receive.
+                if !matches!(
+                    e.kind(),
+                    WouldBlock | TimedOut | Interrupted | ConnectionReset
+                ) {
+                    errors.show(format!("cannot receive Delay_Req: {e}"));
+                    std::thread::sleep(net::LISTEN_POLL);
+                }
+                continue;
+            }
+        };
+        let receipt = uptime.now();
+        let Ok(Message::DelayReq(request, _)) = Message::parse(&buf[..len]) else {
+            continue;
+        };
+        if request.subdomain != Subdomain::DEFAULT {
+            continue;
+        }
+        let to = if plan.endpoints.dest.is_multicast() {
+            plan.general_dest()
+        } else {
+            let std::net::SocketAddr::V4(from) = from else {
+                continue;
+            };
+            SocketAddrV4::new(*from.ip(), plan.endpoints.general_port)
+        };
+        let response = delay_resp(&plan.identity, sequence_id, &request, receipt);
+        sequence_id = sequence_id.wrapping_add(1);
+        match general.send_to(&response.to_bytes(), to) {
+            Ok(_) => answered += 1,
+            Err(e) => errors.show(format!("cannot send Delay_Resp to {to}: {e}")),
+        }
+    }
+    answered
+}
+
+/// The Follow_Up of Sync `sequence_id`, sent at uptime `t1_ns`. Dante sets the same flags
+/// (0x000c) on it as on the Sync, which `LeaderIdentity::follow_up` leaves empty.
+fn follow_up(identity: &LeaderIdentity, sequence_id: u16, t1_ns: i128) -> Message {
+    let mut message = identity.follow_up(sequence_id, Timestamp::from_nanos(t1_ns));
+    message.header_mut().flags = Flags::BOUNDARY_CLOCK | Flags::ASSIST;
+    message
+}
+
+/// The Delay_Resp to `request`, received at uptime `receipt_ns`.
+fn delay_resp(
+    identity: &LeaderIdentity,
+    sequence_id: u16,
+    request: &Header,
+    receipt_ns: i128,
+) -> Message {
+    let mut header = Header::new(Control::DelayResp, identity.uuid, sequence_id);
+    header.flags = Flags::BOUNDARY_CLOCK | Flags::ASSIST;
+    let body = DelayRespBody {
+        delay_receipt_timestamp: Timestamp::from_nanos(receipt_ns),
+        requesting_source_communication_technology: request.source_communication_technology,
+        requesting_source_uuid: request.source_uuid,
+        requesting_source_port_id: request.source_port_id,
+        requesting_source_sequence_id: request.sequence_id,
+        reserved: [0],
+        trailing: Vec::new(),
+    };
+    Message::DelayResp(header, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: GmSimArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<GmSimArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("gm-sim").chain(args.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn defaults_are_a_dante_leader_on_the_ptp_group() {
+        let plan = Plan::from_args(&parse(&[]).unwrap()).unwrap();
+        assert_eq!(plan.event_dest(), "224.0.1.129:319".parse().unwrap());
+        assert_eq!(plan.general_dest(), "224.0.1.129:320".parse().unwrap());
+        assert_eq!(plan.endpoints.delay_req_port, 319);
+        assert_eq!(plan.endpoints.bind, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(plan.endpoints.multicast_if, None);
+        assert_eq!(plan.endpoints.ttl, 1);
+        assert_eq!(plan.interval, Duration::from_millis(250));
+        assert_eq!(plan.uptime_start_ns, 699_000_000_000);
+        assert_eq!(plan.identity.stratum, 153);
+        assert_eq!(plan.identity.variance, 28768);
+        assert!(!plan.identity.preferred);
+        assert_eq!(plan.identity.uuid.to_string(), "00:1d:c1:00:53:01");
+        // 699 s / 0.25 s.
+        assert_eq!(plan.first_sequence_id, 2796);
+        assert_eq!((plan.duration, plan.count), (None, None));
+    }
+
+    #[test]
+    fn preferred_leader_advertises_stratum_121_unless_told() {
+        let plan = Plan::from_args(&parse(&["--preferred"]).unwrap()).unwrap();
+        assert_eq!(
+            (plan.identity.stratum, plan.identity.preferred),
+            (121, true)
+        );
+        let plan = Plan::from_args(&parse(&["--preferred", "--stratum", "99"]).unwrap()).unwrap();
+        assert_eq!(plan.identity.stratum, 99);
+    }
+
+    #[test]
+    fn options_reach_the_plan() {
+        let args = parse(&[
+            "--dest",
+            "127.0.0.1",
+            "--bind",
+            "127.0.0.1",
+            "--event-port",
+            "40319",
+            "--general-port",
+            "40320",
+            "--delay-req-port",
+            "0",
+            "--sync-interval-log2",
+            "-5",
+            "--drift-ppm",
+            "-33.7",
+            "--uptime-start-s",
+            "12.5",
+            "--uuid",
+            "00-1D-C1-A1-72-3C",
+            "--variance",
+            "-4000",
+            "--jitter-us",
+            "1000",
+            "--duration-s",
+            "1.5",
+            "--count",
+            "7",
+            "--ttl",
+            "4",
+            "--first-sequence-id",
+            "65535",
+        ])
+        .unwrap();
+        let plan = Plan::from_args(&args).unwrap();
+        assert_eq!(plan.event_dest(), "127.0.0.1:40319".parse().unwrap());
+        assert_eq!(plan.general_dest(), "127.0.0.1:40320".parse().unwrap());
+        assert_eq!(plan.endpoints.bind, Ipv4Addr::LOCALHOST);
+        // Unicast: no multicast interface to set.
+        assert_eq!(plan.endpoints.multicast_if, None);
+        let args = parse(&["--bind", "10.200.0.1"]).unwrap();
+        let plan_multicast = Plan::from_args(&args).unwrap();
+        assert_eq!(
+            plan_multicast.endpoints.multicast_if,
+            Some(Ipv4Addr::new(10, 200, 0, 1))
+        );
+        assert_eq!(plan.endpoints.delay_req_port, 0);
+        assert_eq!(plan.endpoints.ttl, 4);
+        assert_eq!(plan.interval, Duration::from_micros(31_250));
+        assert_eq!(plan.drift_ppm, -33.7);
+        assert_eq!(plan.uptime_start_ns, 12_500_000_000);
+        assert_eq!(plan.identity.uuid.to_string(), "00:1d:c1:a1:72:3c");
+        assert_eq!(plan.identity.variance, -4000);
+        assert_eq!(plan.identity.sync_interval_log2, -5);
+        assert_eq!(plan.jitter, Duration::from_millis(1));
+        assert_eq!(plan.duration, Some(Duration::from_millis(1500)));
+        assert_eq!(plan.count, Some(7));
+        assert_eq!(plan.first_sequence_id, 65535);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for bad in [
+            &["--sync-interval-log2", "5"][..],
+            &["--sync-interval-log2", "-8"],
+            &["--drift-ppm", "NaN"],
+            &["--drift-ppm", "20000"],
+            &["--uptime-start-s", "-1"],
+            &["--uptime-start-s", "5e9"],
+            &["--duration-s", "0"],
+            &["--duration-s", "inf"],
+            &["--count", "0"],
+            &["--ttl", "0"],
+            &["--event-port", "0"],
+            &["--uuid", "00:1d:c1"],
+            &["--dest", "ptp.example"],
+            &["--stratum", "256"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn bad_combinations_are_refused() {
+        let jitter = Plan::from_args(&parse(&["--jitter-us", "250000"]).unwrap()).unwrap_err();
+        assert_eq!(
+            jitter,
+            "--jitter-us 250000 is not below the Sync interval (250000 µs)"
+        );
+        let dest = Plan::from_args(&parse(&["--dest", "0.0.0.0"]).unwrap()).unwrap_err();
+        assert!(dest.contains("not a destination"), "{dest}");
+    }
+
+    #[test]
+    fn follow_up_carries_the_syncs_flags_like_dante() {
+        let leader = LeaderIdentity::dante("00:1d:c1:00:53:01".parse().unwrap());
+        let bytes = follow_up(&leader, 2724, 699_212_426_642).to_bytes();
+        let Ok(Message::FollowUp(header, body)) = Message::parse(&bytes) else {
+            panic!("not a Follow_Up");
+        };
+        assert_eq!(header.flags, Flags(0x000c));
+        assert_eq!(
+            (header.sequence_id, body.associated_sequence_id),
+            (2724, 2724)
+        );
+        assert_eq!(
+            body.precise_origin_timestamp,
+            Timestamp::new(699, 212_426_642)
+        );
+    }
+
+    #[test]
+    fn delay_resp_copies_the_requesting_fields() {
+        let leader = LeaderIdentity::dante("00:1d:c1:00:53:01".parse().unwrap());
+        let mut request = Header::new(
+            Control::DelayReq,
+            Uuid([0xbe, 0xcf, 0x81, 0x75, 0x13, 0x7f]),
+            4242,
+        );
+        request.source_port_id = 3;
+        let bytes = delay_resp(&leader, 7, &request, 700_123_456_789).to_bytes();
+        assert_eq!(bytes.len(), 60);
+        let Ok(Message::DelayResp(header, body)) = Message::parse(&bytes) else {
+            panic!("not a Delay_Resp");
+        };
+        assert_eq!(header.source_uuid, leader.uuid);
+        assert_eq!(header.sequence_id, 7);
+        assert_eq!(header.flags, Flags(0x000c));
+        assert_eq!(
+            body.delay_receipt_timestamp,
+            Timestamp::new(700, 123_456_789)
+        );
+        assert_eq!(body.requesting_source_communication_technology, 1);
+        assert_eq!(body.requesting_source_uuid, request.source_uuid);
+        assert_eq!(body.requesting_source_port_id, 3);
+        assert_eq!(body.requesting_source_sequence_id, 4242);
+    }
+}
