@@ -89,6 +89,8 @@ impl Value {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyntaxError {
     pub pos: Pos,
+    /// The key path being read when the text went wrong (`ntp_server_mode.port`), if any.
+    pub key: Option<String>,
     pub message: String,
     /// How to repair it, when the mistake is a common one.
     pub hint: Option<String>,
@@ -104,6 +106,7 @@ pub fn parse(bytes: &[u8]) -> Result<Node, SyntaxError> {
     let start = Pos { line: 1, col: 1 };
     if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
         return Err(SyntaxError {
+            key: None,
             pos: start,
             message: "the file is UTF-16 encoded; JSON configuration must be UTF-8".to_owned(),
             hint: Some(
@@ -121,6 +124,7 @@ pub fn parse(bytes: &[u8]) -> Result<Node, SyntaxError> {
             let mut reader = Reader::new(valid);
             reader.skip_to_end();
             return Err(SyntaxError {
+                key: None,
                 pos: reader.pos(),
                 message: "invalid UTF-8 byte".to_owned(),
                 hint: Some("save the file as UTF-8".to_owned()),
@@ -128,6 +132,17 @@ pub fn parse(bytes: &[u8]) -> Result<Node, SyntaxError> {
         }
     };
     let mut reader = Reader::new(text);
+    document(&mut reader).map_err(|mut e| {
+        // The path is left as it was when reading stopped: the key whose value was bad, or
+        // the object whose punctuation was.
+        if !reader.path.is_empty() {
+            e.key = Some(reader.path.concat().trim_start_matches('.').to_owned());
+        }
+        e
+    })
+}
+
+fn document(reader: &mut Reader<'_>) -> Result<Node, SyntaxError> {
     reader.skip_ws()?;
     if reader.peek().is_none() {
         return Err(reader.error_here("the file is empty; expected a JSON object `{ ... }`"));
@@ -145,6 +160,8 @@ pub fn parse(bytes: &[u8]) -> Result<Node, SyntaxError> {
 
 struct Reader<'a> {
     text: &'a str,
+    /// Segments of the key path being read: `.key` or `[index]`.
+    path: Vec<String>,
     at: usize,
     line: u32,
     col: u32,
@@ -154,6 +171,7 @@ impl<'a> Reader<'a> {
     fn new(text: &'a str) -> Self {
         Reader {
             text,
+            path: Vec::new(),
             at: 0,
             line: 1,
             col: 1,
@@ -189,6 +207,7 @@ impl<'a> Reader<'a> {
 
     fn error_at(&self, pos: Pos, message: impl Into<String>) -> SyntaxError {
         SyntaxError {
+            key: None,
             pos,
             message: message.into(),
             hint: None,
@@ -201,6 +220,7 @@ impl<'a> Reader<'a> {
 
     fn error_here_hint(&self, message: impl Into<String>, hint: &str) -> SyntaxError {
         SyntaxError {
+            key: None,
             pos: self.pos(),
             message: message.into(),
             hint: Some(hint.to_owned()),
@@ -258,6 +278,7 @@ impl<'a> Reader<'a> {
                             _ => "put text in double quotes, e.g. \"eth0\"",
                         };
                         return Err(SyntaxError {
+                            key: None,
                             pos,
                             message: format!("`{other}` is not a JSON value"),
                             hint: Some(hint.to_owned()),
@@ -300,6 +321,7 @@ impl<'a> Reader<'a> {
                 Some('"') => self.string()?,
                 Some('}') => {
                     return Err(SyntaxError {
+                        key: None,
                         pos: comma,
                         message: "trailing comma before `}`".to_owned(),
                         hint: Some(
@@ -316,6 +338,7 @@ impl<'a> Reader<'a> {
                 Some(c) if c.is_ascii_alphabetic() || c == '_' => {
                     let word = self.word();
                     return Err(SyntaxError {
+                        key: None,
                         pos: key_pos,
                         message: format!("key `{word}` is not in double quotes"),
                         hint: Some(format!("write \"{word}\"")),
@@ -328,6 +351,7 @@ impl<'a> Reader<'a> {
                     )
                 }
             };
+            self.path.push(format!(".{key}"));
             self.skip_ws()?;
             match self.peek() {
                 Some(':') => {
@@ -350,6 +374,7 @@ impl<'a> Reader<'a> {
                 return Err(self.unclosed('{', open));
             }
             let value = self.value(depth + 1)?;
+            self.path.pop();
             members.push(Member {
                 key,
                 key_pos,
@@ -395,6 +420,7 @@ impl<'a> Reader<'a> {
             match self.peek() {
                 Some(']') => {
                     return Err(SyntaxError {
+                        key: None,
                         pos: comma,
                         message: "trailing comma before `]`".to_owned(),
                         hint: Some(
@@ -405,7 +431,9 @@ impl<'a> Reader<'a> {
                 None => return Err(self.unclosed('[', open)),
                 _ => {}
             }
+            self.path.push(format!("[{}]", items.len()));
             items.push(self.value(depth + 1)?);
+            self.path.pop();
             self.skip_ws()?;
             match self.peek() {
                 Some(',') => {
@@ -429,6 +457,7 @@ impl<'a> Reader<'a> {
     fn unclosed(&self, open: char, at: Pos) -> SyntaxError {
         let close = if open == '{' { '}' } else { ']' };
         SyntaxError {
+            key: None,
             pos: self.pos(),
             message: format!(
                 "the file ends inside the `{open}` opened at line {}",
@@ -447,6 +476,7 @@ impl<'a> Reader<'a> {
             match self.bump() {
                 None => {
                     return Err(SyntaxError {
+                        key: None,
                         pos: open,
                         message: "this string is never closed".to_owned(),
                         hint: Some("add the closing double quote \"".to_owned()),
@@ -456,6 +486,7 @@ impl<'a> Reader<'a> {
                 Some('\\') => out.push(self.escape(here)?),
                 Some('\n') => {
                     return Err(SyntaxError {
+                        key: None,
                         pos: open,
                         message: "this string is not closed on its line".to_owned(),
                         hint: Some("add the closing double quote \"".to_owned()),
@@ -471,6 +502,7 @@ impl<'a> Reader<'a> {
 
     fn escape(&mut self, at: Pos) -> Result<char, SyntaxError> {
         let bad = |what: String| SyntaxError {
+            key: None,
             pos: at,
             message: what,
             hint: Some(
@@ -533,6 +565,7 @@ impl<'a> Reader<'a> {
         let start = self.at;
         let pos = self.pos();
         let invalid = |r: &Self| SyntaxError {
+            key: None,
             pos,
             message: format!(
                 "`{}` is not a valid JSON number",

@@ -71,7 +71,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, Vec<Diagnostic>> {
                 path: path.to_path_buf(),
                 pos: e.pos,
             },
-            key: None,
+            key: e.key,
             message: e.message,
             hint: e.hint,
         }]

@@ -203,6 +203,35 @@ fn reader_explains_hand_editing_mistakes() {
 }
 
 #[test]
+fn syntax_errors_name_the_key_being_read() {
+    let key_of = |doc: &str| json::parse(doc.as_bytes()).unwrap_err().key;
+    assert_eq!(
+        key_of("{\"ntp_server_mode\": {\"port\": 12a}}"),
+        key("ntp_server_mode")
+    );
+    assert_eq!(
+        key_of("{\"ntp_server_mode\": {\"port\": tru}}"),
+        key("ntp_server_mode.port")
+    );
+    assert_eq!(
+        key_of("{\"ptp\": {\"leader_allowlist\": [\"a\", \"b]}}"),
+        key("ptp.leader_allowlist[1]")
+    );
+    assert_eq!(
+        key_of("{\"ntp\": {\"slew_max_ppm\" 20}}"),
+        key("ntp.slew_max_ppm")
+    );
+    assert_eq!(key_of("{\"a\": 1,}"), None);
+    assert_eq!(key_of("{\"log\": {\"level\": \"info\",}}"), key("log"));
+    let e = parse_err("{\n  \"ntp_server_mode\": {\n    \"port\": 123\n    \"stratum\": 3\n  }\n}");
+    assert_eq!(
+        e[0].to_string(),
+        "/etc/dantesync/config.json:4:5: ntp_server_mode: expected `,` or `}` after a member\n    \
+         fix: a comma is missing at the end of the previous line"
+    );
+}
+
+#[test]
 fn reader_handles_encodings_windows_editors_produce() {
     let with_bom = b"\xef\xbb\xbf{\"ntp_server\": \"10.77.8.2\"}";
     assert!(json::parse(with_bom).is_ok());
