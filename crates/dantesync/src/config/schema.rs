@@ -238,7 +238,7 @@ impl<'f> Walker<'f> {
                 self.expected(node, key, &expected, Some(h));
                 None
             }
-            (Value::Number(_), None) => {
+            (Value::Number(text), None) if text.contains(['.', 'e', 'E']) => {
                 self.expected(
                     node,
                     key,

@@ -308,6 +308,23 @@ impl Config {
         if let Some(server) = &flags.ntp_server {
             let addr = values::parse_server(server).map_err(|r| refusal("--ntp-server", r))?;
             self.ntp_servers = vec![addr];
+            // The file's "no upstream server" warnings no longer hold.
+            self.warnings.retain(|w| {
+                !matches!(
+                    w.key.as_deref(),
+                    Some("ntp_server" | "ntp_server_mode.enabled")
+                )
+            });
+        }
+        if flags.skip_ntp && !self.skip_ntp && self.ntp_server_mode.enabled {
+            self.warnings.push(Diagnostic {
+                place: Place::Flag("--skip-ntp"),
+                key: None,
+                message: "this node serves NTP, and with --skip-ntp nothing corrects its time \
+                          to UTC"
+                    .to_owned(),
+                hint: Some("leave out --skip-ntp on the node that serves NTP".to_owned()),
+            });
         }
         self.skip_ntp |= flags.skip_ntp;
         Ok(self)

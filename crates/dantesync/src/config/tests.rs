@@ -1076,6 +1076,33 @@ fn flags_override_the_file() {
 }
 
 #[test]
+fn overrides_keep_the_warnings_true() {
+    let cfg = parse_ok("{\n  \"ntp_server_mode\": {\"enabled\": true},\n  \"system\": {}\n}");
+    let keys =
+        |c: &Config| -> Vec<Option<String>> { c.warnings.iter().map(|w| w.key.clone()).collect() };
+    assert_eq!(
+        keys(&cfg),
+        vec![key("ntp_server_mode.enabled"), key("ntp_server")]
+    );
+    let served = cfg
+        .clone()
+        .with_overrides(&Overrides {
+            ntp_server: Some("10.77.8.2".into()),
+            ..Overrides::default()
+        })
+        .unwrap();
+    assert!(served.warnings.is_empty(), "{:?}", served.warnings);
+    let skipped = served
+        .with_overrides(&Overrides {
+            skip_ntp: true,
+            ..Overrides::default()
+        })
+        .unwrap();
+    assert_eq!(skipped.warnings.len(), 1);
+    assert_eq!(skipped.warnings[0].place, Place::Flag("--skip-ntp"));
+}
+
+#[test]
 fn ptp_only_is_explained_once() {
     assert!(parse_ok("{}")
         .ptp_only_reason()
