@@ -61,9 +61,9 @@ pub fn write(change: KernelWrite) -> io::Result<KernelState> {
         }
         KernelWrite::SetOffset { sec, nsec } => {
             tx.modes = libc::ADJ_SETOFFSET | libc::ADJ_NANO;
-            tx.time.tv_sec = sec as libc::time_t;
+            tx.time.tv_sec = sec as _;
             // With ADJ_NANO the kernel reads tv_usec as nanoseconds (adjtimex(2)).
-            tx.time.tv_usec = nsec as libc::suseconds_t;
+            tx.time.tv_usec = nsec as _;
         }
         KernelWrite::Status {
             status,
