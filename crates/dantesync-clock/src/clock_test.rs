@@ -319,6 +319,16 @@ impl StepResult {
     }
 }
 
+/// A platform-specific check run alongside the measurements (kernel status flags, detection
+/// of another program's adjustments).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    pub name: &'static str,
+    pub passed: bool,
+    /// What was seen, for the report.
+    pub detail: String,
+}
+
 /// Everything `clock-test` measured.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClockTestReport {
@@ -332,6 +342,8 @@ pub struct ClockTestReport {
     pub restored_ppm: f64,
     pub tolerance_ppm: f64,
     pub step_tolerance_ns: i64,
+    /// Platform checks the caller adds (see `linux::check_kernel_interfaces`).
+    pub checks: Vec<Check>,
 }
 
 impl ClockTestReport {
@@ -339,6 +351,7 @@ impl ClockTestReport {
         !self.frequencies.is_empty()
             && self.frequencies.iter().all(|f| f.passed)
             && self.steps.iter().all(|s| s.passed)
+            && self.checks.iter().all(|c| c.passed)
     }
 }
 
@@ -420,6 +433,7 @@ where
         restored_ppm: clock.frequency()?,
         tolerance_ppm: cfg.tolerance_ppm,
         step_tolerance_ns: cfg.step_tolerance_ns,
+        checks: Vec::new(),
     })
 }
 
@@ -572,6 +586,9 @@ impl fmt::Display for ClockTestReport {
                 self.step_tolerance_ns,
                 verdict(s.passed)
             )?;
+        }
+        for c in &self.checks {
+            writeln!(f, "  {:<19} {} {}", c.name, c.detail, verdict(c.passed))?;
         }
         writeln!(f, "  restored frequency  {:+.3} ppm", self.restored_ppm)?;
         write!(f, "clock-test: {}", verdict(self.passed()))
@@ -746,6 +763,24 @@ mod tests {
         let text = report.to_string();
         assert!(text.contains("clock-test: PASS"), "{text}");
         assert!(text.contains("set  +100.000 ppm"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_platform_check_fails_the_report_and_is_printed() {
+        let (mut clock, reference) = setup(0.0);
+        let mut report = run(&mut clock, &reference, &ClockTestConfig::default()).unwrap();
+        assert!(report.passed(), "{report}");
+        report.checks.push(Check {
+            name: "STA_UNSYNC",
+            passed: false,
+            detail: "still set after synchronising".into(),
+        });
+        assert!(!report.passed());
+        let text = report.to_string();
+        assert!(
+            text.contains("  STA_UNSYNC          still set after synchronising FAIL"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::cell::Cell;
 use dantesync_core::LocalTime;
 
 use crate::clock::{Clock, ClockError, ForeignAdjustment, SyncStatus};
-use crate::clock_test::Reference;
+use crate::clock_test::{Check, Reference};
 use crate::units::{
     error_bound_us, frequency_in_range, kernel_frequency_changed, kernel_total_ppm,
     nominal_tick_us, ppm_to_timex_freq, split_step, LINUX_MAX_FREQ_PPM,
@@ -132,14 +132,17 @@ impl Clock for LinuxClock {
                 max_ppm: LINUX_MAX_FREQ_PPM,
             });
         }
-        // The write returns the state from before it applied: a last chance to notice someone
-        // else's change before ours replaces it.
-        let freq = ppm_to_timex_freq(ppm);
-        let tick = nominal_tick_us(self.user_hz);
-        let before = sys::write(sys::KernelWrite::Frequency { freq, tick })
-            .map_err(|e| os("clock_adjtime(ADJ_FREQUENCY)", e))?;
+        // Look before writing: ours would hide another program's change, and clock_adjtime
+        // reports the state after a write, not before it.
+        let before = sys::read().map_err(|e| os("clock_adjtime(read)", e))?;
         self.observe(before.freq, before.tick);
-        self.expected.set((freq, tick));
+        let after = sys::write(sys::KernelWrite::Frequency {
+            freq: ppm_to_timex_freq(ppm),
+            tick: nominal_tick_us(self.user_hz),
+        })
+        .map_err(|e| os("clock_adjtime(ADJ_FREQUENCY)", e))?;
+        // What the kernel reports back (its own rounding included) is what later reads return.
+        self.expected.set((after.freq, after.tick));
         Ok(())
     }
 
@@ -183,6 +186,97 @@ impl Clock for LinuxClock {
         self.observe(s.freq, s.tick);
         Ok(self.pending.take())
     }
+}
+
+/// The kernel interfaces beyond rate and step, checked against the running kernel for
+/// `dantesync clock-test`: the synchronisation status (STA_UNSYNC, maxerror, esterror) and the
+/// detection of another program's frequency change (a second `LinuxClock` plays the other
+/// program: the kernel cannot tell processes apart). Writes the clock; restores the
+/// frequency and the status flags it found.
+pub fn check_kernel_interfaces() -> Result<Vec<Check>, ClockError> {
+    let original = sys::read().map_err(|e| os("clock_adjtime(read)", e))?;
+    let checks = kernel_checks();
+    let restored_rate = sys::write(sys::KernelWrite::Frequency {
+        freq: original.freq,
+        tick: original.tick,
+    });
+    let restored_status = sys::write(sys::KernelWrite::Status {
+        status: original.status,
+        maxerror: original.maxerror,
+        esterror: original.esterror,
+    });
+    let checks = checks?;
+    restored_rate.map_err(|e| os("clock_adjtime(ADJ_FREQUENCY)", e))?;
+    restored_status.map_err(|e| os("clock_adjtime(ADJ_STATUS)", e))?;
+    Ok(checks)
+}
+
+fn kernel_checks() -> Result<Vec<Check>, ClockError> {
+    let mut checks = Vec::new();
+
+    let mut ours = LinuxClock::open()?;
+    let mut other = LinuxClock::open()?;
+    ours.set_frequency(10.0)?;
+    other.set_frequency(-20.0)?;
+    let first = ours.foreign_adjustment()?;
+    let again = ours.foreign_adjustment()?;
+    checks.push(Check {
+        name: "foreign frequency",
+        passed: first.is_some_and(|f| {
+            (f.expected_ppm - 10.0).abs() < 1e-3 && (f.found_ppm + 20.0).abs() < 1e-3
+        }) && again.is_none(),
+        detail: match first {
+            Some(f) => format!(
+                "set +10 ppm, another writer set -20 ppm: reported {:+.3} -> {:+.3} ppm, {}",
+                f.expected_ppm,
+                f.found_ppm,
+                if again.is_none() { "once" } else { "twice" }
+            ),
+            None => "set +10 ppm, another writer set -20 ppm: not reported".into(),
+        },
+    });
+
+    ours.set_sync_status(SyncStatus {
+        synchronised: true,
+        max_error_ns: 250_000,
+        est_error_ns: 20_000,
+    })?;
+    let synced = ours.kernel_status()?;
+    // The kernel adds 500 µs to maxerror every second by itself; allow two seconds of it.
+    checks.push(Check {
+        name: "synchronised",
+        passed: synced.synchronised
+            && (250..=1_250).contains(&synced.max_error_us)
+            && synced.est_error_us == 20,
+        detail: format!(
+            "STA_UNSYNC {}, maxerror {} µs (set 250), esterror {} µs (set 20), state {}",
+            if synced.synchronised { "clear" } else { "SET" },
+            synced.max_error_us,
+            synced.est_error_us,
+            synced.clock_state
+        ),
+    });
+
+    ours.set_sync_status(SyncStatus {
+        synchronised: false,
+        max_error_ns: 16_000_000_000,
+        est_error_ns: 16_000_000_000,
+    })?;
+    let unsynced = ours.kernel_status()?;
+    checks.push(Check {
+        name: "unsynchronised",
+        passed: !unsynced.synchronised && unsynced.max_error_us == 16_000_000,
+        detail: format!(
+            "STA_UNSYNC {}, maxerror {} µs (set 16 s, the kernel's limit)",
+            if unsynced.synchronised {
+                "clear"
+            } else {
+                "set"
+            },
+            unsynced.max_error_us
+        ),
+    });
+    Ok(checks)
 }
 
 /// CLOCK_MONOTONIC_RAW: the unadjusted clock source, the reference for measuring what a
