@@ -48,25 +48,45 @@ struct Datagram {
     /// IP TOS and TTL of the packet (IP_RECVTOS / IP_RECVTTL), where the platform says.
     tos: Option<u8>,
     ttl: Option<u8>,
+    /// The kernel's receive timestamp (SO_TIMESTAMPNS, CLOCK_REALTIME ns), where the platform
+    /// gives one. On loopback it is taken as the sender hands the packet over, so scheduling
+    /// of the receiving thread does not show in it.
+    kernel_ns: Option<i128>,
+}
+
+/// Received data as [`ip::recv`] returns it.
+#[derive(Debug)]
+struct Received {
+    len: usize,
+    from: SocketAddr,
+    tos: Option<u8>,
+    ttl: Option<u8>,
+    kernel_ns: Option<i128>,
 }
 
 #[cfg(target_os = "linux")]
 mod ip {
-    //! recvmsg with IP_RECVTOS and IP_RECVTTL, to see the header fields a sender set.
+    //! recvmsg with IP_RECVTOS and IP_RECVTTL, to see the header fields a sender set, and
+    //! SO_TIMESTAMPNS for the kernel's receive time.
 
+    use super::Received;
     use std::io;
     use std::mem::{size_of, size_of_val, zeroed};
     use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
     use std::os::fd::AsRawFd;
 
     pub fn enable(socket: &UdpSocket) {
-        for option in [libc::IP_RECVTOS, libc::IP_RECVTTL] {
+        for (level, option) in [
+            (libc::IPPROTO_IP, libc::IP_RECVTOS),
+            (libc::IPPROTO_IP, libc::IP_RECVTTL),
+            (libc::SOL_SOCKET, libc::SO_TIMESTAMPNS),
+        ] {
             let one: libc::c_int = 1;
             // SAFETY: a valid socket, and a pointer to an int with its size.
             let rc = unsafe {
                 libc::setsockopt(
                     socket.as_raw_fd(),
-                    libc::IPPROTO_IP,
+                    level,
                     option,
                     (&one as *const libc::c_int).cast(),
                     size_of::<libc::c_int>() as libc::socklen_t,
@@ -76,11 +96,8 @@ mod ip {
         }
     }
 
-    pub fn recv(
-        socket: &UdpSocket,
-        buf: &mut [u8],
-    ) -> io::Result<(usize, SocketAddr, Option<u8>, Option<u8>)> {
-        let (mut tos, mut ttl) = (None, None);
+    pub fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Received> {
+        let (mut tos, mut ttl, mut kernel_ns) = (None, None, None);
         // SAFETY: every pointer in `msg` points at a live local buffer of the size given, and
         // the control messages are walked with the libc macros within `msg_controllen`.
         unsafe {
@@ -112,6 +129,14 @@ mod ip {
                         let value = data.cast::<libc::c_int>().read_unaligned();
                         ttl = u8::try_from(value).ok();
                     }
+                } else if header.cmsg_level == libc::SOL_SOCKET
+                    && header.cmsg_type == libc::SCM_TIMESTAMPNS
+                {
+                    let time = libc::CMSG_DATA(cmsg)
+                        .cast::<libc::timespec>()
+                        .read_unaligned();
+                    kernel_ns =
+                        Some(i128::from(time.tv_sec) * 1_000_000_000 + i128::from(time.tv_nsec));
                 }
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
@@ -119,25 +144,33 @@ mod ip {
                 Ipv4Addr::from(u32::from_be(name.sin_addr.s_addr)),
                 u16::from_be(name.sin_port),
             );
-            Ok((n as usize, SocketAddr::V4(from), tos, ttl))
+            Ok(Received {
+                len: n as usize,
+                from: SocketAddr::V4(from),
+                tos,
+                ttl,
+                kernel_ns,
+            })
         }
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 mod ip {
+    use super::Received;
     use std::io;
-    use std::net::{SocketAddr, UdpSocket};
+    use std::net::UdpSocket;
 
     pub fn enable(_socket: &UdpSocket) {}
 
-    pub fn recv(
-        socket: &UdpSocket,
-        buf: &mut [u8],
-    ) -> io::Result<(usize, SocketAddr, Option<u8>, Option<u8>)> {
-        socket
-            .recv_from(buf)
-            .map(|(len, from)| (len, from, None, None))
+    pub fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Received> {
+        socket.recv_from(buf).map(|(len, from)| Received {
+            len,
+            from,
+            tos: None,
+            ttl: None,
+            kernel_ns: None,
+        })
     }
 }
 
@@ -164,14 +197,15 @@ impl Collector {
             std::thread::spawn(move || {
                 let mut buf = [0u8; 2048];
                 while !stop.load(Ordering::SeqCst) {
-                    if let Ok((len, from, tos, ttl)) = ip::recv(&socket, &mut buf) {
+                    if let Ok(r) = ip::recv(&socket, &mut buf) {
                         let at = Instant::now();
                         got.lock().unwrap().push(Datagram {
                             at,
-                            from,
-                            bytes: buf[..len].to_vec(),
-                            tos,
-                            ttl,
+                            from: r.from,
+                            bytes: buf[..r.len].to_vec(),
+                            tos: r.tos,
+                            ttl: r.ttl,
+                            kernel_ns: r.kernel_ns,
                         });
                     }
                 }
@@ -553,22 +587,47 @@ fn ns_between(a: Instant, b: Instant) -> i128 {
     }
 }
 
-/// Rate of the leader's T1 against this process's clock at the Syncs' arrival, ppm.
+/// When each Sync arrived, ns from the first: the kernel's receive timestamps when the
+/// platform gives them (CLOCK_REALTIME, which runs at CLOCK_MONOTONIC's rate: only steps
+/// differ, and nothing steps the clock in these tests), else when recvmsg returned.
+fn arrivals_ns(pairs: &[Pair]) -> Vec<i128> {
+    let kernel: Option<Vec<i128>> = pairs.iter().map(|p| p.sync.datagram.kernel_ns).collect();
+    match kernel {
+        Some(times) => times.iter().map(|t| t - times[0]).collect(),
+        None => pairs
+            .iter()
+            .map(|p| ns_between(pairs[0].arrival(), p.arrival()))
+            .collect(),
+    }
+}
+
+/// Tests whose numbers are times hold this, so that they do not run at the same time as
+/// each other or as the tshark runs, which take the CPU for a second.
+static TIMING: Mutex<()> = Mutex::new(());
+
+fn timing_lock() -> std::sync::MutexGuard<'static, ()> {
+    TIMING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Rate of the leader's T1 against this host's clock at the Syncs' arrival, ppm.
 ///
 /// Arrival = send time + a delay that is never below its floor but sometimes far above it
 /// (scheduling on a shared machine), so the fit is taken over the lower envelope: of each run
 /// of `chunk` Syncs, the one that arrived soonest after its T1 (largest T1 − arrival).
 fn rate_ppm(pairs: &[Pair], chunk: usize) -> f64 {
-    let (a0, t0) = (pairs[0].arrival(), pairs[0].t1());
+    let arrivals = arrivals_ns(pairs);
+    let t0 = pairs[0].t1();
     let points: Vec<(f64, f64)> = pairs
+        .iter()
+        .zip(&arrivals)
+        .collect::<Vec<_>>()
         .chunks(chunk)
         .filter(|c| c.len() == chunk)
         .map(|c| {
             c.iter()
-                .map(|p| {
-                    let x = ns_between(a0, p.arrival());
-                    ((x) as f64, (p.t1() - t0 - x) as f64)
-                })
+                .map(|&(p, &x)| (x as f64, (p.t1() - t0 - x) as f64))
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .unwrap()
         })
@@ -700,18 +759,17 @@ fn sends_the_real_leaders_sync_and_follow_up_but_for_ids_and_times() {
             pair.sequence_id()
         );
     }
-    // Uptime from 699 s, one Sync every 250 ms.
-    let first = pairs[0].t1();
-    assert!(
-        (699 * NS_PER_S..699 * NS_PER_S + 50_000_000).contains(&first),
-        "first T1 {first} ns"
-    );
+    // Uptime from 699 s, Sync k due k × 250 ms later: never early, and late only by the
+    // scheduling of this machine (a wrong interval would be off by 125 ms or more).
     for (k, pair) in pairs.iter().enumerate() {
-        let late = pair.t1() - first - k as i128 * 250_000_000;
+        let late = pair.t1() - 699 * NS_PER_S - k as i128 * 250_000_000;
         assert!(
-            (-20_000_000..20_000_000).contains(&late),
-            "Sync {k} is {late} ns off its 250 ms slot"
+            (0..100_000_000).contains(&late),
+            "Sync {k} is {late} ns late for its 250 ms slot"
         );
+        if cfg!(target_os = "linux") {
+            assert!(pair.sync.datagram.kernel_ns.is_some(), "no SO_TIMESTAMPNS");
+        }
     }
 }
 
@@ -769,7 +827,7 @@ fn options_set_identity_quality_interval_and_wrapping_sequence_ids() {
     // Sync k is due k × 62.5 ms after the uptime read 12345.5 s.
     let late = pairs[3].t1() - 12_345_500_000_000 - 3 * 62_500_000;
     assert!(
-        (0..20_000_000).contains(&late),
+        (0..50_000_000).contains(&late),
         "the 4th Sync is {late} ns late"
     );
 
@@ -781,13 +839,14 @@ fn options_set_identity_quality_interval_and_wrapping_sequence_ids() {
     assert_eq!(pairs[0].sync.datagram.bytes[82..84], [0, 0]);
     let late = pairs[1].t1() - 699 * NS_PER_S - NS_PER_S;
     assert!(
-        (0..20_000_000).contains(&late),
+        (0..200_000_000).contains(&late),
         "the 2nd Sync is {late} ns late"
     );
 }
 
 #[test]
 fn drift_shows_as_the_t1_rate_against_the_receivers_clock() {
+    let _timing = timing_lock();
     // 3 s of Syncs every 31.25 ms: 96 Syncs, 12 envelope points.
     let fast = Sim::start(&[
         "--drift-ppm",
@@ -812,7 +871,7 @@ fn drift_shows_as_the_t1_rate_against_the_receivers_clock() {
         let ppm = rate_ppm(&pairs, 8);
         eprintln!("drift {want:+} ppm: measured {ppm:+.2} ppm");
         assert!(
-            (ppm - want).abs() < 50.0,
+            (ppm - want).abs() < 25.0,
             "drift {want} ppm measured as {ppm:.2} ppm"
         );
     }
@@ -820,35 +879,37 @@ fn drift_shows_as_the_t1_rate_against_the_receivers_clock() {
 
 #[test]
 fn syncs_keep_to_absolute_deadlines() {
-    let sim = Sim::start(&["--sync-interval-log2", "-5", "--count", "64"]);
+    let _timing = timing_lock();
+    let sim = Sim::start(&["--sync-interval-log2", "-6", "--count", "128"]);
     let outcome = sim.finish();
     outcome.summary();
     let pairs = pairs(&outcome);
-    assert_eq!(pairs.len(), 64);
-    // Sync k is due k × 31.25 ms after the uptime read 699 s: never early, and lateness does
-    // not pile up (a sleep of one interval after each send would be ~64 × the overshoot late
-    // by the end).
+    assert_eq!(pairs.len(), 128);
+    // Sync k is due k × 15.625 ms after the uptime read 699 s. It is never early; it is late
+    // by however long this machine took to wake the sender, but that does not pile up: among
+    // the last 32 some went out on time. A sleep of one interval after each send would have
+    // them all late by the sum of ~100 sends' costs and oversleeps, milliseconds.
     let lateness: Vec<i128> = pairs
         .iter()
         .enumerate()
-        .map(|(k, p)| p.t1() - 699 * NS_PER_S - k as i128 * 31_250_000)
+        .map(|(k, p)| p.t1() - 699 * NS_PER_S - k as i128 * 15_625_000)
         .collect();
     assert!(
         lateness.iter().all(|&late| late >= 0),
         "a Sync went out before its deadline: {lateness:?}"
     );
-    let mut last = lateness[56..].to_vec();
-    let median = percentile(&mut last, 0.5);
+    let best_late = lateness[96..].iter().min().unwrap();
     assert!(
-        median < 2_000_000,
-        "the last Syncs are {median} ns late (median): {lateness:?}"
+        *best_late < 1_000_000,
+        "the last 32 Syncs are all at least {best_late} ns late: {lateness:?}"
     );
-    let ppm = rate_ppm(&pairs, 8);
+    let ppm = rate_ppm(&pairs, 16);
     assert!(ppm.abs() < 50.0, "no drift asked, measured {ppm:.2} ppm");
 }
 
 #[test]
 fn jitter_spreads_t1_against_arrival() {
+    let _timing = timing_lock();
     let sim = Sim::start(&[
         "--jitter-us",
         "8000",
@@ -862,16 +923,27 @@ fn jitter_spreads_t1_against_arrival() {
     outcome.summary();
     let pairs = pairs(&outcome);
     assert_eq!(pairs.len(), 32);
-    // Arrival − T1 = the random delay (uniform 0..8 ms) + the loopback delay.
-    let (a0, t0) = (pairs[0].arrival(), pairs[0].t1());
+    // Arrival − T1 = the random delay (uniform in 0..=8 ms) + the loopback delay + however
+    // late this machine woke the sender after the random delay (only ever more).
+    let t0 = pairs[0].t1();
     let mut offsets: Vec<i128> = pairs
         .iter()
-        .map(|p| ns_between(a0, p.arrival()) - (p.t1() - t0))
+        .zip(arrivals_ns(&pairs))
+        .map(|(p, arrival)| arrival - (p.t1() - t0))
         .collect();
+    let floor = percentile(&mut offsets, 0.0);
     let spread = percentile(&mut offsets, 0.9) - percentile(&mut offsets, 0.1);
+    // Uniform 0..8 ms spreads 6.4 ms from its 10th to its 90th percentile.
     assert!(
-        (3_000_000..11_000_000).contains(&spread),
-        "10–90 % spread of arrival − T1 is {spread} ns with 8 ms of jitter"
+        spread > 3_000_000,
+        "10–90 % spread of arrival − T1 is only {spread} ns with 8 ms of jitter: {offsets:?}"
+    );
+    // And no more than 8 ms, but for the wake-up delays: most arrive within 8.5 ms of the
+    // soonest (a jitter 10 times too large would leave a tenth there).
+    let within = offsets.iter().filter(|&&o| o - floor <= 8_500_000).count();
+    assert!(
+        within >= 20,
+        "only {within} of 32 Syncs within 8.5 ms of the soonest: {offsets:?}"
     );
     for pair in &pairs {
         assert!(pair.sync.body.origin_timestamp.to_nanos() <= pair.t1());
@@ -913,7 +985,7 @@ fn answers_delay_req_with_the_requesting_fields() {
         "{}",
         outcome.banner()
     );
-    assert!(summary.contains("answered 2 Delay_Req"), "{summary}");
+    assert!(summary.contains("answered 2 Delay_Reqs in"), "{summary}");
 
     let responses = parse_delay_resps(&outcome.general);
     assert_eq!(responses.len(), 2, "{responses:?}");
@@ -952,6 +1024,7 @@ fn answers_delay_req_with_the_requesting_fields() {
 
 #[test]
 fn tshark_decodes_gm_sim_like_the_real_leader() {
+    let _timing = timing_lock();
     let delay_req_port = free_port();
     let port_text = delay_req_port.to_string();
     let sim = Sim::start(&["--duration-s", "1", "--delay-req-port", &port_text]);
@@ -959,7 +1032,8 @@ fn tshark_decodes_gm_sim_like_the_real_leader() {
     let follower = UdpSocket::bind("127.0.0.1:0").unwrap();
     send_delay_req(&follower, delay_req_port, 4242);
     let outcome = sim.finish();
-    outcome.summary();
+    let summary = outcome.summary();
+    assert!(summary.contains("answered 1 Delay_Req in"), "{summary}");
     let pairs = pairs(&outcome);
     let (sync, follow_up) = (&pairs[0].sync, &pairs[0].follow_up);
     let (delay_resp, _, _) = parse_delay_resps(&outcome.general)

@@ -293,9 +293,9 @@ impl Plan {
             None => "does not answer Delay_Req".to_owned(),
         };
         let until = match (self.duration, self.count) {
-            (Some(d), Some(n)) => format!("{} s or {n} Syncs", d.as_secs_f64()),
+            (Some(d), Some(n)) => format!("{} s or {}", d.as_secs_f64(), plural(n, "Sync")),
             (Some(d), None) => format!("{} s", d.as_secs_f64()),
-            (None, Some(n)) => format!("{n} Syncs"),
+            (None, Some(n)) => plural(n, "Sync"),
             (None, None) => "Ctrl-C".to_owned(),
         };
         format!(
@@ -370,14 +370,24 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
         String::new()
     };
     println!(
-        "gm-sim: sent {} Syncs and {} Follow_Ups{sequence}, answered {answered} Delay_Req in \
-         {elapsed:.3} s{errors}; stopped by {}; leader uptime {:.6} s",
-        sent.syncs,
-        sent.follow_ups,
+        "gm-sim: sent {} and {}{sequence}, answered {} in {elapsed:.3} s{errors}; stopped by {}; \
+         leader uptime {:.6} s",
+        plural(sent.syncs, "Sync"),
+        plural(sent.follow_ups, "Follow_Up"),
+        plural(answered, "Delay_Req"),
         sent.stopped_by,
         uptime.at(ended) as f64 / 1e9,
     );
     Ok(())
+}
+
+/// "1 Sync", "2 Syncs".
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Sleeps until `deadline`; false if a stop was requested first.
