@@ -966,7 +966,7 @@ fn answers_delay_req_with_the_requesting_fields() {
     let follower = UdpSocket::bind("127.0.0.1:0").unwrap();
     let sent_at = send_delay_req(&follower, delay_req_port, 4242);
     sim.wait_for_general(2);
-    // Not a Delay_Req: ignored (a PTPv2 header, and a Sync).
+    // Not a Delay_Req: ignored (a PTPv2 header, and a Follow_Up).
     let mut ptpv2 = vec![0u8; 44];
     ptpv2[1] = 2;
     follower

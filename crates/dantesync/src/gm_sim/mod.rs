@@ -40,6 +40,7 @@ mod net;
 mod stop;
 mod uptime;
 
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -325,7 +326,7 @@ pub fn run(args: &GmSimArgs) -> ExitCode {
     match Plan::from_args(args).and_then(|plan| run_plan(&plan)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("dantesync gm-sim: {message}");
+            say_err(&message);
             ExitCode::FAILURE
         }
     }
@@ -344,7 +345,7 @@ struct SendStats {
 fn run_plan(plan: &Plan) -> Result<(), String> {
     let sockets = Sockets::open(&plan.endpoints)?;
     stop::install();
-    println!("{}", plan.banner(&sockets));
+    say(&plan.banner(&sockets));
     let uptime = Uptime::new(Instant::now(), plan.uptime_start_ns, plan.drift_ppm);
     let done = AtomicBool::new(false);
     let (sent, answered) = std::thread::scope(|scope| {
@@ -369,7 +370,7 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
     } else {
         String::new()
     };
-    println!(
+    say(&format!(
         "gm-sim: sent {} and {}{sequence}, answered {} in {elapsed:.3} s{errors}; stopped by {}; \
          leader uptime {:.6} s",
         plural(sent.syncs, "Sync"),
@@ -377,8 +378,19 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
         plural(answered, "Delay_Req"),
         sent.stopped_by,
         uptime.at(ended) as f64 / 1e9,
-    );
+    ));
     Ok(())
+}
+
+/// One line on stdout. A closed stdout (`| head -1`) is no reason to stop or panic.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// One line on stderr, prefixed with the command's name.
+fn say_err(message: &str) {
+    let _ = writeln!(std::io::stderr(), "dantesync gm-sim: {message}");
 }
 
 /// "1 Sync", "2 Syncs".
@@ -420,7 +432,7 @@ struct ErrorReport {
 impl ErrorReport {
     fn show(&mut self, message: String) {
         if self.last.as_ref() != Some(&message) {
-            eprintln!("dantesync gm-sim: {message} (further identical errors not shown)");
+            say_err(&format!("{message} (further identical errors not shown)"));
             self.last = Some(message);
         }
     }
@@ -438,7 +450,8 @@ fn send_loop(plan: &Plan, sockets: &Sockets, uptime: &Uptime) -> Result<SendStat
     let jitter_ns = u64::try_from(plan.jitter.as_nanos()).unwrap_or(0);
     let mut deadline = start;
     for k in 1u64.. {
-        if plan.count.is_some_and(|n| stats.syncs >= n) {
+        // k − 1 Syncs were attempted (a failed send counts: --count bounds the run).
+        if plan.count.is_some_and(|n| k > n) {
             stats.stopped_by = "--count";
             break;
         }
