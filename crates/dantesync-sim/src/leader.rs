@@ -67,7 +67,8 @@ impl LeaderIdentity {
 
     /// The Follow_Up carrying the precise send time of Sync `sequence_id`.
     pub fn follow_up(&self, sequence_id: u16, precise_origin: Timestamp) -> Message {
-        let header = Header::new(Control::FollowUp, self.uuid, sequence_id);
+        let mut header = Header::new(Control::FollowUp, self.uuid, sequence_id);
+        header.flags = Flags::BOUNDARY_CLOCK | Flags::ASSIST;
         let body = FollowUpBody {
             associated_sequence_id: sequence_id,
             precise_origin_timestamp: precise_origin,
@@ -167,10 +168,11 @@ mod tests {
             (2724, -2, 153)
         );
         assert_eq!(b.origin_timestamp, Timestamp::new(699, 212_366_642));
-        let Message::FollowUp(_, f) = Message::parse(&fu).unwrap() else {
+        let Message::FollowUp(fh, f) = Message::parse(&fu).unwrap() else {
             panic!("not a Follow_Up")
         };
         assert_eq!(f.precise_origin_timestamp, Timestamp::new(699, 212_426_642));
         assert_eq!(f.associated_sequence_id, 2724);
+        assert_eq!(fh.flags, Flags(0x000c), "Dante sets the same flags on its Follow_Up");
     }
 }
