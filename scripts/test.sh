@@ -18,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 started=$(date +%s)
+shown=""
 summary=""
 current=""
 
@@ -31,11 +32,13 @@ fail() {
 }
 
 # Runs one stage: `stage NAME COMMAND...`. Fails the whole run, naming the stage, if it fails.
+# $shown, when set, is what the stage header prints instead of the command.
 stage() {
   current=$1
   shift
   echo
-  echo "==== test.sh: stage '$current': $*"
+  echo "==== test.sh: stage '$current': ${shown:-$*}"
+  shown=""
   local t0 rc=0
   t0=$(date +%s)
   "$@" || rc=$?
@@ -103,7 +106,7 @@ cargo_test() {
   mkdir -p target
   cargo test --workspace --no-fail-fast 2>&1 | tee "$test_log"
 }
-stage test cargo_test
+shown="cargo test --workspace --no-fail-fast | tee $test_log" stage test cargo_test
 tests_total=$(awk '/^test result:/ { p += $4; f += $6; i += $8 }
   END { printf "%d passed, %d failed, %d ignored", p, f, i }' "$test_log")
 if [ "${DANTESYNC_SKIP_WINDOWS:-}" = 1 ]; then
