@@ -3,9 +3,9 @@
 //! The engine (`dantesync-core`) says *what* to do to the clock — set the frequency to an
 //! absolute ppm, step by some ns — and this crate does it, correctly signed and scaled, on:
 //!
-//! - Linux: `clock_adjtime(CLOCK_REALTIME)` ([`linux::LinuxClock`]);
+//! - Linux: `clock_adjtime(CLOCK_REALTIME)` (`linux::LinuxClock`);
 //! - Windows: `SetSystemTimeAdjustmentPrecise` with a legacy fallback
-//!   ([`windows::WindowsClock`]);
+//!   (`windows::WindowsClock`);
 //! - a simulated clock over the host clock ([`SimulatedClock`]), which changes nothing on the
 //!   machine and is what the tests, the demo and a try without root use.
 //!
@@ -37,6 +37,20 @@ pub fn open(config: &ClockConfig) -> Result<Box<dyn Clock + Send>, ClockError> {
         } => Ok(Box::new(SimulatedClock::new(drift_ppm, offset_ms))),
         ClockConfig::System => open_system(),
     }
+}
+
+/// Opens the clock for a servo to drive, as the daemon should: like [`open`], and on Windows it
+/// first runs the start-up self-test (`windows::WindowsClock::self_test`, about 5 s), refusing a
+/// clock whose adjustment turns out to have the wrong sign or unit. Linux's units are fixed by
+/// the kernel ABI and checked in CI on a real kernel (scripts/qemu-clock-test.sh).
+pub fn open_verified(config: &ClockConfig) -> Result<Box<dyn Clock + Send>, ClockError> {
+    #[cfg(windows)]
+    if *config == ClockConfig::System {
+        let mut clock = windows::WindowsClock::open()?;
+        clock.self_test()?;
+        return Ok(Box::new(clock));
+    }
+    open(config)
 }
 
 #[cfg(target_os = "linux")]
@@ -76,7 +90,7 @@ mod tests {
 
     #[test]
     fn a_simulated_config_opens_a_simulated_clock() {
-        let mut c = open(&ClockConfig::Simulated {
+        let mut c = open_verified(&ClockConfig::Simulated {
             drift_ppm: 50.0,
             offset_ms: 1_000.0,
         })

@@ -15,7 +15,8 @@
 //!
 //! Dropping the clock changes nothing: the adjustment stays in force (with "adjustment
 //! disabled" FALSE, so Windows does not take the clock back), and a stopped daemon leaves the
-//! clock running at its learned rate.
+//! clock running at its learned rate. The Windows Time service (w32time) must not run beside
+//! dantesync; if it changes the adjustment, [`Clock::foreign_adjustment`] reports it.
 
 mod sys;
 
@@ -209,7 +210,11 @@ impl Clock for WindowsClock {
                 u64::from(adj)
             }
         };
-        self.expected.set((adjustment, false));
+        // Expect what Windows reports back from now on, should it round the value.
+        let now = self
+            .read()
+            .map_or((adjustment, false), |a| (a.adjustment, a.disabled));
+        self.expected.set(now);
         Ok(())
     }
 
