@@ -173,6 +173,10 @@ mod tests {
         };
         assert_eq!(f.precise_origin_timestamp, Timestamp::new(699, 212_426_642));
         assert_eq!(f.associated_sequence_id, 2724);
-        assert_eq!(fh.flags, Flags(0x000c), "Dante sets the same flags on its Follow_Up");
+        assert_eq!(
+            fh.flags,
+            Flags(0x000c),
+            "Dante sets the same flags on its Follow_Up"
+        );
     }
 }

@@ -143,6 +143,9 @@ pub fn run(scenario: &Scenario) -> Trace {
         osc.read(SIM_EPOCH_NS),
         scenario.initial_ppm,
     );
+    if let Some((ppm, sigma, leader)) = scenario.learned {
+        controller = controller.with_learned_frequency(ppm, sigma, Some(leader));
+    }
     let mut trace = Trace {
         observations: Vec::new(),
         notices: Vec::new(),

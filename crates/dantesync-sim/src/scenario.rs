@@ -37,6 +37,9 @@ pub struct Scenario {
     pub controller: ControllerConfig,
     /// The frequency the controller starts from (a learned one, or 0).
     pub initial_ppm: f64,
+    /// A frequency learned in an earlier run: (ppm, its σ then, the leader it was learned
+    /// against). Overrides `initial_ppm` when set.
+    pub learned: Option<(f64, f64, Uuid)>,
 }
 
 /// The UUID of the leader in the shared capture (a Focusrite RedNet AM2).
@@ -69,6 +72,7 @@ impl Scenario {
                 ..ControllerConfig::default()
             },
             initial_ppm: 0.0,
+            learned: None,
         }
     }
 

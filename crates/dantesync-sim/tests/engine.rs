@@ -270,3 +270,53 @@ fn same_seed_same_numbers() {
     assert_ne!(a.observations, c.observations);
     let _ = Targets::default();
 }
+
+fn warm_start(learned_ppm: f64, leader: dantesync_core::wire::ptpv1::Uuid) -> Trace {
+    let mut sc = Scenario::baseline("warm", "S1, restarted with a learned frequency");
+    sc.duration_s = 120.0;
+    sc.learned = Some((learned_ppm, 0.003, leader));
+    run(&sc)
+}
+
+#[test]
+fn a_learned_frequency_locks_a_restarted_node_within_seconds_and_honestly() {
+    use dantesync_sim::scenario::{AM2, SECOND_LEADER};
+    // The oscillator drifts +50 ppm; the saved frequency says −50.
+    let warm = warm_start(-50.0, AM2);
+    let lock = warm
+        .first_switch(0.0, Mode::is_locked)
+        .expect("never locked");
+    assert!(lock < 2.0, "warm LOCK at {lock} s");
+    // Honest: every LOCK/NANO claim covered the truth.
+    for o in &warm.observations {
+        assert!(
+            !(o.mode.is_locked() && o.error_ppm.abs() >= 5.0),
+            "t={} {:?}",
+            o.t_s,
+            o
+        );
+        assert!(
+            !(o.mode == Mode::Nano && o.error_ppm.abs() >= 0.5),
+            "t={} {:?}",
+            o.t_s,
+            o
+        );
+    }
+    // The oscillator moved 2 ppm while stopped: still locked early, still honest.
+    let moved = warm_start(-48.0, AM2);
+    assert!(moved.first_switch(0.0, Mode::is_locked).unwrap() < 2.0);
+    assert!(moved
+        .observations
+        .iter()
+        .all(|o| !(o.mode == Mode::Nano && o.error_ppm.abs() >= 0.5)));
+    assert!(
+        max_abs(errors_between(&moved, 60.0, 120.0)) < 0.2,
+        "learned the new rate"
+    );
+    // Learned against another leader: no shortcut, a normal acquisition.
+    let other = warm_start(-50.0, SECOND_LEADER);
+    assert!(
+        other.first_switch(0.0, Mode::is_locked).unwrap() > 5.0,
+        "another leader's frequency is no prior"
+    );
+}

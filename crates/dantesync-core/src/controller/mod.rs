@@ -21,6 +21,7 @@ use crate::mode::Mode;
 use crate::servo::{EstimatorConfig, FrequencyPolicy, PolicyConfig, RateEstimator, Verdict};
 use crate::source::{PtpConfig, PtpSource, SourceEvent};
 use crate::time::{secs_to_nanos, LocalTime};
+use crate::wire::ptpv1::Uuid;
 
 /// Everything the controller can be tuned by.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +34,9 @@ pub struct ControllerConfig {
     pub max_frequency_ppm: f64,
     /// NTP time correction; None runs PTP only.
     pub ntp: Option<NtpGateConfig>,
+    /// How far a learned frequency may have moved while the node was stopped (ppm, one σ):
+    /// temperature and ageing between runs. Added to the saved uncertainty.
+    pub learned_floor_ppm: f64,
 }
 
 impl Default for ControllerConfig {
@@ -44,6 +48,7 @@ impl Default for ControllerConfig {
             modes: ModeThresholds::default(),
             max_frequency_ppm: 500.0,
             ntp: Some(NtpGateConfig::default()),
+            learned_floor_ppm: 1.0,
         }
     }
 }
@@ -55,6 +60,23 @@ pub struct NtpMeasurement {
     pub offset_ns: i64,
     /// Round-trip delay, ns.
     pub delay_ns: i64,
+}
+
+/// What a saved frequency says about the oscillator before any sample: its natural rate
+/// against the leader it was learned from, and how sure that is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct LearnedPrior {
+    rate_ppm: f64,
+    sigma_ppm: f64,
+    leader: Option<Uuid>,
+}
+
+/// The rate as the controller uses it: the estimator's, combined with a learned prior while
+/// one applies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Rate {
+    slope_ppm: f64,
+    sigma_ppm: f64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +125,7 @@ pub struct Controller {
     last_correction: Option<LocalTime>,
     timer_sf: Option<i64>,
     kinks_reported: u64,
+    prior: Option<LearnedPrior>,
 }
 
 impl Controller {
@@ -135,12 +158,65 @@ impl Controller {
             last_correction: None,
             timer_sf: None,
             kinks_reported: 0,
+            prior: None,
             cfg,
         }
     }
 
     pub fn config(&self) -> &ControllerConfig {
         &self.cfg
+    }
+
+    /// Starts from a frequency learned in an earlier run (`ppm`, known to `sigma_ppm` then)
+    /// against `leader`. While the same leader is heard and the estimate is young, it counts
+    /// as a prior: a restarted node is locked within a second of the first samples instead of
+    /// re-acquiring, as far as `learned_floor_ppm` (how far the oscillator may have moved
+    /// while stopped) allows. A different leader, or a rate change, discards it.
+    #[must_use]
+    pub fn with_learned_frequency(
+        mut self,
+        ppm: f64,
+        sigma_ppm: f64,
+        leader: Option<Uuid>,
+    ) -> Self {
+        let limit = self.cfg.max_frequency_ppm;
+        if !ppm.is_finite() || !sigma_ppm.is_finite() || ppm.abs() > limit {
+            return self;
+        }
+        self.servo_ppm = ppm;
+        let sigma = sigma_ppm.abs().hypot(self.cfg.learned_floor_ppm);
+        self.prior = Some(LearnedPrior {
+            rate_ppm: -ppm,
+            sigma_ppm: sigma,
+            leader,
+        });
+        self.policy.set_applied_sigma(sigma);
+        self
+    }
+
+    /// The rate: the estimate, combined (inverse-variance) with the learned prior if any.
+    fn rate(&self) -> Option<Rate> {
+        let est = self.estimator.estimate();
+        match (est, self.prior) {
+            (Some(e), Some(p)) => {
+                let we = 1.0 / (e.sigma_ppm * e.sigma_ppm);
+                let wp = 1.0 / (p.sigma_ppm * p.sigma_ppm);
+                Some(Rate {
+                    slope_ppm: (e.slope_ppm * we + p.rate_ppm * wp) / (we + wp),
+                    sigma_ppm: (we + wp).sqrt().recip(),
+                })
+            }
+            (Some(e), None) => Some(Rate {
+                slope_ppm: e.slope_ppm,
+                sigma_ppm: e.sigma_ppm,
+            }),
+            // The prior alone speaks only once its leader is actually being heard.
+            (None, Some(p)) if self.last_sample_sf.is_some() => Some(Rate {
+                slope_ppm: p.rate_ppm,
+                sigma_ppm: p.sigma_ppm,
+            }),
+            (None, _) => None,
+        }
     }
 
     pub fn mode(&self) -> Mode {
@@ -167,6 +243,12 @@ impl Controller {
                 // A new timescale: keep the frequency, forget the offsets.
                 self.estimator.reset();
                 self.policy.leader_changed();
+                if self
+                    .prior
+                    .is_some_and(|p| p.leader != Some(current.grandmaster))
+                {
+                    self.prior = None;
+                }
                 out.push(Action::Notice(Notice::LeaderChanged { previous, current }));
             }
             SourceEvent::Sample(pair) => self.sample(pair.rx_step_free_ns, pair.t1_ns, &mut out),
@@ -234,13 +316,14 @@ impl Controller {
 
     pub fn status(&self) -> Status {
         let est = self.estimator.estimate();
-        let drift = est.map(|e| e.slope_ppm + self.servo_ppm);
+        let rate = self.rate();
         Status {
             mode: self.modes.mode(),
-            drift_ppm: drift,
-            drift_sigma_ppm: est.map(|e| e.sigma_ppm),
+            drift_ppm: rate.map(|r| r.slope_ppm + self.servo_ppm),
+            drift_sigma_ppm: rate.map(|r| r.sigma_ppm),
             error_bound_ppm: self.error_bound(),
-            natural_rate_ppm: est.map(|e| e.slope_ppm),
+            natural_rate_ppm: rate.map(|r| r.slope_ppm),
+            learned_prior: self.prior.is_some(),
             applied_ppm: self.servo_ppm,
             slew_ppm: self.slew.map_or(0.0, |s| s.ppm),
             noise_us: est.map(|e| e.noise_us),
@@ -313,13 +396,14 @@ impl Controller {
             Verdict::Accepted | Verdict::Outlier => {}
             Verdict::Restarted => out.push(Action::Notice(Notice::TimescaleJump)),
         }
-        let Some(est) = self.estimator.estimate() else {
+        let Some(est) = self.rate() else {
             return;
         };
         let kinks = self.estimator.counters().kinks;
         if kinks > self.kinks_reported {
             self.kinks_reported = kinks;
             self.policy.rate_changed();
+            self.prior = None;
             out.push(Action::Notice(Notice::RateChange));
         }
         let limit = self.cfg.max_frequency_ppm - self.slew.map_or(0.0, |s| s.ppm.abs());
@@ -341,8 +425,8 @@ impl Controller {
     }
 
     fn error_bound(&self) -> Option<f64> {
-        let est = self.estimator.estimate()?;
-        Some((est.slope_ppm + self.servo_ppm).abs() + 3.0 * est.sigma_ppm)
+        let rate = self.rate()?;
+        Some((rate.slope_ppm + self.servo_ppm).abs() + 3.0 * rate.sigma_ppm)
     }
 
     fn correct(
@@ -394,8 +478,8 @@ impl Controller {
     /// The one place the mode is computed, followed by what depends on it.
     fn evaluate(&mut self, sf: i64, out: &mut Vec<Action>) {
         if sf > self.last_eval_sf {
-            if let Some(est) = self.estimator.estimate() {
-                let drift = est.slope_ppm + self.servo_ppm;
+            if let Some(rate) = self.rate() {
+                let drift = rate.slope_ppm + self.servo_ppm;
                 self.accumulated_phase_us += drift * (sf as f64 - self.last_eval_sf as f64) * 1e-9;
             }
             self.last_eval_sf = sf;

@@ -36,6 +36,8 @@ pub struct Status {
     pub error_bound_ppm: Option<f64>,
     /// The local oscillator's natural rate against the leader, as estimated.
     pub natural_rate_ppm: Option<f64>,
+    /// Whether a frequency learned in an earlier run still contributes to the rate.
+    pub learned_prior: bool,
     /// Frequency the servo applies (ppm), without any NTP slew.
     pub applied_ppm: f64,
     /// Extra frequency of an NTP slew in progress.
