@@ -2,6 +2,7 @@
 
 mod clock_test;
 mod config;
+mod daemon;
 mod gm_sim;
 mod replay;
 
@@ -97,9 +98,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_daemon(_args: &DaemonArgs) -> ExitCode {
-    eprintln!("dantesync: the daemon is not built yet; `dantesync replay FILE` analyses a capture");
-    ExitCode::from(2)
+fn run_daemon(args: &DaemonArgs) -> ExitCode {
+    if args.service {
+        eprintln!("dantesync: --service is for the Windows service control manager; the Windows service is not built yet");
+        return ExitCode::from(2);
+    }
+    daemon::run(&daemon::Flags {
+        config: args.config.as_deref(),
+        overrides: config::Overrides {
+            interface: args.interface.clone(),
+            ntp_server: args.ntp_server.clone(),
+            skip_ntp: args.skip_ntp,
+        },
+    })
 }
 
 fn run_replay(args: &ReplayArgs) -> ExitCode {

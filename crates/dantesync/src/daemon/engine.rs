@@ -1,0 +1,290 @@
+//! The engine task: owns the controller, takes events from the other tasks, and executes the
+//! controller's actions in order before the next event.
+//!
+//! Clock failures: an error is logged (once per distinct message, so a clock that keeps
+//! refusing does not flood the log) and the loop carries on; the controller keeps its books as
+//! if the action took effect, so when the clock recovers the next decision is right again. The
+//! one exception is the very first frequency write at start: if that fails, the daemon stops
+//! (see `mod.rs`), because a clock that cannot be adjusted at all cannot be disciplined.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use dantesync_clock::state::{LearnedState, Persister};
+use dantesync_clock::ClockError;
+use dantesync_core::controller::Method;
+use dantesync_core::{Action, Controller, Mode, Notice, Status};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::shared::{Event, Shared};
+use super::systemd::Notifier;
+
+/// At most one summary line per this long, so a week of logs stays small.
+const SUMMARY_EVERY: Duration = Duration::from_secs(300);
+/// How often a locked frequency is offered to the persister (which decides whether to write).
+const PERSIST_OFFER_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub struct Engine {
+    pub controller: Controller,
+    pub shared: Arc<Shared>,
+    pub ntp: Option<mpsc::UnboundedSender<()>>,
+    pub persister: Persister,
+    pub notifier: Notifier,
+    /// Monotonic origin for the persister's times.
+    pub started: Instant,
+    timer: Option<Instant>,
+    last_clock_error: Option<String>,
+    last_offer: Option<Instant>,
+}
+
+impl Engine {
+    pub fn new(
+        controller: Controller,
+        shared: Arc<Shared>,
+        ntp: Option<mpsc::UnboundedSender<()>>,
+        persister: Persister,
+        notifier: Notifier,
+    ) -> Self {
+        Self {
+            controller,
+            shared,
+            ntp,
+            persister,
+            notifier,
+            started: Instant::now(),
+            timer: None,
+            last_clock_error: None,
+            last_offer: None,
+        }
+    }
+
+    /// Runs until `shutdown` resolves, then persists the learned frequency. The clock's
+    /// frequency is left as it is: the learned rate is the best free-running rate there is.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<Event>,
+        shutdown: impl std::future::Future<Output = &'static str>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut summary = tokio::time::interval_at(Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
+        let watchdog_every = Notifier::watchdog_interval().unwrap_or(Duration::from_secs(3600));
+        let mut watchdog = tokio::time::interval(watchdog_every);
+        let far = Duration::from_secs(86_400);
+        loop {
+            let timer_at = self.timer.unwrap_or_else(|| Instant::now() + far);
+            tokio::select! {
+                why = &mut shutdown => {
+                    tracing::info!("{why}: stopping; the clock keeps its present frequency");
+                    self.notifier.stopping();
+                    break;
+                }
+                event = events.recv() => {
+                    let Some(event) = event else { break };
+                    let actions = match event {
+                        Event::Ptp { bytes, rx } => self.controller.handle_ptp(&bytes, rx),
+                        Event::Ntp(Ok(m)) => {
+                            tracing::debug!("NTP check: offset {} µs, delay {} µs", m.offset_ns / 1000, m.delay_ns / 1000);
+                            let now = self.shared.now();
+                            self.controller.handle_ntp_result(now, m)
+                        }
+                        Event::Ntp(Err(e)) => {
+                            tracing::debug!("NTP check failed: {e}");
+                            let now = self.shared.now();
+                            self.controller.handle_ntp_failure(now)
+                        }
+                    };
+                    self.execute(actions);
+                }
+                () = tokio::time::sleep_until(timer_at), if self.timer.is_some() => {
+                    self.timer = None;
+                    let now = self.shared.now();
+                    let actions = self.controller.tick(now);
+                    self.execute(actions);
+                }
+                _ = summary.tick() => self.log_summary(),
+                _ = watchdog.tick() => self.notifier.watchdog(),
+            }
+        }
+        self.persist_on_exit();
+    }
+
+    /// Executes `actions` in order, then publishes the status.
+    pub fn execute(&mut self, actions: Vec<Action>) {
+        let mut status: Option<Status> = None;
+        for action in actions {
+            match action {
+                Action::SetFrequency { ppm } => {
+                    let r = self.shared.clock().set_frequency(ppm);
+                    self.clock_result("set the frequency", r);
+                }
+                Action::Step { nanos } => {
+                    let r = self.shared.clock().step(nanos);
+                    if r.is_ok() {
+                        tracing::info!("clock stepped by {:+.6} s", nanos as f64 * 1e-9);
+                    }
+                    self.clock_result("step the clock", r);
+                }
+                Action::StartNtpCheck => match &self.ntp {
+                    Some(tx) if tx.send(()).is_ok() => {}
+                    _ => {
+                        // No NTP task (PTP-only): tell the controller at once, so it does not
+                        // wait for an answer that never comes.
+                        let now = self.shared.now();
+                        let more = self.controller.handle_ntp_failure(now);
+                        self.execute(more);
+                    }
+                },
+                Action::SetTimer { at } => {
+                    let now = self.shared.now();
+                    let wait = Duration::from_nanos(at.nanos_since(now).max(0) as u64);
+                    self.timer = Some(Instant::now() + wait);
+                }
+                Action::Notice(notice) => {
+                    let s = status.get_or_insert_with(|| self.controller.status());
+                    self.log_notice(&notice, s);
+                }
+            }
+        }
+        let status = self.controller.status();
+        self.offer_learned(&status);
+        self.shared.publish(status);
+    }
+
+    fn clock_result(&mut self, what: &str, r: Result<(), ClockError>) {
+        match r {
+            Ok(()) => {
+                if self.last_clock_error.take().is_some() {
+                    tracing::info!("the clock accepts adjustments again");
+                }
+            }
+            Err(e) => {
+                let text = format!("cannot {what}: {e}");
+                if self.last_clock_error.as_deref() != Some(text.as_str()) {
+                    tracing::error!(
+                        "{text} (dantesync keeps running and retries with the next decision)"
+                    );
+                    self.last_clock_error = Some(text);
+                }
+            }
+        }
+    }
+
+    fn log_notice(&self, notice: &Notice, s: &Status) {
+        match notice {
+            Notice::ModeChanged { from, to } => {
+                tracing::info!("mode {from} -> {to}{}", describe(s));
+                self.notifier.status(&format!("{to}{}", describe(s)));
+            }
+            Notice::LeaderChanged { previous, current } => match previous {
+                Some(p) => tracing::info!(
+                    "leader changed from {} to {} (new timescale; the learned frequency is kept)",
+                    p.grandmaster,
+                    current.grandmaster
+                ),
+                None => tracing::info!("following leader {}", current.grandmaster),
+            },
+            Notice::TimescaleJump => tracing::info!(
+                "the leader's timescale jumped (it restarted?): rate estimate restarted"
+            ),
+            Notice::RateChange => {
+                tracing::info!("the clock's natural rate changed: estimate narrowed")
+            }
+            Notice::NtpCorrection { offset_ns, method } => match method {
+                Method::Step => {
+                    tracing::info!("NTP: time corrected by {} µs (step)", offset_ns / 1000)
+                }
+                Method::Slew { ppm, duration_s } => tracing::info!(
+                    "NTP: time corrected by {} µs (slew {ppm:+.3} ppm for {duration_s:.1} s)",
+                    offset_ns / 1000
+                ),
+            },
+            Notice::NtpRefused { offset_ns } => tracing::warn!(
+                "NTP offset {:.3} s is beyond ntp.panic_threshold_s: not applied",
+                *offset_ns as f64 * 1e-9
+            ),
+        }
+    }
+
+    fn log_summary(&self) {
+        let s = self.controller.status();
+        tracing::info!(
+            "summary: {}{}; samples {}, timestamps {}, PTP dropped by source filter {}",
+            s.mode,
+            describe(&s),
+            s.ptp.samples,
+            self.shared.timestamping().describe(),
+            self.shared
+                .ptp_dropped_source
+                .load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Offers a trustworthy (locked) frequency to the persister, at most every 10 s.
+    fn offer_learned(&mut self, s: &Status) {
+        if !s.mode.is_locked() {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .last_offer
+            .is_some_and(|t| now.duration_since(t) < PERSIST_OFFER_EVERY)
+        {
+            return;
+        }
+        self.last_offer = Some(now);
+        let state = learned(s);
+        let at = self.monotonic();
+        match self.persister.offer(at, state) {
+            Ok(true) => tracing::debug!("learned frequency {:+.3} ppm saved", s.applied_ppm),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("cannot save the learned frequency: {e}"),
+        }
+    }
+
+    fn persist_on_exit(&mut self) {
+        let s = self.controller.status();
+        if s.mode.is_locked() {
+            self.last_offer = None;
+            self.offer_learned(&s);
+        }
+        match self.persister.flush(self.monotonic()) {
+            Ok(true) => tracing::info!(
+                "learned frequency saved to {}",
+                self.persister.path().display()
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("cannot save the learned frequency: {e}"),
+        }
+    }
+}
+
+/// What the state file keeps of a status.
+fn learned(s: &Status) -> LearnedState {
+    LearnedState::new(
+        s.applied_ppm,
+        s.drift_sigma_ppm.unwrap_or(0.0),
+        s.leader.map(|l| l.id.grandmaster.to_string()),
+        SystemTime::now(),
+    )
+}
+
+/// ", drift +0.012 ± 0.004 ppm, applied -49.998 ppm, leader 00:1d:c1:00:53:01".
+fn describe(s: &Status) -> String {
+    let mut out = String::new();
+    if let (Some(d), Some(sigma)) = (s.drift_ppm, s.drift_sigma_ppm) {
+        out.push_str(&format!(", drift {d:+.3} ± {sigma:.3} ppm"));
+    }
+    out.push_str(&format!(", applied {:+.3} ppm", s.applied_ppm));
+    if let Some(l) = s.leader {
+        out.push_str(&format!(", leader {}", l.id.grandmaster));
+    } else if s.mode == Mode::NtpOnly {
+        out.push_str(", no leader (holding the last frequency)");
+    }
+    out
+}

@@ -1,0 +1,252 @@
+//! The daemon: a switchboard between sockets, timers and the sans-IO controller.
+//!
+//! Tasks on one tokio thread (current_thread: the work per event is microseconds; one thread
+//! keeps the clock calls ordered and idle CPU at zero, everything waits on sockets or timers):
+//! - two PTP receivers ([`ptp`]) stamp datagrams and send them to the engine;
+//! - the engine ([`engine`]) owns the [`Controller`], executes its actions on the clock, arms
+//!   its timer, logs, persists the learned frequency;
+//! - the NTP client ([`ntp`]) runs a check when the engine asks and reports back, so a server
+//!   that never answers delays nothing else;
+//! - the query responder ([`query`]) answers from the published status and the clock.
+//!
+//! Shutdown (SIGTERM, SIGINT, Ctrl-C): the learned frequency is saved and the clock's frequency
+//! is left as it is — resetting it to zero would make a free-running clock drift at its natural
+//! rate, the worst choice.
+
+mod engine;
+mod iface;
+mod lock;
+mod logging;
+mod ntp;
+mod ptp;
+mod query;
+mod shared;
+#[cfg(target_os = "linux")]
+mod sys;
+mod systemd;
+
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use dantesync_clock::state::{self, PersistPolicy, Persister};
+use dantesync_clock::ClockConfig;
+use dantesync_core::Controller;
+use tokio::sync::mpsc;
+
+use crate::config::{self, ClockKind, Config, Overrides};
+use engine::Engine;
+use shared::Shared;
+use systemd::Notifier;
+
+/// The daemon's flags, as `main` parsed them.
+#[derive(Debug)]
+pub struct Flags<'a> {
+    pub config: Option<&'a std::path::Path>,
+    pub overrides: Overrides,
+}
+
+/// Runs the daemon until a stop signal: exit 0 then; 1 when it cannot start.
+pub fn run(flags: &Flags<'_>) -> ExitCode {
+    let cfg = match config::load(flags.config).and_then(|c| {
+        c.with_overrides(&flags.overrides)
+            .map_err(|d| config::LoadError::Invalid { errors: vec![d] })
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dantesync: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    logging::init(cfg.log.level);
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(daemon(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("dantesync: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn daemon(cfg: Config) -> Result<(), String> {
+    let lock_path = lock::lock_path(&cfg.state_file, cfg.clock == ClockKind::System);
+    let instance = lock::acquire(&lock_path)?;
+    tracing::debug!("instance lock held on {}", instance.path.display());
+
+    let clock_cfg = match cfg.clock {
+        ClockKind::System => ClockConfig::System,
+        ClockKind::Simulated {
+            drift_ppm,
+            offset_ms,
+        } => ClockConfig::Simulated {
+            drift_ppm,
+            offset_ms,
+        },
+    };
+    let clock = dantesync_clock::open(&clock_cfg).map_err(|e| format!("clock: {e}"))?;
+
+    let on_disk = match state::load(&cfg.state_file) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("{e}; starting without a learned frequency");
+            None
+        }
+    };
+    let initial_ppm = match &on_disk {
+        Some(s) => s.frequency_ppm,
+        None => clock.frequency().unwrap_or(0.0),
+    };
+
+    let mut controller_cfg = cfg.controller_config();
+    controller_cfg.max_frequency_ppm = controller_cfg.max_frequency_ppm.min(clock.max_frequency());
+    let now = clock.now();
+    let mut controller = Controller::new(controller_cfg, now, initial_ppm);
+    let shared = Arc::new(Shared::new(clock, controller.status(), cfg.ptp.clone()));
+
+    log_start(&cfg, &shared, on_disk.as_ref().map(|s| s.frequency_ppm));
+
+    // Sockets first: a port that cannot be bound stops the daemon before it touches the clock.
+    let event_sock = ptp::bind(cfg.ptp.event_port, "event")?;
+    let general_sock = ptp::bind(cfg.ptp.general_port, "general")?;
+    let query_sock = if cfg.query_api.enabled {
+        Some(query::bind(&cfg.query_api).await?)
+    } else {
+        None
+    };
+
+    // The starting frequency; a clock that refuses even this cannot be disciplined.
+    let first = controller.start(now);
+    for action in &first {
+        if let dantesync_core::Action::SetFrequency { ppm } = action {
+            shared
+                .clock()
+                .set_frequency(*ppm)
+                .map_err(|e| format!("cannot set the clock's frequency: {e}"))?;
+        }
+    }
+    let rest: Vec<_> = first
+        .into_iter()
+        .filter(|a| !matches!(a, dantesync_core::Action::SetFrequency { .. }))
+        .collect();
+
+    let (event_tx, event_rx) = mpsc::channel(256);
+    let group = dantesync_core::wire::ptpv1::Subdomain::from_name(&cfg.ptp.subdomain)
+        .multicast_group()
+        .unwrap_or(Ipv4Addr::new(224, 0, 1, 129));
+    for sock in [event_sock, general_sock] {
+        tokio::spawn(ptp::receive(
+            sock,
+            group,
+            cfg.interface.clone(),
+            shared.clone(),
+            event_tx.clone(),
+        ));
+    }
+    let ntp_tx = match (cfg.ptp_only(), cfg.ntp_servers.first()) {
+        (false, Some(server)) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(ntp::run(
+                server.clone(),
+                shared.clone(),
+                rx,
+                event_tx.clone(),
+            ));
+            Some(tx)
+        }
+        _ => None,
+    };
+    if let Some(sock) = query_sock {
+        tokio::spawn(query::serve(sock, cfg.query_api.clone(), shared.clone()));
+    }
+    drop(event_tx);
+
+    let notifier = Notifier::from_env();
+    notifier.ready(&format!("{}: waiting for PTP", controller.mode()));
+    let persister = Persister::new(
+        cfg.state_file.clone(),
+        PersistPolicy::default(),
+        on_disk.as_ref(),
+    );
+    let mut engine = Engine::new(controller, shared, ntp_tx, persister, notifier);
+    engine.execute(rest);
+    engine.run(event_rx, shutdown_signal()).await;
+    Ok(())
+}
+
+fn log_start(cfg: &Config, shared: &Shared, learned: Option<f64>) {
+    let clock = shared.clock();
+    let backend = match cfg.clock {
+        ClockKind::System => clock.name().to_owned(),
+        ClockKind::Simulated {
+            drift_ppm,
+            offset_ms,
+        } => format!(
+            "{} (drift {drift_ppm:+} ppm, offset {offset_ms} ms)",
+            clock.name()
+        ),
+    };
+    drop(clock);
+    let ntp = match cfg.ptp_only_reason() {
+        Some(reason) => format!("PTP-only: {reason}"),
+        None => format!(
+            "NTP {}",
+            cfg.ntp_servers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let start = match learned {
+        Some(ppm) => format!("starting from the learned {ppm:+.3} ppm"),
+        None => "no learned frequency yet".to_owned(),
+    };
+    tracing::info!(
+        "dantesync {} starting: interface {}, clock {backend}, PTP ports {}/{}, {ntp}; {start}; {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.interface.as_deref().unwrap_or("automatic"),
+        cfg.ptp.event_port,
+        cfg.ptp.general_port,
+        cfg.origin_note()
+    );
+}
+
+/// Resolves with the signal's name on SIGTERM or SIGINT (Ctrl-C on Windows).
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}

@@ -1,0 +1,158 @@
+//! The daemon's few Linux system calls that the standard library and socket2 lack: receiving a
+//! datagram with its kernel receive timestamp (SO_TIMESTAMPNS), listing the interfaces with
+//! their IPv4 addresses, and an exclusive lock on a file. Every `unsafe` block of the daemon is
+//! here, behind safe functions.
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::{AsRawFd, RawFd};
+
+/// Asks the kernel to stamp every datagram received on `fd` with CLOCK_REALTIME (ns).
+pub fn enable_rx_timestamps(fd: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` lives for the call and its size is passed; the kernel only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&raw const on).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// One datagram: its length, sender and kernel receive timestamp (realtime ns since the Unix
+/// epoch) when the kernel attached one.
+#[derive(Debug)]
+pub struct Received {
+    pub len: usize,
+    pub from: Option<SocketAddr>,
+    pub kernel_ns: Option<i64>,
+}
+
+/// `recvmsg` on a non-blocking socket; `WouldBlock` when nothing is queued.
+pub fn recv_with_timestamp(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
+    // u64 alignment is what cmsghdr needs; 64 bytes hold one SCM_TIMESTAMPNS with room.
+    let mut control = [0u64; 8];
+    // SAFETY: an all-zero sockaddr_storage / msghdr / iovec is a valid value of each.
+    let mut addr: libc::sockaddr_storage = unsafe { zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: as above.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_name = (&raw mut addr).cast();
+    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of::<[u64; 8]>() as _;
+    // SAFETY: every pointer in `msg` points at a live local buffer of the length given with
+    // it, and they all outlive the call.
+    let n = unsafe { libc::recvmsg(fd, &raw mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut kernel_ns = None;
+    // SAFETY: the kernel filled `msg_control` up to `msg_controllen`; the CMSG_* macros walk
+    // exactly that region, and a SCM_TIMESTAMPNS payload is one timespec (read unaligned).
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+            {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                kernel_ns = Some(ts.tv_sec * 1_000_000_000 + ts.tv_nsec);
+            }
+            cmsg = libc::CMSG_NXTHDR(&raw const msg, cmsg);
+        }
+    }
+    let from = if i32::from(addr.ss_family) == libc::AF_INET {
+        // SAFETY: the family says the storage holds a sockaddr_in.
+        let sin: libc::sockaddr_in = unsafe { std::ptr::read((&raw const addr).cast()) };
+        Some(SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+            u16::from_be(sin.sin_port),
+        )))
+    } else {
+        None
+    };
+    Ok(Received {
+        len: n as usize,
+        from,
+        kernel_ns,
+    })
+}
+
+/// An interface with an IPv4 address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub addr: Ipv4Addr,
+    pub loopback: bool,
+    pub up: bool,
+}
+
+/// Every (interface, IPv4 address) pair, from getifaddrs.
+pub fn interfaces() -> io::Result<Vec<Interface>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list head into `head`, freed below.
+    if unsafe { libc::getifaddrs(&raw mut head) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned and not yet freed; its name
+        // is a NUL-terminated string and a non-null ifa_addr of family AF_INET is a
+        // sockaddr_in.
+        unsafe {
+            let ifa = &*cur;
+            if !ifa.ifa_addr.is_null() && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET {
+                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                out.push(Interface {
+                    name: CStr::from_ptr(ifa.ifa_name).to_string_lossy().into_owned(),
+                    addr: Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                    loopback: ifa.ifa_flags & libc::IFF_LOOPBACK as u32 != 0,
+                    up: ifa.ifa_flags & libc::IFF_UP as u32 != 0,
+                });
+            }
+            cur = ifa.ifa_next;
+        }
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
+/// Takes an exclusive, non-blocking lock on `file`; `Ok(false)` when another process holds it.
+/// The lock lives as long as the open file.
+pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    // SAFETY: flock on a valid open descriptor has no memory effects.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::WouldBlock {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// Whether this process runs as root (the lock file's place depends on it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() == 0 }
+}
