@@ -18,6 +18,7 @@ pub use ntp_gate::{GateDecision, Method, NtpGate, NtpGateConfig};
 pub use status::{LeaderStatus, NtpStatus, Status};
 
 use crate::mode::Mode;
+use crate::servo::policy::Observed;
 use crate::servo::{EstimatorConfig, FrequencyPolicy, PolicyConfig, RateEstimator, Verdict};
 use crate::source::{PtpConfig, PtpSource, SourceEvent};
 use crate::time::{secs_to_nanos, LocalTime};
@@ -85,6 +86,13 @@ struct Slew {
     end_sf: i64,
 }
 
+/// How long an NTP confirmation keeps the node's time counted as synchronised (s).
+const SYNC_VALID_S: f64 = 600.0;
+
+/// A check the host has not reported after this long (s) counts as failed. A check is a
+/// burst of a few requests with sub-second timeouts, so this is generous.
+const NTP_CHECK_TIMEOUT_S: f64 = 10.0;
+
 /// The NTP check interval for an accumulated phase error, per the architecture: the more
 /// phase may have been lost, the sooner the next check.
 pub fn ntp_interval_s(mode: Mode, accumulated_phase_us: f64) -> f64 {
@@ -126,6 +134,10 @@ pub struct Controller {
     timer_sf: Option<i64>,
     kinks_reported: u64,
     prior: Option<LearnedPrior>,
+    /// When two NTP checks last agreed on the offset (whether or not a correction followed).
+    confirmed_sf: Option<i64>,
+    /// The silence since the last sample has been turned into a prior already.
+    silence_handled: bool,
 }
 
 impl Controller {
@@ -159,6 +171,8 @@ impl Controller {
             timer_sf: None,
             kinks_reported: 0,
             prior: None,
+            confirmed_sf: None,
+            silence_handled: false,
             cfg,
         }
     }
@@ -192,6 +206,73 @@ impl Controller {
         });
         self.policy.set_applied_sigma(sigma);
         self
+    }
+
+    /// PTP is back after a silence long enough to be offline. The oscillator may have moved
+    /// while nobody watched (and a restarted leader brings a new timescale), so the old window
+    /// is not evidence any more: what it said becomes a prior, widened by how far an
+    /// oscillator may move meanwhile, and the estimate starts afresh. Lock returns quickly and
+    /// honestly; NANO waits for new data.
+    fn resume_after_silence(&mut self) {
+        let leader = self.source.leader().map(|(id, _)| id.grandmaster);
+        if let Some(rate) = self.rate() {
+            let sigma = rate.sigma_ppm.hypot(self.cfg.learned_floor_ppm);
+            self.prior = Some(LearnedPrior {
+                rate_ppm: rate.slope_ppm,
+                sigma_ppm: sigma,
+                leader,
+            });
+            self.policy
+                .set_applied_sigma(self.policy.applied_sigma().max(sigma));
+        }
+        self.estimator.reset();
+    }
+
+    /// A prior the new data contradict (beyond 3σ of both together) is dropped: the
+    /// oscillator moved more than assumed, and only the data may speak now.
+    fn drop_contradicted_prior(&mut self) {
+        let (Some(p), Some(e)) = (self.prior, self.estimator.estimate()) else {
+            return;
+        };
+        if (e.slope_ppm - p.rate_ppm).abs() > 3.0 * e.sigma_ppm.hypot(p.sigma_ppm) {
+            self.prior = None;
+            self.policy.rate_changed();
+        }
+    }
+
+    /// The host could not apply the last frequency: the clock runs at `actual_ppm` (read back
+    /// from it). The books follow the clock, so the servo never subtracts a correction that did
+    /// not happen.
+    pub fn frequency_not_applied(&mut self, now: LocalTime, actual_ppm: f64) -> Vec<Action> {
+        let sf = self.sf(now);
+        if actual_ppm.is_finite() {
+            self.rebase(sf);
+            self.servo_ppm = actual_ppm - self.slew.map_or(0.0, |s| s.ppm);
+            self.policy.rate_changed();
+        }
+        let mut out = Vec::new();
+        self.evaluate(sf, &mut out);
+        out
+    }
+
+    /// The host could not apply the last step of `nanos`: the clock did not move.
+    pub fn step_not_applied(&mut self, now: LocalTime, nanos: i64) -> Vec<Action> {
+        // `now` was read from the clock that did not jump: it is already on the old axis.
+        self.steps_total = self.steps_total.saturating_sub(nanos);
+        self.confirmed_sf = None;
+        let mut out = Vec::new();
+        let sf = self.sf(now);
+        self.evaluate(sf, &mut out);
+        out
+    }
+
+    /// UTC is known: two NTP checks agreed within the last `SYNC_VALID_S`, and the latest
+    /// check did not fail. What an NTP server's leap indicator and stratum rest on.
+    fn time_synchronised(&self) -> bool {
+        let fresh = self
+            .confirmed_sf
+            .is_some_and(|t| (self.last_eval_sf as f64 - t as f64) * 1e-9 <= SYNC_VALID_S);
+        fresh && !self.ntp_failing
     }
 
     /// The rate: the estimate, combined (inverse-variance) with the learned prior if any.
@@ -237,17 +318,23 @@ impl Controller {
         let mut out = Vec::new();
         let sf = self.sf(rx);
         self.advance(sf, &mut out);
+        let silent_s = self.last_sample_sf.map(|t| (sf as f64 - t as f64) * 1e-9);
+        if !self.silence_handled && silent_s.is_some_and(|s| s >= self.cfg.ptp.offline_timeout_s) {
+            self.resume_after_silence();
+            self.silence_handled = true;
+        }
         match self.source.handle(bytes, rx, sf) {
             SourceEvent::Nothing => {}
             SourceEvent::LeaderChanged { previous, current } => {
-                // A new timescale: keep the frequency, forget the offsets.
+                // A new timescale: keep the frequency, forget the offsets. The same clock back
+                // again (a rebooted leader) keeps what is known about its rate.
                 self.estimator.reset();
-                self.policy.leader_changed();
                 if self
                     .prior
-                    .is_some_and(|p| p.leader != Some(current.grandmaster))
+                    .is_none_or(|p| p.leader != Some(current.grandmaster))
                 {
                     self.prior = None;
+                    self.policy.leader_changed();
                 }
                 out.push(Action::Notice(Notice::LeaderChanged { previous, current }));
             }
@@ -275,16 +362,18 @@ impl Controller {
             match gate.offer(m.offset_ns as f64 - remaining) {
                 GateDecision::Correct { offset_ns, method } => {
                     let total = offset_ns.saturating_add(remaining.round() as i64);
+                    self.confirmed_sf = Some(sf);
                     self.correct(sf, now, total, method, &mut out);
                 }
                 GateDecision::Unconfirmed => next_in = Some(gate.config().confirm_interval_s),
-                GateDecision::TooSmall => {}
+                GateDecision::TooSmall => self.confirmed_sf = Some(sf),
                 GateDecision::RefusedPanic => out.push(Action::Notice(Notice::NtpRefused {
                     offset_ns: m.offset_ns,
                 })),
             }
         }
-        let sf = self.sf(now);
+        // `sf` stays as computed on entry: a step moves the local clock and `steps_total`
+        // together, so the step-free axis does not move.
         self.schedule_ntp(sf, next_in);
         self.evaluate(sf, &mut out);
         out
@@ -344,7 +433,7 @@ impl Controller {
             accumulated_phase_us: self.accumulated_phase_us,
             last_correction: self.last_correction,
             ntp_corrections: self.gate.as_ref().map_or(0, NtpGate::corrections),
-            time_synchronised: self.gate.as_ref().is_some_and(|g| g.corrections() > 0),
+            time_synchronised: self.time_synchronised(),
             ptp: self.source.counters(),
             estimator: self.estimator.counters(),
         }
@@ -391,14 +480,12 @@ impl Controller {
         let raw = i128::from(rx_sf) + i128::from(self.steps_total) - t1_ns;
         self.last_offset_ns = Some(raw);
         self.last_sample_sf = Some(rx_sf);
+        self.silence_handled = false;
         let unwrapped = i128::from(rx_sf) - t1_ns - self.integral_at(rx_sf).round() as i128;
         match self.estimator.add(rx_sf, unwrapped) {
             Verdict::Accepted | Verdict::Outlier => {}
             Verdict::Restarted => out.push(Action::Notice(Notice::TimescaleJump)),
         }
-        let Some(est) = self.rate() else {
-            return;
-        };
         let kinks = self.estimator.counters().kinks;
         if kinks > self.kinks_reported {
             self.kinks_reported = kinks;
@@ -406,12 +493,23 @@ impl Controller {
             self.prior = None;
             out.push(Action::Notice(Notice::RateChange));
         }
+        self.drop_contradicted_prior();
+        let Some(est) = self.rate() else {
+            return;
+        };
         let limit = self.cfg.max_frequency_ppm - self.slew.map_or(0.0, |s| s.ppm.abs());
         let now_s = rx_sf as f64 * 1e-9;
+        let data_sigma = self
+            .estimator
+            .estimate()
+            .map_or(f64::INFINITY, |e| e.sigma_ppm);
         if let Some(ppm) = self.policy.decide(
             self.modes.mode(),
-            est.slope_ppm,
-            est.sigma_ppm,
+            Observed {
+                slope_ppm: est.slope_ppm,
+                sigma_ppm: est.sigma_ppm,
+                data_sigma_ppm: data_sigma,
+            },
             self.servo_ppm,
             limit,
             now_s,
@@ -501,14 +599,15 @@ impl Controller {
         }
         if self.gate.is_some() && !self.ntp_in_flight && sf >= self.next_ntp_sf {
             self.ntp_in_flight = true;
-            // Re-armed by the result or failure; if neither comes, retry after the interval.
-            self.next_ntp_sf = sf.saturating_add(secs_to_nanos(
-                ntp_interval_s(after, self.accumulated_phase_us).max(10.0) * 3.0,
-            ));
+            // Re-armed by the result or failure; if neither comes in time, it counts as failed.
+            self.next_ntp_sf = sf.saturating_add(secs_to_nanos(NTP_CHECK_TIMEOUT_S));
             out.push(Action::StartNtpCheck);
         } else if self.ntp_in_flight && sf >= self.next_ntp_sf {
+            // The host never reported this check: count it failed and plan the next one, so
+            // the timer stays armed even with no PTP traffic to wake the controller.
             self.ntp_in_flight = false;
             self.ntp_failing = true;
+            self.schedule_ntp(sf, None);
         }
         self.arm_timer(sf, out);
     }

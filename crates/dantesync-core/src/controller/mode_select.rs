@@ -130,10 +130,11 @@ impl ModeSelector {
             target = Mode::Prod;
         }
         let current = self.mode;
-        if matches!(current, Mode::Init | Mode::NtpOnly) || target == current {
+        if target == current
+            || (matches!(current, Mode::Init | Mode::NtpOnly) && target == Mode::Acq)
+        {
             self.up = 0;
             self.down = 0;
-            // Coming back from NtpOnly or Init, the bound alone decides (it is honest already).
             return self.set(target);
         }
         if rank(target) > rank(current) {
@@ -204,11 +205,9 @@ mod tests {
             ..inputs(Some(0.1), 0.0)
         };
         assert_eq!(s.update(&silent), Mode::NtpOnly);
-        assert_eq!(
-            s.update(&inputs(Some(0.1), 0.0)),
-            Mode::Nano,
-            "an honest bound re-locks at once"
-        );
+        // Leaving NtpOnly is a move up like any other: it needs confirmation.
+        assert_eq!(s.update(&inputs(Some(0.1), 0.0)), Mode::NtpOnly);
+        assert_eq!(s.update(&inputs(Some(0.1), 0.0)), Mode::Nano);
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub struct Status {
     pub accumulated_phase_us: f64,
     pub last_correction: Option<LocalTime>,
     pub ntp_corrections: u64,
-    /// Whether this node's time has been set from NTP at least once.
+    /// Whether this node's time is known from NTP now: two checks agreed within the last
+    /// ten minutes and the latest check did not fail.
     pub time_synchronised: bool,
     pub ptp: PtpCounters,
     pub estimator: EstimatorCounters,

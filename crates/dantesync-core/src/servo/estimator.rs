@@ -19,8 +19,10 @@ use std::collections::VecDeque;
 /// Tuning of the estimator. The defaults suit Dante's 4 Sync/s and PC oscillators.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EstimatorConfig {
-    /// The window grows until it spans this many seconds.
+    /// The window grows until it spans this many seconds...
     pub max_window_s: f64,
+    /// ...or holds this many samples (a fast sender shortens it in time, not its cost).
+    pub max_samples: usize,
     /// No estimate before this many samples.
     pub min_samples: usize,
     /// Samples further than this many robust sigmas from the fit are outliers.
@@ -41,6 +43,7 @@ impl Default for EstimatorConfig {
     fn default() -> Self {
         Self {
             max_window_s: 600.0,
+            max_samples: 4800,
             min_samples: 8,
             outlier_k: 4.0,
             change_k: 5.0,
@@ -243,7 +246,8 @@ impl RateEstimator {
         let dof = (m.inliers as f64 - if m.knot.is_some() { 3.0 } else { 2.0 }).max(1.0);
         // The noise is itself estimated; inflate it by half of its own standard error so that
         // an early, lucky-looking fit cannot claim a lock it has not earned.
-        let sigma = m.sigma * (1.0 + 0.5 / (2.0 * dof).sqrt());
+        // A noise-free fit (exact inputs) must not claim infinite certainty.
+        let sigma = m.sigma.max(self.cfg.noise_floor_us) * (1.0 + 0.5 / (2.0 * dof).sqrt());
         let spread = if m.knot.is_some() {
             0.5 * self.knot_slope_spread
         } else {
@@ -263,7 +267,9 @@ impl RateEstimator {
 
     fn trim_window(&mut self, newest: f64) {
         while let Some(front) = self.samples.front() {
-            if newest - front.t > self.cfg.max_window_s {
+            if newest - front.t > self.cfg.max_window_s
+                || self.samples.len() > self.cfg.max_samples.max(16)
+            {
                 self.samples.pop_front();
             } else {
                 break;
@@ -740,6 +746,26 @@ mod tests {
             e.sigma_ppm
         );
         assert!(e.sigma_ppm < 0.1, "sigma {}", e.sigma_ppm);
+    }
+
+    #[test]
+    fn a_fast_sender_shortens_the_window_instead_of_growing_it() {
+        let cfg = EstimatorConfig {
+            max_samples: 100,
+            ..EstimatorConfig::default()
+        };
+        let mut est = RateEstimator::new(cfg);
+        for i in 0..1000i64 {
+            // 128 Syncs per second.
+            est.add(i * 7_812_500, i128::from(i) * 100);
+        }
+        let e = est.estimate().unwrap();
+        assert_eq!(e.samples, 100);
+        assert!(
+            (e.span_s - 99.0 * 0.0078125).abs() < 1e-6,
+            "span {}",
+            e.span_s
+        );
     }
 
     #[test]

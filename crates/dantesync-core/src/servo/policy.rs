@@ -41,6 +41,15 @@ impl Default for PolicyConfig {
     }
 }
 
+/// What the policy decides on: the rate, its uncertainty with any prior, and the uncertainty
+/// of the samples alone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Observed {
+    pub slope_ppm: f64,
+    pub sigma_ppm: f64,
+    pub data_sigma_ppm: f64,
+}
+
 #[derive(Debug)]
 pub struct FrequencyPolicy {
     cfg: PolicyConfig,
@@ -77,18 +86,21 @@ impl FrequencyPolicy {
         self.applied_sigma = f64::INFINITY;
     }
 
-    /// The new servo frequency, if it should change. `slope_ppm`/`sigma_ppm` come from the
-    /// estimator, `applied_ppm` is the servo's present frequency, `limit_ppm` its range,
-    /// `now_s` any monotonic seconds.
+    /// The new servo frequency, if it should change, from what is `observed`, the servo's
+    /// present frequency `applied_ppm`, its range `limit_ppm` and any monotonic `now_s`.
     pub fn decide(
         &mut self,
         mode: Mode,
-        slope_ppm: f64,
-        sigma_ppm: f64,
+        observed: Observed,
         applied_ppm: f64,
         limit_ppm: f64,
         now_s: f64,
     ) -> Option<f64> {
+        let Observed {
+            slope_ppm,
+            sigma_ppm,
+            data_sigma_ppm,
+        } = observed;
         let target = (-slope_ppm).clamp(-limit_ppm, limit_ppm);
         let residual = applied_ppm - target;
         let significant = sigma_ppm < 0.5 * self.applied_sigma
@@ -98,7 +110,11 @@ impl FrequencyPolicy {
             Mode::Lock => self.cfg.lock_update_s,
             _ => 0.0,
         };
-        let refine = sigma_ppm < self.cfg.refine_below_ppm
+        // Refinements rest on the data alone: a prior can make an estimate look certain long
+        // before the samples say anything, and trading a good frequency for it would only
+        // move the clock.
+        let refine = data_sigma_ppm < self.cfg.refine_below_ppm
+            && sigma_ppm < self.cfg.refine_below_ppm
             && sigma_ppm <= self.applied_sigma
             && residual.abs() > self.cfg.refine_fraction * sigma_ppm
             && now_s - self.last_update_s >= interval;
@@ -116,20 +132,34 @@ impl FrequencyPolicy {
 mod tests {
     use super::*;
 
+    fn obs(slope_ppm: f64, sigma_ppm: f64, data_sigma_ppm: f64) -> Observed {
+        Observed {
+            slope_ppm,
+            sigma_ppm,
+            data_sigma_ppm,
+        }
+    }
+
     #[test]
     fn noisy_estimates_do_not_move_the_frequency() {
         let mut p = FrequencyPolicy::new(PolicyConfig::default());
         // 50 ppm natural drift, estimate 43 ± 30: not significant, not good enough to refine.
-        assert_eq!(p.decide(Mode::Acq, 43.0, 30.0, 0.0, 500.0, 1.0), None);
+        assert_eq!(
+            p.decide(Mode::Acq, obs(43.0, 30.0, 30.0), 0.0, 500.0, 1.0),
+            None
+        );
         // 50 ± 10: significant, go there at once.
         assert_eq!(
-            p.decide(Mode::Acq, 50.0, 10.0, 0.0, 500.0, 2.0),
+            p.decide(Mode::Acq, obs(50.0, 10.0, 10.0), 0.0, 500.0, 2.0),
             Some(-50.0)
         );
         // 30 ± 6 is no clear improvement on a frequency known to ±10.
-        assert_eq!(p.decide(Mode::Prod, 30.0, 6.0, -50.0, 500.0, 3.0), None);
         assert_eq!(
-            p.decide(Mode::Prod, 30.0, 4.0, -50.0, 500.0, 4.0),
+            p.decide(Mode::Prod, obs(30.0, 6.0, 6.0), -50.0, 500.0, 3.0),
+            None
+        );
+        assert_eq!(
+            p.decide(Mode::Prod, obs(30.0, 4.0, 4.0), -50.0, 500.0, 4.0),
             Some(-30.0)
         );
     }
@@ -141,14 +171,17 @@ mod tests {
         p.leader_changed();
         assert_eq!(p.applied_sigma(), 5.0);
         // The new leader is 3 ppm away; an early estimate says 18 ± 9: keep what we have.
-        assert_eq!(p.decide(Mode::Acq, 68.0, 9.0, -50.0, 500.0, 1.0), None);
         assert_eq!(
-            p.decide(Mode::Acq, 53.1, 1.6, -50.0, 500.0, 2.0),
+            p.decide(Mode::Acq, obs(68.0, 9.0, 9.0), -50.0, 500.0, 1.0),
+            None
+        );
+        assert_eq!(
+            p.decide(Mode::Acq, obs(53.1, 1.6, 1.6), -50.0, 500.0, 2.0),
             Some(-53.1)
         );
         p.rate_changed();
         assert_eq!(
-            p.decide(Mode::Lock, 60.0, 3.0, -53.1, 500.0, 3.0),
+            p.decide(Mode::Lock, obs(60.0, 3.0, 3.0), -53.1, 500.0, 3.0),
             Some(-60.0)
         );
     }
@@ -158,26 +191,26 @@ mod tests {
         let mut p = FrequencyPolicy::new(PolicyConfig::default());
         p.set_applied_sigma(0.02);
         assert_eq!(
-            p.decide(Mode::Nano, 50.02, 0.01, -50.0, 500.0, 10.0),
+            p.decide(Mode::Nano, obs(50.02, 0.01, 0.01), -50.0, 500.0, 10.0),
             Some(-50.02)
         );
         assert_eq!(
-            p.decide(Mode::Nano, 50.04, 0.01, -50.02, 500.0, 11.0),
+            p.decide(Mode::Nano, obs(50.04, 0.01, 0.01), -50.02, 500.0, 11.0),
             None,
             "within 2 s"
         );
         assert_eq!(
-            p.decide(Mode::Nano, 50.04, 0.01, -50.02, 500.0, 12.0),
+            p.decide(Mode::Nano, obs(50.04, 0.01, 0.01), -50.02, 500.0, 12.0),
             Some(-50.04)
         );
         assert_eq!(
-            p.decide(Mode::Nano, 50.044, 0.01, -50.04, 500.0, 20.0),
+            p.decide(Mode::Nano, obs(50.044, 0.01, 0.01), -50.04, 500.0, 20.0),
             None,
             "below half a sigma"
         );
         p.rate_changed();
         assert_eq!(
-            p.decide(Mode::Acq, 900.0, 1.0, 0.0, 500.0, 30.0),
+            p.decide(Mode::Acq, obs(900.0, 1.0, 1.0), 0.0, 500.0, 30.0),
             Some(-500.0)
         );
     }
