@@ -128,6 +128,12 @@ pub fn compute(trace: &Trace, scenario: &Scenario, targets: &Targets) -> Metrics
 /// Each target against its measurement: (what, measured, target, passed).
 pub fn check(m: &Metrics, t: &Targets) -> Vec<(String, String, String, bool)> {
     let mut rows = Vec::new();
+    rows.push((
+        "honest".into(),
+        format!("{:.2} s dishonest", m.dishonest_s),
+        format!("≤ {} s", t.dishonest_allowance_s),
+        m.dishonest_s <= t.dishonest_allowance_s,
+    ));
     let within = |v: Option<f64>, limit: f64| v.is_some_and(|v| v <= limit);
     let show =
         |v: Option<f64>, unit: &str| v.map_or("never".to_string(), |v| format!("{v:.2} {unit}"));

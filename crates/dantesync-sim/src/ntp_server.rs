@@ -18,6 +18,8 @@ pub struct NtpServerModel {
     pub outlier_ms: f64,
     /// Probability that a check fails (no answer).
     pub failure_probability: f64,
+    /// Probability that a check's report is lost altogether (the host never calls back).
+    pub lost_probability: f64,
 }
 
 impl Default for NtpServerModel {
@@ -30,6 +32,7 @@ impl Default for NtpServerModel {
             outlier_probability: 0.0,
             outlier_ms: 0.0,
             failure_probability: 0.0,
+            lost_probability: 0.0,
         }
     }
 }
@@ -53,6 +56,11 @@ pub struct NtpServer {
 impl NtpServer {
     pub fn new(model: NtpServerModel, rng: SimRng) -> Self {
         Self { model, rng }
+    }
+
+    /// Whether the report of the check just started gets lost.
+    pub fn loses_report(&mut self) -> bool {
+        self.rng.chance(self.model.lost_probability)
     }
 
     pub fn check_ns(&self) -> i64 {

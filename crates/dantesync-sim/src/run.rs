@@ -50,6 +50,8 @@ pub struct Trace {
     pub packets_delivered: u64,
     /// True times (s since start) at which PTP datagrams reached the node.
     pub packet_times_s: Vec<f64>,
+    /// NTP checks the controller asked for, and those whose result reached it.
+    pub ntp_requests: u64,
     pub ntp_checks: u64,
 }
 
@@ -154,6 +156,7 @@ pub fn run(scenario: &Scenario) -> Trace {
         steps: 0,
         packets_delivered: 0,
         packet_times_s: Vec::new(),
+        ntp_requests: 0,
         ntp_checks: 0,
     };
     let mut timer_generation = 0u64;
@@ -165,7 +168,7 @@ pub fn run(scenario: &Scenario) -> Trace {
         &mut osc,
         &mut world,
         &mut timer_generation,
-        ntp.as_ref(),
+        ntp.as_mut(),
         &mut trace,
     );
 
@@ -277,7 +280,7 @@ pub fn run(scenario: &Scenario) -> Trace {
             &mut osc,
             &mut world,
             &mut timer_generation,
-            ntp.as_ref(),
+            ntp.as_mut(),
             &mut trace,
         );
     }
@@ -302,7 +305,7 @@ fn apply(
     osc: &mut Oscillator,
     world: &mut World,
     timer_generation: &mut u64,
-    ntp: Option<&NtpServer>,
+    mut ntp: Option<&mut NtpServer>,
     trace: &mut Trace,
 ) {
     for action in actions {
@@ -316,8 +319,12 @@ fn apply(
                 trace.steps += 1;
             }
             Action::StartNtpCheck => {
-                let after = ntp.map_or(50_000_000, NtpServer::check_ns);
-                world.push(now + after, Kind::NtpDone);
+                trace.ntp_requests += 1;
+                let lost = ntp.as_deref_mut().is_some_and(NtpServer::loses_report);
+                if !lost {
+                    let after = ntp.as_deref().map_or(50_000_000, NtpServer::check_ns);
+                    world.push(now + after, Kind::NtpDone);
+                }
             }
             Action::SetTimer { at } => {
                 *timer_generation += 1;

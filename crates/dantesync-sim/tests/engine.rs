@@ -5,7 +5,7 @@ use dantesync_core::controller::{ntp_interval_s, NtpGateConfig};
 use dantesync_core::{Mode, Notice};
 use dantesync_sim::metrics::compute;
 use dantesync_sim::ntp_server::NtpServerModel;
-use dantesync_sim::scenario::{by_name, Scenario, Targets};
+use dantesync_sim::scenario::{by_name, Scenario};
 use dantesync_sim::{run, Trace};
 
 fn errors_between(trace: &Trace, from: f64, to: f64) -> impl Iterator<Item = f64> + '_ {
@@ -268,7 +268,6 @@ fn same_seed_same_numbers() {
     assert_eq!(a.observations, b.observations);
     let c = run(&short.with_seed(99));
     assert_ne!(a.observations, c.observations);
-    let _ = Targets::default();
 }
 
 fn warm_start(learned_ppm: f64, leader: dantesync_core::wire::ptpv1::Uuid) -> Trace {
@@ -319,4 +318,120 @@ fn a_learned_frequency_locks_a_restarted_node_within_seconds_and_honestly() {
         other.first_switch(0.0, Mode::is_locked).unwrap() > 5.0,
         "another leader's frequency is no prior"
     );
+}
+
+fn silent_200_to_260() -> Scenario {
+    let (mut sc, _) = by_name("S8").unwrap();
+    sc.duration_s = 400.0;
+    sc
+}
+
+#[test]
+fn after_a_silence_nano_waits_for_new_data_even_if_the_oscillator_moved_meanwhile() {
+    let mut sc = silent_200_to_260();
+    sc.oscillator.steps = vec![(230.0, 3.0)];
+    let trace = run(&sc);
+    for o in trace.observations.iter().filter(|o| o.t_s >= 260.0) {
+        assert!(
+            !(o.mode == Mode::Nano && o.error_ppm.abs() >= 0.5),
+            "dishonest NANO: {o:?}"
+        );
+        assert!(
+            !(o.mode.is_locked() && o.error_ppm.abs() >= 5.0),
+            "dishonest LOCK: {o:?}"
+        );
+    }
+    let back = trace
+        .first_switch(260.0, Mode::is_locked)
+        .expect("never re-locked");
+    assert!(
+        back - 260.0 < 10.0,
+        "LOCK {} s after the leader returned",
+        back - 260.0
+    );
+    assert!(
+        max_abs(errors_between(&trace, 330.0, 400.0)) < 0.1,
+        "learned the new rate"
+    );
+}
+
+#[test]
+fn a_leader_restarted_with_a_new_uptime_after_a_silence_is_locked_again() {
+    use dantesync_sim::leader::LeaderModel;
+    use dantesync_sim::scenario::{LeaderSpan, AM2};
+    let mut sc = silent_200_to_260();
+    sc.silences.clear();
+    sc.leaders[0].to_s = 200.0;
+    let mut rebooted = LeaderModel::dante(AM2);
+    rebooted.uptime_start_s = 86_400.0;
+    sc.leaders.push(LeaderSpan {
+        model: rebooted,
+        from_s: 260.0,
+        to_s: f64::INFINITY,
+        first_sync_after_s: 0.05,
+    });
+    let trace = run(&sc);
+    assert!(trace.first_switch(200.0, |m| m == Mode::NtpOnly).is_some());
+    let back = trace
+        .first_switch(260.0, Mode::is_locked)
+        .expect("never re-locked after the reboot");
+    assert!(
+        back - 260.0 < 10.0,
+        "LOCK {} s after the leader came back",
+        back - 260.0
+    );
+    // The old rate counts only as a 1 ppm prior after a silence (the oscillator may have moved
+    // meanwhile), so the first refinements may move the frequency by up to about that much;
+    // never by the reboot's timescale jump. Every claim stays honest.
+    assert!(
+        max_abs(errors_between(&trace, 260.0, 400.0)) < 1.0,
+        "the jump moved the frequency"
+    );
+    assert!(max_abs(errors_between(&trace, 340.0, 400.0)) < 0.1);
+    for o in trace.observations.iter().filter(|o| o.t_s >= 260.0) {
+        assert!(
+            !(o.mode == Mode::Nano && o.error_ppm.abs() >= 0.5),
+            "dishonest NANO: {o:?}"
+        );
+    }
+}
+
+#[test]
+fn a_large_ntp_step_does_not_disturb_the_controllers_own_timekeeping() {
+    for offset_ms in [20_000.0, -20_000.0] {
+        let trace = run(&with_ntp(offset_ms));
+        assert_eq!(trace.steps, 1, "one step of {offset_ms} ms");
+        assert!(
+            trace.first_switch(0.0, |m| m == Mode::NtpOnly).is_none(),
+            "PTP was never silent"
+        );
+        // After the step, checks keep their rhythm: no gap of 20 s opens or closes.
+        let corrections: Vec<f64> = trace
+            .notices
+            .iter()
+            .filter_map(|(t, n)| matches!(n, Notice::NtpCorrection { .. }).then_some(*t))
+            .collect();
+        assert!(corrections.len() >= 2, "{offset_ms}: {corrections:?}");
+        assert!(
+            corrections[1] - corrections[0] < 45.0,
+            "{offset_ms}: {corrections:?}"
+        );
+        assert!(trace.observations.last().unwrap().phase_ns.abs() < 150_000.0);
+    }
+}
+
+#[test]
+fn lost_ntp_reports_do_not_stop_the_controller_when_ptp_is_absent() {
+    let mut sc = with_ntp(0.0);
+    sc.leaders.clear();
+    sc.ntp.as_mut().unwrap().lost_probability = 1.0;
+    let trace = run(&sc);
+    assert_eq!(trace.final_status.mode, Mode::NtpOnly);
+    // Checks are retried (each lost one times out after 30 s, then the next is planned).
+    assert!(
+        trace.ntp_requests >= 5,
+        "{} NTP requests in 300 s",
+        trace.ntp_requests
+    );
+    assert!(trace.final_status.ntp_failing);
 }
