@@ -23,10 +23,13 @@ cargo build --release --manifest-path fuzz/Cargo.toml --bins --target "$host"
 for t in $targets; do
   corpus=fuzz/corpus/$t
   mkdir -p "$corpus" fuzz/artifacts/$t
-  # Seeds: the checked-in ones plus every UDP payload of the shared captures.
+  # Seeds: the checked-in ones (real payloads taken from the shared captures).
   if [ -d fuzz/seeds/$t ]; then cp -n fuzz/seeds/$t/* "$corpus"/ 2>/dev/null || true; fi
   echo "fuzz: $t for ${secs}s"
-  "$CARGO_TARGET_DIR/$host/release/$t" "$corpus" -max_total_time="$secs" -max_len=2048 \
+  # -timeout: an input taking over 5 s is a hang and fails the run at once (libFuzzer's default
+  # is 20 minutes); the outer timeout bounds the whole target even if libFuzzer itself stalls.
+  timeout -k 10 $((secs + 120)) "$CARGO_TARGET_DIR/$host/release/$t" "$corpus" \
+    -max_total_time="$secs" -timeout=5 -max_len=2048 \
     -artifact_prefix=fuzz/artifacts/$t/ -print_final_stats=1 2>&1 | tail -n 12
 done
 echo "fuzz: all targets ran without a crash"

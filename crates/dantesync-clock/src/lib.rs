@@ -16,6 +16,7 @@
 
 pub mod clock;
 pub mod clock_test;
+pub mod guard;
 pub mod simulated;
 pub mod state;
 pub mod units;

@@ -51,6 +51,7 @@ pub fn write(change: KernelWrite) -> io::Result<KernelState> {
     if cfg!(test) {
         panic!("unit tests must never write the host's clock (clock_adjtime {change:?})");
     }
+    crate::guard::check_writes_allowed()?;
     // SAFETY: as in `read`; the fields set below are the ones the modes name.
     let mut tx: libc::timex = unsafe { std::mem::zeroed() };
     match change {

@@ -105,6 +105,7 @@ impl PreciseApi {
     }
 
     pub fn set(&self, adjustment: u64, disabled: bool) -> io::Result<()> {
+        crate::guard::check_writes_allowed()?;
         // SAFETY: plain values; needs SE_SYSTEMTIME_NAME, which failure reports.
         let ok = unsafe { (self.set)(adjustment, BOOL::from(disabled)) };
         if ok == 0 {
@@ -131,6 +132,7 @@ pub fn legacy_get() -> io::Result<Adjustment> {
 
 /// SetSystemTimeAdjustment (100 ns units).
 pub fn legacy_set(adjustment: u32, disabled: bool) -> io::Result<()> {
+    crate::guard::check_writes_allowed()?;
     // SAFETY: plain values; needs SE_SYSTEMTIME_NAME, which failure reports.
     let ok = unsafe { SetSystemTimeAdjustment(adjustment, BOOL::from(disabled)) };
     if ok == 0 {
@@ -182,6 +184,7 @@ const STATUS_PRIVILEGE_NOT_HELD: i32 = 0xC000_0061_u32 as i32;
 /// (the documented Win32 SetSystemTime only takes milliseconds); it is ntdll's, resolved at run
 /// time, and the millisecond call is the fallback where it is missing.
 pub fn set_system_time_filetime(filetime: u64) -> io::Result<SetTimeMethod> {
+    crate::guard::check_writes_allowed()?;
     if let Some(f) = resolve(&["ntdll.dll"], b"NtSetSystemTime\0") {
         // SAFETY: ntdll exports NtSetSystemTime(PLARGE_INTEGER NewTime, PLARGE_INTEGER
         // OldTime OPTIONAL) with the "system" ABI.
