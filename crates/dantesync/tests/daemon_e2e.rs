@@ -320,12 +320,7 @@ fn leader_loss_gives_ntp_only_and_a_restarted_leader_locks_again() {
 
 /// A restarted leader (a new gm-sim process: its uptime starts again, here far ahead, a
 /// timescale jump) must be locked to again within 15 s.
-///
-/// Ignored: the core's estimator does not restart on this jump after a 10 s silence (the
-/// status shows a drift of about -7e9 ppm and the mode stays ACQ); to be fixed in
-/// dantesync-core, then this test runs.
 #[test]
-#[ignore = "dantesync-core does not restart its estimate when a silent leader returns with a jumped timescale"]
 fn a_restarted_leader_with_a_jumped_timescale_is_locked_again() {
     let _serial = serial();
     let s = Setup::new("relock", None);

@@ -117,14 +117,29 @@ impl Engine {
             match action {
                 Action::SetFrequency { ppm } => {
                     let r = self.shared.clock().set_frequency(ppm);
+                    let failed = r.is_err();
                     self.clock_result("set the frequency", r);
+                    if failed {
+                        // The books must follow the clock, not the wish: tell the controller
+                        // what the clock really runs at.
+                        let actual = self.shared.clock().frequency().unwrap_or(f64::NAN);
+                        let now = self.shared.now();
+                        let more = self.controller.frequency_not_applied(now, actual);
+                        self.execute(more);
+                    }
                 }
                 Action::Step { nanos } => {
                     let r = self.shared.clock().step(nanos);
+                    let failed = r.is_err();
                     if r.is_ok() {
                         tracing::info!("clock stepped by {:+.6} s", nanos as f64 * 1e-9);
                     }
                     self.clock_result("step the clock", r);
+                    if failed {
+                        let now = self.shared.now();
+                        let more = self.controller.step_not_applied(now, nanos);
+                        self.execute(more);
+                    }
                 }
                 Action::StartNtpCheck => match &self.ntp {
                     Some(tx) if tx.send(()).is_ok() => {}

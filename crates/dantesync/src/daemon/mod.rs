@@ -115,6 +115,16 @@ async fn daemon(cfg: Config) -> Result<(), String> {
     controller_cfg.max_frequency_ppm = controller_cfg.max_frequency_ppm.min(clock.max_frequency());
     let now = clock.now();
     let mut controller = Controller::new(controller_cfg, now, initial_ppm);
+    if let Some(saved) = &on_disk {
+        // A frequency saved less than a day ago, against a known leader, is a prior: the node
+        // locks again within a second of hearing that leader. Older ones only set the start.
+        let age_s = (now.nanos() / 1_000_000_000).saturating_sub(saved.saved_at as i64);
+        let leader = saved.leader.as_deref().and_then(|l| l.parse().ok());
+        if (0..86_400).contains(&age_s) && leader.is_some() {
+            controller =
+                controller.with_learned_frequency(saved.frequency_ppm, saved.sigma_ppm, leader);
+        }
+    }
     let shared = Arc::new(Shared::new(clock, controller.status(), cfg.ptp.clone()));
 
     log_start(&cfg, &shared, on_disk.as_ref().map(|s| s.frequency_ppm));
