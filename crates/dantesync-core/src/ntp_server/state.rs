@@ -1,0 +1,281 @@
+//! What the server says about its own clock: the header fields that do not depend on the
+//! request.
+
+use std::net::IpAddr;
+
+use crate::controller::Status;
+use crate::time::LocalTime;
+use crate::wire::ntp::{Leap, ReferenceId};
+
+/// RFC 5905's PHI: the frequency tolerance a server assumes of its clock since it was last
+/// set, 15 ppm. It makes the advertised root dispersion grow with the time since the last
+/// correction, so clients see an ageing reference as less exact. (A PTP-disciplined clock is
+/// far better than this between corrections; the standard bound is kept because clients
+/// interpret the field with it.)
+pub const PHI_PPM: f64 = 15.0;
+
+/// Stratum announced by an unsynchronised server.
+const UNSYNCHRONISED_STRATUM: u8 = 16;
+/// Root dispersion announced while unsynchronised: RFC 5905's MAXDISP, 16 s.
+const MAXDISP_S: f64 = 16.0;
+
+/// The upstream server this node's NTP client last got a good sample from, as its reply said.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UpstreamInfo {
+    pub stratum: u8,
+    pub addr: IpAddr,
+    /// The upstream's own root delay and dispersion (from its reply header), s.
+    pub root_delay_s: f64,
+    pub root_dispersion_s: f64,
+}
+
+/// The server's configuration, as far as the header is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// A fixed stratum to announce while synchronised to the upstream; `None` announces the
+    /// upstream's plus one.
+    pub stratum: Option<u8>,
+    /// Serve the local clock as its own reference at this stratum (reference id `LOCL`), like
+    /// chrony's `local stratum`, whenever the node is not synchronised to an upstream. The host
+    /// sets it only for a node without any upstream server (a lab or demo master).
+    pub local_stratum: Option<u8>,
+    /// log2 of the clock's read precision in seconds (−20 ≈ 1 µs).
+    pub precision: i8,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            stratum: None,
+            local_stratum: None,
+            precision: -20,
+        }
+    }
+}
+
+/// The request-independent header fields of a reply.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ServerState {
+    pub synchronised: bool,
+    pub stratum: u8,
+    pub reference_id: ReferenceId,
+    /// When the clock was last set or confirmed; `None` is sent as the zero timestamp.
+    pub reference_time: Option<LocalTime>,
+    pub root_delay_s: f64,
+    pub root_dispersion_s: f64,
+    pub precision: i8,
+    pub leap: Leap,
+}
+
+impl ServerState {
+    /// LI = 3, stratum 16, reference id `INIT`: what a server says before it knows the time.
+    pub fn unsynchronised(precision: i8) -> Self {
+        ServerState {
+            synchronised: false,
+            stratum: UNSYNCHRONISED_STRATUM,
+            reference_id: ReferenceId::INIT,
+            reference_time: None,
+            root_delay_s: 0.0,
+            root_dispersion_s: MAXDISP_S,
+            precision,
+            leap: Leap::Unsynchronized,
+        }
+    }
+
+    /// The clock's own reference at `stratum` (chrony's `local stratum`).
+    pub fn local(stratum: u8, now: LocalTime, precision: i8) -> Self {
+        ServerState {
+            synchronised: true,
+            stratum: stratum.clamp(1, 15),
+            reference_id: ReferenceId::from_bytes(*b"LOCL"),
+            reference_time: Some(now),
+            root_delay_s: 0.0,
+            root_dispersion_s: 0.0,
+            precision,
+            leap: Leap::NoWarning,
+        }
+    }
+
+    /// The state to serve at `now`, from the controller's status and the upstream server the
+    /// NTP client last heard.
+    ///
+    /// - Synchronised (`status.time_synchronised`, an upstream known whose stratum is 1–14):
+    ///   stratum = the configured one or upstream + 1, reference id = the upstream's IPv4
+    ///   address (an IPv6 upstream: a hash of its address, see [`reference_id_of`]), reference
+    ///   time = the last correction (or the last check, when the time was confirmed without
+    ///   needing one), root delay = upstream's + the measured round trip, root dispersion =
+    ///   upstream's + [`PHI_PPM`] × the time since the reference time.
+    /// - Otherwise, with `cfg.local_stratum`: [`ServerState::local`].
+    /// - Otherwise: [`ServerState::unsynchronised`].
+    pub fn from_status(
+        status: &Status,
+        upstream: Option<UpstreamInfo>,
+        now: LocalTime,
+        cfg: &ServerConfig,
+    ) -> Self {
+        let upstream = upstream.filter(|u| (1..=14).contains(&u.stratum));
+        match upstream {
+            Some(u) if status.time_synchronised => {
+                let reference_time = status.last_correction.or(status.ntp.map(|n| n.at));
+                let elapsed_s = reference_time.map_or(0.0, |t| now.secs_since(t).max(0.0));
+                let measured_delay_s = status.ntp.map_or(0.0, |n| n.delay_ns.max(0) as f64 * 1e-9);
+                ServerState {
+                    synchronised: true,
+                    stratum: cfg.stratum.unwrap_or(u.stratum + 1).clamp(1, 15),
+                    reference_id: reference_id_of(u.addr),
+                    reference_time,
+                    root_delay_s: u.root_delay_s.max(0.0) + measured_delay_s,
+                    root_dispersion_s: u.root_dispersion_s.max(0.0) + PHI_PPM * 1e-6 * elapsed_s,
+                    precision: cfg.precision,
+                    leap: Leap::NoWarning,
+                }
+            }
+            _ => match cfg.local_stratum {
+                Some(stratum) => ServerState::local(stratum, now, cfg.precision),
+                None => ServerState::unsynchronised(cfg.precision),
+            },
+        }
+    }
+}
+
+/// The reference id naming an upstream server: its IPv4 address; for IPv6, four bytes of a
+/// hash of the address. RFC 5905 asks for the first four bytes of its MD5 digest; this crate
+/// has no MD5, and the field is only used for loop detection, for which any stable hash of the
+/// address works (chrony and ntpd-rs compare it with their own hash anyway, and the risk is
+/// that a client cannot detect a loop through an IPv6 upstream).
+pub fn reference_id_of(addr: IpAddr) -> ReferenceId {
+    match super::access::canonical(addr) {
+        IpAddr::V4(v4) => ReferenceId::from_ipv4(v4),
+        IpAddr::V6(v6) => {
+            // FNV-1a, 32 bits.
+            let mut h: u32 = 0x811c_9dc5;
+            for b in v6.octets() {
+                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+            }
+            ReferenceId::from_bytes(h.to_be_bytes())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::status::NtpStatus;
+    use std::net::Ipv4Addr;
+
+    const T0: i64 = 1_785_427_891_000_000_000;
+    const S: i64 = 1_000_000_000;
+
+    fn status(synchronised: bool) -> Status {
+        let controller =
+            crate::controller::Controller::new(Default::default(), LocalTime::from_nanos(T0), 0.0);
+        Status {
+            time_synchronised: synchronised,
+            ..controller.status()
+        }
+    }
+
+    fn upstream(stratum: u8) -> UpstreamInfo {
+        UpstreamInfo {
+            stratum,
+            addr: IpAddr::V4(Ipv4Addr::new(10, 77, 8, 2)),
+            root_delay_s: 0.010,
+            root_dispersion_s: 0.020,
+        }
+    }
+
+    #[test]
+    fn synchronised_to_an_upstream() {
+        let mut st = status(true);
+        st.last_correction = Some(LocalTime::from_nanos(T0));
+        st.ntp = Some(NtpStatus {
+            offset_ns: 1_000,
+            delay_ns: 400_000,
+            at: LocalTime::from_nanos(T0),
+        });
+        let now = LocalTime::from_nanos(T0 + 100 * S);
+        let s = ServerState::from_status(&st, Some(upstream(2)), now, &ServerConfig::default());
+        assert!(s.synchronised);
+        assert_eq!(s.leap, Leap::NoWarning);
+        assert_eq!(s.stratum, 3);
+        assert_eq!(s.reference_id.to_bytes(), [10, 77, 8, 2]);
+        assert_eq!(s.reference_time, Some(LocalTime::from_nanos(T0)));
+        assert!(
+            (s.root_delay_s - 0.0104).abs() < 1e-12,
+            "{}",
+            s.root_delay_s
+        );
+        // 20 ms + 15 ppm × 100 s = 21.5 ms.
+        assert!(
+            (s.root_dispersion_s - 0.0215).abs() < 1e-12,
+            "{}",
+            s.root_dispersion_s
+        );
+        assert_eq!(s.precision, -20);
+        // A configured stratum replaces upstream + 1.
+        let cfg = ServerConfig {
+            stratum: Some(5),
+            ..ServerConfig::default()
+        };
+        assert_eq!(
+            ServerState::from_status(&st, Some(upstream(2)), now, &cfg).stratum,
+            5
+        );
+    }
+
+    #[test]
+    fn unsynchronised_without_time_or_upstream() {
+        let cfg = ServerConfig::default();
+        let now = LocalTime::from_nanos(T0);
+        let unsync = ServerState::unsynchronised(-20);
+        assert_eq!(unsync.stratum, 16);
+        assert_eq!(unsync.leap, Leap::Unsynchronized);
+        assert_eq!(unsync.reference_id, ReferenceId::INIT);
+        assert_eq!(
+            ServerState::from_status(&status(false), Some(upstream(2)), now, &cfg),
+            unsync
+        );
+        assert_eq!(
+            ServerState::from_status(&status(true), None, now, &cfg),
+            unsync
+        );
+        // An upstream at stratum 15 (or an unsynchronised one) cannot be served from.
+        assert_eq!(
+            ServerState::from_status(&status(true), Some(upstream(15)), now, &cfg),
+            unsync
+        );
+        assert_eq!(
+            ServerState::from_status(&status(true), Some(upstream(16)), now, &cfg),
+            unsync
+        );
+    }
+
+    #[test]
+    fn local_stratum_serves_the_own_clock() {
+        let cfg = ServerConfig {
+            local_stratum: Some(8),
+            ..ServerConfig::default()
+        };
+        let now = LocalTime::from_nanos(T0);
+        let s = ServerState::from_status(&status(false), None, now, &cfg);
+        assert!(s.synchronised);
+        assert_eq!(s.stratum, 8);
+        assert_eq!(s.leap, Leap::NoWarning);
+        assert_eq!(s.reference_id.as_ascii(), Some("LOCL"));
+        assert_eq!(s.reference_time, Some(now));
+        // A synchronised upstream wins over the local reference.
+        let st = status(true);
+        let s = ServerState::from_status(&st, Some(upstream(1)), now, &cfg);
+        assert_eq!(s.stratum, 2);
+    }
+
+    #[test]
+    fn ipv6_upstreams_get_a_stable_hashed_id() {
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::2".parse().unwrap();
+        assert_eq!(reference_id_of(a), reference_id_of(a));
+        assert_ne!(reference_id_of(a), reference_id_of(b));
+        let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+        assert_eq!(reference_id_of(mapped).to_bytes(), [10, 0, 0, 1]);
+    }
+}
