@@ -35,7 +35,19 @@
 //!
 //! On a unicast destination that is this host (loopback tests), a follower already holds the
 //! event port, so the Delay_Req listener needs a port of its own: `--delay-req-port`.
+//!
+//! # Several destinations
+//!
+//! `--dest` may be given several times (or as a comma list), each `ADDR` or
+//! `ADDR:EVENT_PORT:GENERAL_PORT`: one leader timescale reaches several followers, e.g. the
+//! nodes of `dantesync demo` on loopback, each on its own ports. Every Sync (one sequence id,
+//! one originTimestamp) goes to each destination in turn, and each destination's Follow_Up
+//! carries the precise time read immediately before *its* Sync was sent, so the rule above
+//! holds per follower. A Delay_Resp goes to every destination that is a group or has the
+//! requester's address (followers pick theirs by the requesting UUID, as on the group), else
+//! to the requester's address at the first destination's general port.
 
+mod dest;
 mod net;
 mod stop;
 mod uptime;
@@ -49,11 +61,13 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use dantesync_core::wire::ptpv1::{
     Control, DelayRespBody, Flags, Header, Message, Subdomain, Timestamp, Uuid, EVENT_PORT,
-    GENERAL_PORT, PTP_MULTICAST_DEFAULT,
+    GENERAL_PORT,
 };
 use dantesync_sim::leader::LeaderIdentity;
 use rand::Rng;
 
+pub use dest::Dest;
+use dest::Target;
 use net::{Endpoints, Sockets};
 use uptime::Uptime;
 
@@ -72,9 +86,16 @@ const SPIN: Duration = Duration::from_micros(200);
 
 #[derive(Debug, Args)]
 pub struct GmSimArgs {
-    /// Where to send: the PTPv1 group, or a unicast IPv4 address (127.0.0.1 on loopback)
-    #[arg(long, value_name = "ADDR", default_value_t = PTP_MULTICAST_DEFAULT)]
-    pub dest: Ipv4Addr,
+    /// Where to send: the PTPv1 group, or a unicast IPv4 address (127.0.0.1 on loopback),
+    /// optionally with its own ports (ADDR:EVENT_PORT:GENERAL_PORT). Repeat it, or give a
+    /// comma list, to send one timescale to several followers
+    #[arg(
+        long,
+        value_name = "ADDR[:EVENT:GENERAL]",
+        value_delimiter = ',',
+        default_value = "224.0.1.129"
+    )]
+    pub dest: Vec<Dest>,
     /// Interface to send multicast on (IP_MULTICAST_IF) and bind to: a name (eth0) or its
     /// IPv4 address [default: the system's choice]
     #[arg(long, value_name = "NAME|IPV4")]
@@ -82,10 +103,10 @@ pub struct GmSimArgs {
     /// Source address to bind the sockets to [default: the interface's address, else any]
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<Ipv4Addr>,
-    /// Destination port of Sync
+    /// Destination port of Sync (for destinations that name no ports)
     #[arg(long, value_name = "PORT", default_value_t = EVENT_PORT, value_parser = port)]
     pub event_port: u16,
-    /// Destination port of Follow_Up and Delay_Resp
+    /// Destination port of Follow_Up and Delay_Resp (for destinations that name no ports)
     #[arg(long, value_name = "PORT", default_value_t = GENERAL_PORT, value_parser = port)]
     pub general_port: u16,
     /// Port to receive Delay_Req on; 0 = do not answer Delay_Req. On loopback, where the
@@ -190,6 +211,8 @@ fn duration(text: &str) -> Result<f64, String> {
 struct Plan {
     identity: LeaderIdentity,
     endpoints: Endpoints,
+    /// Each follower's Sync and Follow_Up addresses, at least one.
+    targets: Vec<Target>,
     interval: Duration,
     uptime_start_ns: i128,
     drift_ppm: f64,
@@ -202,14 +225,39 @@ struct Plan {
 
 impl Plan {
     fn from_args(args: &GmSimArgs) -> Result<Plan, String> {
-        if args.dest.is_unspecified() {
+        if args.dest.iter().any(|d| d.addr.is_unspecified()) {
             return Err("--dest 0.0.0.0 is not a destination".to_owned());
         }
+        let mut targets: Vec<Target> = Vec::new();
+        for d in &args.dest {
+            let target = d.resolve(args.event_port, args.general_port);
+            if targets.contains(&target) {
+                return Err(format!("--dest {d} is given twice"));
+            }
+            targets.push(target);
+        }
+        if targets.is_empty() {
+            return Err("--dest names no destination".to_owned());
+        }
+        let mut dests: Vec<Ipv4Addr> = Vec::new();
+        for d in &args.dest {
+            if !dests.contains(&d.addr) {
+                dests.push(d.addr);
+            }
+        }
+        let any_multicast = dests.iter().any(Ipv4Addr::is_multicast);
         let interval = Duration::from_secs_f64(2f64.powi(i32::from(args.sync_interval_log2)));
         let jitter = Duration::from_micros(u64::from(args.jitter_us));
-        if jitter >= interval {
+        // Each destination's Sync may wait up to the jitter: all of them must fit the interval.
+        let n = targets.len() as u32;
+        if jitter * n >= interval {
+            let times = if n == 1 {
+                String::new()
+            } else {
+                format!(" times {n} destinations")
+            };
             return Err(format!(
-                "--jitter-us {} is not below the Sync interval ({} µs)",
+                "--jitter-us {}{times} is not below the Sync interval ({} µs)",
                 args.jitter_us,
                 interval.as_micros()
             ));
@@ -225,7 +273,7 @@ impl Plan {
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
         let multicast_if = interface_address
             .or_else(|| args.bind.filter(|b| !b.is_unspecified()))
-            .filter(|_| args.dest.is_multicast());
+            .filter(|_| any_multicast);
         let mut identity = LeaderIdentity::dante(args.uuid);
         identity.preferred = args.preferred;
         identity.stratum = args.stratum.unwrap_or(if args.preferred {
@@ -242,14 +290,13 @@ impl Plan {
         Ok(Plan {
             identity,
             endpoints: Endpoints {
-                dest: args.dest,
+                dests,
                 bind,
                 multicast_if,
-                event_port: args.event_port,
-                general_port: args.general_port,
                 delay_req_port: args.delay_req_port.unwrap_or(args.event_port),
                 ttl: args.ttl,
             },
+            targets,
             interval,
             uptime_start_ns: (args.uptime_start_s * 1e9).round() as i128,
             drift_ppm: args.drift_ppm,
@@ -261,12 +308,43 @@ impl Plan {
         })
     }
 
-    fn event_dest(&self) -> SocketAddrV4 {
-        SocketAddrV4::new(self.endpoints.dest, self.endpoints.event_port)
+    /// Where a Delay_Resp to a requester at `from` goes: every destination that is a group or
+    /// has the requester's address; failing that, the requester at the first general port.
+    fn delay_resp_dests(&self, from: Ipv4Addr) -> Vec<SocketAddrV4> {
+        let mut out: Vec<SocketAddrV4> = Vec::new();
+        for t in &self.targets {
+            let ip = *t.general.ip();
+            if (ip.is_multicast() || ip == from) && !out.contains(&t.general) {
+                out.push(t.general);
+            }
+        }
+        if out.is_empty() {
+            out.push(SocketAddrV4::new(from, self.targets[0].general.port()));
+        }
+        out
     }
 
-    fn general_dest(&self) -> SocketAddrV4 {
-        SocketAddrV4::new(self.endpoints.dest, self.endpoints.general_port)
+    /// "Sync to A (TOS 0xe0) and Follow_Up to B (TOS 0xb8)", or the list of destinations.
+    fn where_to(&self) -> String {
+        match self.targets.as_slice() {
+            [one] => format!(
+                "Sync to {} (TOS 0x{:02x}) and Follow_Up to {} (TOS 0x{:02x})",
+                one.event,
+                net::SYNC_TOS,
+                one.general,
+                net::GENERAL_TOS
+            ),
+            many => format!(
+                "Sync (TOS 0x{:02x}) and Follow_Up (TOS 0x{:02x}) to {} destinations ({})",
+                net::SYNC_TOS,
+                net::GENERAL_TOS,
+                many.len(),
+                many.iter()
+                    .map(|t| format!("{} and {}", t.event, t.general))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
     }
 
     /// The one line printed at start: what goes where.
@@ -280,7 +358,7 @@ impl Plan {
             (Some(name), Some(addr)) if name != &addr.to_string() => {
                 format!(" via {name} ({addr})")
             }
-            (_, Some(addr)) if self.endpoints.dest.is_multicast() => format!(" via {addr}"),
+            (_, Some(addr)) if self.endpoints.any_multicast() => format!(" via {addr}"),
             _ => String::new(),
         };
         let delay_req = match &sockets.delay_req {
@@ -301,17 +379,13 @@ impl Plan {
         };
         format!(
             "gm-sim: leader {uuid} (stratum {stratum}, variance {variance}, preferred {pref}) \
-             sends Sync to {sync} (TOS 0x{stos:02x}) and Follow_Up to {fu} (TOS 0x{gtos:02x}), \
-             TTL {ttl}, every {ms} ms from {source}{via}, first sequence id {seq}; uptime from \
+             sends {where_to}, TTL {ttl}, every {ms} ms from {source}{via}, first sequence id {seq}; uptime from \
              {up:.6} s at {drift:+.3} ppm, jitter {jitter} µs; {delay_req}; until {until}",
             uuid = id.uuid,
             stratum = id.stratum,
             variance = id.variance,
             pref = if id.preferred { "yes" } else { "no" },
-            sync = self.event_dest(),
-            stos = net::SYNC_TOS,
-            fu = self.general_dest(),
-            gtos = net::GENERAL_TOS,
+            where_to = self.where_to(),
             ttl = self.endpoints.ttl,
             ms = self.interval.as_secs_f64() * 1e3,
             seq = self.first_sequence_id,
@@ -370,8 +444,12 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
     } else {
         String::new()
     };
+    let fan_out = match plan.targets.len() {
+        1 => String::new(),
+        n => format!(" to {n} destinations"),
+    };
     say(&format!(
-        "gm-sim: sent {} and {}{sequence}, answered {} in {elapsed:.3} s{errors}; stopped by {}; \
+        "gm-sim: sent {} and {}{fan_out}{sequence}, answered {} in {elapsed:.3} s{errors}; stopped by {}; \
          leader uptime {:.6} s",
         plural(sent.syncs, "Sync"),
         plural(sent.follow_ups, "Follow_Up"),
@@ -442,7 +520,6 @@ fn send_loop(plan: &Plan, sockets: &Sockets, uptime: &Uptime) -> Result<SendStat
     let mut stats = SendStats::default();
     let start = uptime.origin();
     let end = plan.duration.map(|d| start + d);
-    let (event_dest, general_dest) = (plan.event_dest(), plan.general_dest());
     let mut rng = rand::rng();
     let mut errors = ErrorReport::default();
     let mut sequence_id = plan.first_sequence_id;
@@ -472,36 +549,39 @@ fn send_loop(plan: &Plan, sockets: &Sockets, uptime: &Uptime) -> Result<SendStat
             .identity
             .sync(sequence_id, Timestamp::from_nanos(origin))
             .to_bytes();
-        let precise = Instant::now();
-        if !plan.jitter.is_zero() {
-            let delay = Duration::from_nanos(rng.random_range(0..=jitter_ns));
-            wait_until(precise + delay);
-        }
-        match sockets.event.send_to(&sync, event_dest) {
-            Ok(_) => {
-                stats.syncs += 1;
-                stats.last_sequence_id = Some(sequence_id);
-                let follow_up =
-                    follow_up(&plan.identity, sequence_id, uptime.at(precise)).to_bytes();
-                match sockets.general.send_to(&follow_up, general_dest) {
-                    Ok(_) => stats.follow_ups += 1,
-                    Err(e) => {
-                        stats.send_errors += 1;
-                        errors.show(format!("cannot send Follow_Up to {general_dest}: {e}"));
+        for target in &plan.targets {
+            let (event_dest, general_dest) = (target.event, target.general);
+            let precise = Instant::now();
+            if !plan.jitter.is_zero() {
+                let delay = Duration::from_nanos(rng.random_range(0..=jitter_ns));
+                wait_until(precise + delay);
+            }
+            match sockets.event.send_to(&sync, event_dest) {
+                Ok(_) => {
+                    stats.syncs += 1;
+                    stats.last_sequence_id = Some(sequence_id);
+                    let follow_up =
+                        follow_up(&plan.identity, sequence_id, uptime.at(precise)).to_bytes();
+                    match sockets.general.send_to(&follow_up, general_dest) {
+                        Ok(_) => stats.follow_ups += 1,
+                        Err(e) => {
+                            stats.send_errors += 1;
+                            errors.show(format!("cannot send Follow_Up to {general_dest}: {e}"));
+                        }
                     }
                 }
-            }
-            Err(e) if stats.syncs == 0 && stats.send_errors == 0 => {
-                let hint = if plan.endpoints.dest.is_multicast() && plan.interface.is_none() {
-                    " (no multicast route? name the interface with --interface)"
-                } else {
-                    ""
-                };
-                return Err(format!("cannot send Sync to {event_dest}: {e}{hint}"));
-            }
-            Err(e) => {
-                stats.send_errors += 1;
-                errors.show(format!("cannot send Sync to {event_dest}: {e}"));
+                Err(e) if stats.syncs == 0 && stats.send_errors == 0 => {
+                    let hint = if event_dest.ip().is_multicast() && plan.interface.is_none() {
+                        " (no multicast route? name the interface with --interface)"
+                    } else {
+                        ""
+                    };
+                    return Err(format!("cannot send Sync to {event_dest}: {e}{hint}"));
+                }
+                Err(e) => {
+                    stats.send_errors += 1;
+                    errors.show(format!("cannot send Sync to {event_dest}: {e}"));
+                }
             }
         }
         sequence_id = sequence_id.wrapping_add(1);
@@ -546,20 +626,19 @@ fn answer_delay_reqs(
         if request.subdomain != Subdomain::DEFAULT {
             continue;
         }
-        let to = if plan.endpoints.dest.is_multicast() {
-            plan.general_dest()
-        } else {
-            let std::net::SocketAddr::V4(from) = from else {
-                continue;
-            };
-            SocketAddrV4::new(*from.ip(), plan.endpoints.general_port)
+        let std::net::SocketAddr::V4(from) = from else {
+            continue;
         };
-        let response = delay_resp(&plan.identity, sequence_id, &request, receipt);
+        let response = delay_resp(&plan.identity, sequence_id, &request, receipt).to_bytes();
         sequence_id = sequence_id.wrapping_add(1);
-        match general.send_to(&response.to_bytes(), to) {
-            Ok(_) => answered += 1,
-            Err(e) => errors.show(format!("cannot send Delay_Resp to {to}: {e}")),
+        let mut sent = false;
+        for to in plan.delay_resp_dests(*from.ip()) {
+            match general.send_to(&response, to) {
+                Ok(_) => sent = true,
+                Err(e) => errors.show(format!("cannot send Delay_Resp to {to}: {e}")),
+            }
         }
+        answered += u64::from(sent);
     }
     answered
 }
@@ -612,8 +691,9 @@ mod tests {
     #[test]
     fn defaults_are_a_dante_leader_on_the_ptp_group() {
         let plan = Plan::from_args(&parse(&[]).unwrap()).unwrap();
-        assert_eq!(plan.event_dest(), "224.0.1.129:319".parse().unwrap());
-        assert_eq!(plan.general_dest(), "224.0.1.129:320".parse().unwrap());
+        assert_eq!(plan.targets.len(), 1);
+        assert_eq!(plan.targets[0].event, "224.0.1.129:319".parse().unwrap());
+        assert_eq!(plan.targets[0].general, "224.0.1.129:320".parse().unwrap());
         assert_eq!(plan.endpoints.delay_req_port, 319);
         assert_eq!(plan.endpoints.bind, Ipv4Addr::UNSPECIFIED);
         assert_eq!(plan.endpoints.multicast_if, None);
@@ -676,8 +756,8 @@ mod tests {
         ])
         .unwrap();
         let plan = Plan::from_args(&args).unwrap();
-        assert_eq!(plan.event_dest(), "127.0.0.1:40319".parse().unwrap());
-        assert_eq!(plan.general_dest(), "127.0.0.1:40320".parse().unwrap());
+        assert_eq!(plan.targets[0].event, "127.0.0.1:40319".parse().unwrap());
+        assert_eq!(plan.targets[0].general, "127.0.0.1:40320".parse().unwrap());
         assert_eq!(plan.endpoints.bind, Ipv4Addr::LOCALHOST);
         // Unicast: no multicast interface to set.
         assert_eq!(plan.endpoints.multicast_if, None);
@@ -732,6 +812,71 @@ mod tests {
         );
         let dest = Plan::from_args(&parse(&["--dest", "0.0.0.0"]).unwrap()).unwrap_err();
         assert!(dest.contains("not a destination"), "{dest}");
+    }
+
+    #[test]
+    fn several_destinations_each_with_their_ports_or_the_defaults() {
+        let args = parse(&[
+            "--dest",
+            "127.0.0.1:40001:40002,127.0.0.1",
+            "--dest",
+            "127.0.0.1:40003:40004",
+            "--event-port",
+            "41319",
+            "--general-port",
+            "41320",
+            "--delay-req-port",
+            "0",
+        ])
+        .unwrap();
+        let plan = Plan::from_args(&args).unwrap();
+        let pairs: Vec<(String, String)> = plan
+            .targets
+            .iter()
+            .map(|t| (t.event.to_string(), t.general.to_string()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("127.0.0.1:40001", "127.0.0.1:40002"),
+                ("127.0.0.1:41319", "127.0.0.1:41320"),
+                ("127.0.0.1:40003", "127.0.0.1:40004"),
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+        assert_eq!(plan.endpoints.dests, [Ipv4Addr::LOCALHOST]);
+        // A Delay_Resp from 127.0.0.1 goes to every follower there; from elsewhere, to the
+        // requester at the first general port.
+        assert_eq!(plan.delay_resp_dests(Ipv4Addr::LOCALHOST).len(), 3);
+        assert_eq!(
+            plan.delay_resp_dests(Ipv4Addr::new(10, 0, 0, 7)),
+            ["10.0.0.7:40002".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn fan_out_is_checked() {
+        let twice = parse(&[
+            "--dest",
+            "127.0.0.1:5000:5001",
+            "--dest",
+            "127.0.0.1:5000:5001",
+        ]);
+        let error = Plan::from_args(&twice.unwrap()).unwrap_err();
+        assert_eq!(error, "--dest 127.0.0.1:5000:5001 is given twice");
+        // Three destinations each waiting up to 100 ms do not fit a 250 ms interval.
+        let args = parse(&[
+            "--dest",
+            "127.0.0.1:5000:5001,127.0.0.1:5002:5003,127.0.0.1",
+        ]);
+        let mut args = args.unwrap();
+        args.jitter_us = 100_000;
+        let error = Plan::from_args(&args).unwrap_err();
+        assert_eq!(
+            error,
+            "--jitter-us 100000 times 3 destinations is not below the Sync interval (250000 µs)"
+        );
+        assert!(parse(&["--dest", "127.0.0.1:319"]).is_err());
     }
 
     #[test]

@@ -18,16 +18,26 @@ pub const LISTEN_POLL: Duration = Duration::from_millis(50);
 /// Where and how to send; resolved from the command line.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
-    pub dest: Ipv4Addr,
+    /// Every destination address, each once, in the order given.
+    pub dests: Vec<Ipv4Addr>,
     /// Local address the sockets bind to (unspecified: any).
     pub bind: Ipv4Addr,
     /// IP_MULTICAST_IF, when an interface or bind address was given.
     pub multicast_if: Option<Ipv4Addr>,
-    pub event_port: u16,
-    pub general_port: u16,
     /// 0: do not listen for Delay_Req.
     pub delay_req_port: u16,
     pub ttl: u8,
+}
+
+impl Endpoints {
+    /// The multicast groups among the destinations.
+    pub fn groups(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.dests.iter().copied().filter(Ipv4Addr::is_multicast)
+    }
+
+    pub fn any_multicast(&self) -> bool {
+        self.groups().next().is_some()
+    }
 }
 
 #[derive(Debug)]
@@ -80,7 +90,7 @@ fn sender(endpoints: &Endpoints, tos: u8, what: &str) -> Result<UdpSocket, Strin
             .set_multicast_if_v4(&interface)
             .map_err(|e| fail(&format!("cannot send multicast from {interface}"), e))?;
     }
-    if endpoints.dest.is_broadcast() {
+    if endpoints.dests.iter().any(Ipv4Addr::is_broadcast) {
         socket
             .set_broadcast(true)
             .map_err(|e| fail("cannot allow broadcast", e))?;
@@ -92,16 +102,16 @@ fn sender(endpoints: &Endpoints, tos: u8, what: &str) -> Result<UdpSocket, Strin
     Ok(socket.into())
 }
 
-/// The Delay_Req listener. For the multicast group it binds the wildcard address (a unicast
-/// address would not receive the group on Linux), shares the port with a follower on the
-/// same host (SO_REUSEADDR) and joins the group on the chosen interface. For a unicast
-/// destination it binds the bind address, and does not share.
+/// The Delay_Req listener. When sending to a multicast group it binds the wildcard address (a
+/// unicast address would not receive the group on Linux), shares the port with a follower on
+/// the same host (SO_REUSEADDR) and joins every group among the destinations on the chosen
+/// interface. For unicast destinations only it binds the bind address, and does not share.
 fn listener(endpoints: &Endpoints) -> Result<UdpSocket, String> {
     let what = "the Delay_Req listener";
     let fail = |step: &str, e: io::Error| format!("{what}: {step}: {e}");
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
         .map_err(|e| fail("cannot create a UDP socket", e))?;
-    let multicast = endpoints.dest.is_multicast();
+    let multicast = endpoints.any_multicast();
     let local = if multicast {
         socket
             .set_reuse_address(true)
@@ -113,21 +123,16 @@ fn listener(endpoints: &Endpoints) -> Result<UdpSocket, String> {
     socket
         .bind(&local.into())
         .map_err(|e| bind_error(what, local, &e))?;
-    if multicast {
-        let interface = endpoints.multicast_if.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        socket
-            .join_multicast_v4(&endpoints.dest, &interface)
-            .map_err(|e| {
-                let hint = if interface.is_unspecified() {
-                    " (no multicast route? name the interface with --interface)"
-                } else {
-                    ""
-                };
-                fail(
-                    &format!("cannot join {} on {interface}{hint}", endpoints.dest),
-                    e,
-                )
-            })?;
+    let interface = endpoints.multicast_if.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    for group in endpoints.groups() {
+        socket.join_multicast_v4(&group, &interface).map_err(|e| {
+            let hint = if interface.is_unspecified() {
+                " (no multicast route? name the interface with --interface)"
+            } else {
+                ""
+            };
+            fail(&format!("cannot join {group} on {interface}{hint}"), e)
+        })?;
     }
     socket
         .set_read_timeout(Some(LISTEN_POLL))
