@@ -45,7 +45,14 @@ pub const PTP: &[&str] = &[
     "source_allowlist",
 ];
 pub const CLOCK: &[&str] = &["kind", "drift_ppm", "offset_ms"];
-pub const NTP_SERVER_MODE: &[&str] = &["enabled", "port", "stratum", "bind", "max_step_us"];
+pub const NTP_SERVER_MODE: &[&str] = &[
+    "enabled",
+    "port",
+    "stratum",
+    "local_stratum",
+    "bind",
+    "max_step_us",
+];
 pub const QUERY_API: &[&str] = &["enabled", "port", "bind", "allow"];
 pub const HTTP_STATUS: &[&str] = &["enabled", "port", "bind"];
 pub const LOG: &[&str] = &["level"];
@@ -452,7 +459,8 @@ pub fn read(root: &Node, file: &Path, w: &mut Walker<'_>) -> Config {
         }
     }
     ports.report_conflicts(w);
-    if cfg.ntp_server_mode.enabled && cfg.ntp_servers.is_empty() {
+    let local_stratum = cfg.ntp_server_mode.local_stratum.is_some();
+    if cfg.ntp_server_mode.enabled && cfg.ntp_servers.is_empty() && !local_stratum {
         let pos = top
             .member("ntp_server_mode")
             .map_or(root.pos, |m| m.key_pos);
@@ -461,7 +469,22 @@ pub fn read(root: &Node, file: &Path, w: &mut Walker<'_>) -> Config {
             "ntp_server_mode.enabled",
             "this node serves NTP but has no ntp_server: its clients get this PC's time, \
              which nothing corrects to UTC",
-            Some("set ntp_server to an upstream NTP server".to_owned()),
+            Some(
+                "set ntp_server to an upstream NTP server, or ntp_server_mode.local_stratum \
+                 to serve this clock as it is"
+                    .to_owned(),
+            ),
+        );
+    }
+    if local_stratum && !cfg.ntp_servers.is_empty() {
+        let pos = top
+            .member("ntp_server_mode")
+            .map_or(root.pos, |m| m.key_pos);
+        w.warn(
+            pos,
+            "ntp_server_mode.local_stratum",
+            "ignored: this node has an ntp_server, and serves the time it gets from it",
+            Some("remove local_stratum, or ntp_server to serve this clock as it is".to_owned()),
         );
     }
     cfg
@@ -771,6 +794,13 @@ fn read_ntp_server_mode(w: &mut Walker<'_>, node: &Node, cfg: &mut Config, ports
                     announce one more than the upstream server";
         if let Some(x) = w.integer(n, &f.path("stratum"), 1, 15, hint) {
             s.stratum = Some(x as u8);
+        }
+    }
+    if let Some(n) = f.get("local_stratum").filter(|n| n.value != Value::Null) {
+        let hint = "a lab or demo master without upstream NTP usually takes 8 to 10, so that a \
+                    real NTP server, if one appears, is preferred";
+        if let Some(x) = w.integer(n, &f.path("local_stratum"), 1, 15, hint) {
+            s.local_stratum = Some(x as u8);
         }
     }
     if let Some(n) = f.get("bind") {

@@ -137,6 +137,9 @@ pub struct NtpServerMode {
     pub port: u16,
     /// The stratum to announce; `None` announces one more than the upstream server's.
     pub stratum: Option<u8>,
+    /// Serve this node's own clock as synchronised at this stratum (reference id `LOCL`) when
+    /// it has no upstream `ntp_server`: a lab or demo master without internet.
+    pub local_stratum: Option<u8>,
     pub bind: IpAddr,
 }
 
@@ -146,6 +149,7 @@ impl Default for NtpServerMode {
             enabled: false,
             port: 123,
             stratum: None,
+            local_stratum: None,
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         }
     }
@@ -334,6 +338,14 @@ impl Config {
     /// time. The daemon says so once at start.
     pub fn ptp_only(&self) -> bool {
         self.skip_ntp || self.ntp_servers.is_empty()
+    }
+
+    /// The stratum at which the NTP server serves this clock as its own reference:
+    /// `ntp_server_mode.local_stratum`, honoured only when no upstream NTP server is asked.
+    pub fn served_local_stratum(&self) -> Option<u8> {
+        self.ntp_server_mode
+            .local_stratum
+            .filter(|_| self.ptp_only())
     }
 
     /// Why the daemon runs PTP-only, in words for the start-up log; `None` when it does not.

@@ -105,9 +105,12 @@ impl Config {
         line(
             "ntp server",
             if s.enabled {
-                let stratum = s
-                    .stratum
-                    .map_or("upstream + 1".to_owned(), |n| n.to_string());
+                let stratum = match self.served_local_stratum() {
+                    Some(n) => format!("{n}, its own clock (local_stratum)"),
+                    None => s
+                        .stratum
+                        .map_or("upstream + 1".to_owned(), |n| n.to_string()),
+                };
                 format!("on, {} port {}, stratum {stratum}", s.bind, s.port)
             } else {
                 "off".to_owned()

@@ -281,6 +281,7 @@ fn the_defaults_are_the_documented_ones() {
             enabled: false,
             port: 123,
             stratum: None,
+            local_stratum: None,
             bind: any
         }
     );
@@ -418,6 +419,7 @@ fn every_key_is_read_into_the_configuration() {
             enabled: true,
             port: 1123,
             stratum: Some(4),
+            local_stratum: None,
             bind: "10.77.8.5".parse().unwrap()
         }
     );
@@ -906,6 +908,7 @@ fn the_earlier_dantesync_s_file_is_accepted_and_mapped() {
             enabled: true,
             port: 123,
             stratum: Some(3),
+            local_stratum: None,
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED)
         }
     );
@@ -1019,6 +1022,33 @@ fn serving_ntp_without_an_upstream_is_warned() {
         .map(|w| w.key.clone().unwrap())
         .collect();
     assert_eq!(keys, vec!["ntp_server_mode.enabled"]);
+}
+
+#[test]
+fn local_stratum_serves_a_master_without_upstream() {
+    let cfg = parse_ok(r#"{"ntp_server_mode": {"enabled": true, "local_stratum": 8}}"#);
+    assert_eq!(cfg.ntp_server_mode.local_stratum, Some(8));
+    assert_eq!(cfg.served_local_stratum(), Some(8));
+    // Saying it is meant silences the "no ntp_server" warning.
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    let cfg = parse_ok(r#"{"ntp_server_mode": {"local_stratum": null}}"#);
+    assert_eq!(cfg.ntp_server_mode.local_stratum, None);
+    // With an upstream it is ignored, and the file says so.
+    let cfg = parse_ok(
+        r#"{"ntp_server": "10.77.8.2", "ntp_server_mode": {"enabled": true, "local_stratum": 8}}"#,
+    );
+    assert_eq!(cfg.served_local_stratum(), None);
+    let keys: Vec<_> = cfg
+        .warnings
+        .iter()
+        .map(|w| w.key.clone().unwrap())
+        .collect();
+    assert_eq!(keys, vec!["ntp_server_mode.local_stratum"]);
+    for bad in ["0", "16", "\"8\"", "8.5"] {
+        let text = format!(r#"{{"ntp_server_mode": {{"local_stratum": {bad}}}}}"#);
+        let (_, _, k, _, _) = one_error(&text);
+        assert_eq!(k, key("ntp_server_mode.local_stratum"), "{bad}");
+    }
 }
 
 // ---- overrides and start-up ------------------------------------------------------------
