@@ -157,11 +157,12 @@ async fn daemon(cfg: Config) -> Result<(), String> {
     let group = dantesync_core::wire::ptpv1::Subdomain::from_name(&cfg.ptp.subdomain)
         .multicast_group()
         .unwrap_or(Ipv4Addr::new(224, 0, 1, 129));
+    let interfaces = ptp::Interfaces::new(cfg.interface.clone());
     for sock in [event_sock, general_sock] {
         tokio::spawn(ptp::receive(
             sock,
             group,
-            cfg.interface.clone(),
+            interfaces.clone(),
             shared.clone(),
             event_tx.clone(),
         ));

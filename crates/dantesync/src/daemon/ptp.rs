@@ -1,8 +1,9 @@
-//! PTP receive: the event and general sockets, the multicast membership, receive timestamps.
+//! PTP receive: the event and general sockets, the multicast memberships, receive timestamps
+//! and arrival interfaces.
 //!
 //! Each port gets one socket bound to the wildcard address with SO_REUSEADDR, so it takes both
-//! the group's multicast (joined on one explicit interface: joining on INADDR_ANY fails with
-//! ENODEV on a host without a multicast route) and unicast datagrams (how loopback tests and the
+//! the group's multicast (joined on explicit interfaces chosen by [`iface`]: joining on
+//! INADDR_ANY fails with ENODEV on a host without a multicast route) and unicast datagrams (how loopback tests and the
 //! demo feed it). Each socket has its own task; a datagram is stamped as early as possible (by
 //! the kernel with SO_TIMESTAMPNS on Linux, else right after `recv`) and handed to the engine
 //! over a channel, so nothing else the daemon does can delay the stamp.
@@ -10,13 +11,14 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use dantesync_core::wire::ptpv1::Message;
 use dantesync_core::LocalTime;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::iface;
 use super::shared::{Event, Shared, Timestamping};
@@ -27,8 +29,10 @@ const MAX_DATAGRAM: usize = 512;
 /// First and longest wait between attempts to join the group again.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
-/// How often a working membership is checked against the interface's present address.
+/// How often working memberships are checked against the interfaces' present addresses.
 const MEMBERSHIP_CHECK: Duration = Duration::from_secs(30);
+/// How often the silence watch and due membership checks run.
+const TICK: Duration = Duration::from_secs(1);
 
 /// A bound PTP socket and what it is for.
 #[derive(Debug)]
@@ -62,26 +66,79 @@ pub fn bind(port: u16, what: &'static str) -> Result<PtpSocket, String> {
         if let Err(e) = super::sys::enable_rx_timestamps(s.as_raw_fd()) {
             tracing::warn!("PTP {what} socket: no kernel receive timestamps ({e}); using user-space timestamps");
         }
+        if let Err(e) = super::sys::enable_arrival_info(s.as_raw_fd()) {
+            tracing::warn!("PTP {what} socket: no arrival interfaces (IP_PKTINFO: {e}); name the interface to receive PTP on");
+        }
     }
     let std_socket: std::net::UdpSocket = s.into();
     let socket = UdpSocket::from_std(std_socket).map_err(fail)?;
     Ok(PtpSocket { socket, port, what })
 }
 
-/// Receives on one PTP socket forever, keeping its multicast membership alive.
+/// The interface choice both PTP sockets follow (see [`iface`]): one selector, so a choice
+/// is made and said once; each socket applies it to its own memberships.
+#[derive(Debug)]
+pub struct Interfaces {
+    selector: Mutex<iface::Selector>,
+    epoch: watch::Sender<(u64, u64)>,
+}
+
+impl Interfaces {
+    pub fn new(named: Option<String>) -> Arc<Self> {
+        let selector = iface::Selector::new(named, std::time::Instant::now());
+        let (epoch, _) = watch::channel(selector.epoch());
+        Arc::new(Self {
+            selector: Mutex::new(selector),
+            epoch,
+        })
+    }
+
+    fn selector(&self) -> std::sync::MutexGuard<'_, iface::Selector> {
+        self.selector.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn plan(&self) -> Result<iface::Plan, String> {
+        let listed = iface::list()?;
+        self.selector().plan(listed.as_deref())
+    }
+
+    /// Logs what the selector said and wakes the sockets when their memberships must change.
+    fn after(&self, said: Option<String>, selector: &iface::Selector) {
+        if let Some(message) = said {
+            tracing::info!("{message}");
+        }
+        let new = selector.epoch();
+        self.epoch
+            .send_if_modified(|e| std::mem::replace(e, new) != new);
+    }
+
+    fn note_sync(&self, multicast_on: Option<u32>) {
+        let mut selector = self.selector();
+        let said = selector.note_sync(multicast_on, std::time::Instant::now());
+        self.after(said, &selector);
+    }
+
+    fn tick(&self) {
+        let mut selector = self.selector();
+        let said = selector.tick(std::time::Instant::now());
+        self.after(said, &selector);
+    }
+}
+
+/// Receives on one PTP socket forever, keeping its multicast memberships as the interface
+/// choice wants them.
 pub async fn receive(
     sock: PtpSocket,
     group: Ipv4Addr,
-    interface: Option<String>,
+    interfaces: Arc<Interfaces>,
     shared: Arc<Shared>,
     events: mpsc::Sender<Event>,
 ) {
-    let mut membership = Membership::new(group, interface, sock.what);
-    membership.refresh(&sock.socket);
-    let mut check = tokio::time::interval_at(
-        tokio::time::Instant::now() + membership.next_check(),
-        BACKOFF_MIN,
-    );
+    let mut membership = Membership::new(group, sock.what);
+    let mut epoch = interfaces.epoch.subscribe();
+    membership.refresh(&sock.socket, &interfaces);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut buf = [0u8; MAX_DATAGRAM];
     let mut recv_errors = 0u32;
     loop {
@@ -92,17 +149,25 @@ pub async fn receive(
                     continue;
                 }
                 match recv_one(&sock.socket, &mut buf, &shared) {
-                    Ok(Some((len, from, rx))) => {
+                    Ok(Some(got)) => {
                         if recv_errors > 0 {
                             tracing::info!("PTP {} socket receives again", sock.what);
                             recv_errors = 0;
                         }
-                        if !shared.ptp_source_allowed(from.ip()) {
+                        if !shared.ptp_source_allowed(got.from.ip()) {
                             shared.ptp_dropped_source.fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!("PTP from {from} dropped: not in ptp.source_allowlist");
+                            tracing::debug!("PTP from {} dropped: not in ptp.source_allowlist", got.from);
                             continue;
                         }
-                        let event = Event::Ptp { bytes: buf[..len].to_vec(), rx };
+                        let bytes = &buf[..got.len];
+                        if is_sync(bytes) {
+                            let multicast_on = got
+                                .arrival
+                                .filter(|&(_, dest)| dest == group)
+                                .map(|(ifindex, _)| ifindex);
+                            interfaces.note_sync(multicast_on);
+                        }
+                        let event = Event::Ptp { bytes: bytes.to_vec(), rx: got.rx };
                         if events.send(event).await.is_err() {
                             return;
                         }
@@ -111,12 +176,25 @@ pub async fn receive(
                     Err(e) => recv_failed(&sock, &mut recv_errors, &e).await,
                 }
             }
-            _ = check.tick() => {
-                membership.refresh(&sock.socket);
-                check.reset_after(membership.next_check());
+            changed = epoch.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                membership.refresh(&sock.socket, &interfaces);
+            }
+            _ = tick.tick() => {
+                interfaces.tick();
+                if membership.due() {
+                    membership.refresh(&sock.socket, &interfaces);
+                }
             }
         }
     }
+}
+
+/// Whether a datagram is a PTPv1 Sync (the message the choice counts).
+fn is_sync(bytes: &[u8]) -> bool {
+    matches!(Message::parse(bytes), Ok(Message::Sync(..)))
 }
 
 /// A receive error (an interface that went away, a full buffer): said once, then retried with
@@ -136,36 +214,42 @@ async fn recv_failed(sock: &PtpSocket, errors: &mut u32, e: &io::Error) {
     tokio::time::sleep(pause).await;
 }
 
-/// One datagram if one is queued, with its sender and its receive time on the disciplined
-/// clock.
-fn recv_one(
-    socket: &UdpSocket,
-    buf: &mut [u8],
-    shared: &Shared,
-) -> io::Result<Option<(usize, SocketAddr, LocalTime)>> {
+/// One received datagram.
+#[derive(Debug)]
+struct Got {
+    len: usize,
+    from: SocketAddr,
+    /// Its receive time on the disciplined clock.
+    rx: LocalTime,
+    /// The arrival interface's index and the destination address, where the system says.
+    arrival: Option<(u32, Ipv4Addr)>,
+}
+
+/// One datagram if one is queued.
+fn recv_one(socket: &UdpSocket, buf: &mut [u8], shared: &Shared) -> io::Result<Option<Got>> {
     #[cfg(target_os = "linux")]
     let got = {
         use std::os::fd::AsRawFd;
-        socket.try_io(tokio::io::Interest::READABLE, || {
-            super::sys::recv_with_timestamp(socket.as_raw_fd(), buf)
-        })
+        socket
+            .try_io(tokio::io::Interest::READABLE, || {
+                super::sys::recv_with_timestamp(socket.as_raw_fd(), buf)
+            })
+            .map(|r| {
+                let arrival = r.arrival.map(|a| (a.ifindex, a.dest));
+                (r.len, r.from, r.kernel_ns, arrival)
+            })
     };
     #[cfg(not(target_os = "linux"))]
     let got = socket
         .try_recv_from(buf)
-        .map(|(len, from)| (len, Some(from), None::<i64>));
-    #[cfg(target_os = "linux")]
-    let got = got.map(|r| (r.len, r.from, r.kernel_ns));
-    let (len, from, kernel_ns) = match got {
+        .map(|(len, from)| (len, Some(from), None::<i64>, None));
+    let (len, from, kernel_ns, arrival) = match got {
         Ok(v) => v,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
         Err(e) => return Err(e),
     };
     let rx = {
-        let clock = shared
-            .clock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let clock = shared.clock.lock().unwrap_or_else(PoisonError::into_inner);
         match kernel_ns {
             Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
             None => clock.now(),
@@ -177,83 +261,116 @@ fn recv_one(
         Timestamping::UserSpace
     });
     let from = from.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
-    Ok(Some((len.min(buf.len()), from, rx)))
+    Ok(Some(Got {
+        len: len.min(buf.len()),
+        from,
+        rx,
+        arrival,
+    }))
 }
 
-/// The socket's membership of the PTP group on the chosen interface.
+/// One socket's memberships of the PTP group, kept as the interface choice wants them.
 #[derive(Debug)]
 struct Membership {
     group: Ipv4Addr,
-    interface: Option<String>,
     what: &'static str,
-    joined: Option<iface::Choice>,
+    joined: Vec<iface::Target>,
+    /// The selector's re-join epoch these memberships were made in.
+    rejoin_epoch: u64,
+    /// The memberships last logged, so a re-join of the same set says nothing.
+    logged: Vec<String>,
     failures: u32,
+    next: tokio::time::Instant,
 }
 
 impl Membership {
-    fn new(group: Ipv4Addr, interface: Option<String>, what: &'static str) -> Self {
+    fn new(group: Ipv4Addr, what: &'static str) -> Self {
         Self {
             group,
-            interface,
             what,
-            joined: None,
+            joined: Vec::new(),
+            rejoin_epoch: 0,
+            logged: Vec::new(),
             failures: 0,
+            next: tokio::time::Instant::now(),
         }
     }
 
-    fn next_check(&self) -> Duration {
-        if self.joined.is_some() {
-            MEMBERSHIP_CHECK
-        } else {
-            BACKOFF_MIN
-                .saturating_mul(1u32 << self.failures.min(6))
-                .min(BACKOFF_MAX)
-        }
+    fn due(&self) -> bool {
+        tokio::time::Instant::now() >= self.next
     }
 
-    /// Joins the group on the interface as it is now; re-joins when its address changed.
-    /// A failure is logged once, the recovery once.
-    fn refresh(&mut self, socket: &UdpSocket) {
-        let choice = iface::choose(self.interface.as_deref());
-        match (&self.joined, &choice) {
-            (Some(old), Ok(new)) if old == new => return,
-            (Some(old), _) => {
-                let _ = socket.leave_multicast_v4(self.group, old.addr);
-                self.joined = None;
+    /// Makes the memberships what the plan says: leaves what it no longer wants, joins what is
+    /// missing (everything again after a re-join request). A failure is logged once, the
+    /// recovery once; failing joins are retried with a growing pause.
+    fn refresh(&mut self, socket: &UdpSocket, interfaces: &Interfaces) {
+        let plan = interfaces.plan();
+        let rejoin = interfaces.selector().rejoin_epoch();
+        let group = self.group;
+        if rejoin != self.rejoin_epoch {
+            self.rejoin_epoch = rejoin;
+            for t in self.joined.drain(..) {
+                let _ = socket.leave_multicast_v4(group, t.addr);
             }
-            (None, _) => {}
         }
-        let result = choice.and_then(|c| {
-            socket
-                .join_multicast_v4(self.group, c.addr)
-                .map(|()| c.clone())
-                .map_err(|e| format!("cannot join {} on {} ({}): {e}", self.group, c.name, c.addr))
+        let wanted = match &plan {
+            Ok(p) => p.targets.as_slice(),
+            Err(_) => &[],
+        };
+        self.joined.retain(|t| {
+            let keep = wanted.contains(t);
+            if !keep {
+                let _ = socket.leave_multicast_v4(group, t.addr);
+            }
+            keep
         });
-        match result {
-            Ok(c) => {
-                if self.failures > 0 || self.what == "event" {
-                    tracing::info!(
-                        "PTP {} socket joined {} on {} ({}){}",
-                        self.what,
-                        self.group,
-                        c.name,
-                        c.addr,
-                        c.why
-                    );
-                }
-                self.failures = 0;
-                self.joined = Some(c);
+        let mut errors: Vec<String> = plan.as_ref().err().cloned().into_iter().collect();
+        for t in wanted {
+            if self.joined.contains(t) {
+                continue;
             }
-            Err(e) => {
-                self.failures = self.failures.saturating_add(1);
-                if self.failures == 1 {
-                    tracing::warn!(
-                        "PTP {} socket: {e}; only unicast PTP reaches it until the join succeeds \
-                         (retrying quietly)",
-                        self.what
-                    );
-                }
+            match socket.join_multicast_v4(group, t.addr) {
+                Ok(()) => self.joined.push(t.clone()),
+                Err(e) => errors.push(format!(
+                    "cannot join {group} on {} ({}): {e}",
+                    t.name, t.addr
+                )),
             }
+        }
+        let now = tokio::time::Instant::now();
+        if errors.is_empty() {
+            if self.failures > 0 {
+                tracing::info!("PTP {} socket: the group is joined again", self.what);
+            }
+            self.failures = 0;
+            self.next = now + MEMBERSHIP_CHECK;
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            if self.failures == 1 {
+                tracing::warn!(
+                    "PTP {} socket: {}; only unicast PTP reaches it there until the join \
+                     succeeds (retrying quietly)",
+                    self.what,
+                    errors.join("; ")
+                );
+            }
+            self.next = now
+                + BACKOFF_MIN
+                    .saturating_mul(1u32 << self.failures.min(6))
+                    .min(BACKOFF_MAX);
+        }
+        let joined: Vec<String> = self
+            .joined
+            .iter()
+            .map(|t| format!("{} ({})", t.name, t.addr))
+            .collect();
+        if self.what == "event" && !joined.is_empty() && joined != self.logged {
+            tracing::info!(
+                "PTP joined {group} on {}: {}",
+                joined.join(", "),
+                plan.as_ref().map_or("", |p| p.why)
+            );
+            self.logged = joined;
         }
     }
 }

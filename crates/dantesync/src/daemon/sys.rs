@@ -1,7 +1,7 @@
 //! The daemon's few Linux system calls that the standard library and socket2 lack: receiving a
-//! datagram with its kernel receive timestamp (SO_TIMESTAMPNS), listing the interfaces with
-//! their IPv4 addresses, and an exclusive lock on a file. Every `unsafe` block of the daemon is
-//! here, behind safe functions.
+//! datagram with its kernel receive timestamp (SO_TIMESTAMPNS) and arrival interface
+//! (IP_PKTINFO), listing the interfaces with their IPv4 addresses and indexes, and an exclusive
+//! lock on a file. Every `unsafe` block of the daemon is here, behind safe functions.
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -30,19 +30,59 @@ pub fn enable_rx_timestamps(fd: RawFd) -> io::Result<()> {
     }
 }
 
-/// One datagram: its length, sender and kernel receive timestamp (realtime ns since the Unix
-/// epoch) when the kernel attached one.
+/// Asks the kernel to tell, for every datagram received on `fd`, the interface it arrived on
+/// and its destination address (IP_PKTINFO): how the daemon learns where PTP arrives.
+pub fn enable_arrival_info(fd: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` lives for the call and its size is passed; the kernel only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_PKTINFO,
+            (&raw const on).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The index of the interface called `name`, if it exists.
+pub fn interface_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `c` is a NUL-terminated string that lives for the call.
+    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+/// One datagram: its length, sender, kernel receive timestamp (realtime ns since the Unix
+/// epoch) when the kernel attached one, and the arrival interface's index and the datagram's
+/// destination address when IP_PKTINFO is on.
 #[derive(Debug)]
 pub struct Received {
     pub len: usize,
     pub from: Option<SocketAddr>,
     pub kernel_ns: Option<i64>,
+    pub arrival: Option<Arrival>,
+}
+
+/// Where a datagram arrived: the interface's index and the destination address in its IP
+/// header (the group for multicast).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    pub ifindex: u32,
+    pub dest: Ipv4Addr,
 }
 
 /// `recvmsg` on a non-blocking socket; `WouldBlock` when nothing is queued.
 pub fn recv_with_timestamp(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
-    // u64 alignment is what cmsghdr needs; 64 bytes hold one SCM_TIMESTAMPNS with room.
-    let mut control = [0u64; 8];
+    // u64 alignment is what cmsghdr needs; 128 bytes hold one SCM_TIMESTAMPNS (32) and one
+    // IP_PKTINFO (32) with room.
+    let mut control = [0u64; 16];
     // SAFETY: an all-zero sockaddr_storage / msghdr / iovec is a valid value of each.
     let mut addr: libc::sockaddr_storage = unsafe { zeroed() };
     let mut iov = libc::iovec {
@@ -56,7 +96,7 @@ pub fn recv_with_timestamp(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
     msg.msg_iov = &raw mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = size_of::<[u64; 8]>() as _;
+    msg.msg_controllen = size_of::<[u64; 16]>() as _;
     // SAFETY: every pointer in `msg` points at a live local buffer of the length given with
     // it, and they all outlive the call.
     let n = unsafe { libc::recvmsg(fd, &raw mut msg, libc::MSG_DONTWAIT) };
@@ -64,8 +104,10 @@ pub fn recv_with_timestamp(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
         return Err(io::Error::last_os_error());
     }
     let mut kernel_ns = None;
+    let mut arrival = None;
     // SAFETY: the kernel filled `msg_control` up to `msg_controllen`; the CMSG_* macros walk
-    // exactly that region, and a SCM_TIMESTAMPNS payload is one timespec (read unaligned).
+    // exactly that region, a SCM_TIMESTAMPNS payload is one timespec and an IP_PKTINFO payload
+    // one in_pktinfo (both read unaligned).
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
         while !cmsg.is_null() {
@@ -73,6 +115,14 @@ pub fn recv_with_timestamp(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
             {
                 let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
                 kernel_ns = Some(ts.tv_sec * 1_000_000_000 + ts.tv_nsec);
+            } else if (*cmsg).cmsg_level == libc::IPPROTO_IP
+                && (*cmsg).cmsg_type == libc::IP_PKTINFO
+            {
+                let info: libc::in_pktinfo = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                arrival = Some(Arrival {
+                    ifindex: u32::try_from(info.ipi_ifindex).unwrap_or(0),
+                    dest: Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)),
+                });
             }
             cmsg = libc::CMSG_NXTHDR(&raw const msg, cmsg);
         }
@@ -91,6 +141,7 @@ pub fn recv_with_timestamp(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
         len: n as usize,
         from,
         kernel_ns,
+        arrival,
     })
 }
 
