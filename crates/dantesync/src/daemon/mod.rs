@@ -7,7 +7,9 @@
 //!   its timer, logs, persists the learned frequency;
 //! - the NTP client ([`ntp`]) runs a check when the engine asks and reports back, so a server
 //!   that never answers delays nothing else;
-//! - the query responder ([`query`]) answers from the published status and the clock.
+//! - the query responder ([`query`]) answers from the published status and the clock;
+//! - the NTP server ([`ntp_serve`]), when enabled, answers NTP clients from the clock, with a
+//!   header built from the published status.
 //!
 //! Shutdown (SIGTERM, SIGINT, Ctrl-C): the learned frequency is saved and the clock's frequency
 //! is left as it is — resetting it to zero would make a free-running clock drift at its natural
@@ -18,6 +20,7 @@ mod iface;
 mod lock;
 mod logging;
 mod ntp;
+mod ntp_serve;
 mod ptp;
 mod query;
 mod shared;
@@ -137,6 +140,12 @@ async fn daemon(cfg: Config) -> Result<(), String> {
     } else {
         None
     };
+    let ntp_serve_sock = if cfg.ntp_server_mode.enabled {
+        let settings = ntp_serve::ServeSettings::from_config(&cfg);
+        Some((ntp_serve::bind(&settings)?, settings))
+    } else {
+        None
+    };
 
     // The starting frequency; a clock that refuses even this cannot be disciplined.
     let first = controller.start(now);
@@ -182,6 +191,9 @@ async fn daemon(cfg: Config) -> Result<(), String> {
     };
     if let Some(sock) = query_sock {
         tokio::spawn(query::serve(sock, cfg.query_api.clone(), shared.clone()));
+    }
+    if let Some((sock, settings)) = ntp_serve_sock {
+        tokio::spawn(ntp_serve::serve(sock, settings, shared.clone()));
     }
     drop(event_tx);
 

@@ -8,9 +8,10 @@
 //! this task 2 s, never the PTP path.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use dantesync_core::ntp_server::UpstreamInfo;
 use dantesync_core::wire::ntp::{Leap, Mode, NtpHeader, NtpTimestamp, ReferenceId, ShortTime};
 use dantesync_core::{LocalTime, NtpMeasurement};
 use tokio::net::UdpSocket;
@@ -24,6 +25,28 @@ const BURST: usize = 4;
 const SPACING: Duration = Duration::from_millis(50);
 const REPLY_TIMEOUT: Duration = Duration::from_millis(500);
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The upstream server of the last good sample, as its reply described itself: what the
+/// built-in NTP server derives its stratum, reference id and root distance from. One daemon
+/// runs per process and has one NTP client, so this lives here rather than in every caller.
+static UPSTREAM: Mutex<Option<UpstreamInfo>> = Mutex::new(None);
+
+/// The upstream server that gave the last good sample, if any did.
+pub fn last_upstream() -> Option<UpstreamInfo> {
+    *UPSTREAM.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn note_upstream(reply: &[u8], from: SocketAddr) {
+    if let Ok((h, _)) = NtpHeader::parse(reply) {
+        let info = UpstreamInfo {
+            stratum: h.stratum,
+            addr: from.ip(),
+            root_delay_s: h.root_delay.to_seconds_f64(),
+            root_dispersion_s: h.root_dispersion.to_seconds_f64(),
+        };
+        *UPSTREAM.lock().unwrap_or_else(PoisonError::into_inner) = Some(info);
+    }
+}
 
 /// Runs one check per request from the engine and reports each outcome.
 pub async fn run(
@@ -120,7 +143,12 @@ async fn exchange(socket: &UdpSocket, shared: &Shared) -> Result<NtpMeasurement,
             .map_err(|e| Refusal::Skip(format!("receive failed: {e}")))?;
         let (len, t4) = received;
         match evaluate(&buf[..len], transmit, t1, t4) {
-            Ok(m) => return Ok(m),
+            Ok(m) => {
+                if let Ok(peer) = socket.peer_addr() {
+                    note_upstream(&buf[..len], peer);
+                }
+                return Ok(m);
+            }
             // A stale or foreign reply: keep waiting for ours.
             Err(Verdict::NotOurs) => {}
             Err(Verdict::Refused(e)) => return Err(Refusal::Skip(e)),

@@ -1,0 +1,252 @@
+//! The built-in NTP server: the socket, its receive timestamps, and the core's
+//! [`Responder`](dantesync_core::ntp_server::Responder) in between.
+//!
+//! Each request is stamped on arrival (`rx`: the kernel's SO_TIMESTAMPNS stamp on Linux with an
+//! IPv4 bind, mapped onto the disciplined clock; elsewhere the clock read right after `recv`
+//! returns, later by the scheduling latency), judged by the responder against the state built
+//! from the latest published status, and the reply's transmit time is read once more and
+//! patched in just before `send`, so the reply carries as little of this host's latency as it
+//! can.
+//!
+//! It runs in a task of its own and never waits on anything but its socket: PTP datagrams are
+//! stamped by the kernel and have their own tasks, and a request costs microseconds, so even a
+//! flood (which the responder answers with a few KoD RATE packets, then silence) delays the PTP
+//! path by no more than tokio's cooperative budget allows.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dantesync_core::ntp_server::{
+    patch_transmit, Counters, DropReason, RateLimit, Responder, ResponderConfig, Response,
+    ServerConfig, ServerState,
+};
+use dantesync_core::LocalTime;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+
+use super::shared::Shared;
+use crate::config::Config;
+
+/// Requests longer than this are cut (and then refused by the parser if the cut broke them);
+/// NTP requests with extension fields stay well below it.
+const MAX_DATAGRAM: usize = 1024;
+/// How often the counters are logged (debug) when they changed.
+const REPORT_EVERY: Duration = Duration::from_secs(600);
+
+/// The server's bound socket and how its datagrams are stamped.
+#[derive(Debug)]
+pub struct NtpServeSocket {
+    socket: UdpSocket,
+    kernel_timestamps: bool,
+}
+
+/// What the server task needs from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeSettings {
+    pub addr: SocketAddr,
+    pub header: ServerConfig,
+}
+
+impl ServeSettings {
+    pub fn from_config(cfg: &Config) -> Self {
+        let s = &cfg.ntp_server_mode;
+        ServeSettings {
+            addr: SocketAddr::new(s.bind, s.port),
+            header: ServerConfig {
+                stratum: s.stratum,
+                local_stratum: cfg.served_local_stratum(),
+                ..ServerConfig::default()
+            },
+        }
+    }
+}
+
+/// Binds the server's socket; a failure stops the daemon (an operator who enabled the server
+/// wants to know now, not when the clients complain).
+pub fn bind(settings: &ServeSettings) -> Result<NtpServeSocket, String> {
+    let addr = settings.addr;
+    let fail = |e: io::Error| {
+        let hint = match e.kind() {
+            io::ErrorKind::PermissionDenied => {
+                " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            }
+            io::ErrorKind::AddrInUse => " (another NTP server, e.g. chronyd or ntpd, holds it)",
+            _ => "",
+        };
+        format!("NTP server: cannot bind {addr}: {e}{hint}")
+    };
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
+    if addr.is_ipv6() {
+        // `::` serves IPv4 clients too, as IPv4-mapped addresses.
+        let _ = s.set_only_v6(false);
+    }
+    s.bind(&addr.into()).map_err(fail)?;
+    s.set_nonblocking(true).map_err(fail)?;
+    // The kernel stamps are read with a helper that knows IPv4 senders only.
+    #[cfg(target_os = "linux")]
+    let kernel_timestamps = addr.is_ipv4() && {
+        use std::os::fd::AsRawFd;
+        match super::sys::enable_rx_timestamps(s.as_raw_fd()) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    "NTP server: no kernel receive timestamps ({e}); using user-space timestamps"
+                );
+                false
+            }
+        }
+    };
+    #[cfg(not(target_os = "linux"))]
+    let kernel_timestamps = false;
+    let std_socket: std::net::UdpSocket = s.into();
+    let socket = UdpSocket::from_std(std_socket).map_err(fail)?;
+    Ok(NtpServeSocket {
+        socket,
+        kernel_timestamps,
+    })
+}
+
+/// Answers requests forever.
+pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Shared>) {
+    log_start(&sock, &settings, &shared);
+    let mut responder = Responder::new(ResponderConfig {
+        rate_limit: RateLimit {
+            seed: rand::random(),
+            ..RateLimit::default()
+        },
+        ..ResponderConfig::default()
+    });
+    let mut buf = [0u8; MAX_DATAGRAM];
+    let mut reported = Counters::default();
+    let mut next_report = tokio::time::Instant::now() + REPORT_EVERY;
+    loop {
+        if let Err(e) = sock.socket.readable().await {
+            tracing::debug!("NTP server: socket not readable: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let (len, from, rx) = match recv_one(&sock, &mut buf, &shared) {
+            Ok(Some(v)) => v,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::debug!("NTP server: receive failed: {e}");
+                continue;
+            }
+        };
+        let state = current_state(&shared, &settings.header, rx);
+        let tx = shared.now();
+        match responder.respond(&buf[..len], from.ip(), rx, &state, tx) {
+            Response::Reply(mut bytes) => {
+                patch_transmit(&mut bytes, shared.now());
+                send(&sock.socket, &bytes, from);
+            }
+            Response::KissOfDeath(bytes) => send(&sock.socket, &bytes, from),
+            Response::Drop(_) => {}
+        }
+        if tokio::time::Instant::now() >= next_report {
+            next_report += REPORT_EVERY;
+            let c = *responder.counters();
+            if c != reported {
+                report(&c);
+                reported = c;
+            }
+        }
+    }
+}
+
+/// The header the server sends now.
+fn current_state(shared: &Shared, cfg: &ServerConfig, now: LocalTime) -> ServerState {
+    let status = shared.status();
+    ServerState::from_status(&status, super::ntp::last_upstream(), now, cfg)
+}
+
+/// UDP sends do not block in practice; a full socket buffer drops the reply, as the network
+/// might have.
+fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = socket.try_send_to(bytes, to) {
+        tracing::debug!("NTP server: reply to {to} not sent: {e}");
+    }
+}
+
+/// One queued datagram with its sender and its arrival time on the disciplined clock.
+fn recv_one(
+    sock: &NtpServeSocket,
+    buf: &mut [u8],
+    shared: &Shared,
+) -> io::Result<Option<(usize, SocketAddr, LocalTime)>> {
+    #[cfg(target_os = "linux")]
+    if sock.kernel_timestamps {
+        use std::os::fd::AsRawFd;
+        let got = sock.socket.try_io(tokio::io::Interest::READABLE, || {
+            super::sys::recv_with_timestamp(sock.socket.as_raw_fd(), buf)
+        });
+        let r = match got {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let rx = {
+            let clock = shared.clock();
+            match r.kernel_ns {
+                Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
+                None => clock.now(),
+            }
+        };
+        // A sender the helper cannot name cannot be answered.
+        return Ok(r.from.map(|from| (r.len.min(buf.len()), from, rx)));
+    }
+    match sock.socket.try_recv_from(buf) {
+        Ok((len, from)) => Ok(Some((len.min(buf.len()), from, shared.now()))),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn log_start(sock: &NtpServeSocket, settings: &ServeSettings, shared: &Shared) {
+    let addr = sock.socket.local_addr().unwrap_or(settings.addr);
+    let state = current_state(shared, &settings.header, shared.now());
+    let what = match (settings.header.local_stratum, state.synchronised) {
+        (Some(n), _) => format!("as stratum {n} (this clock as its own reference, refid LOCL)"),
+        (None, true) => format!("as stratum {}", state.stratum),
+        (None, false) => format!(
+            "unsynchronised (leap 3, stratum 16) until NTP confirms the time, then as stratum {}",
+            settings
+                .header
+                .stratum
+                .map_or("upstream + 1".to_owned(), |n| n.to_string())
+        ),
+    };
+    let stamps = if sock.kernel_timestamps {
+        "kernel receive timestamps"
+    } else {
+        "user-space receive timestamps"
+    };
+    tracing::info!("serving NTP on {addr} {what}; {stamps}");
+}
+
+fn report(c: &Counters) {
+    let dropped: Vec<String> = DropReason::ALL
+        .iter()
+        .filter(|r| c.dropped(**r) > 0)
+        .map(|r| format!("{r:?} {}", c.dropped(*r)))
+        .collect();
+    tracing::debug!(
+        "NTP server: {} received, {} answered, {} rate limited ({} KoD RATE), dropped: {}",
+        c.received,
+        c.answered,
+        c.rate_limited,
+        c.kiss_of_death,
+        if dropped.is_empty() {
+            "none".to_owned()
+        } else {
+            dropped.join(", ")
+        }
+    );
+}
