@@ -3,6 +3,7 @@
 mod clock_test;
 mod config;
 mod daemon;
+mod demo;
 mod gm_sim;
 mod replay;
 
@@ -63,6 +64,10 @@ enum Command {
     /// Measure that frequency adjustments and steps reach the system clock with the right
     /// sign and scale. It changes the system clock: run it only on a machine you may disturb.
     ClockTest(clock_test::ClockTestArgs),
+    /// The main job in one command, without root and without touching this host's clock: a
+    /// simulated leader and three nodes on loopback (one NTP master serving the others) on
+    /// simulated clocks, shown live until they converge.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
         }
         Some(Command::GmSim(args)) => gm_sim::run(&args),
         Some(Command::ClockTest(args)) => clock_test::run(&args),
+        Some(Command::Demo(args)) => demo::run(&args),
         None => run_daemon(&cli.daemon),
     }
 }

@@ -49,7 +49,7 @@
 
 mod dest;
 mod net;
-mod stop;
+pub(crate) mod stop;
 mod uptime;
 
 use std::io::Write;

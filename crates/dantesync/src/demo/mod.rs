@@ -1,0 +1,463 @@
+//! `dantesync demo`: the main job in one command, on any machine, without root and without
+//! touching the host's clock.
+//!
+//! It runs, as child processes of this same binary on 127.0.0.1 and unprivileged ports:
+//! - a Dante leader (`gm-sim`), sending one timescale to every node by unicast (receiving the
+//!   PTP group on loopback would need root);
+//! - three daemons on simulated clocks that start tens of ppm and several ms apart
+//!   ([`nodes::NODES`]): A serves NTP from its own clock (`ntp_server_mode` with
+//!   `local_stratum`, no upstream), B and C take their time from A.
+//!
+//! Each second it asks every node's query API for its state and measures each clock against
+//! A's ([`probe`]), and shows a table ([`table`]) — redrawn in place on a terminal, one line
+//! per second otherwise — until all nodes are locked to the leader's rate and within 1 ms of
+//! each other for [`table::HOLD`], or `--duration` runs out. Exit 0 on convergence, 1 when it
+//! did not converge or could not run, 130 when interrupted. Every child is killed and the
+//! scratch directory removed on every way out.
+//!
+//! A build whose daemon cannot serve NTP yet (its configuration refuses `local_stratum`, or
+//! the master's port never answers) runs rate sync only and says so: it never pretends that
+//! time is synchronised.
+
+mod nodes;
+mod probe;
+mod table;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::gm_sim::stop;
+use nodes::{free_ports, Kid, NodeSpec, NtpRole, Ports, ScratchDir, NODES};
+use probe::Prober;
+use table::{Frame, Hold, Role, Row};
+
+/// How long a node may take to answer its first query.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the master's NTP port is given to answer before time sync is declared missing.
+const NTP_START_TIMEOUT: Duration = Duration::from_secs(3);
+const TICK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Give up after this many seconds without convergence
+    #[arg(long, value_name = "S", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub duration: u64,
+    /// Rate sync only: no NTP master, even if this build has one
+    #[arg(long)]
+    pub rate_only: bool,
+}
+
+/// How the run ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    Converged,
+    NotConverged,
+    Interrupted,
+}
+
+pub fn run(args: &DemoArgs) -> ExitCode {
+    stop::install();
+    match demo(args) {
+        Ok(End::Converged) => ExitCode::SUCCESS,
+        Ok(End::NotConverged) => ExitCode::FAILURE,
+        Ok(End::Interrupted) => {
+            say("dantesync demo: interrupted; the nodes are stopped");
+            ExitCode::from(130)
+        }
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "dantesync demo: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether time sync is part of this run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TimeSync {
+    /// A serves NTP on this port.
+    Master { port: u16 },
+    /// Rate only, for this reason.
+    Missing(String),
+}
+
+fn demo(args: &DemoArgs) -> Result<End, String> {
+    let started = Instant::now();
+    let limit = Duration::from_secs(args.duration);
+    // Dropped last: the children below are stopped before their files go.
+    let dir = ScratchDir::create()?;
+    let ports = free_ports(3 * NODES.len() + 1)?;
+    let node_ports: Vec<Ports> = ports
+        .chunks_exact(3)
+        .map(|p| Ports {
+            event: p[0],
+            general: p[1],
+            query: p[2],
+        })
+        .collect();
+    let ntp_port = ports[3 * NODES.len()];
+
+    say(&format!(
+        "dantesync demo: a simulated Dante leader and {} nodes on 127.0.0.1, simulated clocks \
+         (the host's clock is not touched); up to {} s",
+        NODES.len(),
+        limit.as_secs()
+    ));
+    let mut time = if args.rate_only {
+        TimeSync::Missing("--rate-only was given".to_owned())
+    } else {
+        master_accepted(&dir, &node_ports[0], ntp_port)?
+    };
+
+    let mut kids: Vec<Kid> = Vec::new();
+    kids.push(Kid::spawn(
+        "leader",
+        &leader_args(&node_ports, limit + Duration::from_secs(30)),
+        dir.path(),
+    )?);
+    let mut prober = Prober::new()?;
+
+    // A first: whether it serves NTP decides what B and C are told.
+    let a_role = match time {
+        TimeSync::Master { port } => NtpRole::Master { port },
+        TimeSync::Missing(_) => NtpRole::None,
+    };
+    kids.push(start_node(&NODES[0], node_ports[0], a_role, &dir)?);
+    wait_answer(&mut prober, &mut kids, node_ports[0].query)?;
+    if let TimeSync::Master { port } = time {
+        match wait_ntp(port, &mut kids)? {
+            Some(answer) => say(&format!(
+                "NTP master A serves 127.0.0.1:{port} ({}); B and C take their time from it",
+                answer.describe()
+            )),
+            None => {
+                time = TimeSync::Missing(format!(
+                    "the NTP master's port 127.0.0.1:{port} never answered"
+                ))
+            }
+        }
+    }
+    if let TimeSync::Missing(reason) = &time {
+        say(&format!(
+            "time sync (NTP master) is not available in this build: showing rate sync only \
+             ({reason})"
+        ));
+    }
+    for (spec, ports) in NODES.iter().zip(&node_ports).skip(1) {
+        let role = match time {
+            TimeSync::Master { port } => NtpRole::Client { master_port: port },
+            TimeSync::Missing(_) => NtpRole::None,
+        };
+        kids.push(start_node(spec, *ports, role, &dir)?);
+    }
+    for ports in &node_ports[1..] {
+        wait_answer(&mut prober, &mut kids, ports.query)?;
+    }
+
+    let roles: Vec<Role> = (0..NODES.len())
+        .map(|i| match (&time, i) {
+            (TimeSync::Missing(_), _) => Role::RateOnly,
+            (TimeSync::Master { .. }, 0) => Role::Master,
+            (TimeSync::Master { .. }, _) => Role::Client,
+        })
+        .collect();
+    let mut screen = Screen::new();
+    let mut hold = Hold::default();
+    let mut next = Instant::now();
+    loop {
+        if stop::requested() {
+            return Ok(End::Interrupted);
+        }
+        check_alive(&mut kids)?;
+        let frame = sample(
+            &mut prober,
+            &node_ports,
+            &roles,
+            &time,
+            started.elapsed(),
+            limit,
+        );
+        screen.show(&frame);
+        let converged = frame.missing().is_empty();
+        if let Some(at) = hold.update(frame.elapsed, converged) {
+            screen.end(&frame);
+            say(&frame.verdict(Some(at)));
+            return Ok(End::Converged);
+        }
+        if frame.elapsed >= limit {
+            screen.end(&frame);
+            say(&frame.verdict(None));
+            return Ok(End::NotConverged);
+        }
+        next += TICK;
+        if !sleep_until(next) {
+            return Ok(End::Interrupted);
+        }
+    }
+}
+
+/// Writes A's configuration as an NTP master and asks this build's `config check` whether
+/// it knows the keys; a refusal of them means rate sync only.
+fn master_accepted(dir: &ScratchDir, ports: &Ports, ntp_port: u16) -> Result<TimeSync, String> {
+    let path = write_config(&NODES[0], *ports, NtpRole::Master { port: ntp_port }, dir)?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find this program's own path: {e}"))?;
+    let out = Command::new(exe)
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .map_err(|e| format!("cannot run config check: {e}"))?;
+    if out.status.success() {
+        return Ok(TimeSync::Master { port: ntp_port });
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("local_stratum") || stderr.contains("ntp_server_mode") {
+        let first = stderr.lines().next().unwrap_or_default();
+        let why = first.split_once(": ").map_or(first, |(_, rest)| rest);
+        Ok(TimeSync::Missing(format!(
+            "its configuration refuses it: {why}"
+        )))
+    } else {
+        Err(format!(
+            "the demo's own configuration is refused:\n{stderr}"
+        ))
+    }
+}
+
+fn write_config(
+    spec: &NodeSpec,
+    ports: Ports,
+    role: NtpRole,
+    dir: &ScratchDir,
+) -> Result<std::path::PathBuf, String> {
+    let path = dir.path().join(format!("{}.json", spec.name));
+    std::fs::write(&path, nodes::config_text(spec, ports, role, dir.path()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+fn start_node(
+    spec: &NodeSpec,
+    ports: Ports,
+    role: NtpRole,
+    dir: &ScratchDir,
+) -> Result<Kid, String> {
+    let path = write_config(spec, ports, role, dir)?;
+    Kid::spawn(
+        &format!("node {}", spec.name),
+        &["--config".to_owned(), path_arg(&path)],
+        dir.path(),
+    )
+}
+
+fn path_arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// The leader: one timescale to every node's PTP ports, for at most `bound`.
+fn leader_args(nodes: &[Ports], bound: Duration) -> Vec<String> {
+    let dests: Vec<String> = nodes
+        .iter()
+        .map(|p| format!("127.0.0.1:{}:{}", p.event, p.general))
+        .collect();
+    [
+        "gm-sim",
+        "--bind",
+        "127.0.0.1",
+        "--delay-req-port",
+        "0",
+        "--dest",
+        &dests.join(","),
+        "--duration-s",
+        &bound.as_secs().to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Waits for a node's query API to answer; a child that stops meanwhile is an error.
+fn wait_answer(prober: &mut Prober, kids: &mut [Kid], port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        check_alive(kids)?;
+        if prober.query(port).is_some() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline || stop::requested() {
+            return Err(format!(
+                "a node did not answer its query port 127.0.0.1:{port} within {} s",
+                START_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for the master's NTP port to answer; `None` if it never does.
+fn wait_ntp(port: u16, kids: &mut [Kid]) -> Result<Option<probe::NtpAnswer>, String> {
+    let deadline = Instant::now() + NTP_START_TIMEOUT;
+    while Instant::now() < deadline && !stop::requested() {
+        check_alive(kids)?;
+        if let Some(answer) = probe::ntp_probe(port) {
+            return Ok(Some(answer));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(None)
+}
+
+/// An error naming the first child that has stopped, with the end of its output.
+fn check_alive(kids: &mut [Kid]) -> Result<(), String> {
+    for kid in kids.iter_mut() {
+        if let Some(status) = kid.exited() {
+            return Err(format!(
+                "{} stopped ({status}); its last output:\n{}",
+                kid.name,
+                kid.log_tail(15)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every node's state and phase now.
+fn sample(
+    prober: &mut Prober,
+    ports: &[Ports],
+    roles: &[Role],
+    time: &TimeSync,
+    elapsed: Duration,
+    limit: Duration,
+) -> Frame {
+    let a = ports[0].query;
+    let rows = NODES
+        .iter()
+        .zip(ports)
+        .zip(roles)
+        .enumerate()
+        .map(|(i, ((spec, p), role))| Row {
+            spec: *spec,
+            role: *role,
+            reply: prober.query(p.query).map(|t| t.reply),
+            phase_ns: if i == 0 {
+                Some(0.0)
+            } else {
+                prober.phase(a, p.query)
+            },
+        })
+        .collect();
+    let master_ntp = match time {
+        TimeSync::Master { port } => probe::ntp_probe(*port).map(|a| a.describe()),
+        TimeSync::Missing(_) => None,
+    };
+    Frame {
+        elapsed,
+        limit,
+        rows,
+        time_sync: matches!(time, TimeSync::Master { .. }),
+        master_ntp,
+    }
+}
+
+/// Sleeps until `deadline`; false if a stop was requested first.
+fn sleep_until(deadline: Instant) -> bool {
+    loop {
+        if stop::requested() {
+            return false;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+/// The live view: the table redrawn in place on a terminal, a line per second otherwise.
+struct Screen {
+    ansi: bool,
+    drawn: usize,
+}
+
+impl Screen {
+    fn new() -> Screen {
+        Screen {
+            ansi: std::io::stdout().is_terminal(),
+            drawn: 0,
+        }
+    }
+
+    fn show(&mut self, frame: &Frame) {
+        let mut out = std::io::stdout().lock();
+        if self.ansi {
+            if self.drawn > 0 {
+                // Up over the last table, then clear to the end of the screen.
+                let _ = write!(out, "\x1b[{}A\x1b[J", self.drawn);
+            }
+            let lines = frame.table();
+            for line in &lines {
+                let _ = writeln!(out, "{line}");
+            }
+            self.drawn = lines.len();
+        } else {
+            let _ = writeln!(out, "{}", frame.line());
+        }
+        let _ = out.flush();
+    }
+
+    /// Before the verdict: the last table stays on a terminal; elsewhere it is printed once.
+    fn end(&mut self, frame: &Frame) {
+        if !self.ansi {
+            for line in frame.table() {
+                say(&line);
+            }
+        }
+        self.drawn = 0;
+    }
+}
+
+/// One line on stdout; a closed stdout is no reason to stop.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leader_reaches_every_node() {
+        let ports = [
+            Ports {
+                event: 1001,
+                general: 1002,
+                query: 1003,
+            },
+            Ports {
+                event: 2001,
+                general: 2002,
+                query: 2003,
+            },
+        ];
+        let args = leader_args(&ports, Duration::from_secs(150));
+        assert_eq!(
+            args,
+            [
+                "gm-sim",
+                "--bind",
+                "127.0.0.1",
+                "--delay-req-port",
+                "0",
+                "--dest",
+                "127.0.0.1:1001:1002,127.0.0.1:2001:2002",
+                "--duration-s",
+                "150"
+            ]
+        );
+    }
+}
