@@ -27,6 +27,7 @@ mod shared;
 #[cfg(target_os = "linux")]
 mod sys;
 mod systemd;
+mod win_service;
 
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ use crate::config::{self, ClockKind, Config, Overrides};
 use engine::Engine;
 use shared::Shared;
 use systemd::Notifier;
+pub use win_service::run as run_service;
+use win_service::{ServiceHooks, Stage};
 
 /// The daemon's flags, as `main` parsed them.
 #[derive(Debug)]
@@ -51,6 +54,15 @@ pub struct Flags<'a> {
 
 /// Runs the daemon until a stop signal: exit 0 then; 1 when it cannot start.
 pub fn run(flags: &Flags<'_>) -> ExitCode {
+    match run_with(flags, &mut ServiceHooks::default()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// Runs the daemon with a service manager's hooks; on failure, the stage that failed.
+fn run_with(flags: &Flags<'_>, hooks: &mut ServiceHooks) -> Result<(), Stage> {
+    hooks.stage = Stage::Config;
     let cfg = match config::load(flags.config).and_then(|c| {
         c.with_overrides(&flags.overrides)
             .map_err(|d| config::LoadError::Invalid { errors: vec![d] })
@@ -58,13 +70,14 @@ pub fn run(flags: &Flags<'_>) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dantesync: {e}");
-            return ExitCode::FAILURE;
+            return Err(Stage::Config);
         }
     };
     logging::init(cfg.log.level);
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
+    hooks.stage = Stage::Runtime;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -72,20 +85,21 @@ pub fn run(flags: &Flags<'_>) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            return Err(Stage::Runtime);
         }
     };
-    match runtime.block_on(daemon(cfg)) {
-        Ok(()) => ExitCode::SUCCESS,
+    match runtime.block_on(daemon(cfg, hooks)) {
+        Ok(()) => Ok(()),
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("dantesync: {e}");
-            ExitCode::FAILURE
+            Err(hooks.stage)
         }
     }
 }
 
-async fn daemon(cfg: Config) -> Result<(), String> {
+async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
+    hooks.stage = Stage::InstanceLock;
     let lock_path = lock::lock_path(&cfg.state_file, cfg.clock == ClockKind::System);
     let instance = lock::acquire(&lock_path)?;
     tracing::debug!("instance lock held on {}", instance.path.display());
@@ -100,7 +114,14 @@ async fn daemon(cfg: Config) -> Result<(), String> {
             offset_ms,
         },
     };
-    let clock = dantesync_clock::open(&clock_cfg).map_err(|e| format!("clock: {e}"))?;
+    hooks.stage = Stage::Clock;
+    // Verified: on Windows the clock's start-up self-test runs first (Linux: as `open`).
+    let clock = dantesync_clock::open_verified(&clock_cfg).map_err(|e| {
+        if matches!(e, dantesync_clock::ClockError::SelfTestFailed(_)) {
+            hooks.stage = Stage::ClockSelfTest;
+        }
+        format!("clock: {e}")
+    })?;
 
     let on_disk = match state::load(&cfg.state_file) {
         Ok(s) => s,
@@ -133,6 +154,7 @@ async fn daemon(cfg: Config) -> Result<(), String> {
     log_start(&cfg, &shared, on_disk.as_ref().map(|s| s.frequency_ppm));
 
     // Sockets first: a port that cannot be bound stops the daemon before it touches the clock.
+    hooks.stage = Stage::Sockets;
     let event_sock = ptp::bind(cfg.ptp.event_port, "event")?;
     let general_sock = ptp::bind(cfg.ptp.general_port, "general")?;
     let query_sock = if cfg.query_api.enabled {
@@ -148,6 +170,7 @@ async fn daemon(cfg: Config) -> Result<(), String> {
     };
 
     // The starting frequency; a clock that refuses even this cannot be disciplined.
+    hooks.stage = Stage::StartFrequency;
     let first = controller.start(now);
     for action in &first {
         if let dantesync_core::Action::SetFrequency { ppm } = action {
@@ -199,6 +222,10 @@ async fn daemon(cfg: Config) -> Result<(), String> {
 
     let notifier = Notifier::from_env();
     notifier.ready(&format!("{}: waiting for PTP", controller.mode()));
+    hooks.stage = Stage::Running;
+    if let Some(ready) = hooks.on_ready.take() {
+        ready();
+    }
     let persister = Persister::new(
         cfg.state_file.clone(),
         PersistPolicy::default(),
@@ -206,7 +233,17 @@ async fn daemon(cfg: Config) -> Result<(), String> {
     );
     let mut engine = Engine::new(controller, shared, ntp_tx, persister, notifier);
     engine.execute(rest);
-    engine.run(event_rx, shutdown_signal()).await;
+    let service_stop = hooks.stop.take();
+    let stop = async move {
+        match service_stop {
+            Some(service) => tokio::select! {
+                why = service => why,
+                why = shutdown_signal() => why,
+            },
+            None => shutdown_signal().await,
+        }
+    };
+    engine.run(event_rx, stop).await;
     Ok(())
 }
 
@@ -269,7 +306,10 @@ async fn shutdown_signal() -> &'static str {
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        // A service may have no console to take Ctrl-C from: then only its stop request ends it.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
         "Ctrl-C"
     }
 }

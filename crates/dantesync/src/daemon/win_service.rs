@@ -1,0 +1,446 @@
+//! Running under the Windows service control manager (`dantesync --service`, service name
+//! `DanteSync`), with an honest SCM state:
+//!
+//! - START_PENDING while the daemon starts (config, instance lock, clock and its self-test,
+//!   sockets, the starting frequency);
+//! - RUNNING at the point where systemd hears READY=1: sockets bound, the clock accepted its
+//!   starting frequency; only then are Stop and Shutdown accepted;
+//! - STOP_PENDING when Stop or Shutdown arrives: the daemon stops as on SIGTERM (the learned
+//!   frequency saved, the clock's frequency left as it is);
+//! - STOPPED, with exit code 0 after a requested stop, or ERROR_SERVICE_SPECIFIC_ERROR and the
+//!   [`Stage`]'s code when the start failed — a non-zero exit is what lets the SCM's recovery
+//!   actions restart the service (with "enable actions for stops with errors",
+//!   `sc.exe failureflag DanteSync 1`).
+//!
+//! The stages, their codes and the state machine ([`Lifecycle`]) are plain Rust, tested on
+//! every platform; only [`run`]'s Windows body talks to the SCM (through `windows-service`).
+
+#![cfg_attr(
+    not(windows),
+    allow(
+        dead_code,
+        reason = "the state machine drives the Windows SCM; tested everywhere"
+    )
+)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// The service's name in the SCM.
+pub const SERVICE_NAME: &str = "DanteSync";
+
+/// How far the daemon's start got; when it fails, the stage says what failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading and checking the configuration.
+    #[default]
+    Config,
+    /// Starting the async runtime.
+    Runtime,
+    /// Taking the instance lock (another daemon holds it).
+    InstanceLock,
+    /// Opening the clock.
+    Clock,
+    /// The clock's start-up self-test (wrong sign or scale of its adjustments).
+    ClockSelfTest,
+    /// Binding the PTP, query API or NTP server sockets.
+    Sockets,
+    /// Writing the starting frequency.
+    StartFrequency,
+    /// Started: past every fatal check.
+    Running,
+}
+
+impl Stage {
+    /// The service-specific exit code of a start that failed at this stage (0: it did not).
+    pub fn exit_code(self) -> u32 {
+        match self {
+            Stage::Config => 1,
+            Stage::Runtime => 2,
+            Stage::InstanceLock => 3,
+            Stage::Clock => 4,
+            Stage::ClockSelfTest => 5,
+            Stage::Sockets => 6,
+            Stage::StartFrequency => 7,
+            Stage::Running => 0,
+        }
+    }
+}
+
+/// What a service manager plugs into the daemon's start and stop. The default plugs nothing:
+/// the daemon run from a terminal or by systemd.
+#[derive(Default)]
+pub struct ServiceHooks {
+    /// How far the start got.
+    pub stage: Stage,
+    /// Called once, at the point systemd hears READY=1.
+    pub on_ready: Option<Box<dyn FnOnce() + Send>>,
+    /// Resolves (with what asked) when the service manager asks the daemon to stop.
+    pub stop: Option<Pin<Box<dyn Future<Output = &'static str> + Send>>>,
+}
+
+impl std::fmt::Debug for ServiceHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceHooks")
+            .field("stage", &self.stage)
+            .field("on_ready", &self.on_ready.is_some())
+            .field("stop", &self.stop.is_some())
+            .finish()
+    }
+}
+
+/// The SCM states this service reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScmState {
+    StartPending,
+    Running,
+    StopPending,
+    Stopped,
+}
+
+/// One status report for the SCM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub state: ScmState,
+    /// Whether Stop and Shutdown are accepted.
+    pub accepts_stop: bool,
+    /// The service-specific exit code; 0 is a clean exit (Win32 NO_ERROR).
+    pub exit_code: u32,
+    /// Grows with every pending report, so the SCM sees progress.
+    pub checkpoint: u32,
+    pub wait_hint: Duration,
+}
+
+/// Longest a start takes (the Windows clock self-test alone takes about 5 s).
+const START_WAIT: Duration = Duration::from_secs(30);
+/// Longest a stop takes (saving the learned frequency).
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// The service's state machine: every event gives the report to send, or nothing when the
+/// event does not apply in the present state.
+#[derive(Debug)]
+pub struct Lifecycle {
+    state: ScmState,
+    checkpoint: u32,
+}
+
+impl Lifecycle {
+    pub fn starting() -> (Self, Report) {
+        let life = Self {
+            state: ScmState::StartPending,
+            checkpoint: 1,
+        };
+        let report = life.pending(START_WAIT);
+        (life, report)
+    }
+
+    fn pending(&self, wait_hint: Duration) -> Report {
+        Report {
+            state: self.state,
+            accepts_stop: false,
+            exit_code: 0,
+            checkpoint: self.checkpoint,
+            wait_hint,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn state(&self) -> ScmState {
+        self.state
+    }
+
+    /// The daemon is up: RUNNING, Stop accepted.
+    pub fn ready(&mut self) -> Option<Report> {
+        if self.state != ScmState::StartPending {
+            return None;
+        }
+        self.state = ScmState::Running;
+        self.checkpoint = 0;
+        Some(Report {
+            state: ScmState::Running,
+            accepts_stop: true,
+            exit_code: 0,
+            checkpoint: 0,
+            wait_hint: Duration::ZERO,
+        })
+    }
+
+    /// Stop or Shutdown arrived.
+    pub fn stop_requested(&mut self) -> Option<Report> {
+        if !matches!(self.state, ScmState::StartPending | ScmState::Running) {
+            return None;
+        }
+        self.state = ScmState::StopPending;
+        self.checkpoint += 1;
+        Some(self.pending(STOP_WAIT))
+    }
+
+    /// The daemon returned: `Ok` after a requested stop, `Err` with the stage a start failed
+    /// at. Always the last report.
+    pub fn exited(&mut self, result: Result<(), Stage>) -> Report {
+        self.state = ScmState::Stopped;
+        self.checkpoint = 0;
+        Report {
+            state: ScmState::Stopped,
+            accepts_stop: false,
+            exit_code: match result {
+                Ok(()) => 0,
+                // A failure past the start has no stage of its own; still not a clean exit.
+                Err(Stage::Running) => 8,
+                Err(stage) => stage.exit_code(),
+            },
+            checkpoint: 0,
+            wait_hint: Duration::ZERO,
+        }
+    }
+}
+
+/// What `--service` says where there is no Windows service control manager.
+#[cfg(any(not(windows), test))]
+pub const NOT_WINDOWS: &str = "--service is for Windows; on Linux use the systemd unit \
+                               packaging/systemd/dantesync.service";
+
+/// Runs the daemon as the Windows service: blocks until the SCM stops it.
+#[cfg(not(windows))]
+pub fn run(
+    config: Option<std::path::PathBuf>,
+    overrides: crate::config::Overrides,
+) -> std::process::ExitCode {
+    let _ = (config, overrides);
+    eprintln!("dantesync: {NOT_WINDOWS}");
+    std::process::ExitCode::from(2)
+}
+
+#[cfg(windows)]
+pub use scm::run;
+
+#[cfg(windows)]
+mod scm {
+    use std::ffi::OsString;
+    use std::process::ExitCode;
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use windows_service::service::{
+        ServiceControl, ServiceControlAccept, ServiceExitCode, ServiceState, ServiceStatus,
+        ServiceType,
+    };
+    use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
+    use windows_service::{define_windows_service, service_dispatcher};
+
+    use super::{Lifecycle, Report, ScmState, ServiceHooks, SERVICE_NAME};
+    use crate::config::Overrides;
+
+    /// The flags `main` parsed, for the service's main function (the SCM calls it on its own
+    /// thread, with the arguments of StartService rather than the command line).
+    static FLAGS: Mutex<Option<(Option<std::path::PathBuf>, Overrides)>> = Mutex::new(None);
+
+    define_windows_service!(ffi_service_main, service_main);
+
+    pub fn run(config: Option<std::path::PathBuf>, overrides: Overrides) -> ExitCode {
+        *FLAGS.lock().unwrap_or_else(PoisonError::into_inner) = Some((config, overrides));
+        match service_dispatcher::start(SERVICE_NAME, ffi_service_main) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!(
+                    "dantesync: --service: not started by the service control manager ({e}); \
+                     without --service the daemon runs in this console"
+                );
+                ExitCode::from(2)
+            }
+        }
+    }
+
+    fn to_status(r: Report) -> ServiceStatus {
+        ServiceStatus {
+            service_type: ServiceType::OWN_PROCESS,
+            current_state: match r.state {
+                ScmState::StartPending => ServiceState::StartPending,
+                ScmState::Running => ServiceState::Running,
+                ScmState::StopPending => ServiceState::StopPending,
+                ScmState::Stopped => ServiceState::Stopped,
+            },
+            controls_accepted: if r.accepts_stop {
+                ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN
+            } else {
+                ServiceControlAccept::empty()
+            },
+            exit_code: if r.exit_code == 0 {
+                ServiceExitCode::NO_ERROR
+            } else {
+                ServiceExitCode::ServiceSpecific(r.exit_code)
+            },
+            checkpoint: r.checkpoint,
+            wait_hint: r.wait_hint,
+            process_id: None,
+        }
+    }
+
+    fn service_main(_arguments: Vec<OsString>) {
+        let (config, overrides) = FLAGS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_default();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<&'static str>();
+        let stop_tx = Mutex::new(Some(stop_tx));
+        let (life, first) = Lifecycle::starting();
+        let life = Arc::new(Mutex::new(life));
+        let handle_slot: Arc<Mutex<Option<service_control_handler::ServiceStatusHandle>>> =
+            Arc::default();
+
+        let report = {
+            let slot = handle_slot.clone();
+            move |r: Option<Report>| {
+                let handle = *slot.lock().unwrap_or_else(PoisonError::into_inner);
+                if let (Some(h), Some(r)) = (handle, r) {
+                    if let Err(e) = h.set_service_status(to_status(r)) {
+                        tracing::warn!("cannot report the service state: {e}");
+                    }
+                }
+            }
+        };
+
+        let handler = {
+            let life = life.clone();
+            let report = report.clone();
+            move |control| match control {
+                ServiceControl::Stop | ServiceControl::Shutdown => {
+                    let r = life
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .stop_requested();
+                    report(r);
+                    let what = if matches!(control, ServiceControl::Stop) {
+                        "service stop"
+                    } else {
+                        "system shutdown"
+                    };
+                    if let Some(tx) = stop_tx
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take()
+                    {
+                        let _ = tx.send(what);
+                    }
+                    ServiceControlHandlerResult::NoError
+                }
+                ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
+                _ => ServiceControlHandlerResult::NotImplemented,
+            }
+        };
+        let handle = match service_control_handler::register(SERVICE_NAME, handler) {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("dantesync: cannot register with the service control manager: {e}");
+                return;
+            }
+        };
+        *handle_slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        report(Some(first));
+
+        let mut hooks = ServiceHooks {
+            on_ready: Some(Box::new({
+                let life = life.clone();
+                let report = report.clone();
+                move || {
+                    let r = life.lock().unwrap_or_else(PoisonError::into_inner).ready();
+                    report(r);
+                }
+            })),
+            stop: Some(Box::pin(
+                async move { stop_rx.await.unwrap_or("service stop") },
+            )),
+            ..ServiceHooks::default()
+        };
+        let result = super::super::run_with(
+            &super::super::Flags {
+                config: config.as_deref(),
+                overrides,
+            },
+            &mut hooks,
+        );
+        let last = life
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .exited(result);
+        report(Some(last));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failed_stage_has_its_own_nonzero_code() {
+        let failed = [
+            Stage::Config,
+            Stage::Runtime,
+            Stage::InstanceLock,
+            Stage::Clock,
+            Stage::ClockSelfTest,
+            Stage::Sockets,
+            Stage::StartFrequency,
+        ];
+        let codes: Vec<u32> = failed.iter().map(|s| s.exit_code()).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(Stage::Running.exit_code(), 0);
+        assert_eq!(Stage::default(), Stage::Config);
+    }
+
+    #[test]
+    fn a_clean_run_goes_start_pending_running_stop_pending_stopped_0() {
+        let (mut life, first) = Lifecycle::starting();
+        assert_eq!(first.state, ScmState::StartPending);
+        assert!(!first.accepts_stop);
+        assert_eq!(first.wait_hint, Duration::from_secs(30));
+        assert_eq!(first.checkpoint, 1);
+        let running = life.ready().unwrap();
+        assert_eq!(running.state, ScmState::Running);
+        assert!(running.accepts_stop);
+        assert_eq!(running.checkpoint, 0);
+        assert_eq!(life.ready(), None, "RUNNING is reported once");
+        let stopping = life.stop_requested().unwrap();
+        assert_eq!(stopping.state, ScmState::StopPending);
+        assert!(!stopping.accepts_stop);
+        assert_eq!(stopping.wait_hint, Duration::from_secs(10));
+        assert_eq!(life.stop_requested(), None, "a second Stop changes nothing");
+        let stopped = life.exited(Ok(()));
+        assert_eq!(stopped.state, ScmState::Stopped);
+        assert_eq!(stopped.exit_code, 0);
+        assert_eq!(life.state(), ScmState::Stopped);
+    }
+
+    #[test]
+    fn a_failed_start_stops_with_the_stage_code_and_never_reports_running() {
+        for (stage, code) in [
+            (Stage::Config, 1),
+            (Stage::ClockSelfTest, 5),
+            (Stage::Sockets, 6),
+        ] {
+            let (mut life, _) = Lifecycle::starting();
+            let stopped = life.exited(Err(stage));
+            assert_eq!(stopped.state, ScmState::Stopped);
+            assert_eq!(stopped.exit_code, code);
+            assert_eq!(life.ready(), None);
+        }
+        let (mut life, _) = Lifecycle::starting();
+        life.ready().unwrap();
+        assert_eq!(life.exited(Err(Stage::Running)).exit_code, 8);
+    }
+
+    #[test]
+    fn a_stop_while_starting_is_stop_pending_and_ready_is_then_ignored() {
+        let (mut life, _) = Lifecycle::starting();
+        let r = life.stop_requested().unwrap();
+        assert_eq!((r.state, r.checkpoint), (ScmState::StopPending, 2));
+        assert_eq!(life.ready(), None);
+    }
+
+    #[test]
+    fn outside_windows_the_message_names_the_systemd_unit() {
+        assert!(NOT_WINDOWS.starts_with("--service is for Windows"));
+        assert!(NOT_WINDOWS.contains("packaging/systemd/dantesync.service"));
+    }
+}
