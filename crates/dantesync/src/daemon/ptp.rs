@@ -5,8 +5,9 @@
 //! the group's multicast (joined on explicit interfaces chosen by [`iface`]: joining on
 //! INADDR_ANY fails with ENODEV on a host without a multicast route) and unicast datagrams (how loopback tests and the
 //! demo feed it). Each socket has its own task; a datagram is stamped as early as possible (by
-//! the kernel with SO_TIMESTAMPNS on Linux, else right after `recv`) and handed to the engine
-//! over a channel, so nothing else the daemon does can delay the stamp.
+//! the kernel with SO_TIMESTAMPNS on Linux; by the stack with SIO_TIMESTAMPING on Windows where
+//! it has it, see [`win_timestamps`]; else right after `recv`) and handed to the engine over a
+//! channel, so nothing else the daemon does can delay the stamp.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -22,6 +23,15 @@ use tokio::sync::{mpsc, watch};
 
 use super::iface;
 use super::shared::{Event, Shared, Timestamping};
+
+// Declared here rather than in `daemon/mod.rs`: they serve only this module.
+#[cfg(windows)]
+#[path = "sys_windows.rs"]
+mod sys_windows;
+// Platform-neutral so its tests run everywhere; only Windows calls it.
+#[cfg_attr(not(windows), allow(dead_code))]
+#[path = "win_timestamps.rs"]
+mod win_timestamps;
 
 /// Largest datagram kept: PTPv1 messages are at most 124 bytes; anything longer is cut and
 /// then refused by the parser.
@@ -40,6 +50,47 @@ pub struct PtpSocket {
     pub socket: UdpSocket,
     pub port: u16,
     pub what: &'static str,
+    /// Receive timestamping on Windows: how enabling it went and what was said about it.
+    #[cfg(windows)]
+    win: WinRx,
+}
+
+/// A Windows PTP socket's receive timestamping.
+#[cfg(windows)]
+#[derive(Debug)]
+struct WinRx {
+    /// How SIO_TIMESTAMPING went (or finding WSARecvMsg, without which no stamp is read).
+    setup: Result<(), String>,
+    recvmsg: Option<sys_windows::WsaRecvMsg>,
+    qpc_frequency: i64,
+    report: Mutex<win_timestamps::Report>,
+}
+
+#[cfg(windows)]
+impl WinRx {
+    /// Enables receive timestamps on `s`; a failure only means user-space stamps, said here
+    /// once and again with the first datagram.
+    fn new(s: &Socket, what: &str) -> Self {
+        use std::os::windows::io::AsRawSocket;
+        let raw = s.as_raw_socket();
+        let recvmsg = sys_windows::wsa_recvmsg(raw);
+        let setup = match &recvmsg {
+            Ok(_) => sys_windows::enable_rx_timestamps(raw).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("no WSARecvMsg: {e}")),
+        };
+        if let Err(e) = &setup {
+            tracing::warn!(
+                "PTP {what} socket: no stack receive timestamps (SIO_TIMESTAMPING: {e}); using \
+                 user-space timestamps"
+            );
+        }
+        Self {
+            setup,
+            recvmsg: recvmsg.ok(),
+            qpc_frequency: sys_windows::qpc_frequency(),
+            report: Mutex::new(win_timestamps::Report::default()),
+        }
+    }
 }
 
 /// Binds the socket of one PTP port. A failure is fatal for the daemon (it cannot follow a
@@ -70,9 +121,17 @@ pub fn bind(port: u16, what: &'static str) -> Result<PtpSocket, String> {
             tracing::warn!("PTP {what} socket: no arrival interfaces (IP_PKTINFO: {e}); name the interface to receive PTP on");
         }
     }
+    #[cfg(windows)]
+    let win = WinRx::new(&s, what);
     let std_socket: std::net::UdpSocket = s.into();
     let socket = UdpSocket::from_std(std_socket).map_err(fail)?;
-    Ok(PtpSocket { socket, port, what })
+    Ok(PtpSocket {
+        socket,
+        port,
+        what,
+        #[cfg(windows)]
+        win,
+    })
 }
 
 /// The interface choice both PTP sockets follow (see [`iface`]): one selector, so a choice
@@ -148,7 +207,7 @@ pub async fn receive(
                     recv_failed(&sock, &mut recv_errors, &e).await;
                     continue;
                 }
-                match recv_one(&sock.socket, &mut buf, &shared) {
+                match recv_one(&sock, &mut buf, &shared) {
                     Ok(Some(got)) => {
                         if recv_errors > 0 {
                             tracing::info!("PTP {} socket receives again", sock.what);
@@ -226,7 +285,9 @@ struct Got {
 }
 
 /// One datagram if one is queued.
-fn recv_one(socket: &UdpSocket, buf: &mut [u8], shared: &Shared) -> io::Result<Option<Got>> {
+#[cfg(not(windows))]
+fn recv_one(sock: &PtpSocket, buf: &mut [u8], shared: &Shared) -> io::Result<Option<Got>> {
+    let socket = &sock.socket;
     #[cfg(target_os = "linux")]
     let got = {
         use std::os::fd::AsRawFd;
@@ -266,6 +327,65 @@ fn recv_one(socket: &UdpSocket, buf: &mut [u8], shared: &Shared) -> io::Result<O
         from,
         rx,
         arrival,
+    }))
+}
+
+/// One datagram if one is queued, with the stack's SIO_TIMESTAMPING stamp where there is one,
+/// else the system time read right after the receive; each kind of stamp is said once per
+/// socket.
+#[cfg(windows)]
+fn recv_one(sock: &PtpSocket, buf: &mut [u8], shared: &Shared) -> io::Result<Option<Got>> {
+    use std::os::windows::io::AsRawSocket;
+    let win = &sock.win;
+    let got = match win.recvmsg {
+        Some(f) => {
+            let raw = sock.socket.as_raw_socket();
+            sock.socket.try_io(tokio::io::Interest::READABLE, || {
+                sys_windows::recv(f, raw, buf)
+            })
+        }
+        None => sock.socket.try_recv_from(buf).map(|(len, from)| {
+            let after = sys_windows::sandwich();
+            sys_windows::Received {
+                len,
+                from: Some(from),
+                stamp: None,
+                after,
+            }
+        }),
+    };
+    let r = match got {
+        Ok(r) => r,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let stamped = win_timestamps::choose(&win.setup, r.stamp, &r.after, win.qpc_frequency);
+    // The system clock maps system time to itself; the simulated clock maps it from its host
+    // (SystemTime, the same system time) as it does Linux kernel stamps.
+    let rx = shared
+        .clock()
+        .map_kernel_timestamp(LocalTime::from_nanos(stamped.unix_nanos()));
+    let said = win
+        .report
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .note(&stamped);
+    if let Some(line) = said {
+        tracing::info!("PTP {} socket receive timestamps: {line}", sock.what);
+        shared.note_timestamping(if stamped.is_kernel() {
+            Timestamping::Kernel
+        } else {
+            Timestamping::UserSpace
+        });
+    }
+    let from = r
+        .from
+        .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+    Ok(Some(Got {
+        len: r.len,
+        from,
+        rx,
+        arrival: None,
     }))
 }
 
