@@ -138,6 +138,8 @@ pub struct Controller {
     confirmed_sf: Option<i64>,
     /// The silence since the last sample has been turned into a prior already.
     silence_handled: bool,
+    /// The sample the mode was last evaluated on: only new samples confirm a mode change.
+    evaluated_sample_sf: Option<i64>,
 }
 
 impl Controller {
@@ -173,6 +175,7 @@ impl Controller {
             prior: None,
             confirmed_sf: None,
             silence_handled: false,
+            evaluated_sample_sf: None,
             cfg,
         }
     }
@@ -588,7 +591,9 @@ impl Controller {
             offline_timeout_s: self.cfg.ptp.offline_timeout_s,
             error_bound_ppm: self.error_bound(),
             recent_outlier_fraction: self.estimator.recent_outlier_fraction(),
+            fresh: self.last_sample_sf != self.evaluated_sample_sf,
         };
+        self.evaluated_sample_sf = self.last_sample_sf;
         let before = self.modes.mode();
         let after = self.modes.update(&inputs);
         if after != before {

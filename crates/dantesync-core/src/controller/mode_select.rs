@@ -49,6 +49,10 @@ pub struct ModeInputs {
     pub error_bound_ppm: Option<f64>,
     /// Fraction of recent samples rejected as outliers.
     pub recent_outlier_fraction: f64,
+    /// Whether a new sample arrived since the last evaluation. Confirmations count only fresh
+    /// evidence: the same estimate seen again (on a Follow_Up's Sync, a timer tick) is no
+    /// second opinion.
+    pub fresh: bool,
 }
 
 #[derive(Debug)]
@@ -137,6 +141,14 @@ impl ModeSelector {
             self.down = 0;
             return self.set(target);
         }
+        if !i.fresh {
+            // No new sample: nothing to confirm. Only an urgent downgrade acts at once.
+            let urgent = degraded || bound > 2.0 * self.threshold(current);
+            if rank(target) < rank(current) && urgent {
+                return self.set(target);
+            }
+            return self.mode;
+        }
         if rank(target) > rank(current) {
             self.down = 0;
             self.up = self.up.saturating_add(1);
@@ -175,7 +187,40 @@ mod tests {
             offline_timeout_s: 10.0,
             error_bound_ppm: bound,
             recent_outlier_fraction: outliers,
+            fresh: true,
         }
+    }
+
+    #[test]
+    fn only_fresh_samples_confirm_a_move() {
+        let mut s = ModeSelector::new(ModeThresholds::default());
+        s.update(&inputs(None, 0.0));
+        s.update(&inputs(Some(3.0), 0.0));
+        let stale = ModeInputs {
+            fresh: false,
+            ..inputs(Some(3.0), 0.0)
+        };
+        assert_eq!(
+            s.update(&stale),
+            Mode::Acq,
+            "the same estimate again is no confirmation"
+        );
+        assert_eq!(s.update(&stale), Mode::Acq);
+        assert_eq!(s.update(&inputs(Some(3.0), 0.0)), Mode::Lock);
+        // Slightly above the threshold: stale evaluations never downgrade...
+        let above = ModeInputs {
+            fresh: false,
+            ..inputs(Some(6.0), 0.0)
+        };
+        assert_eq!(s.update(&above), Mode::Lock);
+        assert_eq!(s.update(&above), Mode::Lock);
+        assert_eq!(s.update(&above), Mode::Lock);
+        // ...but an urgent reason acts at once, fresh or not.
+        let urgent = ModeInputs {
+            fresh: false,
+            ..inputs(Some(12.0), 0.0)
+        };
+        assert_eq!(s.update(&urgent), Mode::Prod);
     }
 
     #[test]
@@ -219,6 +264,7 @@ mod tests {
             offline_timeout_s: 10.0,
             error_bound_ppm: None,
             recent_outlier_fraction: 0.0,
+            fresh: false,
         };
         assert_eq!(s.update(&i), Mode::Init);
         i.since_start_s = 10.5;

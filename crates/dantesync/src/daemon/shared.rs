@@ -34,6 +34,7 @@ impl Timestamping {
     pub fn describe(self) -> &'static str {
         match self {
             Timestamping::Unknown => "none yet",
+            Timestamping::Kernel if cfg!(windows) => "kernel (SIO_TIMESTAMPING)",
             Timestamping::Kernel => "kernel (SO_TIMESTAMPNS)",
             Timestamping::UserSpace => "user space (read after recv)",
         }
