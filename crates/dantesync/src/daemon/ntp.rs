@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use dantesync_core::ntp_server::UpstreamInfo;
-use dantesync_core::wire::ntp::{Leap, Mode, NtpHeader, NtpTimestamp, ReferenceId, ShortTime};
+use dantesync_core::wire::ntp::{Leap, Mode, NtpHeader, NtpTimestamp};
 use dantesync_core::{LocalTime, NtpMeasurement};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -194,21 +194,7 @@ async fn recv(
 
 /// A client request carrying `transmit` as T1.
 pub fn request(transmit: NtpTimestamp) -> NtpHeader {
-    NtpHeader {
-        leap: Leap::Unsynchronized,
-        version: 4,
-        mode: Mode::Client,
-        stratum: 0,
-        poll: 4,
-        precision: -20,
-        root_delay: ShortTime::ZERO,
-        root_dispersion: ShortTime::ZERO,
-        reference_id: ReferenceId::from_bytes([0; 4]),
-        reference_ts: NtpTimestamp::ZERO,
-        origin_ts: NtpTimestamp::ZERO,
-        receive_ts: NtpTimestamp::ZERO,
-        transmit_ts: transmit,
-    }
+    NtpHeader::client_request(transmit)
 }
 
 #[derive(Debug, PartialEq)]
@@ -272,6 +258,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dantesync_core::wire::ntp::ReferenceId;
 
     const T1: i64 = 1_785_427_891_000_000_000;
 

@@ -15,7 +15,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dantesync_core::wire::ntp::{Leap, Mode, NtpHeader, NtpTimestamp, ReferenceId, ShortTime};
+use dantesync_core::wire::ntp::{Leap, Mode, NtpHeader, NtpTimestamp, ReferenceId};
 use dantesync_core::wire::query::{QueryReply, QueryRequest};
 
 /// How long a query or an NTP request waits for its answer.
@@ -147,21 +147,7 @@ pub fn ntp_probe(port: u16) -> Option<NtpAnswer> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64);
     let transmit = NtpTimestamp::from_unix_nanos(now);
-    let request = NtpHeader {
-        leap: Leap::Unsynchronized,
-        version: 4,
-        mode: Mode::Client,
-        stratum: 0,
-        poll: 4,
-        precision: -20,
-        root_delay: ShortTime::ZERO,
-        root_dispersion: ShortTime::ZERO,
-        reference_id: ReferenceId::from_bytes([0; 4]),
-        reference_ts: NtpTimestamp::ZERO,
-        origin_ts: NtpTimestamp::ZERO,
-        receive_ts: NtpTimestamp::ZERO,
-        transmit_ts: transmit,
-    };
+    let request = NtpHeader::client_request(transmit);
     socket.send(&request.to_bytes()).ok()?;
     let mut buf = [0u8; 512];
     let len = socket.recv(&mut buf).ok()?;

@@ -38,6 +38,26 @@ pub struct NtpHeader {
 }
 
 impl NtpHeader {
+    /// A plain NTPv4 client request (mode 3) carrying `transmit` as its T1, the only field a
+    /// server echoes back; everything else zero, as RFC 5905 clients send it.
+    pub fn client_request(transmit: NtpTimestamp) -> NtpHeader {
+        NtpHeader {
+            leap: Leap::Unsynchronized,
+            version: 4,
+            mode: Mode::Client,
+            stratum: 0,
+            poll: 4,
+            precision: -20,
+            root_delay: ShortTime::ZERO,
+            root_dispersion: ShortTime::ZERO,
+            reference_id: ReferenceId::from_bytes([0; 4]),
+            reference_ts: NtpTimestamp::ZERO,
+            origin_ts: NtpTimestamp::ZERO,
+            receive_ts: NtpTimestamp::ZERO,
+            transmit_ts: transmit,
+        }
+    }
+
     /// Decodes a datagram that claims to be a time packet.
     ///
     /// Refuses mode 6 and 7 messages with [`ParseError::ControlMessage`] and
