@@ -9,7 +9,11 @@
 //! # Timestamps
 //!
 //! The uptime runs from this host's monotonic clock at `1 + drift·1e-6` times its rate
-//! ([`uptime::Uptime`]). For each Sync:
+//! ([`uptime::Uptime`]). With `--timebase raw` (Linux) it runs from CLOCK_MONOTONIC_RAW
+//! instead, which no rate correction touches: a leader with a known drift for a follower that
+//! disciplines this same host's clock (scripts/qemu-clock-test.sh), where CLOCK_MONOTONIC would
+//! follow the follower's corrections and any servo would "lock" to it. The Sync schedule stays
+//! on the monotonic clock either way. For each Sync:
 //! - the Sync's own originTimestamp is read first, before the message is encoded: it is
 //!   early against the precise one, as on Dante gear (there by tens of µs, here by a few);
 //! - the Follow_Up's preciseOriginTimestamp is read **immediately before** the Sync is handed
@@ -69,6 +73,7 @@ use rand::Rng;
 pub use dest::Dest;
 use dest::Target;
 use net::{Endpoints, Sockets};
+pub use uptime::Timebase;
 use uptime::Uptime;
 
 /// The stratum a Dante device set as Preferred Leader was seen advertising.
@@ -122,6 +127,11 @@ pub struct GmSimArgs {
     #[arg(long, value_name = "PPM", default_value_t = 0.0, allow_negative_numbers = true,
           value_parser = drift_ppm)]
     pub drift_ppm: f64,
+    /// The host clock the leader's uptime runs on: monotonic (CLOCK_MONOTONIC on Linux, which
+    /// follows the system clock's rate corrections) or raw (CLOCK_MONOTONIC_RAW, Linux only,
+    /// which nothing corrects: for a follower disciplining this same host's clock)
+    #[arg(long, value_name = "CLOCK", value_enum, default_value_t = Timebase::Monotonic)]
+    pub timebase: Timebase,
     /// The leader's uptime when the first Sync is sent, s
     #[arg(long, value_name = "S", default_value_t = 699.0, value_parser = uptime_start)]
     pub uptime_start_s: f64,
@@ -216,6 +226,7 @@ struct Plan {
     interval: Duration,
     uptime_start_ns: i128,
     drift_ppm: f64,
+    timebase: Timebase,
     jitter: Duration,
     duration: Option<Duration>,
     count: Option<u64>,
@@ -225,6 +236,7 @@ struct Plan {
 
 impl Plan {
     fn from_args(args: &GmSimArgs) -> Result<Plan, String> {
+        args.timebase.check()?;
         if args.dest.iter().any(|d| d.addr.is_unspecified()) {
             return Err("--dest 0.0.0.0 is not a destination".to_owned());
         }
@@ -300,6 +312,7 @@ impl Plan {
             interval,
             uptime_start_ns: (args.uptime_start_s * 1e9).round() as i128,
             drift_ppm: args.drift_ppm,
+            timebase: args.timebase,
             jitter,
             duration: args.duration_s.map(Duration::from_secs_f64),
             count: args.count,
@@ -380,7 +393,7 @@ impl Plan {
         format!(
             "gm-sim: leader {uuid} (stratum {stratum}, variance {variance}, preferred {pref}) \
              sends {where_to}, TTL {ttl}, every {ms} ms from {source}{via}, first sequence id {seq}; uptime from \
-             {up:.6} s at {drift:+.3} ppm, jitter {jitter} µs; {delay_req}; until {until}",
+             {up:.6} s at {drift:+.3} ppm of {timebase}, jitter {jitter} µs; {delay_req}; until {until}",
             uuid = id.uuid,
             stratum = id.stratum,
             variance = id.variance,
@@ -391,6 +404,7 @@ impl Plan {
             seq = self.first_sequence_id,
             up = self.uptime_start_ns as f64 / 1e9,
             drift = self.drift_ppm,
+            timebase = self.timebase.name(),
             jitter = self.jitter.as_micros(),
         )
     }
@@ -420,7 +434,7 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
     let sockets = Sockets::open(&plan.endpoints)?;
     stop::install();
     say(&plan.banner(&sockets));
-    let uptime = Uptime::new(Instant::now(), plan.uptime_start_ns, plan.drift_ppm);
+    let uptime = Uptime::starting_now(plan.timebase, plan.uptime_start_ns, plan.drift_ppm);
     let done = AtomicBool::new(false);
     let (sent, answered) = std::thread::scope(|scope| {
         let responder = sockets.delay_req.as_ref().map(|listener| {
@@ -428,12 +442,12 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
             scope.spawn(move || answer_delay_reqs(plan, listener, general, uptime, done))
         });
         let sent = send_loop(plan, &sockets, &uptime);
-        let ended = Instant::now();
+        let ended = (Instant::now(), uptime.now());
         done.store(true, Ordering::SeqCst);
         let answered = responder.map_or(0, |handle| handle.join().unwrap_or(0));
         (sent.map(|sent| (sent, ended)), answered)
     });
-    let (sent, ended) = sent?;
+    let (sent, (ended, ended_uptime)) = sent?;
     let elapsed = ended.duration_since(uptime.origin()).as_secs_f64();
     let sequence = match sent.last_sequence_id {
         Some(last) => format!(" (sequence ids {}..={last})", plan.first_sequence_id),
@@ -455,7 +469,7 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
         plural(sent.follow_ups, "Follow_Up"),
         plural(answered, "Delay_Req"),
         sent.stopped_by,
-        uptime.at(ended) as f64 / 1e9,
+        ended_uptime as f64 / 1e9,
     ));
     Ok(())
 }
@@ -552,6 +566,7 @@ fn send_loop(plan: &Plan, sockets: &Sockets, uptime: &Uptime) -> Result<SendStat
         for target in &plan.targets {
             let (event_dest, general_dest) = (target.event, target.general);
             let precise = Instant::now();
+            let precise_uptime = uptime.now();
             if !plan.jitter.is_zero() {
                 let delay = Duration::from_nanos(rng.random_range(0..=jitter_ns));
                 wait_until(precise + delay);
@@ -561,7 +576,7 @@ fn send_loop(plan: &Plan, sockets: &Sockets, uptime: &Uptime) -> Result<SendStat
                     stats.syncs += 1;
                     stats.last_sequence_id = Some(sequence_id);
                     let follow_up =
-                        follow_up(&plan.identity, sequence_id, uptime.at(precise)).to_bytes();
+                        follow_up(&plan.identity, sequence_id, precise_uptime).to_bytes();
                     match sockets.general.send_to(&follow_up, general_dest) {
                         Ok(_) => stats.follow_ups += 1,
                         Err(e) => {
@@ -707,6 +722,38 @@ mod tests {
         // 699 s / 0.25 s.
         assert_eq!(plan.first_sequence_id, 2796);
         assert_eq!((plan.duration, plan.count), (None, None));
+    }
+
+    #[test]
+    fn the_timebase_is_monotonic_unless_raw_is_asked_for() {
+        let plan = Plan::from_args(&parse(&[]).unwrap()).unwrap();
+        assert_eq!(plan.timebase, Timebase::Monotonic);
+        assert!(parse(&["--timebase", "realtime"]).is_err());
+        let raw = Plan::from_args(
+            &parse(&[
+                "--timebase",
+                "raw",
+                "--dest",
+                "127.0.0.1",
+                "--bind",
+                "127.0.0.1",
+                "--delay-req-port",
+                "0",
+            ])
+            .unwrap(),
+        );
+        #[cfg(target_os = "linux")]
+        {
+            let plan = raw.unwrap();
+            assert_eq!(plan.timebase, Timebase::Raw);
+            let banner = plan.banner(&Sockets::open(&plan.endpoints).unwrap());
+            assert!(
+                banner.contains("+0.000 ppm of CLOCK_MONOTONIC_RAW"),
+                "{banner}"
+            );
+        }
+        #[cfg(not(target_os = "linux"))]
+        assert!(raw.unwrap_err().contains("only Linux"));
     }
 
     #[test]

@@ -1,26 +1,92 @@
-//! The emulated leader's timescale: its uptime, run from this host's monotonic clock at the
-//! leader's own (wrong) rate.
+//! The emulated leader's timescale: its uptime, run from one of this host's clocks (its
+//! timebase) at the leader's own (wrong) rate.
 
 use std::time::Instant;
 
+/// The host clock the leader's uptime runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Timebase {
+    /// [`Instant`]: CLOCK_MONOTONIC on Linux, which never steps but follows every rate
+    /// correction made to the system clock (NTP's, or a dantesync daemon's on this host).
+    Monotonic,
+    /// CLOCK_MONOTONIC_RAW (Linux only): the oscillator itself, which no rate correction
+    /// touches. A leader on it keeps its drift when a follower on the same host disciplines
+    /// the system clock; on CLOCK_MONOTONIC it would be dragged along by the corrections.
+    Raw,
+}
+
+impl Timebase {
+    /// Whether this platform has the clock.
+    pub fn check(self) -> Result<(), String> {
+        match self {
+            Timebase::Monotonic => Ok(()),
+            #[cfg(target_os = "linux")]
+            Timebase::Raw => Ok(()),
+            #[cfg(not(target_os = "linux"))]
+            Timebase::Raw => {
+                Err("--timebase raw needs CLOCK_MONOTONIC_RAW, which only Linux has".to_owned())
+            }
+        }
+    }
+
+    /// The clock's name, for the banner.
+    pub fn name(self) -> &'static str {
+        match self {
+            Timebase::Monotonic => "CLOCK_MONOTONIC",
+            Timebase::Raw => "CLOCK_MONOTONIC_RAW",
+        }
+    }
+}
+
+/// Reads CLOCK_MONOTONIC_RAW, ns.
+#[cfg(target_os = "linux")]
+fn raw_ns() -> i128 {
+    use dantesync_clock::clock_test::Reference;
+    i128::from(dantesync_clock::linux::MonotonicRaw.now_ns())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raw_ns() -> i128 {
+    unreachable!("Timebase::check refuses the raw timebase off Linux")
+}
+
 /// Uptime of a leader whose oscillator is off by `drift_ppm`: it advances by
-/// `(1 + drift_ppm · 1e-6)` seconds for every second of this host's monotonic clock
-/// ([`Instant`]: CLOCK_MONOTONIC on Linux, which NTP may slew by at most 500 ppm but never
-/// steps).
+/// `(1 + drift_ppm · 1e-6)` seconds for every second of the timebase. On the monotonic
+/// timebase ([`Instant`]: CLOCK_MONOTONIC on Linux, which NTP may slew by at most 500 ppm but
+/// never steps) instants map to uptimes directly ([`Uptime::at`]); on the raw one, only
+/// readings taken now ([`Uptime::now`]) are meaningful.
 #[derive(Debug, Clone, Copy)]
 pub struct Uptime {
     origin: Instant,
+    /// CLOCK_MONOTONIC_RAW at `origin`, ns (0 on the monotonic timebase).
+    raw_origin_ns: i128,
+    timebase: Timebase,
     start_ns: i128,
     drift_ppm: f64,
 }
 
 impl Uptime {
-    /// A timescale that reads `start_ns` at `origin`.
+    /// A timescale on the monotonic timebase that reads `start_ns` at `origin`.
     pub fn new(origin: Instant, start_ns: i128, drift_ppm: f64) -> Uptime {
         Uptime {
             origin,
+            raw_origin_ns: 0,
+            timebase: Timebase::Monotonic,
             start_ns,
             drift_ppm,
+        }
+    }
+
+    /// A timescale on `timebase` that reads `start_ns` now. Call [`Timebase::check`] first.
+    pub fn starting_now(timebase: Timebase, start_ns: i128, drift_ppm: f64) -> Uptime {
+        let raw_origin_ns = match timebase {
+            Timebase::Monotonic => 0,
+            Timebase::Raw => raw_ns(),
+        };
+        Uptime {
+            raw_origin_ns,
+            timebase,
+            ..Uptime::new(Instant::now(), start_ns, drift_ppm)
         }
     }
 
@@ -30,9 +96,17 @@ impl Uptime {
     }
 
     /// The leader's uptime at `t`, ns. Instants before the origin read the starting value.
+    /// Only on the monotonic timebase.
     pub fn at(&self, t: Instant) -> i128 {
+        debug_assert_eq!(self.timebase, Timebase::Monotonic);
         let elapsed = i128::try_from(t.saturating_duration_since(self.origin).as_nanos())
             .unwrap_or(i128::MAX / 2);
+        self.after(elapsed)
+    }
+
+    /// The leader's uptime `elapsed` ns of the timebase after the origin.
+    fn after(&self, elapsed: i128) -> i128 {
+        let elapsed = elapsed.max(0);
         // The drift term is small next to `elapsed`, so computing it alone in f64 keeps the
         // result exact to the nanosecond for any run length.
         let extra = (elapsed as f64 * self.drift_ppm * 1e-6).round() as i128;
@@ -41,7 +115,10 @@ impl Uptime {
 
     /// The leader's uptime now, ns.
     pub fn now(&self) -> i128 {
-        self.at(Instant::now())
+        match self.timebase {
+            Timebase::Monotonic => self.at(Instant::now()),
+            Timebase::Raw => self.after(raw_ns() - self.raw_origin_ns),
+        }
     }
 }
 
@@ -74,6 +151,26 @@ mod tests {
             drifting.at(origin + Duration::from_secs(604_800)),
             604_807_560_000_000
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_raw_timebase_runs_at_the_leaders_rate_from_the_start() {
+        let uptime = Uptime::starting_now(Timebase::Raw, 1_000_000_000, 40.0);
+        let a = uptime.now();
+        std::thread::sleep(Duration::from_millis(20));
+        let b = uptime.now();
+        assert!((1_000_000_000..1_100_000_000).contains(&a), "{a}");
+        assert!((15_000_000..2_000_000_000).contains(&(b - a)), "{}", b - a);
+        // The arithmetic is the monotonic timebase's.
+        assert_eq!(uptime.after(10_000_000_000), 11_000_400_000);
+        assert_eq!(uptime.after(-5), 1_000_000_000);
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    #[test]
+    fn the_raw_timebase_is_refused_off_linux() {
+        assert!(Timebase::Raw.check().unwrap_err().contains("only Linux"));
     }
 
     #[test]
