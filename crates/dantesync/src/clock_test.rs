@@ -6,12 +6,27 @@
 //!
 //! It changes the system clock for about 15 s, so it refuses to run without an explicit
 //! confirmation flag. CI runs it in a throw-away qemu guest (scripts/qemu-clock-test.sh).
+//!
+//! Two read-only modes, hidden from `--help` because they serve that CI run (the daemon
+//! disciplining the guest's clock against a simulated leader), need no confirmation and
+//! change nothing (they run with `DANTESYNC_FORBID_CLOCK_WRITES=1`):
+//! - `clock-test --measure-only [--seconds S] [--expect-ppm P [--tolerance-ppm T]]` measures
+//!   the system clock's rate against the reference over S seconds (default 10) with the same
+//!   sandwiches as the full test, and prints it; with `--expect-ppm` it exits 1 unless the rate
+//!   is within T ppm (default 1) of P.
+//! - `clock-test --wait-lock ADDR:PORT [--timeout-s S]` asks a daemon's query API (DSYN) until
+//!   it reports LOCK or NANO (with `--nano`: NANO), printing each mode it sees; exits 1 if that
+//!   takes more than S seconds (default 60).
 
+use std::net::{SocketAddr, UdpSocket};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use dantesync_clock::clock_test::{self, ClockTestConfig};
+use dantesync_clock::clock_test::{self, ClockTestConfig, MeasureConfig, RateMeasurement};
 use dantesync_clock::{ClockConfig, ClockError};
+use dantesync_core::mode::Mode;
+use dantesync_core::wire::query::{QueryReply, QueryRequest};
 
 #[derive(Debug, Args)]
 pub struct ClockTestArgs {
@@ -19,11 +34,66 @@ pub struct ClockTestArgs {
     /// few seconds each and steps the time 1.5 s forward and back
     #[arg(long = "i-understand-this-adjusts-the-clock")]
     pub i_understand: bool,
+    /// Only measure the clock's rate against the reference, changing nothing (see the module
+    /// documentation)
+    #[arg(long, hide = true, conflicts_with_all = ["i_understand", "wait_lock"])]
+    pub measure_only: bool,
+    /// With --measure-only: the length of the measurement, s
+    #[arg(long, hide = true, value_name = "S", default_value_t = 10.0,
+          value_parser = seconds, requires = "measure_only")]
+    pub seconds: f64,
+    /// With --measure-only: the rate expected, ppm; exit 1 unless within --tolerance-ppm
+    #[arg(long, hide = true, value_name = "PPM", allow_negative_numbers = true,
+          value_parser = finite, requires = "measure_only")]
+    pub expect_ppm: Option<f64>,
+    /// With --expect-ppm: the largest acceptable |measured − expected|, ppm
+    #[arg(long, hide = true, value_name = "PPM", default_value_t = 1.0,
+          value_parser = finite, requires = "expect_ppm")]
+    pub tolerance_ppm: f64,
+    /// Ask the daemon's query API at ADDR:PORT until it reports LOCK or NANO (changes nothing)
+    #[arg(
+        long,
+        hide = true,
+        value_name = "ADDR:PORT",
+        conflicts_with = "i_understand"
+    )]
+    pub wait_lock: Option<SocketAddr>,
+    /// With --wait-lock: wait for NANO (the fine lock), not only LOCK
+    #[arg(long, hide = true, requires = "wait_lock")]
+    pub nano: bool,
+    /// With --wait-lock: give up after this many seconds
+    #[arg(long, hide = true, value_name = "S", default_value_t = 60.0,
+          value_parser = seconds, requires = "wait_lock")]
+    pub timeout_s: f64,
+}
+
+fn finite(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err("must be a finite number".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn seconds(text: &str) -> Result<f64, String> {
+    let v = finite(text)?;
+    if (0.1..=86_400.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be within 0.1..=86400 s".to_owned())
+    }
 }
 
 /// Exit codes: 0 every measurement within its limit, 1 a measurement off (or the clock could
-/// not be adjusted), 2 not confirmed.
+/// not be adjusted), 2 not confirmed. The read-only modes: 0 as expected, 1 not.
 pub fn run(args: &ClockTestArgs) -> ExitCode {
+    if args.measure_only {
+        return measure_only(args);
+    }
+    if let Some(addr) = args.wait_lock {
+        let until = if args.nano { Mode::Nano } else { Mode::Lock };
+        return wait_lock(addr, until, Duration::from_secs_f64(args.timeout_s));
+    }
     if !args.i_understand {
         eprintln!(
             "dantesync clock-test: refusing to run without --i-understand-this-adjusts-the-clock.\n\
@@ -74,16 +144,274 @@ fn measure() -> Result<clock_test::ClockTestReport, ClockError> {
     Ok(report)
 }
 
+/// How `--measure-only` measures `seconds`: a checkpoint every 100 ms (at least 11), each the
+/// tightest of 25 sandwiches, as the full test does.
+fn measure_only_config(seconds: f64) -> MeasureConfig {
+    MeasureConfig {
+        settle: Duration::from_millis(100),
+        window: Duration::from_secs_f64(seconds),
+        checkpoints: ((seconds * 10.0).round() as usize + 1).clamp(11, 10_001),
+        ..MeasureConfig::default()
+    }
+}
+
+/// One line: the measured rate and how good the fit was.
+fn describe(clock: &str, reference: &str, m: &RateMeasurement) -> String {
+    format!(
+        "clock-test: {clock} against {reference}: {:+.3} ppm over {:.1} s (fit rms {:.0} ns, \
+         {}/{} checkpoints, widest sandwich {:.1} µs)",
+        m.ppm,
+        m.span_s,
+        m.residual_rms_ns,
+        m.used,
+        m.taken,
+        m.widest_sandwich_ns as f64 / 1e3
+    )
+}
+
+/// The verdict on a measured rate against the expected one.
+fn judge(measured_ppm: f64, expect_ppm: f64, tolerance_ppm: f64) -> (bool, String) {
+    let off = measured_ppm - expect_ppm;
+    let passed = off.abs() <= tolerance_ppm;
+    let line = format!(
+        "clock-test: expected {expect_ppm:+.3} ppm within {tolerance_ppm:.3}: off by {off:+.3} \
+         ppm: {}",
+        if passed { "PASS" } else { "FAIL" }
+    );
+    (passed, line)
+}
+
+/// `--measure-only`: reads the clock and the reference, never writes.
+fn measure_only(args: &ClockTestArgs) -> ExitCode {
+    let clock = match dantesync_clock::open(&ClockConfig::System) {
+        Ok(clock) => clock,
+        Err(e) => {
+            eprintln!("dantesync clock-test: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(reference) = dantesync_clock::system_reference() else {
+        eprintln!("dantesync clock-test: no reference counter on this platform");
+        return ExitCode::FAILURE;
+    };
+    let m = clock_test::measure_rate(&*clock, &*reference, &measure_only_config(args.seconds));
+    println!("{}", describe(clock.name(), reference.name(), &m));
+    // Informative: what the clock's frequency is set to (by the daemon, say), read only.
+    if let Ok(ppm) = clock.frequency() {
+        println!("clock-test: the clock's frequency adjustment reads {ppm:+.3} ppm");
+    }
+    match args.expect_ppm {
+        None => ExitCode::SUCCESS,
+        Some(expect) => {
+            let (passed, line) = judge(m.ppm, expect, args.tolerance_ppm);
+            println!("{line}");
+            if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// `--wait-lock`: one compact DSYN query every 250 ms until the reply's mode is `until` (LOCK
+/// or NANO) or finer.
+fn wait_lock(addr: SocketAddr, until: Mode, timeout: Duration) -> ExitCode {
+    let local: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = match UdpSocket::bind(local).and_then(|s| {
+        s.set_read_timeout(Some(Duration::from_millis(250)))
+            .map(|()| s)
+    }) {
+        Ok(socket) => socket,
+        Err(e) => {
+            eprintln!("dantesync clock-test: cannot open a UDP socket: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now();
+    let mut last: Option<Mode> = None;
+    let mut request_id = 0u32;
+    let mut buf = [0u8; 512];
+    while started.elapsed() < timeout {
+        request_id = request_id.wrapping_add(1);
+        let sent = Instant::now();
+        let request = QueryRequest::Compact { request_id }.to_bytes();
+        if let Err(e) = socket.send_to(&request, addr) {
+            eprintln!("dantesync clock-test: cannot query {addr}: {e}");
+        }
+        let reply = loop {
+            match socket.recv_from(&mut buf) {
+                Ok((len, from)) if from == addr => match QueryReply::parse(&buf[..len]) {
+                    Ok(reply) if reply.request_id == request_id => break Some(reply),
+                    _ => continue,
+                },
+                Ok(_) => continue,
+                Err(_) => break None,
+            }
+        };
+        if let Some(reply) = reply {
+            if last != Some(reply.mode) {
+                println!(
+                    "clock-test: {addr} reports {} after {:.1} s (frequency adjustment {:+.3} ppm)",
+                    reply.mode,
+                    started.elapsed().as_secs_f64(),
+                    f64::from(reply.frequency_adjustment_ppb) / 1000.0
+                );
+                last = Some(reply.mode);
+            }
+            if reply.mode.is_locked() && reply.mode >= until {
+                return ExitCode::SUCCESS;
+            }
+        }
+        let next = sent + Duration::from_millis(250);
+        if let Some(left) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(left);
+        }
+    }
+    let last = last.map_or_else(|| "no answer".to_owned(), |m| format!("last {m}"));
+    println!(
+        "clock-test: {addr} did not report {until} within {:.0} s ({last})",
+        timeout.as_secs_f64()
+    );
+    ExitCode::FAILURE
+}
+
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ClockTestArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ClockTestArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("clock-test").chain(args.iter().copied()))
+            .map(|c| c.args)
+    }
 
     #[test]
     fn without_the_flag_it_refuses_with_exit_2_before_opening_the_clock() {
         // Safe on any machine: the refusal comes before the clock is opened.
-        let code = run(&ClockTestArgs {
-            i_understand: false,
-        });
+        let code = run(&parse(&[]).unwrap());
         assert_eq!(code, ExitCode::from(2));
+    }
+
+    #[test]
+    fn the_read_only_modes_parse_and_exclude_the_adjusting_test() {
+        let a = parse(&["--measure-only", "--seconds", "10", "--expect-ppm", "-40"]).unwrap();
+        assert!(a.measure_only && !a.i_understand);
+        assert_eq!(
+            (a.seconds, a.expect_ppm, a.tolerance_ppm),
+            (10.0, Some(-40.0), 1.0)
+        );
+        let a = parse(&["--wait-lock", "127.0.0.1:31900", "--timeout-s", "5"]).unwrap();
+        assert_eq!(a.wait_lock, Some("127.0.0.1:31900".parse().unwrap()));
+        assert_eq!(a.timeout_s, 5.0);
+        assert!(!a.nano);
+        assert!(
+            parse(&["--wait-lock", "127.0.0.1:1", "--nano"])
+                .unwrap()
+                .nano
+        );
+        for bad in [
+            &["--measure-only", "--i-understand-this-adjusts-the-clock"][..],
+            &["--measure-only", "--wait-lock", "127.0.0.1:1"],
+            &["--seconds", "5"],
+            &["--expect-ppm", "5"],
+            &["--measure-only", "--tolerance-ppm", "5"],
+            &["--timeout-s", "5"],
+            &["--nano"],
+            &["--measure-only", "--seconds", "0"],
+            &["--measure-only", "--expect-ppm", "nan"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn measure_only_takes_a_checkpoint_every_100_ms() {
+        let c = measure_only_config(10.0);
+        assert_eq!((c.window, c.checkpoints), (Duration::from_secs(10), 101));
+        assert_eq!(measure_only_config(0.2).checkpoints, 11);
+    }
+
+    #[test]
+    fn the_verdict_is_measured_minus_expected_within_the_tolerance() {
+        let (passed, line) = judge(40.42, 40.0, 1.0);
+        assert!(passed);
+        assert!(line.contains("off by +0.420 ppm: PASS"), "{line}");
+        let (passed, line) = judge(38.9, 40.0, 1.0);
+        assert!(!passed);
+        assert!(line.contains("off by -1.100 ppm: FAIL"), "{line}");
+    }
+
+    #[test]
+    fn measure_only_never_writes_the_clock() {
+        // Runs where clock writes are forbidden (test runs set DANTESYNC_FORBID_CLOCK_WRITES):
+        // a write would fail the measurement or panic.
+        let code = run(&parse(&["--measure-only", "--seconds", "0.3"]).unwrap());
+        assert_eq!(code, ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn wait_lock_gives_up_on_a_silent_address() {
+        // A bound socket that never answers.
+        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap();
+        let started = Instant::now();
+        assert_eq!(
+            wait_lock(addr, Mode::Lock, Duration::from_millis(600)),
+            ExitCode::FAILURE
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn wait_lock_returns_when_the_reply_says_lock() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let answer = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            for mode in [Mode::Acq, Mode::Prod, Mode::Lock, Mode::Lock, Mode::Nano] {
+                let (len, from) = server.recv_from(&mut buf).unwrap();
+                let Ok(QueryRequest::Compact { request_id }) = QueryRequest::parse(&buf[..len])
+                else {
+                    panic!("not a compact request");
+                };
+                let reply = QueryReply {
+                    request_id,
+                    system_time_ns: 0,
+                    monotonic_counter: 0,
+                    ptp_offset_ns: 0,
+                    drift_rate_ppb: 0,
+                    frequency_adjustment_ppb: 40_000,
+                    mode,
+                    is_locked: mode.is_locked(),
+                    grandmaster_uuid: [0; 6],
+                    monotonic_frequency_hz: 1_000_000_000,
+                    last_ntp_offset_us: 0,
+                    accumulated_phase: Default::default(),
+                    flags: Default::default(),
+                };
+                server.send_to(&reply.to_bytes(), from).unwrap();
+            }
+        });
+        assert_eq!(
+            wait_lock(addr, Mode::Lock, Duration::from_secs(10)),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(
+            wait_lock(addr, Mode::Nano, Duration::from_secs(10)),
+            ExitCode::SUCCESS
+        );
+        answer.join().unwrap();
     }
 }
