@@ -3,54 +3,19 @@
 //! query API as the only window into the daemon. Every child is killed when its guard drops,
 //! also when an assertion fails.
 
+mod support;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{free_port, serial, TempDir};
 
 use dantesync_core::wire::query::{QueryReply, QueryRequest};
 use dantesync_core::Mode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
-
-/// The tests run one at a time: each runs a daemon and a leader whose timing the others would
-/// disturb on a small machine.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A free UDP port on loopback (bound, read, released).
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A scratch directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("dantesync-daemon-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A child process killed on drop.
 struct Proc {
@@ -97,7 +62,7 @@ struct Setup {
 
 impl Setup {
     fn new(tag: &str, ntp: Option<u16>) -> Self {
-        let dir = TempDir::new(tag);
+        let dir = TempDir::new("daemon", tag);
         let (event, general, query) = (free_port(), free_port(), free_port());
         let ntp_line = ntp.map_or(String::new(), |p| {
             format!("\"ntp_server\": \"127.0.0.1:{p}\",")

@@ -9,10 +9,12 @@
 //! `nsenter -n`; both need root, which CI has), where 127.0.0.1:123 is free and nothing else can
 //! be reached. The tools are run without `-S`/`-s`, so they only report.
 
+mod support;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::{free_port, serial, TempDir};
 
 use dantesync_core::wire::ntp::{
     Leap, Mode, NtpHeader, NtpTimestamp, ReferenceId, ShortTime, HEADER_LEN,
@@ -33,41 +35,6 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", 0x1 | 0x8 | 0x40))'
 fi && exec "$0" "$@""#;
 
-/// One daemon at a time: their timing would disturb each other's on a small machine.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A scratch directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("dantesync-ntpsrv-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The daemon, killed on drop.
 struct Daemon {
     child: Child,
@@ -80,7 +47,7 @@ impl Daemon {
     /// Starts a daemon serving NTP on 127.0.0.1:`port`; `netns` starts it in a private
     /// network namespace. Returns once it logged that it serves.
     fn start(tag: &str, port: u16, local_stratum: Option<u8>, netns: bool) -> Daemon {
-        let dir = TempDir::new(tag);
+        let dir = TempDir::new("ntpsrv", tag);
         let local = local_stratum.map_or("null".to_owned(), |s| s.to_string());
         let config = format!(
             r#"{{
