@@ -396,7 +396,8 @@ impl RateEstimator {
         ) else {
             return changed;
         };
-        if best.z <= self.cfg.change_k {
+        // A delay step of the path (parallel lines) is not a change of the oscillator's rate.
+        if best.z <= self.cfg.change_k || best.step_sse <= best.kink_sse {
             self.pending_kink = None;
             return changed;
         }
@@ -439,6 +440,10 @@ struct KinkScan {
     /// Spread (max − min) of the slope after the kink over the positions whose squared
     /// residuals are within 4σ² of the best: a two-sigma profile interval of the position.
     slope_spread: f64,
+    /// Squared residuals of the best broken line, and of the best phase step (two parallel
+    /// lines): a delay step on the path looks like a kink at first, but fits a step better.
+    kink_sse: f64,
+    step_sse: f64,
 }
 
 /// Fits a continuous broken line y = a + b·t + c·max(0, t − τ) for every candidate τ (the
@@ -470,6 +475,8 @@ fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Optio
     let mut best: Option<KinkScan> = None;
     let mut best_sse = f64::INFINITY;
     let mut fits: Vec<(f64, f64)> = Vec::new();
+    // The best phase step: y = a + b·u + d·[t > τ], two parallel lines.
+    let mut best_step_sse = f64::INFINITY;
     for i in (1..seg.len()).rev() {
         let (t, y) = seg[i];
         let (u, w) = (t - tm, y - ym);
@@ -479,7 +486,21 @@ fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Optio
         sws += w;
         suws += u * w;
         let tau = seg[i - 1].0;
-        if tau < lo || tau > hi {
+        if tau < lo {
+            continue;
+        }
+        // A phase step may sit anywhere, up to the newest samples: a delay step that just
+        // happened is exactly what must not be read as a kink.
+        if ns >= 2.0 {
+            let ms = [[n, 0.0, ns], [0.0, suu, sus], [ns, sus, ns]];
+            if let Some(inv) = invert3(&ms) {
+                let rhs = [0.0, suy, sws];
+                let c1: f64 = (0..3).map(|j| inv[1][j] * rhs[j]).sum();
+                let c2: f64 = (0..3).map(|j| inv[2][j] * rhs[j]).sum();
+                best_step_sse = best_step_sse.min(syy - (c1 * suy + c2 * sws));
+            }
+        }
+        if tau > hi {
             continue;
         }
         let v = tau - tm;
@@ -502,6 +523,8 @@ fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Optio
             tau_max_z: tau,
             tau_min_sse: tau,
             slope_spread: 0.0,
+            kink_sse: f64::INFINITY,
+            step_sse: f64::INFINITY,
         });
         if z > entry.z {
             entry.z = z;
@@ -511,6 +534,7 @@ fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Optio
             best_sse = sse;
             entry.tau_min_sse = tau;
         }
+        entry.kink_sse = entry.kink_sse.min(sse);
     }
     let limit = best_sse + 4.0 * sigma * sigma;
     let (lo_slope, hi_slope) = fits.iter().filter(|(sse, _)| *sse <= limit).fold(
@@ -518,6 +542,7 @@ fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Optio
         |(lo, hi), &(_, slope)| (lo.min(slope), hi.max(slope)),
     );
     if let Some(b) = best.as_mut() {
+        b.step_sse = best_step_sse;
         b.slope_spread = if hi_slope >= lo_slope {
             hi_slope - lo_slope
         } else {
@@ -766,6 +791,27 @@ mod tests {
             "span {}",
             e.span_s
         );
+    }
+
+    #[test]
+    fn a_delay_step_is_not_taken_for_a_rate_change() {
+        // The path's delay steps by 60 µs at 200 s (3σ of 20 µs noise): the oscillator's rate
+        // did not change, so no kink, and the slope stays near the truth.
+        for seed in 1..=10u64 {
+            let mut est = RateEstimator::new(EstimatorConfig::default());
+            let mut noise = Noise(seed * 104_729);
+            for i in 0..1200 {
+                let t = f64::from(i) * 0.25;
+                let delay = if t >= 200.0 { 60.0 } else { 0.0 };
+                let y = 25.0 * t + delay + 20.0 * noise.gauss();
+                est.add((t * 1e9) as i64, (y * 1e3) as i128);
+            }
+            assert_eq!(
+                est.counters().kinks,
+                0,
+                "seed {seed}: a delay step became a kink"
+            );
+        }
     }
 
     #[test]
