@@ -12,34 +12,24 @@ use std::os::fd::{AsRawFd, RawFd};
 
 /// Asks the kernel to stamp every datagram received on `fd` with CLOCK_REALTIME (ns).
 pub fn enable_rx_timestamps(fd: RawFd) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: `on` lives for the call and its size is passed; the kernel only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&raw const on).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    set_flag(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS)
 }
 
 /// Asks the kernel to tell, for every datagram received on `fd`, the interface it arrived on
 /// and its destination address (IP_PKTINFO): how the daemon learns where PTP arrives.
 pub fn enable_arrival_info(fd: RawFd) -> io::Result<()> {
+    set_flag(fd, libc::IPPROTO_IP, libc::IP_PKTINFO)
+}
+
+/// Turns on an integer socket option.
+fn set_flag(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<()> {
     let on: libc::c_int = 1;
     // SAFETY: `on` lives for the call and its size is passed; the kernel only reads it.
     let rc = unsafe {
         libc::setsockopt(
             fd,
-            libc::IPPROTO_IP,
-            libc::IP_PKTINFO,
+            level,
+            name,
             (&raw const on).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
