@@ -16,12 +16,21 @@
 //! on the monotonic clock either way. For each Sync:
 //! - the Sync's own originTimestamp is read first, before the message is encoded: it is
 //!   early against the precise one, as on Dante gear (there by tens of µs, here by a few);
-//! - the Follow_Up's preciseOriginTimestamp is read **immediately before** the Sync is handed
-//!   to the socket (`send_to`), so it never comes after the datagram has left; a follower's
-//!   one-way delay comes out slightly positive, never negative;
-//! - with `--jitter-us`, a random delay (uniform in 0..=jitter) is inserted between that
-//!   reading and the send: the Follow_Up's T1 is then early by that much, which is the noise
-//!   a follower sees from a leader with poor timestamping.
+//! - the Follow_Up's preciseOriginTimestamp is when the Sync left: on Linux (and by default,
+//!   `--tx-timestamps auto`) the kernel's software transmit stamp of the datagram
+//!   (SO_TIMESTAMPING, [`txstamp`]), taken when the driver hands it to the device, as a
+//!   two-step leader stamps in hardware; the stamp is realtime and is carried to the uptime by
+//!   the time elapsed since it. Elsewhere, with `--tx-timestamps user`, or when a stamp does
+//!   not come within 20 ms (counted in the final report), it is a reading taken **immediately
+//!   before** the Sync is handed to the socket (`send_to`), so it never comes after the
+//!   datagram has left; a follower's one-way delay comes out slightly positive, never
+//!   negative. A user-space reading is early by the system call and by any preemption in it
+//!   (tens of µs, thousands on a loaded machine or under qemu's emulation), in steps: noise on
+//!   T1 that real leaders do not have;
+//! - with `--jitter-us`, T1 is made early by a random amount (uniform in 0..=jitter): with
+//!   user-space readings, a wait of that length between the reading and the send; with kernel
+//!   stamps, the same wait before the send and its length subtracted from the stamp. Either way it is the noise a follower sees
+//!   from a leader with poor timestamping.
 //!
 //! Syncs go out on absolute deadlines (start + k × interval on the monotonic clock), so
 //! oversleeping once delays one Sync but never the ones after it.
@@ -46,14 +55,15 @@
 //! `ADDR:EVENT_PORT:GENERAL_PORT`: one leader timescale reaches several followers, e.g. the
 //! nodes of `dantesync demo` on loopback, each on its own ports. Every Sync (one sequence id,
 //! one originTimestamp) goes to each destination in turn, and each destination's Follow_Up
-//! carries the precise time read immediately before *its* Sync was sent, so the rule above
-//! holds per follower. A Delay_Resp goes to every destination that is a group or has the
+//! carries the precise time *its* Sync was sent, so the rule above holds per follower. A Delay_Resp goes to every destination that is a group or has the
 //! requester's address (followers pick theirs by the requesting UUID, as on the group), else
 //! to the requester's address at the first destination's general port.
 
 mod dest;
 mod net;
 pub(crate) mod stop;
+#[cfg(target_os = "linux")]
+mod txstamp;
 mod uptime;
 
 use std::io::Write;
@@ -152,8 +162,14 @@ pub struct GmSimArgs {
     /// Advertise grandmasterPreferred, as a Dante device set as Preferred Leader
     #[arg(long)]
     pub preferred: bool,
-    /// Random delay, uniform in 0..=US µs, between reading a Sync's precise timestamp and
-    /// sending it: noise on T1 as followers see it. Must be below the Sync interval
+    /// Where the Follow_Up's precise T1 comes from: the kernel's transmit stamp of the Sync
+    /// (SO_TIMESTAMPING, Linux), a user-space reading just before sending it, or auto (the
+    /// kernel's where it stamps, else user-space)
+    #[arg(long, value_name = "HOW", value_enum, default_value_t = TxStamps::Auto)]
+    pub tx_timestamps: TxStamps,
+    /// Random error, uniform in 0..=US µs, on each Follow_Up's T1 (early by that much, as
+    /// from a leader with poor timestamping): noise as followers see it. Must be below the
+    /// Sync interval
     #[arg(long, value_name = "US", default_value_t = 0)]
     pub jitter_us: u32,
     /// Stop after this many seconds [default: run until Ctrl-C or SIGTERM]
@@ -228,10 +244,22 @@ struct Plan {
     drift_ppm: f64,
     timebase: Timebase,
     jitter: Duration,
+    tx_stamps: TxStamps,
     duration: Option<Duration>,
     count: Option<u64>,
     first_sequence_id: u16,
     interface: Option<String>,
+}
+
+/// Where the Follow_Up's precise origin timestamp comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TxStamps {
+    /// The kernel's stamp where the system gives one, else a user-space reading.
+    Auto,
+    /// The kernel's software transmit stamp of the Sync (Linux); refused where unavailable.
+    Kernel,
+    /// A user-space reading immediately before the Sync is handed to the socket.
+    User,
 }
 
 impl Plan {
@@ -314,6 +342,7 @@ impl Plan {
             drift_ppm: args.drift_ppm,
             timebase: args.timebase,
             jitter,
+            tx_stamps: args.tx_timestamps,
             duration: args.duration_s.map(Duration::from_secs_f64),
             count: args.count,
             first_sequence_id,
@@ -361,7 +390,7 @@ impl Plan {
     }
 
     /// The one line printed at start: what goes where.
-    fn banner(&self, sockets: &Sockets) -> String {
+    fn banner(&self, sockets: &Sockets, kernel_tx: bool) -> String {
         let id = &self.identity;
         let source = match sockets.event.local_addr() {
             Ok(addr) if !addr.ip().is_unspecified() => addr.ip().to_string(),
@@ -393,7 +422,7 @@ impl Plan {
         format!(
             "gm-sim: leader {uuid} (stratum {stratum}, variance {variance}, preferred {pref}) \
              sends {where_to}, TTL {ttl}, every {ms} ms from {source}{via}, first sequence id {seq}; uptime from \
-             {up:.6} s at {drift:+.3} ppm of {timebase}, jitter {jitter} µs; {delay_req}; until {until}",
+             {up:.6} s at {drift:+.3} ppm of {timebase}, T1 from {t1}, jitter {jitter} µs; {delay_req}; until {until}",
             uuid = id.uuid,
             stratum = id.stratum,
             variance = id.variance,
@@ -405,6 +434,11 @@ impl Plan {
             up = self.uptime_start_ns as f64 / 1e9,
             drift = self.drift_ppm,
             timebase = self.timebase.name(),
+            t1 = if kernel_tx {
+                "kernel transmit stamps"
+            } else {
+                "user-space readings"
+            },
             jitter = self.jitter.as_micros(),
         )
     }
@@ -426,14 +460,18 @@ struct SendStats {
     syncs: u64,
     follow_ups: u64,
     send_errors: u64,
+    /// Syncs whose kernel transmit stamp did not come in time: their T1 was read in
+    /// user space instead.
+    late_stamps: u64,
     last_sequence_id: Option<u16>,
     stopped_by: &'static str,
 }
 
 fn run_plan(plan: &Plan) -> Result<(), String> {
     let sockets = Sockets::open(&plan.endpoints)?;
+    let kernel_tx = kernel_tx_stamps(plan.tx_stamps, &sockets)?;
     stop::install();
-    say(&plan.banner(&sockets));
+    say(&plan.banner(&sockets, kernel_tx));
     let uptime = Uptime::starting_now(plan.timebase, plan.uptime_start_ns, plan.drift_ppm);
     let done = AtomicBool::new(false);
     let (sent, answered) = std::thread::scope(|scope| {
@@ -441,7 +479,7 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
             let (general, done, uptime) = (&sockets.general, &done, &uptime);
             scope.spawn(move || answer_delay_reqs(plan, listener, general, uptime, done))
         });
-        let sent = send_loop(plan, &sockets, &uptime);
+        let sent = send_loop(plan, &sockets, &uptime, kernel_tx);
         let ended = (Instant::now(), uptime.now());
         done.store(true, Ordering::SeqCst);
         let answered = responder.map_or(0, |handle| handle.join().unwrap_or(0));
@@ -453,11 +491,17 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
         Some(last) => format!(" (sequence ids {}..={last})", plan.first_sequence_id),
         None => String::new(),
     };
-    let errors = if sent.send_errors > 0 {
+    let mut errors = if sent.send_errors > 0 {
         format!(", {} send errors", sent.send_errors)
     } else {
         String::new()
     };
+    if sent.late_stamps > 0 {
+        errors += &format!(
+            ", {} without a kernel transmit stamp in time (T1 read in user space)",
+            plural(sent.late_stamps, "Sync")
+        );
+    }
     let fan_out = match plan.targets.len() {
         1 => String::new(),
         n => format!(" to {n} destinations"),
@@ -530,7 +574,98 @@ impl ErrorReport {
     }
 }
 
-fn send_loop(plan: &Plan, sockets: &Sockets, uptime: &Uptime) -> Result<SendStats, String> {
+/// Whether the Sync's kernel transmit stamps are on: turns them on when asked for (or
+/// possible, on auto); an explicit `kernel` that cannot be had is an error.
+fn kernel_tx_stamps(want: TxStamps, sockets: &Sockets) -> Result<bool, String> {
+    if want == TxStamps::User {
+        return Ok(false);
+    }
+    #[cfg(target_os = "linux")]
+    let enabled = {
+        use std::os::fd::AsRawFd;
+        txstamp::enable(sockets.event.as_raw_fd()).map_err(|e| e.to_string())
+    };
+    #[cfg(not(target_os = "linux"))]
+    let enabled: Result<(), String> = {
+        let _ = sockets;
+        Err("this system gives no software transmit stamps to dantesync".to_owned())
+    };
+    match (enabled, want) {
+        (Ok(()), _) => Ok(true),
+        (Err(e), TxStamps::Kernel) => Err(format!(
+            "--tx-timestamps kernel: cannot turn on transmit stamps on the Sync socket ({e}); \
+             use --tx-timestamps user"
+        )),
+        (Err(_), _) => Ok(false),
+    }
+}
+
+/// How long to wait for a Sync's kernel transmit stamp before reading T1 in user space.
+#[cfg(target_os = "linux")]
+const STAMP_WAIT: Duration = Duration::from_millis(20);
+
+/// Sends one Sync to `event_dest`; returns the precise T1 for its Follow_Up (the leader's
+/// uptime when it left, less `early`) or the send error. With kernel stamps, a stamp that does
+/// not come in time falls back to the user-space reading and counts in `late_stamps`.
+fn send_sync(
+    sockets: &Sockets,
+    sync: &[u8],
+    event_dest: SocketAddrV4,
+    uptime: &Uptime,
+    kernel_tx: bool,
+    early: Duration,
+    late_stamps: &mut u64,
+) -> std::io::Result<i128> {
+    let early_ns = early.as_nanos() as i128;
+    if !kernel_tx {
+        // T1 before the wait and the send: early by the wait, never later than the departure.
+        let precise = Instant::now();
+        let precise_uptime = uptime.now();
+        if !early.is_zero() {
+            wait_until(precise + early);
+        }
+        sockets.event.send_to(sync, event_dest)?;
+        return Ok(precise_uptime);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = sockets.event.as_raw_fd();
+        txstamp::drain(fd);
+        // The wait is kept (and taken off the stamp) so T1 stays after the Sync's own
+        // originTimestamp, as with user-space readings.
+        let started = Instant::now();
+        let fallback = uptime.now();
+        if !early.is_zero() {
+            wait_until(started + early);
+        }
+        sockets.event.send_to(sync, event_dest)?;
+        if let Ok(Some(sent_rt)) = txstamp::wait(fd, STAMP_WAIT) {
+            // The stamp is CLOCK_REALTIME; the uptime runs on another clock. Both tick at the
+            // host's rate (to within the system clock's frequency correction, ≤ 500 ppm of the
+            // few µs since the send), so the time since the send carries over.
+            let a = txstamp::realtime_ns();
+            let now = uptime.now();
+            let b = txstamp::realtime_ns();
+            let ago = (i128::from(a) + i128::from(b)) / 2 - i128::from(sent_rt);
+            return Ok(uptime.before(now, ago.max(0)) - early_ns);
+        }
+        *late_stamps += 1;
+        Ok(fallback)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = late_stamps;
+        unreachable!("kernel_tx_stamps never turns them on off Linux")
+    }
+}
+
+fn send_loop(
+    plan: &Plan,
+    sockets: &Sockets,
+    uptime: &Uptime,
+    kernel_tx: bool,
+) -> Result<SendStats, String> {
     let mut stats = SendStats::default();
     let start = uptime.origin();
     let end = plan.duration.map(|d| start + d);
@@ -565,14 +700,22 @@ fn send_loop(plan: &Plan, sockets: &Sockets, uptime: &Uptime) -> Result<SendStat
             .to_bytes();
         for target in &plan.targets {
             let (event_dest, general_dest) = (target.event, target.general);
-            let precise = Instant::now();
-            let precise_uptime = uptime.now();
-            if !plan.jitter.is_zero() {
-                let delay = Duration::from_nanos(rng.random_range(0..=jitter_ns));
-                wait_until(precise + delay);
-            }
-            match sockets.event.send_to(&sync, event_dest) {
-                Ok(_) => {
+            let early = if plan.jitter.is_zero() {
+                Duration::ZERO
+            } else {
+                Duration::from_nanos(rng.random_range(0..=jitter_ns))
+            };
+            let sent = send_sync(
+                sockets,
+                &sync,
+                event_dest,
+                uptime,
+                kernel_tx,
+                early,
+                &mut stats.late_stamps,
+            );
+            match sent {
+                Ok(precise_uptime) => {
                     stats.syncs += 1;
                     stats.last_sequence_id = Some(sequence_id);
                     let follow_up =
@@ -746,11 +889,18 @@ mod tests {
         {
             let plan = raw.unwrap();
             assert_eq!(plan.timebase, Timebase::Raw);
-            let banner = plan.banner(&Sockets::open(&plan.endpoints).unwrap());
+            let sockets = Sockets::open(&plan.endpoints).unwrap();
+            let banner = plan.banner(&sockets, false);
             assert!(
-                banner.contains("+0.000 ppm of CLOCK_MONOTONIC_RAW"),
+                banner.contains("+0.000 ppm of CLOCK_MONOTONIC_RAW, T1 from user-space"),
                 "{banner}"
             );
+            // auto turns the kernel's stamps on where it gives them; user never does.
+            assert!(kernel_tx_stamps(TxStamps::Auto, &sockets).unwrap());
+            assert!(!kernel_tx_stamps(TxStamps::User, &sockets).unwrap());
+            assert!(plan
+                .banner(&sockets, true)
+                .contains("T1 from kernel transmit stamps"));
         }
         #[cfg(not(target_os = "linux"))]
         assert!(raw.unwrap_err().contains("only Linux"));

@@ -113,6 +113,11 @@ impl Uptime {
         self.start_ns + elapsed + extra
     }
 
+    /// The leader's uptime `ago_ns` ns of the timebase before it read `reading`.
+    pub fn before(&self, reading: i128, ago_ns: i128) -> i128 {
+        reading - ago_ns - (ago_ns as f64 * self.drift_ppm * 1e-6).round() as i128
+    }
+
     /// The leader's uptime now, ns.
     pub fn now(&self) -> i128 {
         match self.timebase {
@@ -171,6 +176,14 @@ mod tests {
     #[test]
     fn the_raw_timebase_is_refused_off_linux() {
         assert!(Timebase::Raw.check().unwrap_err().contains("only Linux"));
+    }
+
+    #[test]
+    fn a_moment_ago_is_scaled_by_the_leaders_rate() {
+        let uptime = Uptime::new(Instant::now(), 0, 100.0);
+        // 1 ms of the host's clock ago is 1.0001 ms of the leader's.
+        assert_eq!(uptime.before(5_000_000_000, 1_000_000), 4_998_999_900);
+        assert_eq!(uptime.before(7, 0), 7);
     }
 
     #[test]
