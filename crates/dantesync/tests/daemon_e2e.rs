@@ -189,7 +189,8 @@ fn clock_vs_raw(port: u16) -> (f64, f64) {
         .map(|r| {
             (
                 r.monotonic_counter as f64,
-                r.system_time_ns as f64 - r.monotonic_counter as f64,
+                // Subtracted as integers: an f64 of a Unix time in ns resolves only 256 ns.
+                (i128::from(r.system_time_ns) - i128::from(r.monotonic_counter)) as f64,
             )
         })
         .collect();
@@ -244,11 +245,11 @@ fn locks_to_gm_sim_and_removes_the_natural_drift() {
         lock.as_secs_f64(),
         f64::from(r.frequency_adjustment_ppb) / 1000.0
     );
-    // NANO claims a true error below 0.5 ppm: measured from outside, it must hold. (The
-    // issue's goal is 0.1 ppm; on loopback it measured −0.085, +0.17 and −0.27 ppm in three
-    // runs: delay steps of the loopback path are taken for oscillator rate changes. Open.)
+    // The goal: the clock's rate against the leader within 0.1 ppm, measured from
+    // outside (NANO itself claims < 0.5 ppm). gm-sim stamps T1 in the kernel on send, as a
+    // real leader stamps in hardware, so what remains is the loopback path's own noise.
     assert!(
-        error_ppm.abs() < 0.5,
+        error_ppm.abs() < 0.1,
         "clock vs leader {error_ppm} ppm while NANO was claimed\n{}",
         daemon.log()
     );
