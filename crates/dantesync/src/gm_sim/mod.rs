@@ -616,7 +616,6 @@ fn send_sync(
     early: Duration,
     late_stamps: &mut u64,
 ) -> std::io::Result<i128> {
-    let early_ns = early.as_nanos() as i128;
     if !kernel_tx {
         // T1 before the wait and the send: early by the wait, never later than the departure.
         let precise = Instant::now();
@@ -648,7 +647,7 @@ fn send_sync(
             let now = uptime.now();
             let b = txstamp::realtime_ns();
             let ago = (i128::from(a) + i128::from(b)) / 2 - i128::from(sent_rt);
-            return Ok(uptime.before(now, ago.max(0)) - early_ns);
+            return Ok(uptime.before(now, ago.max(0)) - early.as_nanos() as i128);
         }
         *late_stamps += 1;
         Ok(fallback)

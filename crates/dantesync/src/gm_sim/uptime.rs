@@ -114,6 +114,10 @@ impl Uptime {
     }
 
     /// The leader's uptime `ago_ns` ns of the timebase before it read `reading`.
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(dead_code, reason = "kernel stamps are Linux's")
+    )]
     pub fn before(&self, reading: i128, ago_ns: i128) -> i128 {
         reading - ago_ns - (ago_ns as f64 * self.drift_ppm * 1e-6).round() as i128
     }
