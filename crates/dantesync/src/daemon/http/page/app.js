@@ -5,6 +5,7 @@
 const STATUS_EVERY_MS = 2000;
 const HISTORY_EVERY_MS = 4000;
 const WINDOW_MS = 3600 * 1000;
+const MIN_SPAN_MS = 5 * 60 * 1000;
 
 // What tests and curious people can read: the latest status, the points held, and how many
 // points each chart plotted on its last draw.
@@ -132,9 +133,12 @@ function drawChart(canvas, series, colour) {
 
   const pts = state.points.filter((p) => p[series] !== null && p[series] !== undefined)
     .map((p) => [p.t, p[series]]);
+  // The time axis spans the points held, at least five minutes and at most the hour.
   const newest = state.points.length ? state.points[state.points.length - 1].t : Date.now();
-  const t0 = newest - WINDOW_MS;
-  const left = 64, right = 10, top = 8, bottom = 22;
+  const oldest = state.points.length ? state.points[0].t : newest;
+  const spanMs = Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, newest - oldest));
+  const t0 = newest - spanMs;
+  const left = 64, right = 24, top = 8, bottom = 22;
   const pw = w - left - right, ph = h - top - bottom;
 
   let lo = Infinity, hi = -Infinity;
@@ -142,7 +146,7 @@ function drawChart(canvas, series, colour) {
   if (!pts.length) { lo = -1; hi = 1; }
   const pad = Math.max((hi - lo) * 0.1, 1e-3);
   lo -= pad; hi += pad;
-  const x = (t) => left + ((t - t0) / WINDOW_MS) * pw;
+  const x = (t) => left + ((t - t0) / spanMs) * pw;
   const y = (v) => top + (1 - (v - lo) / (hi - lo)) * ph;
 
   ctx.font = '11px system-ui, sans-serif';
@@ -154,11 +158,14 @@ function drawChart(canvas, series, colour) {
   ctx.textBaseline = 'middle';
   for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
     ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(w - right, y(v)); ctx.stroke();
-    ctx.fillText(Math.abs(v) < step / 1e6 ? '0' : v.toPrecision(3), left - 4, y(v));
+    if (y(v) > top + ph - 8) continue; // would sit on the time labels
+    ctx.fillText(Math.abs(v) < step / 1e6 ? '0' : String(Number(v.toPrecision(3))), left - 4, y(v));
   }
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
-  for (let m = 60; m >= 0; m -= 10) {
+  const spanMin = spanMs / 60000;
+  const stepMin = spanMin <= 5 ? 1 : spanMin <= 15 ? 2 : spanMin <= 30 ? 5 : 10;
+  for (let m = Math.floor(spanMin / stepMin) * stepMin; m >= 0; m -= stepMin) {
     const xm = x(newest - m * 60000);
     ctx.beginPath(); ctx.moveTo(xm, top); ctx.lineTo(xm, top + ph); ctx.stroke();
     ctx.fillText(m === 0 ? 'now' : `−${m} min`, xm, top + ph + 4);
