@@ -485,6 +485,10 @@ fn the_page_its_script_and_history_are_served_and_nothing_changes_state() {
     assert!(script.body.contains("/api/history"));
     assert_eq!(node.get("/style.css").map(|r| r.code), Some(200));
     assert_eq!(node.get("/no-such-page").map(|r| r.code), Some(404));
+    let old_path = node.get("/status").expect("/status answers");
+    assert_eq!(old_path.code, 200);
+    let old: Value = serde_json::from_str(&old_path.body).unwrap();
+    assert!(old["is_locked"].is_boolean() && old["status"]["mode"].is_string());
 
     // Points are taken every 2 s: within 10 s there are several, oldest first, with the
     // applied frequency the status shows.

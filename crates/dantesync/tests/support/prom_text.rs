@@ -5,12 +5,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+/// A sample's labels, sorted by name.
+pub type Labels = Vec<(String, String)>;
+
 #[derive(Debug, Default)]
 pub struct Exposition {
     /// Family name → (type, help).
     pub families: HashMap<String, (String, String)>,
     /// (metric name, labels) → value.
-    pub samples: BTreeMap<(String, Vec<(String, String)>), f64>,
+    pub samples: BTreeMap<(String, Labels), f64>,
 }
 
 impl Exposition {
@@ -21,7 +24,7 @@ impl Exposition {
 
     /// The value of a sample with exactly these labels.
     pub fn labelled(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut l: Vec<(String, String)> = labels
+        let mut l: Labels = labels
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
@@ -30,7 +33,7 @@ impl Exposition {
     }
 
     /// All samples of one metric name, with their labels.
-    pub fn all(&self, name: &str) -> Vec<(Vec<(String, String)>, f64)> {
+    pub fn all(&self, name: &str) -> Vec<(Labels, f64)> {
         self.samples
             .iter()
             .filter(|((n, _), _)| n == name)
@@ -55,7 +58,7 @@ fn parse_value(v: &str) -> Result<f64, String> {
 }
 
 /// Labels from just after `{`; returns them and the rest after `}`.
-fn parse_labels(mut s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     loop {
         if let Some(rest) = s.strip_prefix('}') {

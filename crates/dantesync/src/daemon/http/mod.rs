@@ -122,6 +122,8 @@ pub async fn serve(listener: TcpListener, node: NodeInfo, shared: Arc<Shared>) {
         .route("/app.js", get(page::script))
         .route("/style.css", get(page::style))
         .route("/api/status", get(api_status))
+        // Where scripts of the earlier DanteSync may look for the same document.
+        .route("/status", get(api_status))
         .route("/api/history", get(api_history))
         .route("/metrics", get(api_metrics))
         .with_state(app);
