@@ -414,7 +414,16 @@ fn status_json_and_metrics_agree_with_each_other_and_the_daemon() {
         metric("dantesync_ptp_packets_received_total"),
         f(&s["ptp"]["received"])
     );
-    assert!(metric("dantesync_ptp_packets_received_total") >= 20.0);
+    // Each sample took a Sync and its Follow_Up.
+    assert_eq!(
+        metric("dantesync_ptp_samples_total"),
+        f(&s["ptp"]["samples"])
+    );
+    assert!(metric("dantesync_ptp_samples_total") >= 1.0);
+    assert!(
+        metric("dantesync_ptp_packets_received_total")
+            >= 2.0 * metric("dantesync_ptp_samples_total")
+    );
     assert_eq!(
         metric("dantesync_ntp_corrections_total"),
         f(&s["ntp_corrections"])
@@ -560,4 +569,47 @@ fn a_taken_http_port_stops_the_daemon_naming_it() {
         "{err}"
     );
     drop(holder);
+}
+
+#[test]
+fn idle_and_surplus_connections_are_closed_and_the_api_stays_up() {
+    let _guard = serial();
+    let node = Node::start("bounds");
+    node.wait_for("the HTTP server", Duration::from_secs(15), |v| {
+        v.is_object()
+    });
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", node.http)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(25))).unwrap();
+        s
+    };
+    // 64 connections that never send a request take every slot...
+    let mut idle: Vec<TcpStream> = (0..64).map(|_| connect()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // ...so the next one is closed without an answer.
+    let mut surplus = connect();
+    let mut buf = [0u8; 64];
+    let _ = surplus.write_all(b"GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        matches!(surplus.read(&mut buf), Ok(0) | Err(_)),
+        "the 65th connection was served"
+    );
+    // Closing some frees their slots.
+    idle.truncate(54);
+    let t0 = Instant::now();
+    while request(node.http, "GET", "/api/status").map(|r| r.code) != Some(200) {
+        assert!(t0.elapsed() < Duration::from_secs(5), "no slot came free");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A connection that sends no request header is closed by the server (10 s allowed).
+    let t0 = Instant::now();
+    let closed = matches!(idle[0].read(&mut buf), Ok(0));
+    let waited = t0.elapsed();
+    assert!(closed, "an idle connection stayed open {waited:?}");
+    assert!(
+        waited < Duration::from_secs(20),
+        "an idle connection was closed only after {waited:?}"
+    );
+    drop(idle);
+    assert_eq!(node.get("/api/status").map(|r| r.code), Some(200));
 }

@@ -7,6 +7,7 @@
 //! loopback only (docs/http-api.md). The page and its script are compiled into the binary, so a
 //! node needs no internet access to show it.
 
+mod connections;
 mod history;
 mod metrics;
 mod page;
@@ -127,9 +128,7 @@ pub async fn serve(listener: TcpListener, node: NodeInfo, shared: Arc<Shared>) {
         .route("/api/history", get(api_history))
         .route("/metrics", get(api_metrics))
         .with_state(app);
-    if let Err(e) = axum::serve(listener, router).await {
-        tracing::error!("HTTP status server stopped: {e}");
-    }
+    connections::serve(listener, router).await;
 }
 
 async fn sample(app: Arc<App>) {

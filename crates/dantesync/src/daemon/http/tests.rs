@@ -7,7 +7,7 @@ use dantesync_core::wire::ptpv1::Uuid;
 use dantesync_core::{Controller, ControllerConfig, LocalTime, Mode};
 use serde_json::json;
 
-use super::{metrics, status_json, NodeInfo, View};
+use super::{metrics, since_param, status_json, NodeInfo, View};
 
 #[path = "../../../tests/support/prom_text.rs"]
 mod prom_text;
@@ -126,8 +126,9 @@ fn the_document_carries_every_status_field_in_its_own_names() {
     assert_eq!(s["last_correction"], json!(null));
     assert_eq!(s["ptp"]["leader_changes"], json!(2));
     assert_eq!(s["estimator"]["outliers"], json!(4));
-    // One key per field of Status (the destructuring in `snapshot` keeps this true), plus the
-    // two derived ones, mode_code and locked.
+    // One key per field of Status plus the derived mode_code and locked. `snapshot`
+    // destructures Status exhaustively, so a new field fails to compile until it is added
+    // there; then this count goes up by one too.
     assert_eq!(s.as_object().unwrap().len(), 23 + 2);
     assert_eq!(doc["node"]["hostname"], json!("node-a"));
     assert_eq!(doc["counters"]["ntp_server"]["answered"], json!(9));
@@ -283,4 +284,21 @@ fn label_values_are_escaped() {
         ),
         Some(1.0)
     );
+}
+
+#[test]
+fn the_history_query_takes_since_and_ignores_anything_else() {
+    assert_eq!(since_param("since=1700000000123"), Some(1_700_000_000_123));
+    assert_eq!(since_param("x=1&since=-5"), Some(-5));
+    for junk in [
+        "",
+        "since=",
+        "since=abc",
+        "since=1e3",
+        "since",
+        "&&&",
+        "since=99999999999999999999",
+    ] {
+        assert_eq!(since_param(junk), None, "{junk:?}");
+    }
 }
