@@ -103,11 +103,6 @@ fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
     }
 }
 
-/// The family a sample belongs to (histogram/summary suffixes are not used by dantesync).
-fn family_of(name: &str) -> &str {
-    name
-}
-
 pub fn parse(text: &str) -> Result<Exposition, String> {
     let mut e = Exposition::default();
     let mut help: HashMap<String, String> = HashMap::new();
@@ -162,9 +157,9 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
         if fields.next().is_some() {
             return Err(at("trailing text".into()));
         }
-        let family = family_of(name);
-        if !e.families.contains_key(family) {
-            return Err(at(format!("sample of {family} before its TYPE line")));
+        // dantesync has no histograms or summaries: a sample's name is its family's.
+        if !e.families.contains_key(name) {
+            return Err(at(format!("sample of {name} before its TYPE line")));
         }
         labels.sort();
         if e.samples.insert((name.to_owned(), labels), value).is_some() {
