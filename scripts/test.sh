@@ -3,7 +3,7 @@
 #
 #   bash scripts/test.sh
 #
-# Stages: fmt, clippy, test, windows, qemu-clock, fuzz, servo-bench (see README.md). Each stage's output goes
+# Stages: fmt, clippy, test, ui, windows, qemu-clock, fuzz, servo-bench (see README.md). Each stage's output goes
 # straight through; each is timed; the last line is a one-line summary.
 #
 # Needs: the Rust toolchain with clippy and rustfmt, tshark (for the Wireshark cross-checks),
@@ -113,6 +113,17 @@ cargo_test() {
 shown="cargo test --workspace --no-fail-fast | tee $test_log" stage test cargo_test
 tests_total=$(awk '/^test result:/ { p += $4; f += $6; i += $8 }
   END { printf "%d passed, %d failed, %d ignored", p, f, i }' "$test_log")
+# The live status page in headless Chromium; without chromium or node it is skipped, except
+# in CI, where a missing tool fails the run.
+ui_missing=$(bash scripts/ui-test.sh --missing)
+if [ -z "$ui_missing" ]; then
+  stage ui bash scripts/ui-test.sh
+elif [ -n "${CI:-}" ] && [ "${CI}" != "false" ]; then
+  current=ui
+  fail "missing $ui_missing; 'bash .ci/run' as root installs them"
+else
+  skipped ui "missing $ui_missing"
+fi
 if [ "${DANTESYNC_SKIP_WINDOWS:-}" = 1 ]; then
   skipped windows "DANTESYNC_SKIP_WINDOWS=1${win_missing:+ (missing: $win_missing)}"
 else

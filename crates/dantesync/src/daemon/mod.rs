@@ -9,13 +9,16 @@
 //!   that never answers delays nothing else;
 //! - the query responder ([`query`]) answers from the published status and the clock;
 //! - the NTP server ([`ntp_serve`]), when enabled, answers NTP clients from the clock, with a
-//!   header built from the published status.
+//!   header built from the published status;
+//! - the HTTP status server ([`http`]), when enabled, shows the published status as JSON,
+//!   Prometheus metrics and a live page.
 //!
 //! Shutdown (SIGTERM, SIGINT, Ctrl-C): the learned frequency is saved and the clock's frequency
 //! is left as it is — resetting it to zero would make a free-running clock drift at its natural
 //! rate, the worst choice.
 
 mod engine;
+mod http;
 mod iface;
 mod lock;
 mod logging;
@@ -162,6 +165,12 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
     } else {
         None
     };
+    let http_listener = if cfg.http_status.enabled {
+        let h = &cfg.http_status;
+        Some(http::bind(std::net::SocketAddr::new(h.bind, h.port)).await?)
+    } else {
+        None
+    };
     let ntp_serve_sock = if cfg.ntp_server_mode.enabled {
         let settings = ntp_serve::ServeSettings::from_config(&cfg);
         Some((ntp_serve::bind(&settings)?, settings))
@@ -217,6 +226,10 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
     }
     if let Some((sock, settings)) = ntp_serve_sock {
         tokio::spawn(ntp_serve::serve(sock, settings, shared.clone()));
+    }
+    if let Some(listener) = http_listener {
+        let node = http::NodeInfo::from_config(&cfg);
+        tokio::spawn(http::serve(listener, node, shared.clone()));
     }
     drop(event_tx);
 

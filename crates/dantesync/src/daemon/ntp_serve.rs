@@ -124,6 +124,7 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
         ..ResponderConfig::default()
     });
     let mut buf = [0u8; MAX_DATAGRAM];
+    shared.publish_ntp_server(*responder.counters());
     let mut reported = Counters::default();
     let mut next_report = tokio::time::Instant::now() + REPORT_EVERY;
     loop {
@@ -150,6 +151,7 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
             Response::KissOfDeath(bytes) => send(&sock.socket, &bytes, from),
             Response::Drop(_) => {}
         }
+        shared.publish_ntp_server(*responder.counters());
         if tokio::time::Instant::now() >= next_report {
             next_report += REPORT_EVERY;
             let c = *responder.counters();

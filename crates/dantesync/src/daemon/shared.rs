@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use dantesync_clock::Clock;
+use dantesync_core::ntp_server::Counters as NtpServerCounters;
 use dantesync_core::{LocalTime, NtpMeasurement, Status};
 
 use crate::config::PtpSettings;
@@ -53,6 +54,10 @@ pub struct Shared {
     pub query_dropped: AtomicU64,
     pub query_answered: AtomicU64,
     timestamping: AtomicU8,
+    /// The NTP server's counters as its task last published them; `None` while it is off.
+    ntp_server: Mutex<Option<NtpServerCounters>>,
+    /// When the daemon started (for the uptime the status surfaces show).
+    pub started: std::time::Instant,
 }
 
 impl Shared {
@@ -65,6 +70,8 @@ impl Shared {
             query_dropped: AtomicU64::new(0),
             query_answered: AtomicU64::new(0),
             timestamping: AtomicU8::new(Timestamping::Unknown as u8),
+            ntp_server: Mutex::new(None),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -87,6 +94,21 @@ impl Shared {
 
     pub fn publish(&self, status: Status) {
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status;
+    }
+
+    pub fn publish_ntp_server(&self, counters: NtpServerCounters) {
+        *self
+            .ntp_server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(counters);
+    }
+
+    /// The NTP server's counters; `None` when the server is not running.
+    pub fn ntp_server_counters(&self) -> Option<NtpServerCounters> {
+        *self
+            .ntp_server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn ptp_source_allowed(&self, ip: IpAddr) -> bool {

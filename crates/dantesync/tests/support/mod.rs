@@ -5,6 +5,8 @@ use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+pub mod prom_text;
+
 /// The tests of one binary run one at a time: each runs daemons whose timing the others would
 /// disturb on a small machine.
 static SERIAL: Mutex<()> = Mutex::new(());

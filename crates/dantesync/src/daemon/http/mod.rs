@@ -1,0 +1,199 @@
+//! The HTTP status server (port 8898): `/api/status` (JSON), `/api/history` (the last hour for
+//! the charts), `/metrics` (Prometheus) and `/`, a live page for people, all read-only.
+//!
+//! It runs as tasks on the daemon's one tokio thread (axum over hyper): a request is a copy of
+//! the published status turned into text, microseconds, and never touches the clock's rate.
+//! Nothing here can change the daemon's state; an endpoint that could would have to listen on
+//! loopback only (docs/http-api.md). The page and its script are compiled into the binary, so a
+//! node needs no internet access to show it.
+
+mod connections;
+mod history;
+mod metrics;
+mod page;
+mod status_json;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use dantesync_core::ntp_server::Counters;
+use dantesync_core::{LocalTime, Status};
+use tokio::net::TcpListener;
+
+use super::shared::Shared;
+use crate::config::{ClockKind, Config};
+use history::History;
+
+/// What the status surfaces show about this node besides the status.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub hostname: String,
+    pub clock: String,
+    pub interface: Option<String>,
+    /// The NTP server asked (`None` when PTP-only).
+    pub ntp_upstream: Option<String>,
+}
+
+impl NodeInfo {
+    pub fn from_config(cfg: &Config) -> Self {
+        NodeInfo {
+            hostname: hostname(),
+            clock: match cfg.clock {
+                ClockKind::System => "system".to_owned(),
+                ClockKind::Simulated { .. } => "simulated".to_owned(),
+            },
+            interface: cfg.interface.clone(),
+            ntp_upstream: if cfg.ptp_only() {
+                None
+            } else {
+                cfg.ntp_servers.first().map(ToString::to_string)
+            },
+        }
+    }
+}
+
+/// One consistent reading of everything a response shows.
+#[derive(Debug)]
+pub struct View {
+    pub status: Status,
+    pub now: LocalTime,
+    pub uptime_s: f64,
+    pub node: NodeInfo,
+    pub timestamping: &'static str,
+    pub ntp_server: Option<Counters>,
+    pub ptp_dropped_source: u64,
+    pub query_answered: u64,
+    pub query_dropped: u64,
+}
+
+impl View {
+    fn read(app: &App) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let sh = &app.shared;
+        View {
+            status: sh.status(),
+            now: sh.now(),
+            uptime_s: sh.started.elapsed().as_secs_f64(),
+            node: app.node.clone(),
+            timestamping: sh.timestamping().describe(),
+            ntp_server: sh.ntp_server_counters(),
+            ptp_dropped_source: sh.ptp_dropped_source.load(Relaxed),
+            query_answered: sh.query_answered.load(Relaxed),
+            query_dropped: sh.query_dropped.load(Relaxed),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct App {
+    shared: Arc<Shared>,
+    node: NodeInfo,
+    history: Mutex<History>,
+}
+
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (another program, or another dantesync, holds it: choose http_status.port, or set http_status.enabled to false)"
+        } else {
+            ""
+        };
+        format!("HTTP status: cannot bind {addr}: {e}{hint}")
+    })
+}
+
+/// Serves forever, and samples the status into the history the charts show.
+pub async fn serve(listener: TcpListener, node: NodeInfo, shared: Arc<Shared>) {
+    let app = Arc::new(App {
+        shared,
+        node,
+        history: Mutex::new(History::new(history::CAPACITY)),
+    });
+    tokio::spawn(sample(app.clone()));
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!("HTTP status on http://{addr}/ (/api/status, /metrics)");
+    }
+    let router = Router::new()
+        .route("/", get(page::index))
+        .route("/app.js", get(page::script))
+        .route("/style.css", get(page::style))
+        .route("/api/status", get(api_status))
+        // Where scripts of the earlier DanteSync may look for the same document.
+        .route("/status", get(api_status))
+        .route("/api/history", get(api_history))
+        .route("/metrics", get(api_metrics))
+        .with_state(app);
+    connections::serve(listener, router).await;
+}
+
+async fn sample(app: Arc<App>) {
+    let mut tick = tokio::time::interval(history::STEP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (status, now) = (app.shared.status(), app.shared.now());
+        app.history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(&status, now);
+    }
+}
+
+const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+
+async fn api_status(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let body = status_json::document(&View::read(&app)).to_string();
+    ([(header::CONTENT_TYPE, "application/json"), NO_STORE], body)
+}
+
+async fn api_history(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> impl IntoResponse {
+    let since = q.as_deref().and_then(since_param);
+    let body = app
+        .history
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .to_json(since)
+        .to_string();
+    ([(header::CONTENT_TYPE, "application/json"), NO_STORE], body)
+}
+
+async fn api_metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let body = metrics::render(&View::read(&app));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            NO_STORE,
+        ],
+        body,
+    )
+}
+
+/// `since=<ms>` from a query string; anything else is ignored (the whole history is sent).
+fn since_param(query: &str) -> Option<i64> {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("since="))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The host's name, for the page's title; empty when the system does not say.
+fn hostname() -> String {
+    #[cfg(windows)]
+    let name = std::env::var("COMPUTERNAME").unwrap_or_default();
+    #[cfg(not(windows))]
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default();
+    name.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+//! The JSON document and the metrics page built from a known status.
+
+use dantesync_core::controller::{LeaderStatus, NtpStatus};
+use dantesync_core::ntp_server::Counters;
+use dantesync_core::source::{LeaderId, LeaderQuality};
+use dantesync_core::wire::ptpv1::Uuid;
+use dantesync_core::{Controller, ControllerConfig, LocalTime, Mode};
+use serde_json::json;
+
+use super::{metrics, since_param, status_json, NodeInfo, View};
+
+#[path = "../../../tests/support/prom_text.rs"]
+mod prom_text;
+
+const NOW_NS: i64 = 1_700_000_000_123_456_789;
+
+/// A locked node following a leader, with one NTP check behind it.
+fn view() -> View {
+    let mut s = Controller::new(
+        ControllerConfig::default(),
+        LocalTime::from_nanos(NOW_NS - 60_000_000_000),
+        0.0,
+    )
+    .status();
+    s.mode = Mode::Lock;
+    s.drift_ppm = Some(0.125);
+    s.drift_sigma_ppm = Some(0.25);
+    s.error_bound_ppm = Some(0.875);
+    s.natural_rate_ppm = Some(-48.5);
+    s.applied_ppm = 48.25;
+    s.slew_ppm = 0.5;
+    s.noise_us = Some(20.0);
+    s.window_samples = 240;
+    s.window_s = 60.0;
+    s.ptp_offset_ns = Some(123_456_789);
+    s.last_ptp_sample = Some(LocalTime::from_nanos(NOW_NS - 250_000_000));
+    s.leader = Some(LeaderStatus {
+        id: LeaderId {
+            sender: Uuid([0, 0x1d, 0xc1, 1, 2, 3]),
+            sender_port: 1,
+            grandmaster: Uuid([0, 0x1d, 0xc1, 0xa, 0xb, 0xc]),
+        },
+        quality: Some(LeaderQuality {
+            preferred: true,
+            stratum: 121,
+            identifier: *b"DFLT",
+            variance: 28768,
+        }),
+        sync_interval_log2: Some(-2),
+    });
+    s.ntp = Some(NtpStatus {
+        offset_ns: -250_500,
+        delay_ns: 400_000,
+        at: LocalTime::from_nanos(NOW_NS - 5_000_000_000),
+    });
+    s.ntp_interval_s = 30.0;
+    s.accumulated_phase_us = 12.5;
+    s.ntp_corrections = 3;
+    s.time_synchronised = true;
+    s.ptp.received = 1000;
+    s.ptp.samples = 480;
+    s.ptp.not_leader = 7;
+    s.ptp.leader_changes = 2;
+    s.estimator.outliers = 4;
+    let mut ntp_server = Counters::default();
+    ntp_server.received = 11;
+    ntp_server.answered = 9;
+    ntp_server.kiss_of_death = 1;
+    ntp_server.rate_limited = 2;
+    View {
+        status: s,
+        now: LocalTime::from_nanos(NOW_NS),
+        uptime_s: 3600.5,
+        node: NodeInfo {
+            hostname: "node-a".into(),
+            clock: "simulated".into(),
+            interface: None,
+            ntp_upstream: Some("127.0.0.1:123".into()),
+        },
+        timestamping: "kernel (SO_TIMESTAMPNS)",
+        ntp_server: Some(ntp_server),
+        ptp_dropped_source: 5,
+        query_answered: 6,
+        query_dropped: 8,
+    }
+}
+
+#[test]
+fn the_document_keeps_the_earlier_names_types_and_meanings() {
+    let doc = status_json::document(&view());
+    assert_eq!(doc["mode"], json!("LOCK"));
+    assert_eq!(doc["is_locked"], json!(true));
+    assert_eq!(doc["settled"], json!(true));
+    // The earlier tool's drift_ppm was the applied frequency; its smoothed_rate_ppm the drift.
+    assert_eq!(doc["drift_ppm"], json!(48.25));
+    assert_eq!(doc["smoothed_rate_ppm"], json!(0.125));
+    assert_eq!(doc["offset_ns"], json!(123_456_789));
+    assert_eq!(doc["gm_uuid"], json!([0, 0x1d, 0xc1, 0xa, 0xb, 0xc]));
+    assert_eq!(doc["gm_source_ip"], json!(null));
+    assert_eq!(doc["updated_ts"], json!(NOW_NS / 1_000_000_000));
+    assert_eq!(doc["ntp_offset_us"], json!(-250));
+    assert_eq!(doc["ntp_failed"], json!(false));
+    assert_eq!(doc["accumulated_phase_us"], json!(12.5));
+}
+
+#[test]
+fn the_document_carries_every_status_field_in_its_own_names() {
+    let doc = status_json::document(&view());
+    let s = &doc["status"];
+    assert_eq!(s["mode"], json!("LOCK"));
+    assert_eq!(s["mode_code"], json!(3));
+    assert_eq!(s["drift_ppm"], json!(0.125));
+    assert_eq!(s["drift_sigma_ppm"], json!(0.25));
+    assert_eq!(s["error_bound_ppm"], json!(0.875));
+    assert_eq!(s["natural_rate_ppm"], json!(-48.5));
+    assert_eq!(s["applied_ppm"], json!(48.25));
+    assert_eq!(s["slew_ppm"], json!(0.5));
+    assert_eq!(s["window_samples"], json!(240));
+    assert_eq!(s["last_ptp_sample"]["age_s"], json!(0.25));
+    assert_eq!(s["leader"]["grandmaster"], json!("00:1d:c1:0a:0b:0c"));
+    assert_eq!(s["leader"]["quality"]["identifier"], json!("DFLT"));
+    assert_eq!(s["leader"]["quality"]["stratum"], json!(121));
+    assert_eq!(s["ntp"]["offset_ns"], json!(-250_500));
+    assert_eq!(s["ntp"]["delay_ns"], json!(400_000));
+    assert_eq!(s["ntp"]["at"]["age_s"], json!(5.0));
+    assert_eq!(s["last_correction"], json!(null));
+    assert_eq!(s["ptp"]["leader_changes"], json!(2));
+    assert_eq!(s["estimator"]["outliers"], json!(4));
+    // One key per field of Status plus the derived mode_code and locked. `snapshot`
+    // destructures Status exhaustively, so a new field fails to compile until it is added
+    // there; then this count goes up by one too.
+    assert_eq!(s.as_object().unwrap().len(), 23 + 2);
+    assert_eq!(doc["node"]["hostname"], json!("node-a"));
+    assert_eq!(doc["counters"]["ntp_server"]["answered"], json!(9));
+    assert_eq!(
+        doc["counters"]["ntp_server"]["dropped"]["rate_limited"],
+        json!(0)
+    );
+}
+
+#[test]
+fn ntp_only_and_init_keep_the_earlier_mode_spellings() {
+    let mut v = view();
+    v.status.mode = Mode::NtpOnly;
+    let doc = status_json::document(&v);
+    assert_eq!(
+        (doc["mode"].clone(), doc["status"]["mode"].clone()),
+        (json!("NTP-only"), json!("NTP-ONLY"))
+    );
+    assert_eq!(doc["is_locked"], json!(false));
+    v.status.mode = Mode::Init;
+    let doc = status_json::document(&v);
+    assert_eq!(
+        (doc["mode"].clone(), doc["status"]["mode"].clone()),
+        (json!("ACQ"), json!("INIT"))
+    );
+}
+
+#[test]
+fn metrics_parse_and_carry_the_status_values() {
+    let text = metrics::render(&view());
+    let e = prom_text::parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+    for (name, (kind, help)) in &e.families {
+        assert!(name.starts_with("dantesync_"), "{name}");
+        assert!(!help.is_empty(), "{name} has no HELP");
+        assert_eq!(
+            kind == "counter",
+            name.ends_with("_total"),
+            "{name} is a {kind}"
+        );
+    }
+    let close = |name: &str, want: f64| {
+        let got = e
+            .value(name)
+            .unwrap_or_else(|| panic!("{name} missing\n{text}"));
+        assert!(
+            (got - want).abs() <= want.abs() * 1e-12,
+            "{name}: {got} != {want}"
+        );
+    };
+    close("dantesync_mode_code", 3.0);
+    close("dantesync_locked", 1.0);
+    close("dantesync_drift_ratio", 0.125e-6);
+    close("dantesync_drift_uncertainty_ratio", 0.25e-6);
+    close("dantesync_frequency_adjustment_ratio", 48.25e-6);
+    close("dantesync_slew_ratio", 0.5e-6);
+    close("dantesync_natural_rate_ratio", -48.5e-6);
+    close("dantesync_timestamp_noise_seconds", 20e-6);
+    close("dantesync_ntp_offset_seconds", -250.5e-6);
+    close("dantesync_ntp_delay_seconds", 400e-6);
+    close("dantesync_ntp_last_check_age_seconds", 5.0);
+    close("dantesync_accumulated_phase_seconds", 12.5e-6);
+    close("dantesync_ntp_check_interval_seconds", 30.0);
+    close("dantesync_ntp_corrections_total", 3.0);
+    close("dantesync_leader_changes_total", 2.0);
+    close("dantesync_ptp_packets_received_total", 1000.0);
+    close("dantesync_ptp_samples_total", 480.0);
+    close("dantesync_uptime_seconds", 3600.5);
+    close("dantesync_leader_stratum", 121.0);
+    close("dantesync_ntp_server_requests_received_total", 11.0);
+    close("dantesync_ntp_server_responses_total", 9.0);
+    close("dantesync_ntp_server_kiss_of_death_total", 1.0);
+    close("dantesync_ntp_server_rate_limited_total", 2.0);
+    let modes = e.all("dantesync_mode");
+    assert_eq!(modes.len(), 6);
+    let on: Vec<&str> = modes
+        .iter()
+        .filter(|(_, v)| *v == 1.0)
+        .map(|(l, _)| l[0].1.as_str())
+        .collect();
+    assert_eq!(on, ["LOCK"]);
+    assert_eq!(
+        e.labelled(
+            "dantesync_ptp_packets_dropped_total",
+            &[("reason", "not_leader")]
+        ),
+        Some(7.0)
+    );
+    assert_eq!(
+        e.labelled(
+            "dantesync_ptp_packets_dropped_total",
+            &[("reason", "source_not_allowed")]
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        e.labelled(
+            "dantesync_leader_info",
+            &[
+                ("grandmaster", "00:1d:c1:0a:0b:0c"),
+                ("sender", "00:1d:c1:01:02:03"),
+                ("sender_port", "1")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        e.labelled("dantesync_query_requests_total", &[("outcome", "dropped")]),
+        Some(8.0)
+    );
+    assert_eq!(
+        e.all("dantesync_ntp_server_requests_dropped_total").len(),
+        8
+    );
+}
+
+#[test]
+fn unknown_values_and_a_disabled_ntp_server_are_left_out() {
+    let mut v = view();
+    v.status.drift_ppm = None;
+    v.status.ntp = None;
+    v.status.leader = None;
+    v.ntp_server = None;
+    let text = metrics::render(&v);
+    let e = prom_text::parse(&text).unwrap();
+    for gone in [
+        "dantesync_drift_ratio",
+        "dantesync_ntp_offset_seconds",
+        "dantesync_ntp_delay_seconds",
+        "dantesync_leader_stratum",
+        "dantesync_ntp_server_responses_total",
+    ] {
+        assert!(!e.families.contains_key(gone), "{gone} shown:\n{text}");
+    }
+    assert_eq!(
+        e.value("dantesync_frequency_adjustment_ratio"),
+        Some(48.25e-6)
+    );
+}
+
+#[test]
+fn label_values_are_escaped() {
+    let mut v = view();
+    if let Some(l) = v.status.leader.as_mut() {
+        if let Some(q) = l.quality.as_mut() {
+            q.identifier = *b"a\"\\b";
+        }
+    }
+    let e = prom_text::parse(&metrics::render(&v)).unwrap();
+    assert_eq!(
+        e.labelled(
+            "dantesync_leader_clock_info",
+            &[("identifier", "a\"\\b"), ("preferred", "true")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn the_history_query_takes_since_and_ignores_anything_else() {
+    assert_eq!(since_param("since=1700000000123"), Some(1_700_000_000_123));
+    assert_eq!(since_param("x=1&since=-5"), Some(-5));
+    for junk in [
+        "",
+        "since=",
+        "since=abc",
+        "since=1e3",
+        "since",
+        "&&&",
+        "since=99999999999999999999",
+    ] {
+        assert_eq!(since_param(junk), None, "{junk:?}");
+    }
+}
