@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::gm_sim::stop;
-use nodes::{free_ports, Kid, NodeSpec, NtpRole, Ports, ScratchDir, NODES};
+use nodes::{free_ports, free_tcp_port, Kid, NodeSpec, NtpRole, Ports, ScratchDir, NODES};
 use probe::Prober;
 use table::{Frame, Hold, Role, Row};
 
@@ -91,14 +91,17 @@ fn demo(args: &DemoArgs) -> Result<End, String> {
     // Dropped last: the children below are stopped before their files go.
     let dir = ScratchDir::create()?;
     let ports = free_ports(3 * NODES.len() + 1)?;
-    let node_ports: Vec<Ports> = ports
+    let mut node_ports: Vec<Ports> = ports
         .chunks_exact(3)
         .map(|p| Ports {
             event: p[0],
             general: p[1],
             query: p[2],
+            http: None,
         })
         .collect();
+    // A, the master, shows its live status page to whoever watches the demo.
+    node_ports[0].http = Some(free_tcp_port()?);
     let ntp_port = ports[3 * NODES.len()];
 
     say(&format!(
@@ -129,6 +132,11 @@ fn demo(args: &DemoArgs) -> Result<End, String> {
     };
     kids.push(start_node(&NODES[0], node_ports[0], a_role, &dir)?);
     wait_answer(&mut prober, &mut kids, node_ports[0].query)?;
+    if let Some(http) = node_ports[0].http {
+        say(&format!(
+            "node A's live status page: http://127.0.0.1:{http}/ (while the demo runs)"
+        ));
+    }
     if let TimeSync::Master { port } = time {
         // A master that does not serve would leave B and C unsynchronised: no demo of the
         // main job, so an error, never a quiet fallback.
@@ -405,11 +413,13 @@ mod tests {
                 event: 1001,
                 general: 1002,
                 query: 1003,
+                http: None,
             },
             Ports {
                 event: 2001,
                 general: 2002,
                 query: 2003,
+                http: None,
             },
         ];
         let args = leader_args(&ports, Duration::from_secs(150));

@@ -38,12 +38,22 @@ pub const NODES: [NodeSpec; 3] = [
 /// The stratum the master serves its own clock at when it has no upstream.
 pub const MASTER_STRATUM: u8 = 8;
 
-/// A node's UDP ports on 127.0.0.1.
+/// A node's ports on 127.0.0.1: UDP for PTP and the query API, TCP for its HTTP status page
+/// when it serves one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ports {
     pub event: u16,
     pub general: u16,
     pub query: u16,
+    pub http: Option<u16>,
+}
+
+/// A free TCP port on 127.0.0.1, released for a child to bind.
+pub fn free_tcp_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free TCP port on 127.0.0.1: {e}"))
 }
 
 /// Free UDP ports on 127.0.0.1, all different: each is held until all are chosen, then
@@ -71,8 +81,8 @@ pub enum NtpRole {
     Client { master_port: u16 },
 }
 
-/// The configuration file of one node: a simulated clock, PTP and the query API on loopback,
-/// nothing else listening, its state in `dir`.
+/// The configuration file of one node: a simulated clock, PTP, the query API and (when it has
+/// a port) the HTTP status page on loopback, its state in `dir`.
 pub fn config_text(spec: &NodeSpec, ports: Ports, ntp: NtpRole, dir: &Path) -> String {
     let mut out = String::from("{\n");
     let _ = writeln!(
@@ -103,7 +113,17 @@ pub fn config_text(spec: &NodeSpec, ports: Ports, ntp: NtpRole, dir: &Path) -> S
         "  \"query_api\": {{\"enabled\": true, \"port\": {}, \"bind\": \"127.0.0.1\"}},",
         ports.query
     );
-    let _ = writeln!(out, "  \"http_status\": {{\"enabled\": false}},");
+    match ports.http {
+        Some(port) => {
+            let _ = writeln!(
+                out,
+                "  \"http_status\": {{\"enabled\": true, \"port\": {port}, \"bind\": \"127.0.0.1\"}},"
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  \"http_status\": {{\"enabled\": false}},");
+        }
+    }
     // A daemon on a simulated clock locks its state file's directory: one each.
     let state = dir.join(spec.name).join("state.json");
     let _ = writeln!(out, "  \"state_file\": {},", json_string(&state));
@@ -251,13 +271,20 @@ mod tests {
             event: 40001,
             general: 40002,
             query: 40003,
+            http: None,
         }
     }
 
     #[test]
     fn configs_are_what_each_role_needs() {
         let dir = Path::new("/tmp/demo");
-        let master = config_text(&NODES[0], ports(), NtpRole::Master { port: 40123 }, dir);
+        let with_page = Ports {
+            http: Some(40080),
+            ..ports()
+        };
+        let master = config_text(&NODES[0], with_page, NtpRole::Master { port: 40123 }, dir);
+        assert!(master
+            .contains(r#""http_status": {"enabled": true, "port": 40080, "bind": "127.0.0.1"}"#));
         assert!(master
             .contains(r#""clock": {"kind": "simulated", "drift_ppm": 45.0, "offset_ms": 0.0}"#));
         assert!(master.contains(r#""ptp": {"event_port": 40001, "general_port": 40002}"#));
@@ -277,6 +304,7 @@ mod tests {
         assert!(!client.contains("ntp_server_mode"));
         let alone = config_text(&NODES[1], ports(), NtpRole::None, dir);
         assert!(!alone.contains("ntp"));
+        assert!(alone.contains(r#""http_status": {"enabled": false}"#));
         assert!(
             alone.contains(r#""query_api": {"enabled": true, "port": 40003, "bind": "127.0.0.1"}"#)
         );
