@@ -11,6 +11,8 @@ use dantesync_core::wire::query::{
 };
 
 const ATTEMPTS: u32 = 3;
+/// Exchanges made once the node answers; the lowest-delay one is reported.
+const EXCHANGES: u32 = 4;
 
 /// What a node said.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +33,14 @@ impl Answer {
         match self {
             Answer::Extended { reply, .. } => &reply.base,
             Answer::Compact { reply, .. } => reply,
+        }
+    }
+
+    /// The exchange's round-trip delay (unknown, so the largest, for a compact reply).
+    fn delay_ns(&self) -> i64 {
+        match self {
+            Answer::Extended { exchange, .. } => exchange.delay_ns,
+            Answer::Compact { .. } => i64::MAX,
         }
     }
 
@@ -93,7 +103,9 @@ fn now_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// Asks `host:port` with an extended request, up to three times `wait` apart.
+/// Asks `host:port` with an extended request, up to three times `wait` apart; once it
+/// answers, a few more exchanges follow and the one with the lowest delay is kept (the least
+/// queued exchange has the least asymmetric path, so the truest offset).
 pub fn ask(host: &str, port: u16, wait: Duration) -> Result<Answer, QueryFailure> {
     let addr = (host, port)
         .to_socket_addrs()
@@ -112,13 +124,35 @@ pub fn ask(host: &str, port: u16, wait: Duration) -> Result<Answer, QueryFailure
     socket
         .set_read_timeout(Some(wait))
         .map_err(|e| QueryFailure::Socket(e.to_string()))?;
+    let first = exchange(&socket, addr, wait, ATTEMPTS)?;
+    let Answer::Extended { .. } = first else {
+        return Ok(first);
+    };
+    let mut best = first;
+    for _ in 1..EXCHANGES {
+        match exchange(&socket, addr, wait, 1) {
+            Ok(answer) if answer.delay_ns() < best.delay_ns() => best = answer,
+            _ => {}
+        }
+    }
+    Ok(best)
+}
+
+/// One exchange, in up to `attempts` requests `wait` apart.
+fn exchange(
+    socket: &UdpSocket,
+    addr: SocketAddr,
+    wait: Duration,
+    attempts: u32,
+) -> Result<Answer, QueryFailure> {
     let version = NonZeroU8::new(EXTENDED_VERSION).expect("non-zero");
     let request_id: u32 = rand::random();
     let mut buf = [0u8; 2048];
     let mut last_error = None;
     let mut refused = false;
     let started = std::time::Instant::now();
-    for _ in 0..ATTEMPTS {
+    for _ in 0..attempts {
+        let _ = socket.set_read_timeout(Some(wait));
         let mut bytes = QueryRequest::Extended {
             version,
             request_id,
@@ -171,7 +205,6 @@ pub fn ask(host: &str, port: u16, wait: Duration) -> Result<Answer, QueryFailure
                 break;
             }
         }
-        let _ = socket.set_read_timeout(Some(wait));
     }
     match last_error {
         Some(error) => Err(QueryFailure::Unreadable { addr, error }),
