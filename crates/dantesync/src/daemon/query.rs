@@ -28,6 +28,8 @@ use crate::config::QueryApi;
 const MONOTONIC_HZ: u64 = 1_000_000_000;
 /// Largest datagram read; longer requests are cut (their tail is padding) and still answered.
 const MAX_DATAGRAM: usize = 2048;
+/// The shortest time between two log lines about dropped datagrams.
+const DROP_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the extended reply tells that neither the status nor the clock knows.
 #[derive(Clone, Debug, Default)]
@@ -72,7 +74,8 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
     });
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut errors = 0u64;
-    let mut logged = QueryCounters::default();
+    let mut said = QueryCounters::default();
+    let mut last_said: Option<std::time::Instant> = None;
     loop {
         let got = match receive(&socket, &mut buf, &shared).await {
             Ok(Some(got)) => got,
@@ -122,15 +125,27 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                 send(&socket, &bytes, got.from).await;
             }
             Decision::Drop(why) => {
-                // The first drop of each kind is said; floods are not.
-                if counters.dropped() != logged.dropped() && logged.dropped() == 0 {
-                    tracing::debug!(
-                        "query API: a datagram from {} dropped ({why:?}); further drops are \
-                         only counted",
+                // At most one line a minute, with what was dropped since the last one.
+                if last_said.is_none_or(|t: std::time::Instant| t.elapsed() >= DROP_LOG_EVERY) {
+                    tracing::info!(
+                        "query API: dropped {} datagram(s) since {} ({} from outside \
+                         query_api.allow, {} over the per-source rate limit, {} malformed, {} \
+                         extended requests not padded); the latest from {} ({why:?})",
+                        counters.dropped() - said.dropped(),
+                        if last_said.is_some() {
+                            "the last report"
+                        } else {
+                            "the start"
+                        },
+                        counters.not_allowed - said.not_allowed,
+                        counters.rate_limited - said.rate_limited,
+                        counters.malformed - said.malformed,
+                        counters.not_padded - said.not_padded,
                         got.from
                     );
+                    said = counters;
+                    last_said = Some(std::time::Instant::now());
                 }
-                logged = counters;
             }
         }
     }

@@ -366,3 +366,122 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dantesync_core::wire::query::{
+        text_field, AccumulatedPhase, Exchange, ExtendedLeader, ReplyFlags,
+    };
+    use dantesync_core::Mode;
+
+    fn reply(mode: Mode, flags: u32) -> ExtendedReply {
+        ExtendedReply {
+            base: QueryReply {
+                request_id: 1,
+                system_time_ns: 2_000_000_000_000,
+                monotonic_counter: 0,
+                ptp_offset_ns: 0,
+                drift_rate_ppb: 0,
+                frequency_adjustment_ppb: -50_000,
+                mode,
+                is_locked: mode.is_locked(),
+                grandmaster_uuid: [0, 0x1d, 0xc1, 0, 0x53, 1],
+                monotonic_frequency_hz: 1_000_000_000,
+                last_ntp_offset_us: 0,
+                accumulated_phase: AccumulatedPhase::ZERO,
+                flags: ReplyFlags::default(),
+            },
+            version: 1,
+            flags: ExtendedFlags(flags),
+            request_rx_ns: 0,
+            client_tx: 0,
+            reply_tx_ns: 2_000_000_000_000,
+            drift_ppt: Some(12_000),
+            drift_sigma_ppt: None,
+            error_bound_ppt: Some(250_000),
+            natural_rate_ppt: None,
+            applied_ppt: -50_000_000,
+            slew_ppt: 0,
+            noise_ns: None,
+            leader: ExtendedLeader {
+                sender_uuid: [0, 0x1d, 0xc1, 0, 0x53, 1],
+                sender_port: 1,
+                grandmaster_uuid: [0, 0x1d, 0xc1, 0, 0x53, 1],
+                sync_interval_log2: -2,
+                stratum: 153,
+                variance: 28768,
+                identifier: *b"DFLT",
+            },
+            ntp_offset_ns: Some(-1_500),
+            ntp_delay_ns: Some(300_000),
+            ntp_at_ns: 1_990_000_000_000,
+            last_correction_ns: 0,
+            ntp_corrections: 0,
+            accumulated_phase_ns: 0,
+            ntp_interval_ms: 64_000,
+            window_samples: 100,
+            uptime_ns: 3_725_000_000_000,
+            ptp_received: 0,
+            ptp_samples: 0,
+            leader_changes: 0,
+            query_answered: 0,
+            query_dropped: 0,
+            query_rate_limited: 0,
+            software_version: text_field("9.9.9"),
+            ntp_server: text_field("10.0.0.1"),
+        }
+    }
+
+    fn answer(r: ExtendedReply) -> Answer {
+        Answer::Extended {
+            reply: Box::new(r),
+            exchange: Exchange {
+                offset_ns: 37_000_500,
+                delay_ns: 42_000,
+            },
+            addr: "127.0.0.1:31900".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn json_carries_the_fields_in_natural_units() {
+        let a = answer(reply(
+            Mode::Nano,
+            ExtendedFlags::LEADER | ExtendedFlags::LEADER_QUALITY | ExtendedFlags::PTP_RX_KERNEL,
+        ));
+        let v: Value = serde_json::from_str(&json("node", 31900, &a)).unwrap();
+        assert_eq!(v["mode"], "NANO");
+        assert_eq!(v["locked"], true);
+        assert_eq!(v["drift_ppm"], 0.012);
+        assert_eq!(v["drift_sigma_ppm"], Value::Null);
+        assert_eq!(v["error_bound_ppm"], 0.25);
+        assert_eq!(v["applied_ppm"], -50.0);
+        assert_eq!(v["leader"]["uuid"], "00:1d:c1:00:53:01");
+        assert_eq!(v["leader"]["identifier"], "DFLT");
+        assert_eq!(v["ntp"]["server"], "10.0.0.1");
+        assert_eq!(v["ntp"]["offset_us"], -1.5);
+        assert_eq!(v["ntp"]["age_s"], 10.0);
+        assert_eq!(v["ntp"]["last_correction_age_s"], Value::Null);
+        assert_eq!(v["uptime_s"], 3725.0);
+        assert_eq!(v["timestamping"]["ptp"], "kernel");
+        assert_eq!(v["timestamping"]["query_rx"], "user-space");
+        assert_eq!(v["exchange"]["offset_us"], 37_000.5);
+        assert_eq!(v["version"], "9.9.9");
+    }
+
+    #[test]
+    fn no_leader_and_ptp_only_show_as_such() {
+        let a = answer(reply(Mode::Acq, ExtendedFlags::PTP_ONLY));
+        let v: Value = serde_json::from_str(&json("node", 1, &a)).unwrap();
+        assert_eq!(v["leader"], Value::Null);
+        assert_eq!(v["ntp"]["server"], Value::Null);
+        assert_eq!(v["locked"], false);
+        let t = text("node", 1, &a);
+        assert!(t.contains("Leader            : none"), "{t}");
+        assert!(t.contains("NTP server        : none (PTP-only)"), "{t}");
+        assert!(t.contains("Mode              : ACQ (not locked)"), "{t}");
+        assert!(t.contains("Uptime            : 1 h 02 min 05 s"), "{t}");
+        assert!(t.contains("node offset +37000.5 us"), "{t}");
+    }
+}
