@@ -198,7 +198,7 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
             line(
                 "Last NTP offset",
                 format!(
-                    "{:+} us{}",
+                    "{:+} µs{}",
                     reply.last_ntp_offset_us,
                     if reply.flags.ntp_failing() {
                         " (NTP failing)"
@@ -209,7 +209,7 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
             );
             line(
                 "Accumulated phase",
-                format!("{:+} us", reply.accumulated_phase.as_micros()),
+                format!("{:+} µs", reply.accumulated_phase.as_micros()),
             );
         }
         Answer::Extended {
@@ -261,11 +261,16 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
             line(
                 "Drift",
                 match (ppm(r.drift_ppt), ppm(r.drift_sigma_ppt)) {
-                    (Some(d), Some(s)) => format!("{d:+.3} ppm +/- {s:.3} ppm"),
+                    (Some(d), Some(s)) => format!("{d:+.3} ppm ± {s:.3} ppm"),
                     (d, _) => opt_ppm(d),
                 },
             );
-            line("Error bound", opt_ppm(ppm(r.error_bound_ppt)));
+            line(
+                "Error bound",
+                ppm(r.error_bound_ppt).map_or("unknown".to_owned(), |b| {
+                    format!("{b:.3} ppm (|drift| + 3σ, what LOCK and NANO are decided on)")
+                }),
+            );
             line(
                 "Applied frequency",
                 format!(
@@ -296,7 +301,7 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
             );
             let ntp = match (r.ntp_offset_ns, r.ntp_delay_ns) {
                 (Some(o), Some(d)) => format!(
-                    "offset {:+.1} us, delay {:.1} us, {} ago",
+                    "offset {:+.1} µs, delay {:.1} µs, {} ago",
                     o as f64 / 1e3,
                     d as f64 / 1e3,
                     duration(age_s(r, r.ntp_at_ns).unwrap_or(0.0))
@@ -304,8 +309,9 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
                 _ => "no check yet".to_owned(),
             };
             line("NTP check", ntp);
-            line(
-                "NTP state",
+            let state = if f.has(ExtendedFlags::PTP_ONLY) {
+                "PTP-only: the rate follows the leader, nothing corrects the time".to_owned()
+            } else {
                 format!(
                     "{}{}; next check in {}",
                     if f.has(ExtendedFlags::TIME_SYNCHRONISED) {
@@ -319,8 +325,9 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
                         ""
                     },
                     duration(f64::from(r.ntp_interval_ms) / 1e3)
-                ),
-            );
+                )
+            };
+            line("NTP state", state);
             line(
                 "Last correction",
                 match age_s(r, r.last_correction_ns) {
@@ -330,7 +337,7 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
             );
             line(
                 "Accumulated phase",
-                format!("{:+.1} us", r.accumulated_phase_ns as f64 / 1e3),
+                format!("{:+.1} µs", r.accumulated_phase_ns as f64 / 1e3),
             );
             line("Uptime", duration(r.uptime_ns as f64 / 1e9));
             line(
@@ -344,7 +351,7 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
             line(
                 "Query exchange",
                 format!(
-                    "node offset {:+.1} us from this host, delay {:.1} us",
+                    "node offset {:+.1} µs from this host, delay {:.1} µs",
                     exchange.offset_ns as f64 / 1e3,
                     exchange.delay_ns as f64 / 1e3
                 ),
@@ -482,6 +489,6 @@ mod tests {
         assert!(t.contains("NTP server        : none (PTP-only)"), "{t}");
         assert!(t.contains("Mode              : ACQ (not locked)"), "{t}");
         assert!(t.contains("Uptime            : 1 h 02 min 05 s"), "{t}");
-        assert!(t.contains("node offset +37000.5 us"), "{t}");
+        assert!(t.contains("node offset +37000.5 µs"), "{t}");
     }
 }
