@@ -13,6 +13,18 @@ pub enum QueryDrop {
     NotPadded,
 }
 
+impl QueryDrop {
+    /// Why, in words for a log line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            QueryDrop::NotAllowed => "source not in query_api.allow",
+            QueryDrop::RateLimited => "source over its rate limit",
+            QueryDrop::Malformed => "not a query request",
+            QueryDrop::NotPadded => "extended request shorter than its reply",
+        }
+    }
+}
+
 /// Counts since the start, per outcome.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct QueryCounters {

@@ -130,7 +130,7 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                     tracing::info!(
                         "query API: dropped {} datagram(s) since {} ({} from outside \
                          query_api.allow, {} over the per-source rate limit, {} malformed, {} \
-                         extended requests not padded); the latest from {} ({why:?})",
+                         extended requests not padded); the latest from {} ({})",
                         counters.dropped() - said.dropped(),
                         if last_said.is_some() {
                             "the last report"
@@ -141,7 +141,8 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                         counters.rate_limited - said.rate_limited,
                         counters.malformed - said.malformed,
                         counters.not_padded - said.not_padded,
-                        got.from
+                        got.from,
+                        why.describe()
                     );
                     said = counters;
                     last_said = Some(std::time::Instant::now());
