@@ -90,7 +90,7 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
         };
         let src = got.from.ip().to_canonical();
         let now = LocalTime::from_nanos(
-            i64::try_from(shared.started().elapsed().as_nanos()).unwrap_or(i64::MAX),
+            i64::try_from(shared.started.elapsed().as_nanos()).unwrap_or(i64::MAX),
         );
         let decision = gate.check(&buf[..got.len], src, cfg.allows(src), now);
         let counters = gate.counters();

@@ -36,7 +36,8 @@ pub struct Shared {
     /// The query API's counters, as its task last published them.
     query: Mutex<QueryCounters>,
     timestamping: AtomicU8,
-    started: Instant,
+    /// When the daemon started (for the uptime the status surfaces show).
+    pub started: Instant,
 }
 
 impl Shared {
@@ -75,11 +76,6 @@ impl Shared {
             query: self.query_counters(),
         };
         status
-    }
-
-    /// When the daemon started (for uptimes).
-    pub fn started(&self) -> Instant {
-        self.started
     }
 
     pub fn query_counters(&self) -> QueryCounters {
