@@ -1,7 +1,14 @@
-//! Any datagram on the query port, read as a request and as a reply: never panics, and what
-//! parses re-encodes to bytes that parse to the same value.
+//! Any datagram on the query port, read as a request, as a compact reply and as an extended
+//! reply, and put through the query gate: never panics, and what parses re-encodes to bytes
+//! that parse to the same value.
 #![no_main]
-use dantesync_core::wire::query::{QueryReply, QueryRequest, COMPACT_REQUEST_LEN, REPLY_LEN};
+use std::net::{IpAddr, Ipv4Addr};
+
+use dantesync_core::query_server::{Decision, QueryGate, QueryRateLimit};
+use dantesync_core::wire::query::{
+    ExtendedReply, QueryReply, QueryRequest, COMPACT_REQUEST_LEN, EXTENDED_REPLY_LEN, REPLY_LEN,
+};
+use dantesync_core::LocalTime;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(QueryRequest::parse(&bytes), Ok(request));
         if let QueryRequest::Extended { len, .. } = request {
             // Never a reply bigger than the request.
-            assert!(len >= REPLY_LEN && len == data.len());
+            assert!(len >= EXTENDED_REPLY_LEN && len == data.len());
         }
     }
     if let Ok(reply) = QueryReply::parse(data) {
@@ -20,5 +27,17 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(bytes[..REPLY_LEN - 1], data[..REPLY_LEN - 1]);
         assert_eq!(bytes[REPLY_LEN - 1], 0);
         assert_eq!(QueryReply::parse(&bytes), Ok(reply));
+    }
+    if let Ok(reply) = ExtendedReply::parse(data) {
+        let bytes = reply.to_bytes();
+        assert_eq!(ExtendedReply::parse(&bytes), Ok(reply));
+    }
+    // The gate answers only what parses, and an extended answer only to a padded request.
+    let mut gate = QueryGate::new(QueryRateLimit::default());
+    let src = IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1));
+    match gate.check(data, src, true, LocalTime::from_nanos(0)) {
+        Decision::Extended { .. } => assert!(data.len() >= EXTENDED_REPLY_LEN),
+        Decision::Compact { .. } => assert!(data.len() >= COMPACT_REQUEST_LEN),
+        Decision::Drop(_) => {}
     }
 });

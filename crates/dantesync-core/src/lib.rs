@@ -8,6 +8,7 @@
 pub mod controller;
 pub mod mode;
 pub mod ntp_server;
+pub mod query_server;
 pub mod servo;
 pub mod source;
 pub mod time;

@@ -6,7 +6,7 @@ use std::num::NonZeroU8;
 
 use dantesync_core::wire::query::{
     micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase, QueryError, QueryReply,
-    QueryRequest, ReplyFlags, EXTENDED_REQUEST_MIN_LEN, REPLY_LEN,
+    QueryRequest, ReplyFlags, EXTENDED_REPLY_LEN, EXTENDED_REQUEST_MIN_LEN, REPLY_LEN,
 };
 use proptest::prelude::*;
 
@@ -157,10 +157,12 @@ fn compact_requests() {
 
 #[test]
 fn extended_requests_must_be_padded_to_their_reply() {
-    let mut request = vec![0u8; 64];
+    // Written by hand: magic, id 7, version 1, reserved, T1 at 16, zero padding to 384.
+    let mut request = vec![0u8; 384];
     request[..4].copy_from_slice(b"DSYN");
-    request[4..8].copy_from_slice(&7u32.to_be_bytes());
+    request[4..8].copy_from_slice(&[0, 0, 0, 7]);
     request[8] = 1;
+    request[16..24].copy_from_slice(&[0x18, 0xc7, 0x0f, 0x7b, 0x70, 0xcb, 0x4d, 0x15]);
     let parsed = QueryRequest::parse(&request).unwrap();
     let version = NonZeroU8::new(1).unwrap();
     assert_eq!(
@@ -168,33 +170,39 @@ fn extended_requests_must_be_padded_to_their_reply() {
         QueryRequest::Extended {
             version,
             request_id: 7,
-            len: 64
+            client_tx: 1_785_412_800_123_456_789,
+            len: 384
         }
     );
     assert_eq!(parsed.to_bytes(), request);
 
-    let error = QueryRequest::parse(&request[..63]).unwrap_err();
+    let error = QueryRequest::parse(&request[..383]).unwrap_err();
     assert_eq!(
         error,
         QueryError::ExtendedRequestNotPadded {
             version: 1,
-            len: 63,
-            min: 64
+            len: 383,
+            min: 384
         }
     );
-    assert!(error.to_string().contains("padded to at least 64 bytes"));
-    // The shortest datagram that names a version is 9 bytes; still refused.
-    assert!(matches!(
-        QueryRequest::parse(&request[..9]),
-        Err(QueryError::ExtendedRequestNotPadded { len: 9, .. })
-    ));
+    assert!(error.to_string().contains("padded to at least 384 bytes"));
+    // The shortest datagram that names a version is 9 bytes; still refused, as is one the
+    // size of the compact reply.
+    for len in [9, 24, 64] {
+        assert!(matches!(
+            QueryRequest::parse(&request[..len]),
+            Err(QueryError::ExtendedRequestNotPadded { .. })
+        ));
+    }
     // An encoder can never produce an unpadded one.
     let short = QueryRequest::Extended {
         version,
         request_id: 7,
+        client_tx: 0,
         len: 9,
     };
     assert_eq!(short.to_bytes().len(), EXTENDED_REQUEST_MIN_LEN);
+    assert_eq!(EXTENDED_REQUEST_MIN_LEN, EXTENDED_REPLY_LEN);
 }
 
 prop_compose! {
@@ -224,10 +232,12 @@ proptest! {
     }
 
     #[test]
-    fn requests_round_trip(id: u32, version in 0u8..=255, pad in 0usize..100) {
+    fn requests_round_trip(id: u32, client_tx: u64, version in 0u8..=255, pad in 0usize..100) {
         let request = match NonZeroU8::new(version) {
             None => QueryRequest::Compact { request_id: id },
-            Some(version) => QueryRequest::Extended { version, request_id: id, len: 64 + pad },
+            Some(version) => QueryRequest::Extended {
+                version, request_id: id, client_tx, len: EXTENDED_REPLY_LEN + pad,
+            },
         };
         prop_assert_eq!(QueryRequest::parse(&request.to_bytes()), Ok(request));
     }
@@ -235,7 +245,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(
         magic in prop_oneof![Just(&b"DSYN"[..]), Just(&b"DSYR"[..]), Just(&b""[..])],
-        tail in proptest::collection::vec(any::<u8>(), 0..100),
+        tail in proptest::collection::vec(any::<u8>(), 0..500),
     ) {
         let bytes = [magic, &tail].concat();
         if let Ok(request) = QueryRequest::parse(&bytes) {

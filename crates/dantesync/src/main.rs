@@ -6,6 +6,7 @@ mod daemon;
 mod demo;
 mod gm_sim;
 mod replay;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +69,13 @@ enum Command {
     /// simulated leader and three nodes on loopback (one NTP master serving the others) on
     /// simulated clocks, shown live until they converge.
     Demo(demo::DemoArgs),
+    /// Show what a node is doing (like `chronyc tracking`), read from its query API: mode,
+    /// leader, drift and its uncertainty, applied frequency, NTP state, uptime, timestamping,
+    /// and this host's offset to it.
+    ///
+    /// Exit status: 0 when the node is locked (LOCK or NANO), 1 when it answered but is not
+    /// locked, 3 when it did not answer (2 is a usage error).
+    Status(status::StatusArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +108,7 @@ fn main() -> ExitCode {
         Some(Command::GmSim(args)) => gm_sim::run(&args),
         Some(Command::ClockTest(args)) => clock_test::run(&args),
         Some(Command::Demo(args)) => demo::run(&args),
+        Some(Command::Status(args)) => status::run(&args),
         None => run_daemon(&cli.daemon),
     }
 }

@@ -15,7 +15,7 @@ pub mod status;
 pub use actions::{Action, Notice};
 pub use mode_select::{ModeInputs, ModeSelector, ModeThresholds};
 pub use ntp_gate::{GateDecision, Method, NtpGate, NtpGateConfig};
-pub use status::{LeaderStatus, NtpStatus, Status};
+pub use status::{HostStatus, LeaderStatus, NtpStatus, RxTimestamping, Status};
 
 use crate::mode::Mode;
 use crate::servo::policy::Observed;
@@ -439,6 +439,7 @@ impl Controller {
             time_synchronised: self.time_synchronised(),
             ptp: self.source.counters(),
             estimator: self.estimator.counters(),
+            host: HostStatus::default(),
         }
     }
 

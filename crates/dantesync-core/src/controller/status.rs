@@ -1,6 +1,7 @@
 //! The status snapshot: everything the UDP API, HTTP, logs and tray show.
 
 use crate::mode::Mode;
+use crate::query_server::QueryCounters;
 use crate::servo::estimator::EstimatorCounters;
 use crate::source::{LeaderId, LeaderQuality, PtpCounters};
 use crate::time::LocalTime;
@@ -63,4 +64,52 @@ pub struct Status {
     pub time_synchronised: bool,
     pub ptp: PtpCounters,
     pub estimator: EstimatorCounters,
+    /// What the daemon adds when it reads the snapshot; the controller leaves it at its
+    /// default (zero uptime, timestamping unknown, no query counters).
+    pub host: HostStatus,
+}
+
+/// The daemon's own part of the snapshot: what the controller cannot know.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct HostStatus {
+    /// Seconds since the daemon started.
+    pub uptime_s: f64,
+    /// How PTP datagrams are stamped.
+    pub ptp_timestamping: RxTimestamping,
+    /// The UDP query API's answers and drops.
+    pub query: QueryCounters,
+}
+
+/// How received datagrams are stamped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum RxTimestamping {
+    /// Nothing received yet.
+    #[default]
+    Unknown = 0,
+    /// By the kernel (SO_TIMESTAMPNS) or the Windows stack (SIO_TIMESTAMPING): the time of
+    /// arrival.
+    Kernel = 1,
+    /// Read right after `recv` returned: later by the scheduling latency.
+    UserSpace = 2,
+}
+
+impl RxTimestamping {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RxTimestamping::Unknown => "none yet",
+            RxTimestamping::Kernel if cfg!(windows) => "kernel (SIO_TIMESTAMPING)",
+            RxTimestamping::Kernel => "kernel (SO_TIMESTAMPNS)",
+            RxTimestamping::UserSpace => "user space (read after recv)",
+        }
+    }
+
+    /// Short name for machine-readable output.
+    pub fn name(self) -> &'static str {
+        match self {
+            RxTimestamping::Unknown => "unknown",
+            RxTimestamping::Kernel => "kernel",
+            RxTimestamping::UserSpace => "user-space",
+        }
+    }
 }

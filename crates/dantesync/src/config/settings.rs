@@ -190,7 +190,6 @@ impl Default for QueryApi {
 }
 
 impl QueryApi {
-    #[allow(dead_code, reason = "the query API server calls it")]
     pub fn allows(&self, client: IpAddr) -> bool {
         self.allow.iter().any(|c| c.contains(client))
     }

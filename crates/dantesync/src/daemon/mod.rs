@@ -222,7 +222,19 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
         _ => None,
     };
     if let Some(sock) = query_sock {
-        tokio::spawn(query::serve(sock, cfg.query_api.clone(), shared.clone()));
+        let info = query::NodeInfo {
+            ntp_server: match cfg.ntp_servers.first() {
+                Some(server) if !cfg.ptp_only() => server.to_string(),
+                _ => String::new(),
+            },
+            ptp_only: cfg.ptp_only(),
+        };
+        tokio::spawn(query::serve(
+            sock,
+            cfg.query_api.clone(),
+            shared.clone(),
+            info,
+        ));
     }
     if let Some((sock, settings)) = ntp_serve_sock {
         tokio::spawn(ntp_serve::serve(sock, settings, shared.clone()));

@@ -1,66 +1,220 @@
-//! The UDP query API (port 31900): the 8-byte `DSYN` request, the 64-byte `DSYR` reply.
+//! The UDP query API (port 31900): the 8-byte `DSYN` request answered by the 64-byte `DSYR`
+//! reply, and the extended request answered by the extended reply (`docs/query-api.md`).
 //!
-//! Only allowed sources (`query_api.allow`) are answered, and only the compact request: its
-//! reply is 8× the request, so it must never be sent to strangers (a reflection amplifier).
-//! Everything else is dropped silently and counted. The full API (extended requests, rate
-//! limits per source) is a later issue.
+//! The gate ([`QueryGate`], sans-IO) decides: only allowed sources (`query_api.allow`), each
+//! within its rate limit, with a well-formed request, get an answer; everything else is dropped
+//! silently and counted. The request's receive time is the kernel's (SO_TIMESTAMPNS) on Linux,
+//! else the clock read right after the receive; the reply is encoded completely and only then
+//! is the clock read for its transmit time, right before the send.
 
+use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use dantesync_core::query_server::{Decision, QueryCounters, QueryGate, QueryRateLimit};
 use dantesync_core::wire::query::{
-    micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase, QueryReply, QueryRequest,
-    ReplyFlags,
+    micros_to_i32_saturating, ppm_to_ppb_saturating, ppm_to_ppt, text_field, AccumulatedPhase,
+    ExtendedFlags, ExtendedLeader, ExtendedReply, QueryReply, ReplyFlags, EXTENDED_REPLY_LEN,
+    REPLY_LEN,
 };
-use dantesync_core::Status;
+use dantesync_core::{LocalTime, Status};
 use tokio::net::UdpSocket;
 
-use super::shared::Shared;
+use super::shared::{Shared, Timestamping};
 use crate::config::QueryApi;
 
 /// The monotonic counter's unit: ns on every platform (CLOCK_MONOTONIC_RAW on Linux, QPC
 /// scaled to ns on Windows), so its frequency is always 1 GHz.
 const MONOTONIC_HZ: u64 = 1_000_000_000;
+/// Largest datagram read; longer requests are cut (their tail is padding) and still answered.
+const MAX_DATAGRAM: usize = 2048;
+/// The shortest time between two log lines about dropped datagrams.
+const DROP_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What the extended reply tells that neither the status nor the clock knows.
+#[derive(Clone, Debug, Default)]
+pub struct NodeInfo {
+    /// The configured NTP server, empty when PTP-only.
+    pub ntp_server: String,
+    pub ptp_only: bool,
+}
 
 pub async fn bind(cfg: &QueryApi) -> Result<UdpSocket, String> {
     let addr = SocketAddr::new(cfg.bind, cfg.port);
-    UdpSocket::bind(addr)
+    let socket = UdpSocket::bind(addr)
         .await
-        .map_err(|e| format!("query API: cannot bind {addr}: {e}"))
+        .map_err(|e| format!("query API: cannot bind {addr}: {e}"))?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if let Err(e) = super::sys::enable_rx_timestamps(socket.as_raw_fd()) {
+            tracing::warn!(
+                "query API: no kernel receive timestamps ({e}); extended replies carry the \
+                 receive time read in user space"
+            );
+        }
+    }
+    Ok(socket)
+}
+
+/// One received request.
+struct Received {
+    len: usize,
+    from: SocketAddr,
+    /// Its receive time on the disciplined clock.
+    rx: LocalTime,
+    kernel: bool,
 }
 
 /// Answers requests forever.
-pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>) {
-    let mut buf = [0u8; 256];
+pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: NodeInfo) {
+    let mut gate = QueryGate::new(QueryRateLimit {
+        seed: rand::random(),
+        ..QueryRateLimit::default()
+    });
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut errors = 0u64;
+    let mut said = QueryCounters::default();
+    let mut last_said: Option<std::time::Instant> = None;
     loop {
-        let (len, from) = match socket.recv_from(&mut buf).await {
-            Ok(v) => v,
+        let got = match receive(&socket, &mut buf, &shared).await {
+            Ok(Some(got)) => got,
+            Ok(None) => continue,
             Err(e) => {
-                tracing::debug!("query API: receive failed: {e}");
+                errors += 1;
+                if errors.is_power_of_two() {
+                    tracing::debug!("query API: receive failed ({errors} so far): {e}");
+                }
                 continue;
             }
         };
-        let request = match QueryRequest::parse(&buf[..len]) {
-            Ok(QueryRequest::Compact { request_id }) if cfg.allows(from.ip()) => request_id,
-            _ => {
-                shared.query_dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
+        let src = got.from.ip().to_canonical();
+        let now = LocalTime::from_nanos(
+            i64::try_from(shared.started.elapsed().as_nanos()).unwrap_or(i64::MAX),
+        );
+        let decision = gate.check(&buf[..got.len], src, cfg.allows(src), now);
+        let counters = gate.counters();
+        shared.publish_query_counters(counters);
+        match decision {
+            Decision::Compact { request_id } => {
+                let mut bytes = reply_from(request_id, &shared.status()).to_bytes();
+                // Read last, back to back, so a client can relate this clock to the host's
+                // monotonic counter.
+                let (mono, now) = (monotonic_ns(), now_ns(&shared));
+                QueryReply::stamp_transmit(&mut bytes, now, mono);
+                send(&socket, &bytes, got.from).await;
             }
-        };
-        let status = shared.status();
-        let mut reply = reply_from(request, &status);
-        // The two times are read last and back to back, so a client can relate this clock to
-        // the host's monotonic counter.
-        reply.monotonic_counter = monotonic_ns();
-        reply.system_time_ns = shared.now().nanos().max(0) as u64;
-        if socket.send_to(&reply.to_bytes(), from).await.is_ok() {
-            shared.query_answered.fetch_add(1, Ordering::Relaxed);
+            Decision::Extended {
+                request_id,
+                client_tx,
+                ..
+            } => {
+                let status = shared.status();
+                let reply = extended_from(
+                    &status,
+                    request_id,
+                    client_tx,
+                    &got,
+                    &counters,
+                    &info,
+                    shared.timestamping(),
+                );
+                let mut bytes = reply.to_bytes();
+                let (mono, now) = (monotonic_ns(), now_ns(&shared));
+                ExtendedReply::stamp_transmit(&mut bytes, now, mono);
+                send(&socket, &bytes, got.from).await;
+            }
+            Decision::Drop(why) => {
+                // At most one line a minute, with what was dropped since the last one.
+                if last_said.is_none_or(|t: std::time::Instant| t.elapsed() >= DROP_LOG_EVERY) {
+                    tracing::info!(
+                        "query API: dropped {} datagram(s) since {} ({} from outside \
+                         query_api.allow, {} over the per-source rate limit, {} malformed, {} \
+                         extended requests not padded); the latest from {} ({})",
+                        counters.dropped() - said.dropped(),
+                        if last_said.is_some() {
+                            "the last report"
+                        } else {
+                            "the start"
+                        },
+                        counters.not_allowed - said.not_allowed,
+                        counters.rate_limited - said.rate_limited,
+                        counters.malformed - said.malformed,
+                        counters.not_padded - said.not_padded,
+                        got.from,
+                        why.describe()
+                    );
+                    said = counters;
+                    last_said = Some(std::time::Instant::now());
+                }
+            }
         }
     }
 }
 
-/// The reply's status fields; the two times are filled by the caller.
+async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = socket.send_to(bytes, to).await {
+        tracing::debug!("query API: reply to {to} not sent: {e}");
+    }
+}
+
+/// The clock now, ns since the Unix epoch (0 before it).
+fn now_ns(shared: &Shared) -> u64 {
+    shared.now().nanos().max(0) as u64
+}
+
+/// One datagram with its receive time; `None` when a readiness was spurious.
+#[cfg(target_os = "linux")]
+async fn receive(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    shared: &Shared,
+) -> io::Result<Option<Received>> {
+    use std::os::fd::AsRawFd;
+    socket.readable().await?;
+    let r = match socket.try_io(tokio::io::Interest::READABLE, || {
+        super::sys::recv_with_timestamp(socket.as_raw_fd(), buf)
+    }) {
+        Ok(r) => r,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let rx = {
+        let clock = shared.clock();
+        match r.kernel_ns {
+            Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
+            None => clock.now(),
+        }
+    };
+    let Some(from) = r.from else {
+        return Ok(None);
+    };
+    Ok(Some(Received {
+        len: r.len.min(buf.len()),
+        from,
+        rx,
+        kernel: r.kernel_ns.is_some(),
+    }))
+}
+
+/// One datagram, stamped with the clock read right after the receive returned.
+#[cfg(not(target_os = "linux"))]
+async fn receive(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    shared: &Shared,
+) -> io::Result<Option<Received>> {
+    let (len, from) = socket.recv_from(buf).await?;
+    let rx = shared.now();
+    Ok(Some(Received {
+        len,
+        from,
+        rx,
+        kernel: false,
+    }))
+}
+
+/// The compact reply's status fields; the two times are stamped by the caller.
 pub fn reply_from(request_id: u32, s: &Status) -> QueryReply {
     QueryReply {
         request_id,
@@ -85,7 +239,227 @@ pub fn reply_from(request_id: u32, s: &Status) -> QueryReply {
     }
 }
 
+/// ns since the Unix epoch of a time on the disciplined clock (0 for none or before 1970).
+fn epoch_ns(t: Option<LocalTime>) -> u64 {
+    t.map_or(0, |t| t.nanos().max(0) as u64)
+}
+
+/// The extended reply's fields; the transmit time is stamped by the caller.
+fn extended_from(
+    s: &Status,
+    request_id: u32,
+    client_tx: u64,
+    got: &Received,
+    counters: &QueryCounters,
+    info: &NodeInfo,
+    ptp_timestamping: Timestamping,
+) -> ExtendedReply {
+    let mut flags = ExtendedFlags::default();
+    flags.set(ExtendedFlags::RX_KERNEL, got.kernel);
+    flags.set(ExtendedFlags::TIME_SYNCHRONISED, s.time_synchronised);
+    flags.set(ExtendedFlags::NTP_FAILING, s.ntp_failing);
+    flags.set(ExtendedFlags::LEARNED_PRIOR, s.learned_prior);
+    flags.set(
+        ExtendedFlags::PTP_RX_KERNEL,
+        ptp_timestamping == Timestamping::Kernel,
+    );
+    flags.set(
+        ExtendedFlags::PTP_RX_USER,
+        ptp_timestamping == Timestamping::UserSpace,
+    );
+    flags.set(ExtendedFlags::LEADER, s.leader.is_some());
+    flags.set(ExtendedFlags::PTP_ONLY, info.ptp_only);
+    let mut leader = ExtendedLeader {
+        sync_interval_log2: i8::MIN,
+        ..ExtendedLeader::default()
+    };
+    if let Some(l) = s.leader {
+        leader.sender_uuid = l.id.sender.0;
+        leader.sender_port = l.id.sender_port;
+        leader.grandmaster_uuid = l.id.grandmaster.0;
+        leader.sync_interval_log2 = l.sync_interval_log2.unwrap_or(i8::MIN);
+        if let Some(q) = l.quality {
+            flags.set(ExtendedFlags::LEADER_QUALITY, true);
+            flags.set(ExtendedFlags::LEADER_PREFERRED, q.preferred);
+            leader.stratum = q.stratum;
+            leader.variance = q.variance;
+            leader.identifier = q.identifier;
+        }
+    }
+    let ppt = |v: Option<f64>| v.and_then(ppm_to_ppt);
+    let rounded = |v: f64| v.round() as i64;
+    ExtendedReply {
+        base: reply_from(request_id, s),
+        version: 1,
+        flags,
+        request_rx_ns: epoch_ns(Some(got.rx)),
+        client_tx,
+        reply_tx_ns: 0,
+        drift_ppt: ppt(s.drift_ppm),
+        drift_sigma_ppt: ppt(s.drift_sigma_ppm),
+        error_bound_ppt: ppt(s.error_bound_ppm),
+        natural_rate_ppt: ppt(s.natural_rate_ppm),
+        applied_ppt: ppm_to_ppt(s.applied_ppm).unwrap_or(0),
+        slew_ppt: ppm_to_ppt(s.slew_ppm).unwrap_or(0),
+        noise_ns: s.noise_us.map(|us| rounded(us * 1e3)),
+        leader,
+        ntp_offset_ns: s.ntp.map(|n| n.offset_ns),
+        ntp_delay_ns: s.ntp.map(|n| n.delay_ns),
+        ntp_at_ns: epoch_ns(s.ntp.map(|n| n.at)),
+        last_correction_ns: epoch_ns(s.last_correction),
+        ntp_corrections: s.ntp_corrections,
+        accumulated_phase_ns: rounded(s.accumulated_phase_us * 1e3),
+        ntp_interval_ms: (s.ntp_interval_s * 1e3).clamp(0.0, f64::from(u32::MAX)) as u32,
+        window_samples: u32::try_from(s.window_samples).unwrap_or(u32::MAX),
+        uptime_ns: (s.host.uptime_s * 1e9) as u64,
+        ptp_received: s.ptp.received,
+        ptp_samples: s.ptp.samples,
+        leader_changes: s.ptp.leader_changes,
+        query_answered: counters.answered(),
+        query_dropped: counters.dropped(),
+        query_rate_limited: counters.rate_limited,
+        software_version: text_field(env!("CARGO_PKG_VERSION")),
+        ntp_server: text_field(&info.ntp_server),
+    }
+}
+
 /// The host's monotonic counter in ns (the clock crate's reference for this platform).
 fn monotonic_ns() -> u64 {
     dantesync_clock::system_reference().map_or(0, |m| m.now_ns().max(0) as u64)
+}
+
+// Both replies fit the receive buffer of any client that reads the larger one.
+const _: () = assert!(REPLY_LEN < EXTENDED_REPLY_LEN && EXTENDED_REPLY_LEN < MAX_DATAGRAM);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dantesync_core::controller::{LeaderStatus, NtpStatus};
+    use dantesync_core::source::LeaderId;
+    use dantesync_core::wire::ptpv1::Uuid;
+    use dantesync_core::{Controller, Mode};
+
+    fn status() -> Status {
+        let t0 = LocalTime::from_nanos(1_785_412_800_000_000_000);
+        let mut s = Controller::new(Default::default(), t0, 0.0).status();
+        s.mode = Mode::Lock;
+        s.ptp_offset_ns = Some(-699_212_366_780);
+        s.drift_ppm = Some(-33.7);
+        s.applied_ppm = 12.345;
+        s.leader = Some(LeaderStatus {
+            id: LeaderId {
+                sender: Uuid([0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c]),
+                sender_port: 1,
+                grandmaster: Uuid([0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c]),
+            },
+            quality: None,
+            sync_interval_log2: Some(-2),
+        });
+        s.ntp = Some(NtpStatus {
+            offset_ns: -250_400,
+            delay_ns: 300_000,
+            at: t0,
+        });
+        s.accumulated_phase_us = -40_000.4;
+        s.ntp_failing = false;
+        s
+    }
+
+    /// What the daemon sends for [`status`], written byte by byte from the table in
+    /// PROTOCOLS.md (big-endian), not by the encoder.
+    #[rustfmt::skip]
+    const EXPECTED: [u8; 64] = [
+        b'D', b'S', b'Y', b'R',                         // 0  magic
+        0x01, 0x02, 0x03, 0x04,                         // 4  request id, echoed
+        0x18, 0xc7, 0x0f, 0x7b, 0x70, 0xcb, 0x4d, 0x15, // 8  system time 1785412800123456789
+        0x00, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, // 16 monotonic counter
+        0xff, 0xff, 0xff, 0x5d, 0x33, 0xb1, 0xfc, 0x44, // 24 PTP offset −699212366780 ns
+        0xff, 0xff, 0x7c, 0x5c,                         // 32 drift −33.7 µs/s × 1000
+        0x00, 0x00, 0x30, 0x39,                         // 36 applied 12.345 ppm × 1000
+        3,                                              // 40 mode LOCK
+        1,                                              // 41 is_locked
+        0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c,             // 42 grandmaster UUID
+        0x00, 0x00, 0x00, 0x00, 0x3b, 0x9a, 0xca, 0x00, // 48 counter frequency 1 GHz
+        0xff, 0xff, 0xff, 0x06,                         // 56 last NTP offset −250 µs
+        0x80, 0x00,                                     // 60 phase −40000 µs clamped
+        0x02,                                           // 62 flags: settled (locked)
+        0x00,                                           // 63 reserved
+    ];
+
+    #[test]
+    fn the_compact_reply_is_byte_exact() {
+        let mut bytes = reply_from(0x0102_0304, &status()).to_bytes();
+        QueryReply::stamp_transmit(&mut bytes, 1_785_412_800_123_456_789, 0x0123_4567_89ab);
+        assert_eq!(bytes, EXPECTED);
+    }
+
+    #[test]
+    fn unknowns_are_zero_and_ntp_failing_is_bit_0() {
+        let mut s = status();
+        s.mode = Mode::NtpOnly;
+        s.leader = None;
+        s.ntp = None;
+        s.drift_ppm = None;
+        s.ntp_failing = true;
+        let b = reply_from(1, &s).to_bytes();
+        assert_eq!(b[32..36], [0, 0, 0, 0]);
+        assert_eq!(b[40..48], [5, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(b[56..60], [0, 0, 0, 0]);
+        assert_eq!(b[62], 0x01);
+    }
+
+    #[test]
+    fn the_extended_reply_carries_the_status_at_full_resolution() {
+        let s = status();
+        let got = Received {
+            len: 384,
+            from: "127.0.0.1:5000".parse().unwrap(),
+            rx: LocalTime::from_nanos(1_785_412_800_123_400_000),
+            kernel: true,
+        };
+        let counters = QueryCounters {
+            answered_extended: 3,
+            rate_limited: 2,
+            malformed: 1,
+            ..QueryCounters::default()
+        };
+        let info = NodeInfo {
+            ntp_server: "ntp.example:123".to_owned(),
+            ptp_only: false,
+        };
+        let r = extended_from(&s, 9, 42, &got, &counters, &info, Timestamping::Kernel);
+        assert_eq!(r.base, reply_from(9, &s));
+        assert_eq!(
+            (r.client_tx, r.request_rx_ns),
+            (42, 1_785_412_800_123_400_000)
+        );
+        assert_eq!(r.drift_ppt, Some(-33_700_000));
+        assert_eq!(r.applied_ppt, 12_345_000);
+        assert_eq!(
+            (r.ntp_offset_ns, r.ntp_delay_ns),
+            (Some(-250_400), Some(300_000))
+        );
+        assert_eq!(r.accumulated_phase_ns, -40_000_400);
+        assert_eq!(r.leader.sync_interval_log2, -2);
+        assert_eq!(
+            (r.query_answered, r.query_dropped, r.query_rate_limited),
+            (3, 3, 2)
+        );
+        assert_eq!(r.ntp_server_text(), "ntp.example:123");
+        assert_eq!(r.software_version_text(), env!("CARGO_PKG_VERSION"));
+        for bit in [
+            ExtendedFlags::RX_KERNEL,
+            ExtendedFlags::PTP_RX_KERNEL,
+            ExtendedFlags::LEADER,
+        ] {
+            assert!(r.flags.has(bit), "{bit:#x}");
+        }
+        for bit in [
+            ExtendedFlags::PTP_ONLY,
+            ExtendedFlags::PTP_RX_USER,
+            ExtendedFlags::LEADER_QUALITY,
+        ] {
+            assert!(!r.flags.has(bit), "{bit:#x}");
+        }
+    }
 }

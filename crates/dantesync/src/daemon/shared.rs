@@ -4,9 +4,12 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use dantesync_clock::Clock;
+use dantesync_core::controller::HostStatus;
 use dantesync_core::ntp_server::Counters as NtpServerCounters;
+use dantesync_core::query_server::QueryCounters;
 use dantesync_core::{LocalTime, NtpMeasurement, Status};
 
 use crate::config::PtpSettings;
@@ -20,27 +23,8 @@ pub enum Event {
     Ntp(Result<NtpMeasurement, String>),
 }
 
-/// How PTP datagrams are stamped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Timestamping {
-    Unknown = 0,
-    /// SO_TIMESTAMPNS: the kernel's time of arrival.
-    Kernel = 1,
-    /// Read right after `recv` returned: later by the scheduling latency.
-    UserSpace = 2,
-}
-
-impl Timestamping {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Timestamping::Unknown => "none yet",
-            Timestamping::Kernel if cfg!(windows) => "kernel (SIO_TIMESTAMPING)",
-            Timestamping::Kernel => "kernel (SO_TIMESTAMPNS)",
-            Timestamping::UserSpace => "user space (read after recv)",
-        }
-    }
-}
+/// How PTP datagrams are stamped (the core's enum: the status snapshot carries it).
+pub use dantesync_core::controller::RxTimestamping as Timestamping;
 
 /// Shared by every task. The clock is behind a mutex held only for single calls (a read, a
 /// frequency write), so a reader never waits long.
@@ -50,14 +34,13 @@ pub struct Shared {
     pub ptp: PtpSettings,
     /// PTP datagrams dropped by `ptp.source_allowlist`.
     pub ptp_dropped_source: AtomicU64,
-    /// Query API datagrams ignored (not allowed, not a request).
-    pub query_dropped: AtomicU64,
-    pub query_answered: AtomicU64,
+    /// The query API's counters, as its task last published them.
+    query: Mutex<QueryCounters>,
     timestamping: AtomicU8,
     /// The NTP server's counters as its task last published them; `None` while it is off.
     ntp_server: Mutex<Option<NtpServerCounters>>,
     /// When the daemon started (for the uptime the status surfaces show).
-    pub started: std::time::Instant,
+    pub started: Instant,
 }
 
 impl Shared {
@@ -67,11 +50,10 @@ impl Shared {
             status: Mutex::new(status),
             ptp,
             ptp_dropped_source: AtomicU64::new(0),
-            query_dropped: AtomicU64::new(0),
-            query_answered: AtomicU64::new(0),
+            query: Mutex::new(QueryCounters::default()),
             timestamping: AtomicU8::new(Timestamping::Unknown as u8),
             ntp_server: Mutex::new(None),
-            started: std::time::Instant::now(),
+            started: Instant::now(),
         }
     }
 
@@ -85,11 +67,27 @@ impl Shared {
         self.clock().now()
     }
 
+    /// The latest snapshot, with the daemon's own part ([`HostStatus`]) filled in.
     pub fn status(&self) -> Status {
-        self.status
+        let mut status = self
+            .status
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        status.host = HostStatus {
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            ptp_timestamping: self.timestamping(),
+            query: self.query_counters(),
+        };
+        status
+    }
+
+    pub fn query_counters(&self) -> QueryCounters {
+        *self.query.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn publish_query_counters(&self, counters: QueryCounters) {
+        *self.query.lock().unwrap_or_else(PoisonError::into_inner) = counters;
     }
 
     pub fn publish(&self, status: Status) {

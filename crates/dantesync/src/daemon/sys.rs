@@ -1,5 +1,5 @@
 //! The daemon's few Linux system calls that the standard library and socket2 lack: receiving a
-//! datagram with its kernel receive timestamp (SO_TIMESTAMPNS) and arrival interface
+//! datagram (IPv4 or IPv6) with its kernel receive timestamp (SO_TIMESTAMPNS) and arrival interface
 //! (IP_PKTINFO), listing the interfaces with their IPv4 addresses and indexes, and an exclusive
 //! lock on a file. Every `unsafe` block of the daemon is here, behind safe functions.
 
@@ -7,7 +7,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 
 /// Asks the kernel to stamp every datagram received on `fd` with CLOCK_REALTIME (ns).
@@ -123,6 +123,15 @@ pub fn recv_with_timestamp(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
         Some(SocketAddr::V4(SocketAddrV4::new(
             Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
             u16::from_be(sin.sin_port),
+        )))
+    } else if i32::from(addr.ss_family) == libc::AF_INET6 {
+        // SAFETY: the family says the storage holds a sockaddr_in6.
+        let sin6: libc::sockaddr_in6 = unsafe { std::ptr::read((&raw const addr).cast()) };
+        Some(SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+            u16::from_be(sin6.sin6_port),
+            u32::from_be(sin6.sin6_flowinfo),
+            sin6.sin6_scope_id,
         )))
     } else {
         None

@@ -11,6 +11,17 @@ pub enum QueryError {
          padded to at least {min} bytes, the size of their reply, so they cannot amplify"
     )]
     ExtendedRequestNotPadded { version: u8, len: usize, min: usize },
+    #[error("a compact reply (extended version byte 0) where an extended reply was expected")]
+    NotExtended,
+    #[error(
+        "extended reply declares {declared} bytes and is {len} bytes long; version 1 needs at \
+         least {min}"
+    )]
+    BadExtendedLength {
+        declared: usize,
+        len: usize,
+        min: usize,
+    },
     #[error("mode byte {0} is not one of 0 (INIT) to 5 (NTP-only)")]
     UnknownMode(u8),
     #[error("is_locked byte {0} is neither 0 nor 1")]

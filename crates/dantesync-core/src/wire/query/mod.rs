@@ -4,14 +4,21 @@
 //!
 //! The compact request is 8 times smaller than its reply, which makes it a reflection
 //! amplifier; it stays only because existing tools send it. Anything newer goes through
-//! [`QueryRequest::Extended`], which must be padded to at least the size of its reply.
+//! [`QueryRequest::Extended`], which must be padded to at least the size of its reply, and is
+//! answered by an [`ExtendedReply`] (`docs/query-api.md`).
 
 mod error;
+mod extended;
 mod reply;
 mod request;
 mod units;
 
 pub use error::QueryError;
+pub use extended::{
+    field_text, ppm_to_ppt, ppt_to_ppm, text_field, Exchange, ExtendedFlags, ExtendedLeader,
+    ExtendedReply, ABSENT, EXTENDED_REPLY_LEN, EXTENDED_VERSION, NTP_SERVER_LEN,
+    REQUEST_CLIENT_TX_AT, VERSION_TEXT_LEN,
+};
 pub use reply::{QueryReply, ReplyFlags, REPLY_LEN, REPLY_MAGIC};
 pub use request::{QueryRequest, COMPACT_REQUEST_LEN, EXTENDED_REQUEST_MIN_LEN, REQUEST_MAGIC};
 pub use units::{micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase};

@@ -87,6 +87,14 @@ impl QueryReply {
         out
     }
 
+    /// Writes the system time (offset 8) and the monotonic counter (offset 16) into encoded
+    /// bytes, read back to back: the responder encodes everything else first and reads the
+    /// clock last, right before sending.
+    pub fn stamp_transmit(bytes: &mut [u8; REPLY_LEN], system_time_ns: u64, monotonic: u64) {
+        bytes[8..16].copy_from_slice(&system_time_ns.to_be_bytes());
+        bytes[16..24].copy_from_slice(&monotonic.to_be_bytes());
+    }
+
     /// Reads the 64-byte base of a reply. Longer datagrams are accepted and the rest ignored,
     /// since an extended reply will start with this base; the reserved byte is ignored too, so
     /// that a future use of it does not break today's readers.

@@ -1,11 +1,12 @@
 //! The query request: "DSYN", a request id, and (extended form only) a version byte.
 //!
 //! Existing tools send exactly 8 bytes, and the earlier server accepted "8 bytes or more",
-//! ignoring the rest. So the byte after the id is the only place left to tell a future format
+//! ignoring the rest. So the byte after the id is the only place left to tell a newer format
 //! apart: absent or 0 means the compact request (any zero padding is tolerated); anything else
-//! is the version of an extended request, whose contents are designed later. An extended
-//! request must be at least [`EXTENDED_REQUEST_MIN_LEN`] bytes long, the size of the reply it
-//! asks for, so that no new request type makes the reflection problem worse.
+//! is the highest extended version the client reads (`docs/query-api.md`). An extended request
+//! carries the client's transmit time at offset 16 and must be at least
+//! [`EXTENDED_REQUEST_MIN_LEN`] bytes long, the size of the reply it asks for, so that no new
+//! request type makes the reflection problem worse.
 //!
 //! The earlier tool's later releases also answer a "DSYX" magic with an extended reply of
 //! their own; this codec refuses it as a bad magic, which is what those clients expect from a
@@ -14,24 +15,28 @@
 use std::num::NonZeroU8;
 
 use super::error::QueryError;
-use super::reply::REPLY_LEN;
+use super::extended::{EXTENDED_REPLY_LEN, REQUEST_CLIENT_TX_AT};
 
 /// "DSYN".
 pub const REQUEST_MAGIC: u32 = 0x4453_594E;
 pub const COMPACT_REQUEST_LEN: usize = 8;
-/// An extended reply is at least the 64-byte compact reply, so no extended request may be
-/// shorter than that. A later design can demand more per version.
-pub const EXTENDED_REQUEST_MIN_LEN: usize = REPLY_LEN;
+/// The size of the version-1 extended reply: no extended request may be shorter. A later
+/// version with a longer reply is answered in that version only when its request is at least
+/// as long as that reply.
+pub const EXTENDED_REQUEST_MIN_LEN: usize = EXTENDED_REPLY_LEN;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QueryRequest {
     /// What every existing tool sends; answered by the 64-byte [`QueryReply`](super::QueryReply).
     Compact { request_id: u32 },
-    /// Reserved for a versioned request designed later; `len` is the datagram length, the cap
-    /// on the size of whatever reply it gets.
+    /// The versioned extended request; `len` is the datagram length, the cap on the size of
+    /// the reply it gets.
     Extended {
+        /// The highest version the client reads.
         version: NonZeroU8,
         request_id: u32,
+        /// T1: the client's transmit time, echoed untouched in the reply.
+        client_tx: u64,
         len: usize,
     },
 }
@@ -63,9 +68,11 @@ impl QueryRequest {
                 min: EXTENDED_REQUEST_MIN_LEN,
             });
         }
+        let tx = &datagram[REQUEST_CLIENT_TX_AT..REQUEST_CLIENT_TX_AT + 8];
         Ok(QueryRequest::Extended {
             version,
             request_id,
+            client_tx: u64::from_be_bytes(tx.try_into().expect("8 bytes")),
             len: datagram.len(),
         })
     }
@@ -73,19 +80,26 @@ impl QueryRequest {
     /// The compact form is 8 bytes; the extended form is zero-padded to `len`, and never to
     /// less than [`EXTENDED_REQUEST_MIN_LEN`].
     pub fn to_bytes(&self) -> Vec<u8> {
-        let (request_id, version, len) = match *self {
+        let (request_id, extended, len) = match *self {
             QueryRequest::Compact { request_id } => (request_id, None, COMPACT_REQUEST_LEN),
             QueryRequest::Extended {
                 version,
                 request_id,
+                client_tx,
                 len,
-            } => (request_id, Some(version), len.max(EXTENDED_REQUEST_MIN_LEN)),
+            } => (
+                request_id,
+                Some((version, client_tx)),
+                len.max(EXTENDED_REQUEST_MIN_LEN),
+            ),
         };
         let mut out = vec![0u8; len];
         out[..4].copy_from_slice(&REQUEST_MAGIC.to_be_bytes());
         out[4..8].copy_from_slice(&request_id.to_be_bytes());
-        if let Some(version) = version {
+        if let Some((version, client_tx)) = extended {
             out[COMPACT_REQUEST_LEN] = version.get();
+            out[REQUEST_CLIENT_TX_AT..REQUEST_CLIENT_TX_AT + 8]
+                .copy_from_slice(&client_tx.to_be_bytes());
         }
         out
     }

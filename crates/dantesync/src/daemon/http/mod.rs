@@ -83,8 +83,8 @@ impl View {
             timestamping: sh.timestamping().describe(),
             ntp_server: sh.ntp_server_counters(),
             ptp_dropped_source: sh.ptp_dropped_source.load(Relaxed),
-            query_answered: sh.query_answered.load(Relaxed),
-            query_dropped: sh.query_dropped.load(Relaxed),
+            query_answered: sh.query_counters().answered(),
+            query_dropped: sh.query_counters().dropped(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! under `status` (every field of [`Status`], in its own names and units), `node` and
 //! `counters`. See docs/http-api.md.
 
-use dantesync_core::controller::{LeaderStatus, NtpStatus};
+use dantesync_core::controller::{HostStatus, LeaderStatus, NtpStatus};
 use dantesync_core::ntp_server::{Counters, DropReason};
 use dantesync_core::servo::estimator::EstimatorCounters;
 use dantesync_core::source::PtpCounters;
@@ -52,6 +52,7 @@ pub fn snapshot(s: &Status, now: LocalTime) -> Value {
         time_synchronised,
         ptp,
         estimator,
+        host,
     } = s;
     json!({
         "mode": mode.name(),
@@ -79,6 +80,23 @@ pub fn snapshot(s: &Status, now: LocalTime) -> Value {
         "time_synchronised": time_synchronised,
         "ptp": ptp_counters(ptp),
         "estimator": estimator_counters(estimator),
+        "host": host_json(host),
+    })
+}
+
+fn host_json(h: &HostStatus) -> Value {
+    let q = &h.query;
+    json!({
+        "uptime_s": h.uptime_s,
+        "ptp_timestamping": h.ptp_timestamping.describe(),
+        "query": {
+            "answered_compact": q.answered_compact,
+            "answered_extended": q.answered_extended,
+            "not_allowed": q.not_allowed,
+            "rate_limited": q.rate_limited,
+            "malformed": q.malformed,
+            "not_padded": q.not_padded,
+        },
     })
 }
 

@@ -1,0 +1,494 @@
+//! The answer as a table for people and as one JSON object for scripts.
+
+use std::fmt::Write;
+
+use dantesync_core::wire::ptpv1::Uuid;
+use dantesync_core::wire::query::{ppt_to_ppm, ExtendedFlags, ExtendedReply, QueryReply};
+use serde_json::{json, Value};
+
+use super::query::Answer;
+
+fn mode_line(base: &QueryReply) -> String {
+    let locked = if base.mode.is_locked() {
+        "locked"
+    } else {
+        "not locked"
+    };
+    format!("{} ({locked})", base.mode)
+}
+
+fn uuid(bytes: [u8; 6]) -> String {
+    Uuid(bytes).to_string()
+}
+
+fn ppm(v: Option<i64>) -> Option<f64> {
+    v.map(ppt_to_ppm)
+}
+
+/// Seconds from `at` to the reply's transmit time (both on the node's clock); `None` for never.
+fn age_s(r: &ExtendedReply, at_ns: u64) -> Option<f64> {
+    (at_ns != 0).then(|| (r.reply_tx_ns as f64 - at_ns as f64) / 1e9)
+}
+
+fn timestamping_name(flags: ExtendedFlags) -> &'static str {
+    if flags.has(ExtendedFlags::PTP_RX_KERNEL) {
+        "kernel"
+    } else if flags.has(ExtendedFlags::PTP_RX_USER) {
+        "user-space"
+    } else {
+        "unknown"
+    }
+}
+
+fn query_rx_name(flags: ExtendedFlags) -> &'static str {
+    if flags.has(ExtendedFlags::RX_KERNEL) {
+        "kernel"
+    } else {
+        "user-space"
+    }
+}
+
+fn leader_json(r: &ExtendedReply) -> Value {
+    if !r.flags.has(ExtendedFlags::LEADER) {
+        return Value::Null;
+    }
+    let l = &r.leader;
+    let quality = r.flags.has(ExtendedFlags::LEADER_QUALITY);
+    json!({
+        "uuid": uuid(l.sender_uuid),
+        "port": l.sender_port,
+        "grandmaster_uuid": uuid(l.grandmaster_uuid),
+        "sync_interval_log2": (l.sync_interval_log2 != i8::MIN).then_some(l.sync_interval_log2),
+        "stratum": quality.then_some(l.stratum),
+        "variance": quality.then_some(l.variance),
+        "identifier": quality.then(|| dantesync_core::wire::query::field_text(&l.identifier)),
+        "preferred": quality.then(|| r.flags.has(ExtendedFlags::LEADER_PREFERRED)),
+    })
+}
+
+pub fn json(host: &str, port: u16, answer: &Answer) -> String {
+    let v = match answer {
+        Answer::Compact { reply, addr } => json!({
+            "host": host,
+            "port": port,
+            "address": addr.to_string(),
+            "reachable": true,
+            "extended": false,
+            "mode": reply.mode.name(),
+            "locked": reply.mode.is_locked(),
+            "drift_ppm": f64::from(reply.drift_rate_ppb) / 1e3,
+            "applied_ppm": f64::from(reply.frequency_adjustment_ppb) / 1e3,
+            "grandmaster_uuid": uuid(reply.grandmaster_uuid),
+            "ntp": {
+                "offset_us": reply.last_ntp_offset_us,
+                "failing": reply.flags.ntp_failing(),
+            },
+            "accumulated_phase_us": reply.accumulated_phase.as_micros(),
+        }),
+        Answer::Extended {
+            reply: r,
+            exchange,
+            addr,
+        } => {
+            let ptp_only = r.flags.has(ExtendedFlags::PTP_ONLY);
+            json!({
+                "host": host,
+                "port": port,
+                "address": addr.to_string(),
+                "reachable": true,
+                "extended": true,
+                "version": r.software_version_text(),
+                "mode": r.base.mode.name(),
+                "locked": r.base.mode.is_locked(),
+                "leader": leader_json(r),
+                "drift_ppm": ppm(r.drift_ppt),
+                "drift_sigma_ppm": ppm(r.drift_sigma_ppt),
+                "error_bound_ppm": ppm(r.error_bound_ppt),
+                "natural_rate_ppm": ppm(r.natural_rate_ppt),
+                "learned_prior": r.flags.has(ExtendedFlags::LEARNED_PRIOR),
+                "applied_ppm": ppt_to_ppm(r.applied_ppt),
+                "slew_ppm": ppt_to_ppm(r.slew_ppt),
+                "noise_us": r.noise_ns.map(|n| n as f64 / 1e3),
+                "window_samples": r.window_samples,
+                "ntp": {
+                    "server": (!ptp_only).then(|| r.ntp_server_text()),
+                    "ptp_only": ptp_only,
+                    "offset_us": r.ntp_offset_ns.map(|n| n as f64 / 1e3),
+                    "delay_us": r.ntp_delay_ns.map(|n| n as f64 / 1e3),
+                    "age_s": age_s(r, r.ntp_at_ns),
+                    "last_correction_age_s": age_s(r, r.last_correction_ns),
+                    "corrections": r.ntp_corrections,
+                    "next_check_s": f64::from(r.ntp_interval_ms) / 1e3,
+                    "synchronised": r.flags.has(ExtendedFlags::TIME_SYNCHRONISED),
+                    "failing": r.flags.has(ExtendedFlags::NTP_FAILING),
+                },
+                "accumulated_phase_us": r.accumulated_phase_ns as f64 / 1e3,
+                "uptime_s": r.uptime_ns as f64 / 1e9,
+                "timestamping": {
+                    "ptp": timestamping_name(r.flags),
+                    "query_rx": query_rx_name(r.flags),
+                },
+                "exchange": {
+                    "offset_us": exchange.offset_ns as f64 / 1e3,
+                    "delay_us": exchange.delay_ns as f64 / 1e3,
+                },
+                "counters": {
+                    "ptp_received": r.ptp_received,
+                    "ptp_samples": r.ptp_samples,
+                    "leader_changes": r.leader_changes,
+                    "query_answered": r.query_answered,
+                    "query_dropped": r.query_dropped,
+                    "query_rate_limited": r.query_rate_limited,
+                },
+            })
+        }
+    };
+    v.to_string()
+}
+
+fn opt_ppm(v: Option<f64>) -> String {
+    v.map_or("unknown".to_owned(), |v| format!("{v:+.3} ppm"))
+}
+
+fn duration(s: f64) -> String {
+    let total = s.max(0.0) as u64;
+    let (d, h, m, sec) = (
+        total / 86_400,
+        total / 3600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
+    if d > 0 {
+        format!("{d} d {h} h {m:02} min")
+    } else if h > 0 {
+        format!("{h} h {m:02} min {sec:02} s")
+    } else if m > 0 {
+        format!("{m} min {sec:02} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// The `chronyc tracking`-like table.
+pub fn text(host: &str, port: u16, answer: &Answer) -> String {
+    let mut out = String::new();
+    let mut line = |name: &str, value: String| {
+        let _ = writeln!(out, "{name:<18}: {value}");
+    };
+    match answer {
+        Answer::Compact { reply, addr } => {
+            line("Node", format!("{host} ({addr}) port {port}"));
+            line(
+                "Note",
+                "compact reply only (an older dantesync or the earlier DanteSync)".to_owned(),
+            );
+            line("Mode", mode_line(reply));
+            line("Grandmaster", uuid(reply.grandmaster_uuid));
+            line(
+                "Drift",
+                format!("{:+.3} ppm", f64::from(reply.drift_rate_ppb) / 1e3),
+            );
+            line(
+                "Applied frequency",
+                format!(
+                    "{:+.3} ppm",
+                    f64::from(reply.frequency_adjustment_ppb) / 1e3
+                ),
+            );
+            line(
+                "Last NTP offset",
+                format!(
+                    "{:+} µs{}",
+                    reply.last_ntp_offset_us,
+                    if reply.flags.ntp_failing() {
+                        " (NTP failing)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            line(
+                "Accumulated phase",
+                format!("{:+} µs", reply.accumulated_phase.as_micros()),
+            );
+        }
+        Answer::Extended {
+            reply: r,
+            exchange,
+            addr,
+        } => {
+            let f = r.flags;
+            line(
+                "Node",
+                format!(
+                    "{host} ({addr}) port {port}, dantesync {}",
+                    r.software_version_text()
+                ),
+            );
+            line("Mode", mode_line(&r.base));
+            let leader = if f.has(ExtendedFlags::LEADER) {
+                let l = &r.leader;
+                let mut s = format!("{} port {}", uuid(l.sender_uuid), l.sender_port);
+                if l.grandmaster_uuid != l.sender_uuid {
+                    let _ = write!(s, ", grandmaster {}", uuid(l.grandmaster_uuid));
+                }
+                if f.has(ExtendedFlags::LEADER_QUALITY) {
+                    let _ = write!(
+                        s,
+                        ", stratum {}, {}, variance {}{}",
+                        l.stratum,
+                        dantesync_core::wire::query::field_text(&l.identifier),
+                        l.variance,
+                        if f.has(ExtendedFlags::LEADER_PREFERRED) {
+                            ", preferred"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                if l.sync_interval_log2 != i8::MIN {
+                    let _ = write!(
+                        s,
+                        ", Sync every {} s",
+                        2f64.powi(i32::from(l.sync_interval_log2))
+                    );
+                }
+                s
+            } else {
+                "none".to_owned()
+            };
+            line("Leader", leader);
+            line(
+                "Drift",
+                match (ppm(r.drift_ppt), ppm(r.drift_sigma_ppt)) {
+                    (Some(d), Some(s)) => format!("{d:+.3} ppm ± {s:.3} ppm"),
+                    (d, _) => opt_ppm(d),
+                },
+            );
+            line(
+                "Error bound",
+                ppm(r.error_bound_ppt).map_or("unknown".to_owned(), |b| {
+                    format!("{b:.3} ppm (|drift| + 3σ, what LOCK and NANO are decided on)")
+                }),
+            );
+            line(
+                "Applied frequency",
+                format!(
+                    "{:+.3} ppm (NTP slew {:+.3} ppm)",
+                    ppt_to_ppm(r.applied_ppt),
+                    ppt_to_ppm(r.slew_ppt)
+                ),
+            );
+            line(
+                "Natural rate",
+                format!(
+                    "{}{}",
+                    opt_ppm(ppm(r.natural_rate_ppt)),
+                    if f.has(ExtendedFlags::LEARNED_PRIOR) {
+                        " (learned prior in use)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            line(
+                "NTP server",
+                if f.has(ExtendedFlags::PTP_ONLY) {
+                    "none (PTP-only)".to_owned()
+                } else {
+                    r.ntp_server_text()
+                },
+            );
+            let ntp = match (r.ntp_offset_ns, r.ntp_delay_ns) {
+                (Some(o), Some(d)) => format!(
+                    "offset {:+.1} µs, delay {:.1} µs, {} ago",
+                    o as f64 / 1e3,
+                    d as f64 / 1e3,
+                    duration(age_s(r, r.ntp_at_ns).unwrap_or(0.0))
+                ),
+                _ => "no check yet".to_owned(),
+            };
+            line("NTP check", ntp);
+            let state = if f.has(ExtendedFlags::PTP_ONLY) {
+                "PTP-only: the rate follows the leader, nothing corrects the time".to_owned()
+            } else {
+                format!(
+                    "{}{}; next check in {}",
+                    if f.has(ExtendedFlags::TIME_SYNCHRONISED) {
+                        "synchronised"
+                    } else {
+                        "not synchronised"
+                    },
+                    if f.has(ExtendedFlags::NTP_FAILING) {
+                        ", failing"
+                    } else {
+                        ""
+                    },
+                    duration(f64::from(r.ntp_interval_ms) / 1e3)
+                )
+            };
+            line("NTP state", state);
+            line(
+                "Last correction",
+                match age_s(r, r.last_correction_ns) {
+                    Some(age) => format!("{} ago ({} in all)", duration(age), r.ntp_corrections),
+                    None => "never".to_owned(),
+                },
+            );
+            line(
+                "Accumulated phase",
+                format!("{:+.1} µs", r.accumulated_phase_ns as f64 / 1e3),
+            );
+            line("Uptime", duration(r.uptime_ns as f64 / 1e9));
+            line(
+                "Timestamping",
+                format!(
+                    "PTP {}, this query {}",
+                    timestamping_name(f),
+                    query_rx_name(f)
+                ),
+            );
+            line(
+                "Query exchange",
+                format!(
+                    "node offset {:+.1} µs from this host, delay {:.1} µs",
+                    exchange.offset_ns as f64 / 1e3,
+                    exchange.delay_ns as f64 / 1e3
+                ),
+            );
+            line(
+                "Counters",
+                format!(
+                    "PTP {} received, {} samples, {} leader changes; queries {} answered, {} \
+                     dropped ({} rate limited)",
+                    r.ptp_received,
+                    r.ptp_samples,
+                    r.leader_changes,
+                    r.query_answered,
+                    r.query_dropped,
+                    r.query_rate_limited
+                ),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dantesync_core::wire::query::{
+        text_field, AccumulatedPhase, Exchange, ExtendedLeader, ReplyFlags,
+    };
+    use dantesync_core::Mode;
+
+    fn reply(mode: Mode, flags: u32) -> ExtendedReply {
+        ExtendedReply {
+            base: QueryReply {
+                request_id: 1,
+                system_time_ns: 2_000_000_000_000,
+                monotonic_counter: 0,
+                ptp_offset_ns: 0,
+                drift_rate_ppb: 0,
+                frequency_adjustment_ppb: -50_000,
+                mode,
+                is_locked: mode.is_locked(),
+                grandmaster_uuid: [0, 0x1d, 0xc1, 0, 0x53, 1],
+                monotonic_frequency_hz: 1_000_000_000,
+                last_ntp_offset_us: 0,
+                accumulated_phase: AccumulatedPhase::ZERO,
+                flags: ReplyFlags::default(),
+            },
+            version: 1,
+            flags: ExtendedFlags(flags),
+            request_rx_ns: 0,
+            client_tx: 0,
+            reply_tx_ns: 2_000_000_000_000,
+            drift_ppt: Some(12_000),
+            drift_sigma_ppt: None,
+            error_bound_ppt: Some(250_000),
+            natural_rate_ppt: None,
+            applied_ppt: -50_000_000,
+            slew_ppt: 0,
+            noise_ns: None,
+            leader: ExtendedLeader {
+                sender_uuid: [0, 0x1d, 0xc1, 0, 0x53, 1],
+                sender_port: 1,
+                grandmaster_uuid: [0, 0x1d, 0xc1, 0, 0x53, 1],
+                sync_interval_log2: -2,
+                stratum: 153,
+                variance: 28768,
+                identifier: *b"DFLT",
+            },
+            ntp_offset_ns: Some(-1_500),
+            ntp_delay_ns: Some(300_000),
+            ntp_at_ns: 1_990_000_000_000,
+            last_correction_ns: 0,
+            ntp_corrections: 0,
+            accumulated_phase_ns: 0,
+            ntp_interval_ms: 64_000,
+            window_samples: 100,
+            uptime_ns: 3_725_000_000_000,
+            ptp_received: 0,
+            ptp_samples: 0,
+            leader_changes: 0,
+            query_answered: 0,
+            query_dropped: 0,
+            query_rate_limited: 0,
+            software_version: text_field("9.9.9"),
+            ntp_server: text_field("10.0.0.1"),
+        }
+    }
+
+    fn answer(r: ExtendedReply) -> Answer {
+        Answer::Extended {
+            reply: Box::new(r),
+            exchange: Exchange {
+                offset_ns: 37_000_500,
+                delay_ns: 42_000,
+            },
+            addr: "127.0.0.1:31900".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn json_carries_the_fields_in_natural_units() {
+        let a = answer(reply(
+            Mode::Nano,
+            ExtendedFlags::LEADER | ExtendedFlags::LEADER_QUALITY | ExtendedFlags::PTP_RX_KERNEL,
+        ));
+        let v: Value = serde_json::from_str(&json("node", 31900, &a)).unwrap();
+        assert_eq!(v["mode"], "NANO");
+        assert_eq!(v["locked"], true);
+        assert_eq!(v["drift_ppm"], 0.012);
+        assert_eq!(v["drift_sigma_ppm"], Value::Null);
+        assert_eq!(v["error_bound_ppm"], 0.25);
+        assert_eq!(v["applied_ppm"], -50.0);
+        assert_eq!(v["leader"]["uuid"], "00:1d:c1:00:53:01");
+        assert_eq!(v["leader"]["identifier"], "DFLT");
+        assert_eq!(v["ntp"]["server"], "10.0.0.1");
+        assert_eq!(v["ntp"]["offset_us"], -1.5);
+        assert_eq!(v["ntp"]["age_s"], 10.0);
+        assert_eq!(v["ntp"]["last_correction_age_s"], Value::Null);
+        assert_eq!(v["uptime_s"], 3725.0);
+        assert_eq!(v["timestamping"]["ptp"], "kernel");
+        assert_eq!(v["timestamping"]["query_rx"], "user-space");
+        assert_eq!(v["exchange"]["offset_us"], 37_000.5);
+        assert_eq!(v["version"], "9.9.9");
+    }
+
+    #[test]
+    fn no_leader_and_ptp_only_show_as_such() {
+        let a = answer(reply(Mode::Acq, ExtendedFlags::PTP_ONLY));
+        let v: Value = serde_json::from_str(&json("node", 1, &a)).unwrap();
+        assert_eq!(v["leader"], Value::Null);
+        assert_eq!(v["ntp"]["server"], Value::Null);
+        assert_eq!(v["locked"], false);
+        let t = text("node", 1, &a);
+        assert!(t.contains("Leader            : none"), "{t}");
+        assert!(t.contains("NTP server        : none (PTP-only)"), "{t}");
+        assert!(t.contains("Mode              : ACQ (not locked)"), "{t}");
+        assert!(t.contains("Uptime            : 1 h 02 min 05 s"), "{t}");
+        assert!(t.contains("node offset +37000.5 µs"), "{t}");
+    }
+}
