@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dantesync_core::ntp_server::{
-    patch_transmit, Counters, DropReason, RateLimit, Responder, ResponderConfig, Response,
-    ServerConfig, ServerState,
+    patch_transmit, AccessList, Counters, DropReason, RateLimit, Responder, ResponderConfig,
+    Response, ServerConfig, ServerState, Subnet,
 };
 use dantesync_core::LocalTime;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -43,10 +43,12 @@ pub struct NtpServeSocket {
 }
 
 /// What the server task needs from the configuration.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ServeSettings {
     pub addr: SocketAddr,
     pub header: ServerConfig,
+    pub access: AccessList,
+    pub rate_limit: bool,
 }
 
 impl ServeSettings {
@@ -59,6 +61,11 @@ impl ServeSettings {
                 local_stratum: cfg.served_local_stratum(),
                 ..ServerConfig::default()
             },
+            access: AccessList {
+                allow: s.allow.iter().map(|c| Subnet::new(c.addr, c.prefix)).collect(),
+                deny: s.deny.iter().map(|c| Subnet::new(c.addr, c.prefix)).collect(),
+            },
+            rate_limit: s.rate_limit,
         }
     }
 }
@@ -117,11 +124,11 @@ pub fn bind(settings: &ServeSettings) -> Result<NtpServeSocket, String> {
 pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Shared>) {
     log_start(&sock, &settings, &shared);
     let mut responder = Responder::new(ResponderConfig {
-        rate_limit: RateLimit {
+        access: settings.access.clone(),
+        rate_limit: settings.rate_limit.then(|| RateLimit {
             seed: rand::random(),
             ..RateLimit::default()
-        },
-        ..ResponderConfig::default()
+        }),
     });
     let mut buf = [0u8; MAX_DATAGRAM];
     let mut reported = Counters::default();
