@@ -47,13 +47,25 @@ impl Daemon {
     /// Starts a daemon serving NTP on 127.0.0.1:`port`; `netns` starts it in a private
     /// network namespace. Returns once it logged that it serves.
     fn start(tag: &str, port: u16, local_stratum: Option<u8>, netns: bool) -> Daemon {
+        Daemon::start_with(tag, port, local_stratum, netns, "")
+    }
+
+    /// As [`Daemon::start`], with `extra` (JSON members, each followed by a comma) added to
+    /// `ntp_server_mode`.
+    fn start_with(
+        tag: &str,
+        port: u16,
+        local_stratum: Option<u8>,
+        netns: bool,
+        extra: &str,
+    ) -> Daemon {
         let dir = TempDir::new("ntpsrv", tag);
         let local = local_stratum.map_or("null".to_owned(), |s| s.to_string());
         let config = format!(
             r#"{{
   "clock": {{"kind": "simulated", "drift_ppm": 0.0, "offset_ms": {OFFSET_MS}}},
   "ptp": {{"event_port": {}, "general_port": {}}},
-  "ntp_server_mode": {{"enabled": true, "port": {port}, "bind": "127.0.0.1", "local_stratum": {local}}},
+  "ntp_server_mode": {{{extra} "enabled": true, "port": {port}, "bind": "127.0.0.1", "local_stratum": {local}}},
   "query_api": {{"enabled": true, "port": {}, "bind": "127.0.0.1"}},
   "http_status": {{"enabled": false}},
   "state_file": "{}"
@@ -422,4 +434,210 @@ fn a_flood_is_rate_limited_and_others_are_still_served() {
         exchange(&sock, addr, 4).is_some_and(|(h, _, _)| h.stratum == 8)
     });
     assert!(served, "another client got no answer:\n{}", d.log());
+}
+
+/// A UDP socket bound to `ip` inside the daemon's network namespace: made by a thread that
+/// entered the namespace (a thread's network namespace is its own), usable from any thread.
+fn socket_in_netns(d: &Daemon, ip: [u8; 4]) -> UdpSocket {
+    let path = format!("/proc/{}/ns/net", d.child.id());
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on an open namespace file; it changes only this thread's namespace.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        client(ip)
+    })
+    .join()
+    .unwrap()
+}
+
+/// (e) `ntp_server_mode.allow` and `deny`: inside a private namespace, where every 127/8
+/// address is this host's, a client in the allowed range is served, one in the denied range
+/// and one outside the allowed range get nothing, and the same request from the served
+/// address is answered again afterwards (the silence was the lists', not the server's).
+#[test]
+fn denied_and_unlisted_clients_get_no_reply() {
+    let _s = serial();
+    let d = Daemon::start_with(
+        "access",
+        123,
+        Some(8),
+        true,
+        r#""allow": ["127.0.0.0/24"], "deny": ["127.0.0.66"],"#,
+    );
+    let allowed = socket_in_netns(&d, [127, 0, 0, 5]);
+    let denied = socket_in_netns(&d, [127, 0, 0, 66]);
+    let unlisted = socket_in_netns(&d, [127, 0, 1, 5]);
+    let (h, _, _) = exchange(&allowed, d.addr(), 4).expect("the allowed client is served");
+    assert_eq!((h.mode, h.stratum), (Mode::Server, 8));
+    for (what, sock) in [("denied", &denied), ("outside allow", &unlisted)] {
+        assert!(
+            exchange(sock, d.addr(), 4).is_none(),
+            "the {what} client was answered"
+        );
+    }
+    assert!(exchange(&allowed, d.addr(), 4).is_some());
+}
+
+/// Config, pid file, drift file and command socket of one `chronyd -x`, in its own directory.
+struct Chrony {
+    child: Child,
+    dir: PathBuf,
+}
+
+const CHRONY_INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y \
+                              --no-install-recommends chrony";
+
+/// chronyd and chronyc, or a clear failure in CI (SKIPPED elsewhere: `None`).
+fn chrony_present() -> bool {
+    let ok = ["chronyd", "chronyc"].iter().all(|t| {
+        Command::new(t)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chronyd/chronyc are missing: install them with `{CHRONY_INSTALL}`"
+        );
+        eprintln!("SKIPPED: chronyd/chronyc missing (install with `{CHRONY_INSTALL}`)");
+    }
+    ok
+}
+
+impl Chrony {
+    /// A `chronyd -x` (never touches the clock) in the daemon's network namespace, polling it
+    /// every `2^poll` s.
+    fn client_of(d: &Daemon, dir: &std::path::Path, poll: i8) -> Chrony {
+        // chronyd refuses a command socket in a directory others can read.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let conf = dir.join("chrony.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "server 127.0.0.1 port {} iburst minpoll {poll} maxpoll {poll}\n\
+                 pidfile {dir}/chronyd.pid\n\
+                 driftfile {dir}/chrony.drift\n\
+                 bindcmdaddress {dir}/chronyd.sock\n\
+                 cmdport 0\n\
+                 port 0\n",
+                d.port,
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("chronyd.log")).unwrap();
+        let child = Command::new("nsenter")
+            .args(["-t", &d.child.id().to_string(), "-n", "--"])
+            .args(["chronyd", "-x", "-d", "-u", "root", "-f"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("cannot start chronyd");
+        Chrony {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("chronyd.log")).unwrap_or_default()
+    }
+
+    /// `chronyc WHAT` over the private command socket, as (field, value) pairs.
+    fn report(&self, what: &str) -> Vec<(String, String)> {
+        let out = Command::new("timeout")
+            .args(["10", "chronyc", "-n", "-h"])
+            .arg(self.dir.join("chronyd.sock"))
+            .arg(what)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    }
+}
+
+impl Drop for Chrony {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (f) A `chronyd -x` client accepts the server: every one of chrony's NTP tests passes on
+/// its replies, chrony selects it, and the offset it finds is the simulated clock's +37 ms
+/// within 200 µs. (chronyd -x never touches the clock: it tracks the offset on its own
+/// virtual correction, which `chronyc tracking` reports as "System time ... slow of NTP
+/// time"; once selected, ntpdata's per-sample offsets are taken on that corrected time, so they
+/// are near zero, and the whole offset is in the tracking report.)
+#[test]
+fn a_chronyd_client_accepts_the_replies_and_measures_the_offset() {
+    if !chrony_present() {
+        return;
+    }
+    let _s = serial();
+    let d = Daemon::start("chrony", 123, Some(8), true);
+    let dir = TempDir::new("ntpsrv", "chrony-client");
+    // Every second: well inside the server's per-client limit (16 back to back, then 4/s).
+    let chrony = Chrony::client_of(&d, &dir.0, 0);
+    let field = |data: &[(String, String)], k: &str| {
+        data.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    // Wait for 6 accepted replies and a selected source (at most 40 s).
+    let t0 = Instant::now();
+    let (data, tracking) = loop {
+        let data = chrony.report("ntpdata");
+        let tracking = chrony.report("tracking");
+        let good: u32 = field(&data, "Total good RX").parse().unwrap_or(0);
+        if good >= 6 && field(&tracking, "Reference ID").starts_with("7F000001") {
+            break (data, tracking);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(40),
+            "chronyd accepted {good} replies in 40 s; ntpdata: {data:?}\ntracking: \
+             {tracking:?}\nchronyd log:\n{}\ndaemon log:\n{}",
+            chrony.log(),
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    eprintln!("chronyc ntpdata: {data:?}\nchronyc tracking: {tracking:?}");
+    let tests = field(&data, "NTP tests");
+    assert!(
+        tests.chars().filter(|c| *c == '1').count() == 10
+            && tests.chars().all(|c| c == '1' || c == ' '),
+        "chrony's NTP tests: {tests:?} (all ten must pass)"
+    );
+    assert_eq!(field(&data, "Mode"), "Server");
+    assert_eq!(field(&data, "Stratum"), "8");
+    assert_eq!(field(&data, "Leap status"), "Normal");
+    assert!(field(&data, "Reference ID").starts_with("4C4F434C"), "LOCL");
+    assert_eq!(field(&tracking, "Leap status"), "Normal");
+    assert_eq!(field(&tracking, "Stratum"), "9", "one below the server's 8");
+    // "0.037000312 seconds slow of NTP time": this host is behind the served clock.
+    let system = field(&tracking, "System time");
+    let words: Vec<&str> = system.split_whitespace().collect();
+    let offset_s: f64 = words
+        .first()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(f64::NAN);
+    assert_eq!(words.get(2), Some(&"slow"), "{system}");
+    assert!(
+        (offset_s * 1e3 - OFFSET_MS).abs() < 0.2,
+        "chronyd found this host {system}; expected 0.037 s slow within 200 µs"
+    );
 }

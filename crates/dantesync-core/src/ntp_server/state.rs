@@ -130,8 +130,7 @@ impl ServerState {
                     reference_id: reference_id_of(u.addr),
                     reference_time,
                     root_delay_s: u.root_delay_s.max(0.0) + measured_delay_s,
-                    root_dispersion_s: (u.root_dispersion_s.max(0.0)
-                        + PHI_PPM * 1e-6 * elapsed_s)
+                    root_dispersion_s: (u.root_dispersion_s.max(0.0) + PHI_PPM * 1e-6 * elapsed_s)
                         .min(MAXDISP_S),
                     precision: cfg.precision,
                     leap: Leap::NoWarning,

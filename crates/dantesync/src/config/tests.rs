@@ -453,7 +453,12 @@ fn every_key_is_read_into_the_configuration() {
     assert_eq!(cfg.log.level, LogLevel::Debug);
     // The one warning: rate limiting switched off.
     let keys: Vec<_> = cfg.warnings.iter().map(|w| w.key.as_deref()).collect();
-    assert_eq!(keys, [Some("ntp_server_mode.rate_limit")], "{:?}", cfg.warnings);
+    assert_eq!(
+        keys,
+        [Some("ntp_server_mode.rate_limit")],
+        "{:?}",
+        cfg.warnings
+    );
     assert!(cfg.ptp.source_allowed("10.77.9.184".parse().unwrap()));
     assert!(cfg.ptp.source_allowed("10.77.10.5".parse().unwrap()));
     assert!(!cfg.ptp.source_allowed("10.77.7.109".parse().unwrap()));

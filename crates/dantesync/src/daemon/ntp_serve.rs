@@ -62,8 +62,16 @@ impl ServeSettings {
                 ..ServerConfig::default()
             },
             access: AccessList {
-                allow: s.allow.iter().map(|c| Subnet::new(c.addr, c.prefix)).collect(),
-                deny: s.deny.iter().map(|c| Subnet::new(c.addr, c.prefix)).collect(),
+                allow: s
+                    .allow
+                    .iter()
+                    .map(|c| Subnet::new(c.addr, c.prefix))
+                    .collect(),
+                deny: s
+                    .deny
+                    .iter()
+                    .map(|c| Subnet::new(c.addr, c.prefix))
+                    .collect(),
             },
             rate_limit: s.rate_limit,
         }
