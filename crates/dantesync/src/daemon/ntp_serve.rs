@@ -32,7 +32,8 @@ use crate::config::Config;
 /// Requests longer than this are cut (and then refused by the parser if the cut broke them);
 /// NTP requests with extension fields stay well below it.
 const MAX_DATAGRAM: usize = 1024;
-/// How often the counters are logged (debug) when they changed.
+/// How often the counters are logged when they changed: at info when requests were refused
+/// (rate limited or not allowed) since the last report, else at debug.
 const REPORT_EVERY: Duration = Duration::from_secs(600);
 
 /// The server's bound socket and how its datagrams are stamped.
@@ -141,6 +142,8 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
     let mut buf = [0u8; MAX_DATAGRAM];
     let mut reported = Counters::default();
     let mut next_report = tokio::time::Instant::now() + REPORT_EVERY;
+    let mut published = Counters::default();
+    shared.publish_ntp_server_counters(published);
     loop {
         if let Err(e) = sock.socket.readable().await {
             tracing::debug!("NTP server: socket not readable: {e}");
@@ -149,15 +152,23 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
         }
         let (len, from, rx) = match recv_one(&sock, &mut buf, &shared) {
             Ok(Some(v)) => v,
-            Ok(None) => continue,
+            Ok(None) => {
+                // The queue is empty: a moment to publish the counters (not once per request).
+                if *responder.counters() != published {
+                    published = *responder.counters();
+                    shared.publish_ntp_server_counters(published);
+                }
+                continue;
+            }
             Err(e) => {
                 tracing::debug!("NTP server: receive failed: {e}");
                 continue;
             }
         };
         let state = current_state(&shared, &settings.header, rx);
-        let tx = shared.now();
-        match responder.respond(&buf[..len], from.ip(), rx, &state, tx) {
+        // The transmit time is read after the responder, right before `send` (below); `rx`
+        // only holds its place.
+        match responder.respond(&buf[..len], from.ip(), rx, &state, rx) {
             Response::Reply(mut bytes) => {
                 patch_transmit(&mut bytes, shared.now());
                 send(&sock.socket, &bytes, from);
@@ -165,11 +176,12 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
             Response::KissOfDeath(bytes) => send(&sock.socket, &bytes, from),
             Response::Drop(_) => {}
         }
-        if tokio::time::Instant::now() >= next_report {
-            next_report += REPORT_EVERY;
+        let now = tokio::time::Instant::now();
+        if now >= next_report {
+            next_report = now + REPORT_EVERY;
             let c = *responder.counters();
             if c != reported {
-                report(&c);
+                report(&reported, &c);
                 reported = c;
             }
         }
@@ -246,13 +258,13 @@ fn log_start(sock: &NtpServeSocket, settings: &ServeSettings, shared: &Shared) {
     tracing::info!("serving NTP on {addr} {what}; {stamps}");
 }
 
-fn report(c: &Counters) {
+fn report(before: &Counters, c: &Counters) {
     let dropped: Vec<String> = DropReason::ALL
         .iter()
         .filter(|r| c.dropped(**r) > 0)
         .map(|r| format!("{r:?} {}", c.dropped(*r)))
         .collect();
-    tracing::debug!(
+    let line = format!(
         "NTP server: {} received, {} answered, {} rate limited ({} KoD RATE), dropped: {}",
         c.received,
         c.answered,
@@ -264,4 +276,10 @@ fn report(c: &Counters) {
             dropped.join(", ")
         }
     );
+    let refused = |k: &Counters| k.rate_limited + k.dropped(DropReason::NotAllowed);
+    if refused(c) > refused(before) {
+        tracing::info!("{line}");
+    } else {
+        tracing::debug!("{line}");
+    }
 }

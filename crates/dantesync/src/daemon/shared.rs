@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use dantesync_clock::Clock;
+use dantesync_core::ntp_server::Counters as NtpServerCounters;
 use dantesync_core::{LocalTime, NtpMeasurement, Status};
 
 use crate::config::PtpSettings;
@@ -53,6 +54,9 @@ pub struct Shared {
     pub query_dropped: AtomicU64,
     pub query_answered: AtomicU64,
     timestamping: AtomicU8,
+    /// The built-in NTP server's counters, copied by its task whenever its queue is empty;
+    /// `None` while it does not run.
+    ntp_server_counters: Mutex<Option<NtpServerCounters>>,
 }
 
 impl Shared {
@@ -65,6 +69,7 @@ impl Shared {
             query_dropped: AtomicU64::new(0),
             query_answered: AtomicU64::new(0),
             timestamping: AtomicU8::new(Timestamping::Unknown as u8),
+            ntp_server_counters: Mutex::new(None),
         }
     }
 
@@ -87,6 +92,23 @@ impl Shared {
 
     pub fn publish(&self, status: Status) {
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status;
+    }
+
+    pub fn publish_ntp_server_counters(&self, c: NtpServerCounters) {
+        *self
+            .ntp_server_counters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(c);
+    }
+
+    /// Received, answered, rate limited and dropped requests of the NTP server, as of the last
+    /// time its queue was empty; `None` when it does not run.
+    #[allow(dead_code, reason = "for the status surfaces")]
+    pub fn ntp_server_counters(&self) -> Option<NtpServerCounters> {
+        *self
+            .ntp_server_counters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn ptp_source_allowed(&self, ip: IpAddr) -> bool {
