@@ -47,22 +47,23 @@ impl Daemon {
     /// Starts a daemon serving NTP on 127.0.0.1:`port`; `netns` starts it in a private
     /// network namespace. Returns once it logged that it serves.
     fn start(tag: &str, port: u16, local_stratum: Option<u8>, netns: bool) -> Daemon {
-        Daemon::start_with(tag, port, local_stratum, netns, "")
+        Daemon::start_with(tag, port, local_stratum, netns, "", "")
     }
 
     /// As [`Daemon::start`], with `extra` (JSON members, each followed by a comma) added to
-    /// `ntp_server_mode`.
+    /// `ntp_server_mode` and `top` to the top level.
     fn start_with(
         tag: &str,
         port: u16,
         local_stratum: Option<u8>,
         netns: bool,
         extra: &str,
+        top: &str,
     ) -> Daemon {
         let dir = TempDir::new("ntpsrv", tag);
         let local = local_stratum.map_or("null".to_owned(), |s| s.to_string());
         let config = format!(
-            r#"{{
+            r#"{{ {top}
   "clock": {{"kind": "simulated", "drift_ppm": 0.0, "offset_ms": {OFFSET_MS}}},
   "ptp": {{"event_port": {}, "general_port": {}}},
   "ntp_server_mode": {{{extra} "enabled": true, "port": {port}, "bind": "127.0.0.1", "local_stratum": {local}}},
@@ -465,6 +466,7 @@ fn denied_and_unlisted_clients_get_no_reply() {
         Some(8),
         true,
         r#""allow": ["127.0.0.0/24"], "deny": ["127.0.0.66"],"#,
+        "",
     );
     let allowed = socket_in_netns(&d, [127, 0, 0, 5]);
     let denied = socket_in_netns(&d, [127, 0, 0, 66]);
@@ -513,6 +515,22 @@ impl Chrony {
     /// A `chronyd -x` (never touches the clock) in the daemon's network namespace, polling it
     /// every `2^poll` s.
     fn client_of(d: &Daemon, dir: &std::path::Path, poll: i8) -> Chrony {
+        let server = format!(
+            "server 127.0.0.1 port {} iburst minpoll {poll} maxpoll {poll}\nport 0\n",
+            d.port
+        );
+        Chrony::start(d, dir, &server)
+    }
+
+    /// A `chronyd -x` NTP server on 127.0.0.1:`port` in the daemon's network namespace, its
+    /// own clock as a stratum 8 reference.
+    fn server_for(d: &Daemon, dir: &std::path::Path, port: u16) -> Chrony {
+        let server = format!("port {port}\nbindaddress 127.0.0.1\nlocal stratum 8\nallow 127/8\n");
+        Chrony::start(d, dir, &server)
+    }
+
+    /// `chronyd -x -d` with `directives` and private pid, drift and command-socket files.
+    fn start(d: &Daemon, dir: &std::path::Path, directives: &str) -> Chrony {
         // chronyd refuses a command socket in a directory others can read.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -520,13 +538,11 @@ impl Chrony {
         std::fs::write(
             &conf,
             format!(
-                "server 127.0.0.1 port {} iburst minpoll {poll} maxpoll {poll}\n\
+                "{directives}\
                  pidfile {dir}/chronyd.pid\n\
                  driftfile {dir}/chrony.drift\n\
                  bindcmdaddress {dir}/chronyd.sock\n\
-                 cmdport 0\n\
-                 port 0\n",
-                d.port,
+                 cmdport 0\n",
                 dir = dir.display()
             ),
         )
@@ -639,5 +655,87 @@ fn a_chronyd_client_accepts_the_replies_and_measures_the_offset() {
     assert!(
         (offset_s * 1e3 - OFFSET_MS).abs() < 0.2,
         "chronyd found this host {system}; expected 0.037 s slow within 200 µs"
+    );
+}
+
+/// (g) Serving what an upstream gives: our daemon (simulated clock +37 ms) follows a
+/// `chronyd -x` server (`local stratum 8`, the host's clock) in the namespace. Once NTP has
+/// confirmed and corrected the time, the server announces stratum 9, the upstream's address
+/// as reference id and the correction as reference time, and serves the corrected clock (the
+/// 37 ms are gone). When the upstream goes away it keeps serving, its root dispersion growing
+/// by 15 µs per second (RFC 5905's PHI) as the confirmation ages.
+#[test]
+fn the_server_follows_its_upstream_and_ages_honestly_without_it() {
+    if !chrony_present() {
+        return;
+    }
+    let _s = serial();
+    let d = Daemon::start_with(
+        "upstream",
+        123,
+        None,
+        true,
+        "",
+        r#""ntp_server": "127.0.0.1:1123","#,
+    );
+    let dir = TempDir::new("ntpsrv", "chrony-upstream");
+    let chrony = Chrony::server_for(&d, &dir.0, 1123);
+    let sock = socket_in_netns(&d, [127, 0, 0, 5]);
+    let t0 = Instant::now();
+    let (h, t1, t4) = loop {
+        let got = exchange(&sock, d.addr(), 4).expect("a reply");
+        if got.0.stratum != 16 {
+            break got;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "not synchronised to the upstream after 90 s:\ndaemon log:\n{}\nchronyd log:\n{}",
+            d.log(),
+            chrony.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    eprintln!(
+        "synchronised after {:.1} s: {h:?}",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(h.stratum, 9, "the upstream's 8, plus one");
+    assert_eq!(h.leap, Leap::NoWarning);
+    assert_eq!(h.reference_id.to_bytes(), [127, 0, 0, 1]);
+    // The reference time is the correction: seconds before this reply, on the served clock.
+    let reference = h.reference_ts.to_unix_nanos(t1);
+    let receive = h.receive_ts.to_unix_nanos(t1);
+    assert!(
+        (0..60 * 1_000_000_000).contains(&(receive - reference)),
+        "reference time {reference}, receive {receive}"
+    );
+    // Root delay: chrony's own (0) plus the loopback round trip the client measured.
+    let root_delay = h.root_delay.to_seconds_f64();
+    assert!(
+        root_delay > 0.0 && root_delay < 0.01,
+        "root delay {root_delay}"
+    );
+    // The served clock is the host's now: the +37 ms were corrected.
+    let theta = offset_ns(&h, t1, t4);
+    assert!(
+        theta.abs() < 200_000,
+        "the served clock is {theta} ns off the upstream's (the host's); expected within 200 µs\n{}",
+        d.log()
+    );
+
+    // The upstream goes away; the server keeps serving, less and less sure.
+    drop(chrony);
+    let (a, _, _) = exchange(&sock, d.addr(), 4).expect("a reply");
+    std::thread::sleep(Duration::from_secs(4));
+    let (b, _, _) = exchange(&sock, d.addr(), 4).expect("a reply");
+    assert_eq!((a.stratum, b.stratum), (9, 9));
+    assert_eq!(b.leap, Leap::NoWarning);
+    let elapsed_s = (b.receive_ts.to_unix_nanos(t1) - a.receive_ts.to_unix_nanos(t1)) as f64 * 1e-9;
+    let grown_s = b.root_dispersion.to_seconds_f64() - a.root_dispersion.to_seconds_f64();
+    // 15 µs/s; the field's unit is 2^-16 s (15.3 µs): allow two units either way.
+    let expected_s = 15e-6 * elapsed_s;
+    assert!(
+        (grown_s - expected_s).abs() <= 2.0 / 65536.0,
+        "root dispersion grew {grown_s} s in {elapsed_s} s; expected {expected_s} s"
     );
 }
