@@ -139,7 +139,7 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
             ..RateLimit::default()
         }),
     });
-    let mut buf = [0u8; MAX_DATAGRAM];
+    let mut inbox = Inbox::default();
     let mut reported = Counters::default();
     let mut next_report = tokio::time::Instant::now() + REPORT_EVERY;
     let mut published = Counters::default();
@@ -150,9 +150,8 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        let (len, from, rx) = match recv_one(&sock, &mut buf, &shared) {
-            Ok(Some(v)) => v,
-            Ok(None) => {
+        match inbox.receive(&sock, &shared) {
+            Ok(0) => {
                 // The queue is empty: a moment to publish the counters (not once per request).
                 if *responder.counters() != published {
                     published = *responder.counters();
@@ -160,21 +159,26 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
                 }
                 continue;
             }
+            Ok(_) => {}
             Err(e) => {
                 tracing::debug!("NTP server: receive failed: {e}");
                 continue;
             }
-        };
-        let state = current_state(&shared, &settings.header, rx);
-        // The transmit time is read after the responder, right before `send` (below); `rx`
-        // only holds its place.
-        match responder.respond(&buf[..len], from.ip(), rx, &state, rx) {
-            Response::Reply(mut bytes) => {
-                patch_transmit(&mut bytes, shared.now());
-                send(&sock.socket, &bytes, from);
+        }
+        // One header for the whole batch: its datagrams arrived microseconds apart.
+        let mut state = None;
+        for (bytes, from, rx) in inbox.datagrams() {
+            let state = state.get_or_insert_with(|| current_state(&shared, &settings.header, rx));
+            // The transmit time is read after the responder, right before `send` (below);
+            // `rx` only holds its place.
+            match responder.respond(bytes, from.ip(), rx, state, rx) {
+                Response::Reply(mut reply) => {
+                    patch_transmit(&mut reply, shared.now());
+                    send(&sock.socket, &reply, from);
+                }
+                Response::KissOfDeath(kod) => send(&sock.socket, &kod, from),
+                Response::Drop(_) => {}
             }
-            Response::KissOfDeath(bytes) => send(&sock.socket, &bytes, from),
-            Response::Drop(_) => {}
         }
         let now = tokio::time::Instant::now();
         if now >= next_report {
@@ -202,40 +206,97 @@ fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
     }
 }
 
-/// One queued datagram with its sender and its arrival time on the disciplined clock.
-fn recv_one(
-    sock: &NtpServeSocket,
-    buf: &mut [u8],
-    shared: &Shared,
-) -> io::Result<Option<(usize, SocketAddr, LocalTime)>> {
+/// The datagrams of one receive, with their senders and arrival times on the disciplined
+/// clock. With kernel timestamps (Linux, IPv4) one `recvmmsg` takes up to
+/// [`sys::BATCH`](super::sys::BATCH) of them; otherwise one `recv` takes one.
+#[derive(Debug)]
+struct Inbox {
     #[cfg(target_os = "linux")]
-    if sock.kernel_timestamps {
-        use std::os::fd::AsRawFd;
-        let got = sock.socket.try_io(tokio::io::Interest::READABLE, || {
-            super::sys::recv_with_timestamp(sock.socket.as_raw_fd(), buf)
-        });
-        let r = match got {
-            Ok(r) => r,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let rx = {
-            let clock = shared.clock();
-            match r.kernel_ns {
-                Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
-                None => clock.now(),
-            }
-        };
-        // A sender the helper cannot name cannot be answered.
-        return Ok(r.from.map(|from| (r.len.min(buf.len()), from, rx)));
-    }
-    match sock.socket.try_recv_from(buf) {
-        Ok((len, from)) => Ok(Some((len.min(buf.len()), from, shared.now()))),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-        Err(e) => Err(e),
+    batch: super::sys::RecvBatch,
+    /// (where, sender, arrival) of each datagram taken; a sender the kernel could not name
+    /// is left out (it cannot be answered).
+    meta: Vec<(Slot, SocketAddr, LocalTime)>,
+    buf: Box<[u8; MAX_DATAGRAM]>,
+}
+
+/// Where a received datagram's bytes are.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// The first `n` bytes of `buf`.
+    Buf(usize),
+    /// Datagram `i` of the batch.
+    #[cfg(target_os = "linux")]
+    Batch(usize),
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Inbox {
+            #[cfg(target_os = "linux")]
+            batch: Default::default(),
+            meta: Vec::with_capacity(16),
+            buf: Box::new([0; MAX_DATAGRAM]),
+        }
     }
 }
 
+impl Inbox {
+    /// Takes what is queued: the number of datagrams (0 when none was).
+    fn receive(&mut self, sock: &NtpServeSocket, shared: &Shared) -> io::Result<usize> {
+        self.meta.clear();
+        #[cfg(target_os = "linux")]
+        if sock.kernel_timestamps {
+            use std::os::fd::AsRawFd;
+            let got = sock.socket.try_io(tokio::io::Interest::READABLE, || {
+                self.batch.recv(sock.socket.as_raw_fd())
+            });
+            let n = match got {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            // One clock lock maps the whole batch.
+            let clock = shared.clock();
+            for i in 0..n {
+                let Some((_, r)) = self.batch.get(i) else {
+                    break;
+                };
+                let rx = match r.kernel_ns {
+                    Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
+                    None => clock.now(),
+                };
+                if let Some(from) = r.from {
+                    self.meta.push((Slot::Batch(i), from, rx));
+                }
+            }
+            return Ok(n);
+        }
+        match sock.socket.try_recv_from(&mut self.buf[..]) {
+            Ok((len, from)) => {
+                self.meta
+                    .push((Slot::Buf(len.min(MAX_DATAGRAM)), from, shared.now()));
+                Ok(1)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Each datagram taken by the last [`Inbox::receive`]: bytes, sender, arrival time.
+    fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr, LocalTime)> + '_ {
+        self.meta
+            .iter()
+            .map(move |&(slot, from, rx)| (self.bytes(slot), from, rx))
+    }
+
+    fn bytes(&self, slot: Slot) -> &[u8] {
+        match slot {
+            Slot::Buf(n) => &self.buf[..n],
+            #[cfg(target_os = "linux")]
+            Slot::Batch(i) => self.batch.get(i).map_or(&[][..], |(b, _)| b),
+        }
+    }
+}
 fn log_start(sock: &NtpServeSocket, settings: &ServeSettings, shared: &Shared) {
     let addr = sock.socket.local_addr().unwrap_or(settings.addr);
     let state = current_state(shared, &settings.header, shared.now());
