@@ -62,11 +62,16 @@ impl Daemon {
     ) -> Daemon {
         let dir = TempDir::new("ntpsrv", tag);
         let local = local_stratum.map_or("null".to_owned(), |s| s.to_string());
+        let bind = if extra.contains("\"bind\"") {
+            ""
+        } else {
+            r#""bind": "127.0.0.1","#
+        };
         let config = format!(
             r#"{{ {top}
   "clock": {{"kind": "simulated", "drift_ppm": 0.0, "offset_ms": {OFFSET_MS}}},
   "ptp": {{"event_port": {}, "general_port": {}}},
-  "ntp_server_mode": {{{extra} "enabled": true, "port": {port}, "bind": "127.0.0.1", "local_stratum": {local}}},
+  "ntp_server_mode": {{{extra} {bind} "enabled": true, "port": {port}, "local_stratum": {local}}},
   "query_api": {{"enabled": true, "port": {}, "bind": "127.0.0.1"}},
   "http_status": {{"enabled": false}},
   "state_file": "{}"
@@ -739,5 +744,56 @@ fn the_server_follows_its_upstream_and_ages_honestly_without_it() {
     assert!(
         (grown_s - expected_s).abs() <= 2.0 / 65536.0,
         "root dispersion grew {grown_s} s in {elapsed_s} s; expected {expected_s} s"
+    );
+}
+
+/// (h) Bound to `::`, the server answers IPv6 and IPv4 clients alike, with kernel receive
+/// timestamps for both, and the access lists match an IPv4 client by its IPv4 address (it
+/// arrives as `::ffff:a.b.c.d`).
+#[test]
+fn an_ipv6_bind_serves_both_families_with_kernel_timestamps() {
+    let _s = serial();
+    let d = Daemon::start_with(
+        "v6",
+        123,
+        Some(8),
+        true,
+        r#""bind": "::", "deny": ["127.0.0.66"],"#,
+        "",
+    );
+    assert!(d.log().contains("kernel receive timestamps"), "{}", d.log());
+    let v6 = std::thread::spawn({
+        let path = format!("/proc/{}/ns/net", d.child.id());
+        move || {
+            let f = std::fs::File::open(&path).unwrap();
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns on an open namespace file; it changes only this thread's namespace.
+            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let s = UdpSocket::bind("[::1]:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            s
+        }
+    })
+    .join()
+    .unwrap();
+    let v6_server: SocketAddr = "[::1]:123".parse().unwrap();
+    let (h, t1, t4) = exchange(&v6, v6_server, 4).expect("an IPv6 client is served");
+    assert_eq!((h.mode, h.stratum), (Mode::Server, 8));
+    let theta = offset_ns(&h, t1, t4);
+    assert!(
+        (theta as f64 * 1e-6 - OFFSET_MS).abs() < 0.2,
+        "offset {theta} ns over IPv6"
+    );
+    let v4 = socket_in_netns(&d, [127, 0, 0, 5]);
+    assert!(
+        exchange(&v4, d.addr(), 4).is_some(),
+        "an IPv4 client is served"
+    );
+    let denied = socket_in_netns(&d, [127, 0, 0, 66]);
+    assert!(
+        exchange(&denied, d.addr(), 4).is_none(),
+        "a denied IPv4 client reaching the IPv6 socket was answered"
     );
 }

@@ -7,7 +7,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 
 /// Asks the kernel to stamp every datagram received on `fd` with CLOCK_REALTIME (ns).
@@ -49,7 +49,7 @@ pub fn interface_index(name: &str) -> Option<u32> {
     (index != 0).then_some(index)
 }
 
-/// One datagram: its length, sender, kernel receive timestamp (realtime ns since the Unix
+/// One datagram: its length, sender (IPv4 or IPv6), kernel receive timestamp (realtime ns since the Unix
 /// epoch) when the kernel attached one, and the arrival interface's index and the datagram's
 /// destination address when IP_PKTINFO is on.
 #[derive(Debug)]
@@ -132,18 +132,30 @@ fn control_info(msg: &libc::msghdr) -> (Option<i64>, Option<Arrival>) {
     (kernel_ns, arrival)
 }
 
-/// An IPv4 sender; `None` for any other family.
+/// The sender, IPv4 or IPv6; `None` for any other family.
 fn sender(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    if i32::from(addr.ss_family) == libc::AF_INET {
-        // SAFETY: the family says the storage holds a sockaddr_in.
-        let sin: libc::sockaddr_in =
-            unsafe { std::ptr::read((addr as *const libc::sockaddr_storage).cast()) };
-        Some(SocketAddr::V4(SocketAddrV4::new(
-            Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-            u16::from_be(sin.sin_port),
-        )))
-    } else {
-        None
+    match i32::from(addr.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin: libc::sockaddr_in =
+                unsafe { std::ptr::read((addr as *const libc::sockaddr_storage).cast()) };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6: libc::sockaddr_in6 =
+                unsafe { std::ptr::read((addr as *const libc::sockaddr_storage).cast()) };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                u32::from_be(sin6.sin6_flowinfo),
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
     }
 }
 
