@@ -121,7 +121,8 @@ fn the_full_example_passes_and_is_summarised() {
         "  ntp_server    10.77.8.2:123, pool.ntp.org:123",
         "  ptp           subdomain _DFLT (224.0.1.129), UDP ports 319/320",
         "  clock         system",
-        "  ntp server    on, 0.0.0.0 port 123, stratum 3",
+        "  ntp server    on, 0.0.0.0 port 123, stratum 3, answers 10.0.0.0/8, 172.16.0.0/12, \
+         192.168.0.0/16, 169.254.0.0/16, rate limited per client",
         "  http status   on, 0.0.0.0 port 8898",
         "  log level     info",
     ] {

@@ -24,7 +24,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
 /// The simulated clock's offset from the host clock: what every client must measure.
 const OFFSET_MS: f64 = 37.0;
 const INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y \
-                       --no-install-recommends sntp ntpsec-ntpdate";
+                       --no-install-recommends sntp ntpsec-ntpdig";
 
 /// Brings loopback up in the fresh namespace, then becomes the daemon. Without iproute2, the
 /// interface is set up with python3 (which ntpdig needs anyway): SIOCSIFFLAGS, UP|LOOPBACK|RUNNING.
@@ -47,13 +47,31 @@ impl Daemon {
     /// Starts a daemon serving NTP on 127.0.0.1:`port`; `netns` starts it in a private
     /// network namespace. Returns once it logged that it serves.
     fn start(tag: &str, port: u16, local_stratum: Option<u8>, netns: bool) -> Daemon {
+        Daemon::start_with(tag, port, local_stratum, netns, "", "")
+    }
+
+    /// As [`Daemon::start`], with `extra` (JSON members, each followed by a comma) added to
+    /// `ntp_server_mode` and `top` to the top level.
+    fn start_with(
+        tag: &str,
+        port: u16,
+        local_stratum: Option<u8>,
+        netns: bool,
+        extra: &str,
+        top: &str,
+    ) -> Daemon {
         let dir = TempDir::new("ntpsrv", tag);
         let local = local_stratum.map_or("null".to_owned(), |s| s.to_string());
+        let bind = if extra.contains("\"bind\"") {
+            ""
+        } else {
+            r#""bind": "127.0.0.1","#
+        };
         let config = format!(
-            r#"{{
+            r#"{{ {top}
   "clock": {{"kind": "simulated", "drift_ppm": 0.0, "offset_ms": {OFFSET_MS}}},
   "ptp": {{"event_port": {}, "general_port": {}}},
-  "ntp_server_mode": {{"enabled": true, "port": {port}, "bind": "127.0.0.1", "local_stratum": {local}}},
+  "ntp_server_mode": {{{extra} {bind} "enabled": true, "port": {port}, "local_stratum": {local}}},
   "query_api": {{"enabled": true, "port": {}, "bind": "127.0.0.1"}},
   "http_status": {{"enabled": false}},
   "state_file": "{}"
@@ -422,4 +440,375 @@ fn a_flood_is_rate_limited_and_others_are_still_served() {
         exchange(&sock, addr, 4).is_some_and(|(h, _, _)| h.stratum == 8)
     });
     assert!(served, "another client got no answer:\n{}", d.log());
+}
+
+/// A UDP socket bound to `ip` inside the daemon's network namespace: made by a thread that
+/// entered the namespace (a thread's network namespace is its own), usable from any thread.
+fn socket_in_netns(d: &Daemon, ip: [u8; 4]) -> UdpSocket {
+    let path = format!("/proc/{}/ns/net", d.child.id());
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on an open namespace file; it changes only this thread's namespace.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        client(ip)
+    })
+    .join()
+    .unwrap()
+}
+
+/// (e) `ntp_server_mode.allow` and `deny`: inside a private namespace, where every 127/8
+/// address is this host's, a client in the allowed range is served, one in the denied range
+/// and one outside the allowed range get nothing, and the same request from the served
+/// address is answered again afterwards (the silence was the lists', not the server's).
+#[test]
+fn denied_and_unlisted_clients_get_no_reply() {
+    let _s = serial();
+    let d = Daemon::start_with(
+        "access",
+        123,
+        Some(8),
+        true,
+        r#""allow": ["127.0.0.0/24"], "deny": ["127.0.0.66"],"#,
+        "",
+    );
+    let allowed = socket_in_netns(&d, [127, 0, 0, 5]);
+    let denied = socket_in_netns(&d, [127, 0, 0, 66]);
+    let unlisted = socket_in_netns(&d, [127, 0, 1, 5]);
+    let (h, _, _) = exchange(&allowed, d.addr(), 4).expect("the allowed client is served");
+    assert_eq!((h.mode, h.stratum), (Mode::Server, 8));
+    for (what, sock) in [("denied", &denied), ("outside allow", &unlisted)] {
+        assert!(
+            exchange(sock, d.addr(), 4).is_none(),
+            "the {what} client was answered"
+        );
+    }
+    assert!(exchange(&allowed, d.addr(), 4).is_some());
+}
+
+/// Config, pid file, drift file and command socket of one `chronyd -x`, in its own directory.
+struct Chrony {
+    child: Child,
+    dir: PathBuf,
+}
+
+const CHRONY_INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y \
+                              --no-install-recommends chrony";
+
+/// chronyd and chronyc, or a clear failure in CI (SKIPPED elsewhere: `None`).
+fn chrony_present() -> bool {
+    let ok = ["chronyd", "chronyc"].iter().all(|t| {
+        Command::new(t)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chronyd/chronyc are missing: install them with `{CHRONY_INSTALL}`"
+        );
+        eprintln!("SKIPPED: chronyd/chronyc missing (install with `{CHRONY_INSTALL}`)");
+    }
+    ok
+}
+
+impl Chrony {
+    /// A `chronyd -x` (never touches the clock) in the daemon's network namespace, polling it
+    /// every `2^poll` s.
+    fn client_of(d: &Daemon, dir: &std::path::Path, poll: i8) -> Chrony {
+        let server = format!(
+            "server 127.0.0.1 port {} iburst minpoll {poll} maxpoll {poll}\nport 0\n",
+            d.port
+        );
+        Chrony::start(d, dir, &server)
+    }
+
+    /// A `chronyd -x` NTP server on 127.0.0.1:`port` in the daemon's network namespace, its
+    /// own clock as a stratum 8 reference.
+    fn server_for(d: &Daemon, dir: &std::path::Path, port: u16) -> Chrony {
+        let server = format!("port {port}\nbindaddress 127.0.0.1\nlocal stratum 8\nallow 127/8\n");
+        Chrony::start(d, dir, &server)
+    }
+
+    /// `chronyd -x -d` with `directives` and private pid, drift and command-socket files.
+    fn start(d: &Daemon, dir: &std::path::Path, directives: &str) -> Chrony {
+        // chronyd refuses a command socket in a directory others can read.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let conf = dir.join("chrony.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "{directives}\
+                 pidfile {dir}/chronyd.pid\n\
+                 driftfile {dir}/chrony.drift\n\
+                 bindcmdaddress {dir}/chronyd.sock\n\
+                 cmdport 0\n",
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("chronyd.log")).unwrap();
+        let child = Command::new("nsenter")
+            .args(["-t", &d.child.id().to_string(), "-n", "--"])
+            .args(["chronyd", "-x", "-d", "-u", "root", "-f"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("cannot start chronyd");
+        Chrony {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("chronyd.log")).unwrap_or_default()
+    }
+
+    /// `chronyc WHAT` over the private command socket, as (field, value) pairs.
+    fn report(&self, what: &str) -> Vec<(String, String)> {
+        String::from_utf8_lossy(&self.chronyc(what).stdout)
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    }
+
+    fn chronyc(&self, what: &str) -> Output {
+        Command::new("timeout")
+            .args(["10", "chronyc", "-n", "-h"])
+            .arg(self.dir.join("chronyd.sock"))
+            .arg(what)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// chronyd's log and what chronyc says now, for a failure message.
+    fn diagnose(&self) -> String {
+        let out = self.chronyc("ntpdata");
+        format!(
+            "chronyc ntpdata ({}): {}{}\nchronyd log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        )
+    }
+}
+
+impl Drop for Chrony {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (f) A `chronyd -x` client accepts the server: every one of chrony's NTP tests passes on
+/// its replies, chrony selects it, and the offset it finds is the simulated clock's +37 ms
+/// within 200 µs. (chronyd -x never touches the clock: it tracks the offset on its own
+/// virtual correction, which `chronyc tracking` reports as "System time ... slow of NTP
+/// time"; once selected, ntpdata's per-sample offsets are taken on that corrected time, so they
+/// are near zero, and the whole offset is in the tracking report.)
+#[test]
+fn a_chronyd_client_accepts_the_replies_and_measures_the_offset() {
+    if !chrony_present() {
+        return;
+    }
+    let _s = serial();
+    let d = Daemon::start("chrony", 123, Some(8), true);
+    let dir = TempDir::new("ntpsrv", "chrony-client");
+    // Every second: well inside the server's per-client limit (16 back to back, then 4/s).
+    let chrony = Chrony::client_of(&d, &dir.0, 0);
+    let field = |data: &[(String, String)], k: &str| {
+        data.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    // Wait for 6 accepted replies and a selected source (at most 40 s).
+    let t0 = Instant::now();
+    let (data, tracking) = loop {
+        let data = chrony.report("ntpdata");
+        let tracking = chrony.report("tracking");
+        let good: u32 = field(&data, "Total good RX").parse().unwrap_or(0);
+        if good >= 6 && field(&tracking, "Reference ID").starts_with("7F000001") {
+            break (data, tracking);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(40),
+            "chronyd accepted {good} replies in 40 s; tracking: {tracking:?}\n{}\ndaemon \
+             log:\n{}",
+            chrony.diagnose(),
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    eprintln!("chronyc ntpdata: {data:?}\nchronyc tracking: {tracking:?}");
+    let tests = field(&data, "NTP tests");
+    assert!(
+        tests.chars().filter(|c| *c == '1').count() == 10
+            && tests.chars().all(|c| c == '1' || c == ' '),
+        "chrony's NTP tests: {tests:?} (all ten must pass)"
+    );
+    assert_eq!(field(&data, "Mode"), "Server");
+    assert_eq!(field(&data, "Stratum"), "8");
+    assert_eq!(field(&data, "Leap status"), "Normal");
+    assert!(field(&data, "Reference ID").starts_with("4C4F434C"), "LOCL");
+    assert_eq!(field(&tracking, "Leap status"), "Normal");
+    assert_eq!(field(&tracking, "Stratum"), "9", "one below the server's 8");
+    // "0.037000312 seconds slow of NTP time": this host is behind the served clock.
+    let system = field(&tracking, "System time");
+    let words: Vec<&str> = system.split_whitespace().collect();
+    let offset_s: f64 = words
+        .first()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(f64::NAN);
+    assert_eq!(words.get(2), Some(&"slow"), "{system}");
+    assert!(
+        (offset_s * 1e3 - OFFSET_MS).abs() < 0.2,
+        "chronyd found this host {system}; expected 0.037 s slow within 200 µs"
+    );
+}
+
+/// (g) Serving what an upstream gives: our daemon (simulated clock +37 ms) follows a
+/// `chronyd -x` server (`local stratum 8`, the host's clock) in the namespace. Once NTP has
+/// confirmed and corrected the time, the server announces stratum 9, the upstream's address
+/// as reference id and the correction as reference time, and serves the corrected clock (the
+/// 37 ms are gone). When the upstream goes away it keeps serving, its root dispersion growing
+/// by 15 µs per second (RFC 5905's PHI) as the confirmation ages.
+#[test]
+fn the_server_follows_its_upstream_and_ages_honestly_without_it() {
+    if !chrony_present() {
+        return;
+    }
+    let _s = serial();
+    let d = Daemon::start_with(
+        "upstream",
+        123,
+        None,
+        true,
+        "",
+        r#""ntp_server": "127.0.0.1:1123","#,
+    );
+    let dir = TempDir::new("ntpsrv", "chrony-upstream");
+    let chrony = Chrony::server_for(&d, &dir.0, 1123);
+    let sock = socket_in_netns(&d, [127, 0, 0, 5]);
+    let t0 = Instant::now();
+    let (h, t1, t4) = loop {
+        let got = exchange(&sock, d.addr(), 4).expect("a reply");
+        if got.0.stratum != 16 {
+            break got;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "not synchronised to the upstream after 90 s:\ndaemon log:\n{}\n{}",
+            d.log(),
+            chrony.diagnose()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    eprintln!(
+        "synchronised after {:.1} s: {h:?}",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(h.stratum, 9, "the upstream's 8, plus one");
+    assert_eq!(h.leap, Leap::NoWarning);
+    assert_eq!(h.reference_id.to_bytes(), [127, 0, 0, 1]);
+    // The reference time is the correction: seconds before this reply, on the served clock.
+    let reference = h.reference_ts.to_unix_nanos(t1);
+    let receive = h.receive_ts.to_unix_nanos(t1);
+    assert!(
+        (0..60 * 1_000_000_000).contains(&(receive - reference)),
+        "reference time {reference}, receive {receive}"
+    );
+    // Root delay: chrony's own (0) plus the loopback round trip the client measured.
+    let root_delay = h.root_delay.to_seconds_f64();
+    assert!(
+        root_delay > 0.0 && root_delay < 0.01,
+        "root delay {root_delay}"
+    );
+    // The served clock is the host's now: the +37 ms were corrected.
+    let theta = offset_ns(&h, t1, t4);
+    eprintln!("served clock vs the upstream's: {theta} ns");
+    assert!(
+        theta.abs() < 200_000,
+        "the served clock is {theta} ns off the upstream's (the host's); expected within 200 µs\n{}",
+        d.log()
+    );
+
+    // The upstream goes away; the server keeps serving, less and less sure.
+    drop(chrony);
+    let (a, _, _) = exchange(&sock, d.addr(), 4).expect("a reply");
+    std::thread::sleep(Duration::from_secs(4));
+    let (b, _, _) = exchange(&sock, d.addr(), 4).expect("a reply");
+    assert_eq!((a.stratum, b.stratum), (9, 9));
+    assert_eq!(b.leap, Leap::NoWarning);
+    let elapsed_s = (b.receive_ts.to_unix_nanos(t1) - a.receive_ts.to_unix_nanos(t1)) as f64 * 1e-9;
+    let grown_s = b.root_dispersion.to_seconds_f64() - a.root_dispersion.to_seconds_f64();
+    // 15 µs/s; the field's unit is 2^-16 s (15.3 µs): allow two units either way.
+    let expected_s = 15e-6 * elapsed_s;
+    eprintln!("upstream gone: root dispersion grew {grown_s} s in {elapsed_s:.3} s");
+    assert!(
+        (grown_s - expected_s).abs() <= 2.0 / 65536.0,
+        "root dispersion grew {grown_s} s in {elapsed_s} s; expected {expected_s} s"
+    );
+}
+
+/// (h) Bound to `::`, the server answers IPv6 and IPv4 clients alike, with kernel receive
+/// timestamps for both, and the access lists match an IPv4 client by its IPv4 address (it
+/// arrives as `::ffff:a.b.c.d`).
+#[test]
+fn an_ipv6_bind_serves_both_families_with_kernel_timestamps() {
+    let _s = serial();
+    let d = Daemon::start_with(
+        "v6",
+        123,
+        Some(8),
+        true,
+        r#""bind": "::", "deny": ["127.0.0.66"],"#,
+        "",
+    );
+    assert!(d.log().contains("kernel receive timestamps"), "{}", d.log());
+    let v6 = std::thread::spawn({
+        let path = format!("/proc/{}/ns/net", d.child.id());
+        move || {
+            let f = std::fs::File::open(&path).unwrap();
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns on an open namespace file; it changes only this thread's namespace.
+            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let s = UdpSocket::bind("[::1]:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            s
+        }
+    })
+    .join()
+    .unwrap();
+    let v6_server: SocketAddr = "[::1]:123".parse().unwrap();
+    let (h, t1, t4) = exchange(&v6, v6_server, 4).expect("an IPv6 client is served");
+    assert_eq!((h.mode, h.stratum), (Mode::Server, 8));
+    let theta = offset_ns(&h, t1, t4);
+    assert!(
+        (theta as f64 * 1e-6 - OFFSET_MS).abs() < 0.2,
+        "offset {theta} ns over IPv6"
+    );
+    let v4 = socket_in_netns(&d, [127, 0, 0, 5]);
+    assert!(
+        exchange(&v4, d.addr(), 4).is_some(),
+        "an IPv4 client is served"
+    );
+    let denied = socket_in_netns(&d, [127, 0, 0, 66]);
+    assert!(
+        exchange(&denied, d.addr(), 4).is_none(),
+        "a denied IPv4 client reaching the IPv6 socket was answered"
+    );
 }

@@ -269,13 +269,15 @@ impl Controller {
         out
     }
 
-    /// UTC is known: two NTP checks agreed within the last `SYNC_VALID_S`, and the latest
-    /// check did not fail. What an NTP server's leap indicator and stratum rest on.
+    /// UTC is known: NTP confirmed the time (a correction, or a check that found it within
+    /// the gate's threshold) within the last `SYNC_VALID_S`. What an NTP server's leap
+    /// indicator and stratum rest on. Failed checks in between do not end it at once: a
+    /// disciplined clock holds its time far better than that, and the server tells its clients
+    /// how stale the confirmation is through a root dispersion that grows with its age (an
+    /// upstream that stays away for `SYNC_VALID_S` does end it).
     fn time_synchronised(&self) -> bool {
-        let fresh = self
-            .confirmed_sf
-            .is_some_and(|t| (self.last_eval_sf as f64 - t as f64) * 1e-9 <= SYNC_VALID_S);
-        fresh && !self.ntp_failing
+        self.confirmed_sf
+            .is_some_and(|t| (self.last_eval_sf as f64 - t as f64) * 1e-9 <= SYNC_VALID_S)
     }
 
     /// The rate: the estimate, combined (inverse-variance) with the learned prior if any.
@@ -437,6 +439,9 @@ impl Controller {
             last_correction: self.last_correction,
             ntp_corrections: self.gate.as_ref().map_or(0, NtpGate::corrections),
             time_synchronised: self.time_synchronised(),
+            time_confirmed: self
+                .confirmed_sf
+                .map(|sf| LocalTime::from_nanos(sf.saturating_add(self.steps_total))),
             ptp: self.source.counters(),
             estimator: self.estimator.counters(),
             host: HostStatus::default(),

@@ -59,9 +59,13 @@ pub struct Status {
     pub accumulated_phase_us: f64,
     pub last_correction: Option<LocalTime>,
     pub ntp_corrections: u64,
-    /// Whether this node's time is known from NTP now: two checks agreed within the last
-    /// ten minutes and the latest check did not fail.
+    /// Whether this node's time is known from NTP now: NTP confirmed it within the last ten
+    /// minutes (failed checks since then do not end it; see `time_confirmed`).
     pub time_synchronised: bool,
+    /// When NTP last confirmed the time: the last correction, or the last check that found the
+    /// clock within the correction threshold. The built-in server's root dispersion grows from
+    /// it.
+    pub time_confirmed: Option<LocalTime>,
     pub ptp: PtpCounters,
     pub estimator: EstimatorCounters,
     /// What the daemon adds when it reads the snapshot; the controller leaves it at its

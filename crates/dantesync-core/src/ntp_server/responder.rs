@@ -17,10 +17,11 @@ const TRANSMIT_AT: usize = 40;
 /// What to do with one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Response {
-    /// Send these 48 bytes back to the source.
-    Reply(Vec<u8>),
+    /// Send these 48 bytes back to the source. (An array, not a `Vec`: answering allocates
+    /// nothing.)
+    Reply([u8; HEADER_LEN]),
     /// Send this Kiss-o'-Death (48 bytes, stratum 0, `RATE`) back to the source.
-    KissOfDeath(Vec<u8>),
+    KissOfDeath([u8; HEADER_LEN]),
     /// Send nothing.
     Drop(DropReason),
 }
@@ -96,17 +97,28 @@ impl Counters {
 }
 
 /// The responder's settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponderConfig {
     pub access: AccessList,
-    pub rate_limit: RateLimit,
+    /// Per-source limits; `None` answers every request (for benchmarks only: one source can
+    /// then make the server send as fast as it can receive).
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Default for ResponderConfig {
+    fn default() -> Self {
+        ResponderConfig {
+            access: AccessList::default(),
+            rate_limit: Some(RateLimit::default()),
+        }
+    }
 }
 
 /// Answers NTP client requests; holds the rate-limit table and the counters.
 #[derive(Clone, Debug)]
 pub struct Responder {
     access: AccessList,
-    limiter: RateLimiter,
+    limiter: Option<RateLimiter>,
     counters: Counters,
 }
 
@@ -114,7 +126,7 @@ impl Responder {
     pub fn new(cfg: ResponderConfig) -> Self {
         Responder {
             access: cfg.access,
-            limiter: RateLimiter::new(cfg.rate_limit),
+            limiter: cfg.rate_limit.map(RateLimiter::new),
             counters: Counters::default(),
         }
     }
@@ -167,9 +179,13 @@ impl Responder {
             Ok(h) => h,
             Err(reason) => return Response::Drop(reason),
         };
-        match self.limiter.check(src, rx) {
-            Verdict::Answer => Response::Reply(reply(&request, rx, state, tx).to_vec()),
-            Verdict::KissOfDeath => Response::KissOfDeath(kiss_of_death(&request, state).to_vec()),
+        let verdict = match &mut self.limiter {
+            Some(limiter) => limiter.check(src, rx),
+            None => Verdict::Answer,
+        };
+        match verdict {
+            Verdict::Answer => Response::Reply(reply(&request, rx, state, tx)),
+            Verdict::KissOfDeath => Response::KissOfDeath(kiss_of_death(&request, state)),
             Verdict::Drop => Response::Drop(DropReason::RateLimited),
         }
     }
@@ -313,7 +329,7 @@ mod tests {
 
     fn answered(r: Response) -> Vec<u8> {
         match r {
-            Response::Reply(b) => b,
+            Response::Reply(b) => b.to_vec(),
             other => panic!("expected a reply, got {other:?}"),
         }
     }
@@ -519,12 +535,12 @@ mod tests {
     #[test]
     fn a_flood_gets_kod_rate_then_silence_and_others_are_still_answered() {
         let mut r = Responder::new(ResponderConfig {
-            rate_limit: RateLimit {
+            rate_limit: Some(RateLimit {
                 burst: 4,
                 interval_ns: 1_000_000_000,
                 kod_burst: 2,
                 ..RateLimit::default()
-            },
+            }),
             ..Default::default()
         });
         let req = request(4, 3);
@@ -562,12 +578,30 @@ mod tests {
     }
 
     #[test]
+    fn without_a_rate_limit_every_request_is_answered() {
+        let mut r = Responder::new(ResponderConfig {
+            rate_limit: None,
+            ..Default::default()
+        });
+        for _ in 0..1000 {
+            answered(r.respond(&request(4, 3), CLIENT, rx(), &synced(), tx()));
+        }
+        // Garbage is still dropped.
+        assert!(matches!(
+            r.respond(&request(4, 6), CLIENT, rx(), &synced(), tx()),
+            Response::Drop(DropReason::ControlMessage)
+        ));
+        assert_eq!(r.counters().answered, 1000);
+        assert_eq!(r.counters().rate_limited, 0);
+    }
+
+    #[test]
     fn garbage_does_not_spend_a_sources_budget() {
         let mut r = Responder::new(ResponderConfig {
-            rate_limit: RateLimit {
+            rate_limit: Some(RateLimit {
                 burst: 1,
                 ..RateLimit::default()
-            },
+            }),
             ..Default::default()
         });
         for _ in 0..10 {

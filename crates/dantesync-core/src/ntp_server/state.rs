@@ -102,9 +102,13 @@ impl ServerState {
     /// - Synchronised (`status.time_synchronised`, an upstream known whose stratum is 1–14):
     ///   stratum = the configured one or upstream + 1, reference id = the upstream's IPv4
     ///   address (an IPv6 upstream: a hash of its address, see [`reference_id_of`]), reference
-    ///   time = the last correction (or the last check, when the time was confirmed without
-    ///   needing one), root delay = upstream's + the measured round trip, root dispersion =
-    ///   upstream's + [`PHI_PPM`] × the time since the reference time.
+    ///   time = the last NTP correction (or the last confirmation, before any correction was
+    ///   needed), root delay = upstream's + the measured round trip, root dispersion =
+    ///   upstream's + [`PHI_PPM`] × the time since NTP last confirmed the clock
+    ///   (`status.time_confirmed`: a check that found the time within the correction threshold
+    ///   counts, the clock was verified then), at most MAXDISP (16 s). While the upstream is
+    ///   unreachable nothing confirms the time, so the dispersion grows by 15 µs per second
+    ///   until the controller stops calling the time synchronised.
     /// - Otherwise, with `cfg.local_stratum`: [`ServerState::local`].
     /// - Otherwise: [`ServerState::unsynchronised`].
     pub fn from_status(
@@ -116,8 +120,10 @@ impl ServerState {
         let upstream = upstream.filter(|u| (1..=14).contains(&u.stratum));
         match upstream {
             Some(u) if status.time_synchronised => {
-                let reference_time = status.last_correction.or(status.ntp.map(|n| n.at));
-                let elapsed_s = reference_time.map_or(0.0, |t| now.secs_since(t).max(0.0));
+                let confirmed = status.time_confirmed.or(status.ntp.map(|n| n.at));
+                let reference_time = status.last_correction.or(confirmed);
+                let verified = reference_time.max(confirmed);
+                let elapsed_s = verified.map_or(0.0, |t| now.secs_since(t).max(0.0));
                 let measured_delay_s = status.ntp.map_or(0.0, |n| n.delay_ns.max(0) as f64 * 1e-9);
                 ServerState {
                     synchronised: true,
@@ -125,7 +131,8 @@ impl ServerState {
                     reference_id: reference_id_of(u.addr),
                     reference_time,
                     root_delay_s: u.root_delay_s.max(0.0) + measured_delay_s,
-                    root_dispersion_s: u.root_dispersion_s.max(0.0) + PHI_PPM * 1e-6 * elapsed_s,
+                    root_dispersion_s: (u.root_dispersion_s.max(0.0) + PHI_PPM * 1e-6 * elapsed_s)
+                        .min(MAXDISP_S),
                     precision: cfg.precision,
                     leap: Leap::NoWarning,
                 }
@@ -221,6 +228,40 @@ mod tests {
             ServerState::from_status(&st, Some(upstream(2)), now, &cfg).stratum,
             5
         );
+    }
+
+    #[test]
+    fn dispersion_grows_from_the_last_confirmation_while_the_reference_is_the_last_correction() {
+        let cfg = ServerConfig::default();
+        let mut st = status(true);
+        st.last_correction = Some(LocalTime::from_nanos(T0));
+        // A later check confirmed the time without a correction...
+        st.time_confirmed = Some(LocalTime::from_nanos(T0 + 3600 * S));
+        // ...and a still later one was not confirmed yet (it disagreed; the gate waits).
+        st.ntp = Some(NtpStatus {
+            offset_ns: 5_000_000,
+            delay_ns: 400_000,
+            at: LocalTime::from_nanos(T0 + 3630 * S),
+        });
+        let at = |s: i64| {
+            ServerState::from_status(
+                &st,
+                Some(upstream(2)),
+                LocalTime::from_nanos(T0 + s * S),
+                &cfg,
+            )
+        };
+        let fresh = at(3600);
+        assert_eq!(fresh.reference_time, Some(LocalTime::from_nanos(T0)));
+        assert!((fresh.root_dispersion_s - 0.020).abs() < 1e-12);
+        // The unconfirmed check does not refresh it.
+        assert!((at(3630).root_dispersion_s - 0.02045).abs() < 1e-12);
+        // The upstream goes silent: 15 µs more per second without a check...
+        let later = at(3600 + 1000);
+        assert!((later.root_dispersion_s - 0.035).abs() < 1e-12);
+        assert_eq!(later.root_delay_s, fresh.root_delay_s);
+        // ...up to MAXDISP.
+        assert_eq!(at(3600 + 10_000_000).root_dispersion_s, 16.0);
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub const NTP_SERVER_MODE: &[&str] = &[
     "stratum",
     "local_stratum",
     "bind",
+    "allow",
+    "deny",
+    "rate_limit",
     "max_step_us",
 ];
 pub const QUERY_API: &[&str] = &["enabled", "port", "bind", "allow"];
@@ -807,6 +810,44 @@ fn read_ntp_server_mode(w: &mut Walker<'_>, node: &Node, cfg: &mut Config, ports
         if let Some(ip) = w.bind(n, &f.path("bind")) {
             s.bind = ip;
             ports.set_bind("ntp_server_mode.port", ip);
+        }
+    }
+    if let Some(n) = f.get("allow") {
+        let key = f.path("allow");
+        if let Some(list) = w.cidrs(n, &key) {
+            if matches!(n.value, Value::Array(ref items) if items.is_empty()) {
+                w.error(
+                    n.pos,
+                    &key,
+                    "an empty list is ambiguous here (answer everyone, or no one?)",
+                    Some(
+                        "remove the key to answer every address, or set \"enabled\": false to \
+                         answer none"
+                            .to_owned(),
+                    ),
+                );
+            } else {
+                s.allow = list;
+            }
+        }
+    }
+    if let Some(n) = f.get("deny") {
+        if let Some(list) = w.cidrs(n, &f.path("deny")) {
+            s.deny = list;
+        }
+    }
+    if let Some(n) = f.get("rate_limit") {
+        if let Some(b) = w.bool(n, &f.path("rate_limit")) {
+            s.rate_limit = b;
+            if !b {
+                w.warn(
+                    n.pos,
+                    &f.path("rate_limit"),
+                    "per-client rate limiting is off: one client can make this node answer \
+                     as fast as it can send",
+                    Some("meant for benchmarks; remove the key in production".to_owned()),
+                );
+            }
         }
     }
     if let Some(m) = f.member("max_step_us") {

@@ -141,6 +141,12 @@ pub struct NtpServerMode {
     /// it has no upstream `ntp_server`: a lab or demo master without internet.
     pub local_stratum: Option<u8>,
     pub bind: IpAddr,
+    /// Only these client ranges are answered; empty answers every address.
+    pub allow: Vec<Cidr>,
+    /// These client ranges are never answered, even inside `allow`.
+    pub deny: Vec<Cidr>,
+    /// Per-client rate limiting (KoD RATE, then silence). Off only for benchmarks.
+    pub rate_limit: bool,
 }
 
 impl Default for NtpServerMode {
@@ -151,6 +157,9 @@ impl Default for NtpServerMode {
             stratum: None,
             local_stratum: None,
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            allow: Vec::new(),
+            deny: Vec::new(),
+            rate_limit: true,
         }
     }
 }

@@ -111,7 +111,22 @@ impl Config {
                         .stratum
                         .map_or("upstream + 1".to_owned(), |n| n.to_string()),
                 };
-                format!("on, {} port {}, stratum {stratum}", s.bind, s.port)
+                let deny = if s.deny.is_empty() {
+                    String::new()
+                } else {
+                    format!(" except {}", list_or_any(&s.deny))
+                };
+                let limit = if s.rate_limit {
+                    "rate limited per client"
+                } else {
+                    "NOT rate limited"
+                };
+                format!(
+                    "on, {} port {}, stratum {stratum}, answers {}{deny}, {limit}",
+                    s.bind,
+                    s.port,
+                    list_or_any(&s.allow)
+                )
             } else {
                 "off".to_owned()
             },

@@ -282,7 +282,10 @@ fn the_defaults_are_the_documented_ones() {
             port: 123,
             stratum: None,
             local_stratum: None,
-            bind: any
+            bind: any,
+            allow: vec![],
+            deny: vec![],
+            rate_limit: true,
         }
     );
     assert_eq!(
@@ -359,7 +362,9 @@ const FULL: &str = r#"{
     "source_allowlist": ["10.77.9.0/24", "10.77.10.5"]
   },
   "clock": {"kind": "simulated", "drift_ppm": -12.5, "offset_ms": 250},
-  "ntp_server_mode": {"enabled": true, "port": 1123, "stratum": 4, "bind": "10.77.8.5"},
+  "ntp_server_mode": {"enabled": true, "port": 1123, "stratum": 4, "bind": "10.77.8.5",
+                      "allow": ["10.77.0.0/16"], "deny": ["10.77.66.0/24", "10.77.8.9"],
+                      "rate_limit": false},
   "query_api": {"enabled": true, "port": 31901, "bind": "::", "allow": ["10.0.0.0/8", "fd00::/8"]},
   "http_status": {"enabled": false, "port": 8899, "bind": "127.0.0.1"},
   "state_file": "/srv/dantesync/state.json",
@@ -420,7 +425,10 @@ fn every_key_is_read_into_the_configuration() {
             port: 1123,
             stratum: Some(4),
             local_stratum: None,
-            bind: "10.77.8.5".parse().unwrap()
+            bind: "10.77.8.5".parse().unwrap(),
+            allow: vec![Cidr::v4(10, 77, 0, 0, 16)],
+            deny: vec![Cidr::v4(10, 77, 66, 0, 24), Cidr::v4(10, 77, 8, 9, 32)],
+            rate_limit: false,
         }
     );
     assert_eq!(cfg.query_api.port, 31901);
@@ -443,7 +451,14 @@ fn every_key_is_read_into_the_configuration() {
     );
     assert_eq!(cfg.state_file, PathBuf::from("/srv/dantesync/state.json"));
     assert_eq!(cfg.log.level, LogLevel::Debug);
-    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    // The one warning: rate limiting switched off.
+    let keys: Vec<_> = cfg.warnings.iter().map(|w| w.key.as_deref()).collect();
+    assert_eq!(
+        keys,
+        [Some("ntp_server_mode.rate_limit")],
+        "{:?}",
+        cfg.warnings
+    );
     assert!(cfg.ptp.source_allowed("10.77.9.184".parse().unwrap()));
     assert!(cfg.ptp.source_allowed("10.77.10.5".parse().unwrap()));
     assert!(!cfg.ptp.source_allowed("10.77.7.109".parse().unwrap()));
@@ -728,6 +743,31 @@ fn addresses_and_hosts_are_checked() {
         (k, msg.as_str()),
         (key("query_api.allow"), "an empty list answers no one")
     );
+    let (_, _, k, msg, hint) = one_error(r#"{"ntp_server_mode": {"allow": []}}"#);
+    assert_eq!(
+        (k, msg.as_str()),
+        (
+            key("ntp_server_mode.allow"),
+            "an empty list is ambiguous here (answer everyone, or no one?)"
+        )
+    );
+    assert!(hint.unwrap().contains("remove the key"));
+    let (line, col, k, _, _) =
+        one_error("{\"ntp_server_mode\": {\n  \"deny\": [\"10.0.0.0/8\", \"10.1.2.3/33\"]}}");
+    assert_eq!((line, col, k), (2, 26, key("ntp_server_mode.deny[1]")));
+    let (_, _, k, msg, _) =
+        one_error(r#"{"ntp_server_mode": {"deny": ["10.0.0.0/8", "10.0.0.0/8"]}}"#);
+    assert_eq!(
+        (k, msg.as_str()),
+        (
+            key("ntp_server_mode.deny[1]"),
+            "10.0.0.0/8 is listed twice (first at line 1)"
+        )
+    );
+    let (_, _, k, _, _) = one_error(r#"{"ntp_server_mode": {"allow": "10.0.0.0/8"}}"#);
+    assert_eq!(k, key("ntp_server_mode.allow"));
+    let (_, _, k, _, _) = one_error(r#"{"ntp_server_mode": {"rate_limit": "off"}}"#);
+    assert_eq!(k, key("ntp_server_mode.rate_limit"));
     let (_, _, k, msg, _) = one_error(r#"{"ntp_server": ["a.lan", "a.lan:123"]}"#);
     assert_eq!(
         (k, msg.as_str()),
@@ -909,7 +949,10 @@ fn the_earlier_dantesync_s_file_is_accepted_and_mapped() {
             port: 123,
             stratum: Some(3),
             local_stratum: None,
-            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            allow: vec![],
+            deny: vec![],
+            rate_limit: true,
         }
     );
     assert_eq!(

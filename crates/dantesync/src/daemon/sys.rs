@@ -49,7 +49,7 @@ pub fn interface_index(name: &str) -> Option<u32> {
     (index != 0).then_some(index)
 }
 
-/// One datagram: its length, sender, kernel receive timestamp (realtime ns since the Unix
+/// One datagram: its length, sender (IPv4 or IPv6), kernel receive timestamp (realtime ns since the Unix
 /// epoch) when the kernel attached one, and the arrival interface's index and the datagram's
 /// destination address when IP_PKTINFO is on.
 #[derive(Debug)]
@@ -93,13 +93,25 @@ pub fn recv_with_timestamp(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
+    let (kernel_ns, arrival) = control_info(&msg);
+    Ok(Received {
+        len: n as usize,
+        from: sender(&addr),
+        kernel_ns,
+        arrival,
+    })
+}
+
+/// The kernel receive timestamp and the IP_PKTINFO arrival of a `msghdr` that `recvmsg` or
+/// `recvmmsg` filled.
+fn control_info(msg: &libc::msghdr) -> (Option<i64>, Option<Arrival>) {
     let mut kernel_ns = None;
     let mut arrival = None;
     // SAFETY: the kernel filled `msg_control` up to `msg_controllen`; the CMSG_* macros walk
     // exactly that region, a SCM_TIMESTAMPNS payload is one timespec and an IP_PKTINFO payload
     // one in_pktinfo (both read unaligned).
     unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
         while !cmsg.is_null() {
             if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
             {
@@ -114,34 +126,124 @@ pub fn recv_with_timestamp(fd: RawFd, buf: &mut [u8]) -> io::Result<Received> {
                     dest: Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)),
                 });
             }
-            cmsg = libc::CMSG_NXTHDR(&raw const msg, cmsg);
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
         }
     }
-    let from = if i32::from(addr.ss_family) == libc::AF_INET {
-        // SAFETY: the family says the storage holds a sockaddr_in.
-        let sin: libc::sockaddr_in = unsafe { std::ptr::read((&raw const addr).cast()) };
-        Some(SocketAddr::V4(SocketAddrV4::new(
-            Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-            u16::from_be(sin.sin_port),
-        )))
-    } else if i32::from(addr.ss_family) == libc::AF_INET6 {
-        // SAFETY: the family says the storage holds a sockaddr_in6.
-        let sin6: libc::sockaddr_in6 = unsafe { std::ptr::read((&raw const addr).cast()) };
-        Some(SocketAddr::V6(SocketAddrV6::new(
-            Ipv6Addr::from(sin6.sin6_addr.s6_addr),
-            u16::from_be(sin6.sin6_port),
-            u32::from_be(sin6.sin6_flowinfo),
-            sin6.sin6_scope_id,
-        )))
-    } else {
-        None
-    };
-    Ok(Received {
-        len: n as usize,
-        from,
-        kernel_ns,
-        arrival,
-    })
+    (kernel_ns, arrival)
+}
+
+/// The sender, IPv4 or IPv6; `None` for any other family.
+fn sender(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(addr.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin: libc::sockaddr_in =
+                unsafe { std::ptr::read((addr as *const libc::sockaddr_storage).cast()) };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6: libc::sockaddr_in6 =
+                unsafe { std::ptr::read((addr as *const libc::sockaddr_storage).cast()) };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                u32::from_be(sin6.sin6_flowinfo),
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// How many datagrams one [`RecvBatch::recv`] takes at most.
+pub const BATCH: usize = 16;
+/// The longest datagram a [`RecvBatch`] keeps whole (longer ones are cut).
+pub const BATCH_DATAGRAM: usize = 1024;
+
+/// Buffers for receiving up to [`BATCH`] datagrams with one `recvmmsg` call, each with what
+/// [`recv_with_timestamp`] gives: one system call instead of one per datagram when a server is
+/// busy, and the same kernel timestamp per datagram.
+pub struct RecvBatch {
+    bufs: Box<[[u8; BATCH_DATAGRAM]; BATCH]>,
+    addrs: [libc::sockaddr_storage; BATCH],
+    controls: [[u64; 16]; BATCH],
+    received: Vec<Received>,
+}
+
+impl std::fmt::Debug for RecvBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvBatch")
+            .field("received", &self.received)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        RecvBatch {
+            bufs: Box::new([[0; BATCH_DATAGRAM]; BATCH]),
+            // SAFETY: an all-zero sockaddr_storage is a valid value.
+            addrs: [unsafe { zeroed() }; BATCH],
+            controls: [[0; 16]; BATCH],
+            received: Vec::with_capacity(BATCH),
+        }
+    }
+}
+
+impl RecvBatch {
+    /// `recvmmsg` on a non-blocking socket: the number of datagrams now held (at least 1), or
+    /// `WouldBlock` when nothing is queued.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        let mut iovs: [libc::iovec; BATCH] = std::array::from_fn(|i| libc::iovec {
+            iov_base: self.bufs[i].as_mut_ptr().cast(),
+            iov_len: BATCH_DATAGRAM,
+        });
+        // SAFETY: an all-zero mmsghdr is a valid value.
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for (i, h) in hdrs.iter_mut().enumerate() {
+            h.msg_hdr.msg_name = (&raw mut self.addrs[i]).cast();
+            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_hdr.msg_iov = &raw mut iovs[i];
+            h.msg_hdr.msg_iovlen = 1;
+            h.msg_hdr.msg_control = self.controls[i].as_mut_ptr().cast();
+            h.msg_hdr.msg_controllen = size_of::<[u64; 16]>() as _;
+        }
+        // SAFETY: every pointer in `hdrs` points at a buffer of `self` or a local array of the
+        // length given with it, all alive for the call; the count is the array's length.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                hdrs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.received.clear();
+        for (i, h) in hdrs.iter().take(n as usize).enumerate() {
+            let (kernel_ns, arrival) = control_info(&h.msg_hdr);
+            self.received.push(Received {
+                len: (h.msg_len as usize).min(BATCH_DATAGRAM),
+                from: sender(&self.addrs[i]),
+                kernel_ns,
+                arrival,
+            });
+        }
+        Ok(n as usize)
+    }
+
+    /// Datagram `i` of the last [`RecvBatch::recv`] and what came with it.
+    pub fn get(&self, i: usize) -> Option<(&[u8], &Received)> {
+        let r = self.received.get(i)?;
+        Some((&self.bufs[i][..r.len], r))
+    }
 }
 
 /// An interface with an IPv4 address.
