@@ -281,13 +281,16 @@ fn poke_ntp_server(port: u16) -> bool {
 /// The status snapshot without what changes by itself between two reads (ages, uptime).
 fn steady(doc: &Value) -> Value {
     let mut s = doc["status"].clone();
-    for k in ["last_ptp_sample", "last_correction"] {
+    for k in ["last_ptp_sample", "last_correction", "time_confirmed"] {
         if let Some(o) = s[k].as_object_mut() {
             o.remove("age_s");
         }
     }
     if let Some(o) = s["ntp"]["at"].as_object_mut() {
         o.remove("age_s");
+    }
+    if let Some(o) = s["host"].as_object_mut() {
+        o.remove("uptime_s");
     }
     s
 }
