@@ -22,7 +22,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dantesync_core::wire::query::{ExtendedReply, QueryReply, QueryRequest, EXTENDED_REPLY_LEN};
+use dantesync_core::wire::query::{
+    ExtendedFlags, ExtendedReply, QueryReply, QueryRequest, EXTENDED_REPLY_LEN,
+};
 use dantesync_core::Mode;
 use serde_json::Value;
 use support::{prom_text, serial, TempDir};
@@ -293,6 +295,13 @@ fn check(bed: &Bed) {
     assert!(
         (offset - OFFSET_NS).abs() < 100_000,
         "offset {offset} ns, expected {OFFSET_NS} ± 100 µs"
+    );
+    // T2 is the kernel's receive stamp of the request, and PTP is stamped by the kernel too.
+    assert!(ext.flags.has(ExtendedFlags::RX_KERNEL), "{:?}", ext.flags);
+    assert!(
+        ext.flags.has(ExtendedFlags::PTP_RX_KERNEL),
+        "{:?}",
+        ext.flags
     );
 
     // One NTP request, so the server's counters have something to agree on.
