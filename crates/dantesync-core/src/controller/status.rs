@@ -1,6 +1,7 @@
 //! The status snapshot: everything the UDP API, HTTP, logs and tray show.
 
 use crate::mode::Mode;
+use crate::ntp_client::NtpSourceStatus;
 use crate::servo::estimator::EstimatorCounters;
 use crate::source::{LeaderId, LeaderQuality, PtpCounters};
 use crate::time::LocalTime;
@@ -63,4 +64,7 @@ pub struct Status {
     pub time_synchronised: bool,
     pub ptp: PtpCounters,
     pub estimator: EstimatorCounters,
+    /// Every configured NTP server as of the last check: address, truechimer / falseticker /
+    /// unreachable / denied..., and its last burst (offset, delay, spread, samples).
+    pub ntp_sources: Vec<NtpSourceStatus>,
 }
