@@ -241,7 +241,7 @@ impl NtpClient {
             if chimer {
                 src.state = SourceState::Truechimer;
                 messages[*i] = Some(format!(
-                    "truechimer: {:+.3} ms ± {:.3} ms, {region}: followed",
+                    "{:+.3} ms ± {:.3} ms, {region}: followed",
                     ms(iv.offset_ns),
                     ms(iv.distance_ns)
                 ));
@@ -254,8 +254,7 @@ impl NtpClient {
             } else {
                 src.state = SourceState::Falseticker;
                 messages[*i] = Some(format!(
-                    "falseticker: {:+.3} ms ± {:.3} ms is outside the agreement ({region}): \
-                     not followed",
+                    "{:+.3} ms ± {:.3} ms is outside the agreement ({region}): not followed",
                     ms(iv.offset_ns),
                     ms(iv.distance_ns)
                 ));

@@ -69,7 +69,7 @@ fn the_server_250_ms_off_is_a_falseticker_and_the_two_agreeing_are_followed() {
     let b = &r.changes[1];
     assert_eq!((b.name.as_str(), b.to), ("b.lan", Falseticker));
     assert!(
-        b.message.contains("falseticker") && b.message.contains("+287.000 ms"),
+        b.message.contains("not followed") && b.message.contains("+287.000 ms"),
         "{}",
         b.message
     );

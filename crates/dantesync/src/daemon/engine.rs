@@ -84,15 +84,23 @@ impl Engine {
                     let Some(event) = event else { break };
                     let actions = match event {
                         Event::Ptp { bytes, rx } => self.controller.handle_ptp(&bytes, rx),
-                        Event::Ntp(Ok(m)) => {
-                            tracing::debug!("NTP check: offset {} µs, delay {} µs", m.offset_ns / 1000, m.delay_ns / 1000);
+                        Event::Ntp(report) => {
+                            self.controller.set_ntp_sources(report.sources);
                             let now = self.shared.now();
-                            self.controller.handle_ntp_result(now, m)
-                        }
-                        Event::Ntp(Err(e)) => {
-                            tracing::debug!("NTP check failed: {e}");
-                            let now = self.shared.now();
-                            self.controller.handle_ntp_failure(now)
+                            match report.result {
+                                Ok(m) => {
+                                    tracing::debug!(
+                                        "NTP check: offset {:+.3} ms, delay {:.3} ms",
+                                        m.offset_ns as f64 * 1e-6,
+                                        m.delay_ns as f64 * 1e-6
+                                    );
+                                    self.controller.handle_ntp_result(now, m)
+                                }
+                                Err(e) => {
+                                    tracing::debug!("NTP check failed: {e}");
+                                    self.controller.handle_ntp_failure(now)
+                                }
+                            }
                         }
                     };
                     self.execute(actions);
