@@ -24,6 +24,8 @@ use super::systemd::Notifier;
 const SUMMARY_EVERY: Duration = Duration::from_secs(300);
 /// How often a locked frequency is offered to the persister (which decides whether to write).
 const PERSIST_OFFER_EVERY: Duration = Duration::from_secs(10);
+/// At most one panic-threshold refusal warning per this long.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Debug)]
 pub struct Engine {
@@ -37,6 +39,8 @@ pub struct Engine {
     timer: Option<Instant>,
     last_clock_error: Option<String>,
     last_offer: Option<Instant>,
+    /// When the refusal of an offset beyond the panic threshold was last logged.
+    last_refusal_log: Option<Instant>,
 }
 
 impl Engine {
@@ -57,6 +61,7 @@ impl Engine {
             timer: None,
             last_clock_error: None,
             last_offer: None,
+            last_refusal_log: None,
         }
     }
 
@@ -165,6 +170,9 @@ impl Engine {
                     self.timer = Some(Instant::now() + wait);
                 }
                 Action::Notice(notice) => {
+                    if matches!(notice, Notice::NtpRefused { .. }) && !self.refusal_log_due() {
+                        continue;
+                    }
                     let s = status.get_or_insert_with(|| self.controller.status());
                     self.log_notice(&notice, s);
                 }
@@ -192,6 +200,19 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A refused offset comes back at every other check while the servers insist: it is
+    /// logged at the first refusal, then at most every REFUSAL_LOG_EVERY.
+    fn refusal_log_due(&mut self) -> bool {
+        let now = Instant::now();
+        let due = self
+            .last_refusal_log
+            .is_none_or(|t| now.duration_since(t) >= REFUSAL_LOG_EVERY);
+        if due {
+            self.last_refusal_log = Some(now);
+        }
+        due
     }
 
     fn log_notice(&self, notice: &Notice, s: &Status) {
@@ -223,10 +244,22 @@ impl Engine {
                     offset_ns / 1000
                 ),
             },
-            Notice::NtpRefused { offset_ns } => tracing::warn!(
-                "NTP offset {:.3} s is beyond ntp.panic_threshold_s: not applied",
-                *offset_ns as f64 * 1e-9
-            ),
+            Notice::NtpRefused { offset_ns } => {
+                let threshold = self
+                    .controller
+                    .config()
+                    .ntp
+                    .as_ref()
+                    .and_then(|g| g.panic_threshold_s)
+                    .unwrap_or(f64::NAN);
+                tracing::warn!(
+                    "NTP says the clock is off by {:+.3} s, beyond ntp.panic_threshold_s = {threshold} s: \
+                     NOT corrected (only the first correction after start may be that large; repeated at most every 10 min). \
+                     If the servers are right, restart dantesync to accept it, or raise \
+                     ntp.panic_threshold_s (null = no limit)",
+                    *offset_ns as f64 * 1e-9
+                )
+            }
         }
     }
 

@@ -129,8 +129,14 @@ fn log_outcome(name: &str, outcome: &Outcome) {
 
 /// One line per server state change, at a level that says how much it matters.
 fn log_change(c: &Change) {
+    // The address only when the name does not already say it.
+    let named_ip = c
+        .name
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .or_else(|| c.name.parse::<SocketAddr>().ok().map(|s| s.ip()));
     let who = match c.address {
-        Some(a) if a.to_string() != c.name => format!("{} ({a})", c.name),
+        Some(a) if named_ip != Some(a) => format!("{} ({a})", c.name),
         _ => c.name.clone(),
     };
     let line = format!("NTP server {who}: {} -> {}: {}", c.from, c.to, c.message);
