@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::burst::BurstResult;
 use super::reply::Kiss;
 use super::select::{select, Interval, Selection};
-use super::source::{NtpSourceStatus, Source, SourceState, BACKOFF_RATE_MIN};
+use super::source::{NtpSourceStatus, Source, SourceState, BACKOFF_RATE_MIN, BURST};
 use crate::controller::NtpMeasurement;
 use crate::ntp_server::UpstreamInfo;
 
@@ -85,6 +85,15 @@ impl NtpClient {
             .collect()
     }
 
+    /// How many requests a check's burst sends server `i`: [`BURST`], or one to a server that
+    /// sent Kiss-o'-Death RATE (a server that rate-limits bursts would refuse every one).
+    pub fn requests(&self, i: usize) -> usize {
+        match self.sources.get(i) {
+            Some(s) if s.gentle => 1,
+            _ => BURST,
+        }
+    }
+
     pub fn status(&self) -> Vec<NtpSourceStatus> {
         self.sources.iter().map(Source::status).collect()
     }
@@ -121,10 +130,11 @@ impl NtpClient {
                         Kiss::Rate => {
                             let wait = src.back_off(now, BACKOFF_RATE_MIN);
                             src.state = SourceState::RateLimited;
+                            src.gentle = true;
                             failures.push(format!("{}: Kiss-o'-Death RATE", src.name));
                             messages[i] = Some(format!(
                                 "sent Kiss-o'-Death RATE (it finds it is asked too often): not \
-                                 asked again for {} s",
+                                 asked again for {} s, then with one request per check",
                                 wait.as_secs()
                             ));
                         }

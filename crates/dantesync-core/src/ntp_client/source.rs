@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use super::burst::BurstResult;
 
+/// Requests in one check's burst to a server.
+pub const BURST: usize = 4;
+
 /// The first back-off after a server stops answering; each further failure doubles it.
 pub const BACKOFF_FIRST: Duration = Duration::from_secs(15);
 /// The longest back-off: a server that comes back is asked again within this long.
@@ -76,6 +79,8 @@ pub(crate) struct Source {
     pub address: Option<IpAddr>,
     pub state: SourceState,
     pub last: Option<BurstResult>,
+    /// Sent Kiss-o'-Death RATE once: asked with one request per check from then on.
+    pub gentle: bool,
     failures: u32,
     backoff: Option<Duration>,
     retry_at: Option<Duration>,
@@ -88,6 +93,7 @@ impl Source {
             address: None,
             state: SourceState::Pending,
             last: None,
+            gentle: false,
             failures: 0,
             backoff: None,
             retry_at: None,

@@ -173,6 +173,11 @@ fn kod_rate_backs_off_and_deny_or_rstr_drop_the_server() {
     let st = c.status();
     assert_eq!(st[0].state, SourceState::RateLimited);
     assert_eq!(st[0].backoff_s, Some(60.0), "RATE: at least a minute");
+    assert_eq!(
+        (c.requests(0), c.requests(2)),
+        (1, BURST),
+        "one request per check after RATE"
+    );
     assert_eq!(st[1].state, SourceState::Denied);
     assert!(r.changes[1].message.contains("DENY") && r.changes[1].message.contains("dropped"));
     assert_eq!(c.due(30 * S), [2]);

@@ -3,7 +3,7 @@
 //! [`NtpClient`](dantesync_core::ntp_client::NtpClient), which picks the truechimers and
 //! combines their offsets for the controller's gate.
 //!
-//! A burst is 4 mode-3 NTPv4 requests 50 ms apart, each waiting at most 300 ms for its reply;
+//! A burst is 4 mode-3 NTPv4 requests 50 ms apart (one to a server that sent KoD RATE), each waiting at most 300 ms for its reply;
 //! two silent requests in a row with nothing heard end it early, so a dead server costs a
 //! check 0.6 s. The name is resolved afresh for every check (a DHCP'd NTP master may move).
 //! The reply's arrival (T4) is the kernel's receive timestamp where the OS gives one
@@ -31,7 +31,6 @@ use tokio::time::{timeout, Instant};
 use super::shared::{Event, NtpReport, Shared};
 use crate::config::ServerAddr;
 
-const BURST: usize = 4;
 const SPACING: Duration = Duration::from_millis(50);
 const REPLY_TIMEOUT: Duration = Duration::from_millis(300);
 /// Silent requests in a row, with no reply at all yet, that end a burst early.
@@ -72,7 +71,8 @@ pub async fn run(
         for i in due {
             let server = servers[i].clone();
             let shared = shared.clone();
-            bursts.spawn(async move { (i, burst(&server, &shared).await) });
+            let requests = client.requests(i);
+            bursts.spawn(async move { (i, burst(&server, requests, &shared).await) });
         }
         let mut outcomes = Vec::new();
         while let Some(done) = bursts.join_next().await {
@@ -110,11 +110,12 @@ fn log_outcome(name: &str, outcome: &Outcome) {
     match outcome {
         Outcome::Answered { address, burst } => tracing::debug!(
             "NTP {name} ({address}): offset {:+.3} ms, delay {:.3} ms, spread {:.3} ms, \
-             {}/{BURST} answered, stratum {}",
+             {} answered, {} kept, stratum {}",
             burst.offset_ns as f64 * 1e-6,
             burst.delay_ns as f64 * 1e-6,
             burst.spread_ns as f64 * 1e-6,
             burst.samples,
+            burst.kept,
             burst.stratum
         ),
         Outcome::Unsynchronised { address, why } => {
@@ -151,8 +152,8 @@ fn log_change(c: &Change) {
     }
 }
 
-/// One burst against `server`.
-async fn burst(server: &ServerAddr, shared: &Shared) -> Outcome {
+/// One burst of `requests` requests against `server`.
+async fn burst(server: &ServerAddr, requests: usize, shared: &Shared) -> Outcome {
     let target = match resolve(server).await {
         Ok(t) => t,
         Err(why) => return Outcome::NoReply { address: None, why },
@@ -167,11 +168,11 @@ async fn burst(server: &ServerAddr, shared: &Shared) -> Outcome {
             }
         }
     };
-    let mut samples: Vec<Sample> = Vec::with_capacity(BURST);
+    let mut samples: Vec<Sample> = Vec::with_capacity(requests);
     let mut refusal: Option<String> = None;
     let mut silent_in_a_row = 0;
     let mut last_error = format!("no reply within {} ms", REPLY_TIMEOUT.as_millis());
-    for i in 0..BURST {
+    for i in 0..requests {
         let started = Instant::now();
         match exchange(&socket, shared).await {
             Ok(s) => {
@@ -191,7 +192,7 @@ async fn burst(server: &ServerAddr, shared: &Shared) -> Outcome {
                 }
             }
         }
-        if i + 1 < BURST {
+        if i + 1 < requests {
             tokio::time::sleep_until(started + SPACING).await;
         }
     }
