@@ -103,3 +103,31 @@ fn a_disallowed_backward_step_is_slewed_instead() {
     check(&mut c, 1, 0.050);
     assert_eq!(steps(&check(&mut c, 6, 0.050)), [50_000_000]);
 }
+
+#[test]
+fn the_status_shows_the_ntp_clients_servers() {
+    use dantesync_core::ntp_client::{NtpClient, Outcome, SourceState};
+    use std::time::Duration;
+    let mut client = NtpClient::new(["ntp1.lan".to_owned(), "ntp2.lan".to_owned()]);
+    client.complete(
+        Duration::ZERO,
+        vec![(
+            1,
+            Outcome::NoReply {
+                address: None,
+                why: "cannot resolve the name".into(),
+            },
+        )],
+    );
+    let mut c = controller(NtpGateConfig::default());
+    assert!(c.status().ntp_sources.is_empty());
+    c.set_ntp_sources(client.status());
+    let s = c.status().ntp_sources;
+    assert_eq!(s.len(), 2);
+    assert_eq!(
+        (s[0].name.as_str(), s[0].state),
+        ("ntp1.lan", SourceState::Pending)
+    );
+    assert_eq!(s[1].state, SourceState::Unreachable);
+    assert_eq!(s[1].backoff_s, Some(15.0));
+}

@@ -220,3 +220,74 @@ fn no_server_asked_or_none_usable_is_a_failure_that_says_why() {
         "a server that answers is not backed off"
     );
 }
+
+fn outcome() -> impl proptest::strategy::Strategy<Value = Outcome> {
+    use proptest::prelude::*;
+    let burst = (
+        any::<i64>(),
+        any::<i64>(),
+        any::<i64>(),
+        0u32..9,
+        any::<i64>(),
+        any::<i64>(),
+    )
+        .prop_map(
+            |(offset_ns, delay_ns, spread_ns, samples, rd, rdisp)| BurstResult {
+                offset_ns,
+                delay_ns,
+                spread_ns,
+                samples,
+                kept: samples.div_ceil(2),
+                stratum: 2,
+                root_delay_ns: rd,
+                root_dispersion_ns: rdisp,
+            },
+        );
+    prop_oneof![
+        (any::<u8>(), burst).prop_map(|(a, burst)| Outcome::Answered {
+            address: ip(a),
+            burst
+        }),
+        any::<u8>().prop_map(|a| Outcome::Unsynchronised {
+            address: ip(a),
+            why: "unsynchronised".into()
+        }),
+        (any::<u8>(), 0..3u8).prop_map(|(a, k)| Outcome::Kissed {
+            address: ip(a),
+            kiss: [Kiss::Rate, Kiss::Deny, Kiss::Rstr][k as usize],
+        }),
+        proptest::option::of(any::<u8>()).prop_map(|a| Outcome::NoReply {
+            address: a.map(ip),
+            why: "silent".into()
+        }),
+    ]
+}
+
+proptest::proptest! {
+    /// Any sequence of outcomes, even with absurd numbers or indexes out of range: no panic,
+    /// a combined offset only with at least one truechimer, and a change reported exactly
+    /// when a state changed.
+    #[test]
+    fn any_outcomes_are_handled(
+        checks in proptest::collection::vec(
+            proptest::collection::vec((0usize..5, outcome()), 0..6), 1..8),
+    ) {
+        let mut c = NtpClient::new(["a", "b", "c", "d"].map(String::from));
+        for (k, outcomes) in checks.into_iter().enumerate() {
+            let before: Vec<SourceState> = c.status().iter().map(|s| s.state).collect();
+            let r = c.complete(Duration::from_secs(10 * k as u64), outcomes);
+            let after: Vec<SourceState> = c.status().iter().map(|s| s.state).collect();
+            let changed = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+            proptest::prop_assert_eq!(r.changes.len(), changed);
+            if let Ok(combined) = r.result {
+                proptest::prop_assert!(combined.truechimers >= 1);
+                proptest::prop_assert!(after.contains(&SourceState::Truechimer));
+            }
+            for (i, s) in after.iter().enumerate() {
+                if *s == SourceState::Denied {
+                    proptest::prop_assert!(!c.due(Duration::from_secs(1 << 40)).contains(&i));
+                }
+            }
+        }
+    }
+}
