@@ -425,3 +425,53 @@ fn a_server_250_ms_off_is_a_falseticker_and_not_followed() {
     // One line per change: the falseticker is named once, not at every check.
     assert_eq!(log.matches("-> falseticker").count(), 1, "{log}");
 }
+
+/// (c) A chronyd that rate-limits (`ratelimit interval 1 burst 1`: one answer per 2 s, the
+/// rest of a burst mostly dropped) is still measured and followed: a burst with some answers
+/// counts, and the silent rest does not make the server unreachable.
+#[test]
+fn a_rate_limiting_chronyd_is_still_measured() {
+    if !prerequisites() {
+        return;
+    }
+    let _s = serial();
+    let dir = TempDir::new("ntpc", "ratelimit");
+    let ns = Netns::new();
+    let _server = chronyd(
+        &ns,
+        &dir.0,
+        2,
+        "local stratum 8\nratelimit interval 1 burst 1 leak 4",
+    );
+    let (o, stratum) = ns.ntpdig("127.0.0.2");
+    assert!(o.abs() < 1e-3 && stratum == 8, "{o} s, stratum {stratum}");
+    // chrony remembers ntpdig's burst; let its rate limit forget it.
+    std::thread::sleep(Duration::from_secs(4));
+
+    let mut d = daemon(&ns, &dir.0, &["127.0.0.2"]);
+    let log = wait_log(&mut d, 40, "NTP correction", |l| !corrections(l).is_empty());
+    eprintln!("{log}");
+    let answered: Vec<u32> = log
+        .lines()
+        .filter(|l| l.contains("NTP 127.0.0.2 ("))
+        .filter_map(|l| {
+            let at = l.find(" answered")?;
+            l[..at].rsplit(' ').next()?.parse().ok()
+        })
+        .collect();
+    assert!(
+        answered.len() >= 2 && answered.iter().all(|&n| n >= 1) && answered.iter().any(|&n| n < 4),
+        "answers per burst {answered:?}: each burst measured, chrony dropping part of them"
+    );
+    let (first, _) = offsets(&log, "127.0.0.2")[0];
+    assert!(
+        (first + OFFSET_MS).abs() < TOLERANCE_MS,
+        "measured {first:+.3} ms"
+    );
+    assert!(!log.contains("-> unreachable"), "{log}");
+    let fix = corrections(&log)[0];
+    assert!(
+        (fix / 1000.0 + OFFSET_MS).abs() < TOLERANCE_MS,
+        "corrected by {fix} µs"
+    );
+}
