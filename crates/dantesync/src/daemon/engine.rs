@@ -266,9 +266,10 @@ impl Engine {
     fn log_summary(&self) {
         let s = self.controller.status();
         tracing::info!(
-            "summary: {}{}; samples {}, timestamps {}, PTP dropped by source filter {}",
+            "summary: {}{}{}; samples {}, timestamps {}, PTP dropped by source filter {}",
             s.mode,
             describe(&s),
+            ntp_servers(&s),
             s.ptp.samples,
             self.shared.timestamping().describe(),
             self.shared
@@ -331,6 +332,23 @@ fn learned(s: &Status) -> LearnedState {
 }
 
 /// ", drift +0.012 ± 0.004 ppm, applied -49.998 ppm, leader 00:1d:c1:00:53:01".
+/// The NTP servers by state, for the summary: ", NTP servers 2 truechimer, 1 falseticker".
+fn ntp_servers(s: &Status) -> String {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for src in &s.ntp_sources {
+        let name = src.state.as_str();
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
+    format!(", NTP servers {}", parts.join(", "))
+}
+
 fn describe(s: &Status) -> String {
     let mut out = String::new();
     if let (Some(d), Some(sigma)) = (s.drift_ppm, s.drift_sigma_ppm) {
@@ -343,4 +361,31 @@ fn describe(s: &Status) -> String {
         out.push_str(", no leader (holding the last frequency)");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dantesync_core::ntp_client::{NtpSourceStatus, SourceState};
+    use dantesync_core::{Controller, LocalTime};
+
+    #[test]
+    fn the_summary_counts_ntp_servers_by_state() {
+        let c = Controller::new(Default::default(), LocalTime::from_nanos(0), 0.0);
+        let mut s = c.status();
+        assert_eq!(ntp_servers(&s), "", "no servers, nothing said");
+        let src = |state| NtpSourceStatus {
+            name: "ntp.lan".into(),
+            address: None,
+            state,
+            last: None,
+            backoff_s: None,
+        };
+        s.ntp_sources = vec![
+            src(SourceState::Truechimer),
+            src(SourceState::Falseticker),
+            src(SourceState::Truechimer),
+        ];
+        assert_eq!(ntp_servers(&s), ", NTP servers 2 truechimer, 1 falseticker");
+    }
 }
