@@ -3,7 +3,9 @@
 //! Everything runs inside one namespace this test creates (`unshare -n` holding it, `nsenter
 //! -n` for every process in it), where each chronyd binds port 123 of its own loopback address
 //! (127.0.0.2, .3, .4), so several coexist and nothing outside can be reached. chronyd runs
-//! with `-x` (it never touches the clock), its own pid file and no command socket; our daemon
+//! with `-x` (it never touches the clock), its directives on the command line (no config
+//! file), its own pid file under /run/chrony (where Debian's AppArmor profile for chronyd lets
+//! it write) and no command socket; our daemon
 //! runs a simulated clock 37 ms ahead of the host's. Every child is killed when its guard drops,
 //! also when an assertion fails, and the namespace goes with its last process.
 //!
@@ -41,6 +43,19 @@ const TOLERANCE_MS: f64 = 0.2;
 const INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y \
                        --no-install-recommends chrony ntpsec-ntpdate iproute2";
 
+/// Where `tool` is: on PATH, or in the sbin directories a non-login root shell may lack.
+fn tool_path(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+fn tool(name: &str) -> PathBuf {
+    tool_path(name).unwrap_or_else(|| panic!("`{name}` is missing: install it with `{INSTALL}`"))
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and touches no memory.
     unsafe { libc::geteuid() == 0 }
@@ -59,12 +74,14 @@ fn prerequisites() -> bool {
         ("nsenter", "--version"),
         ("ip", "-V"),
     ] {
-        let ok = Command::new(tool)
-            .arg(arg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let ok = tool_path(tool).is_some_and(|path| {
+            Command::new(path)
+                .arg(arg)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
         if !ok {
             missing.push(format!("`{tool}`"));
         }
@@ -87,14 +104,12 @@ struct Netns {
 
 impl Netns {
     fn new() -> Netns {
-        let mut holder = Command::new("unshare")
-            .args([
-                "-n",
-                "--",
-                "sh",
-                "-c",
-                "ip link set lo up && echo ready && exec sleep 600",
-            ])
+        let script = format!(
+            "{} link set lo up && echo ready && exec sleep 600",
+            tool("ip").display()
+        );
+        let mut holder = Command::new(tool("unshare"))
+            .args(["-n", "--", "sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -108,9 +123,10 @@ impl Netns {
     }
 
     /// `program` run inside the namespace (nsenter execs it: the child is the program).
-    fn command(&self, program: &str) -> Command {
-        let mut c = Command::new("nsenter");
-        c.args(["-t", &self.holder.id().to_string(), "-n", "--", program]);
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(tool("nsenter"));
+        c.args(["-t", &self.holder.id().to_string(), "-n", "--"]);
+        c.arg(program);
         c.stdin(Stdio::null());
         c
     }
@@ -122,7 +138,9 @@ impl Netns {
         while t0.elapsed() < Duration::from_secs(20) {
             let out = self
                 .command("timeout")
-                .args(["5", "ntpdig", "-j", "-p", "4", "-g", "20", "-t", "1", ip])
+                .arg("5")
+                .arg(tool("ntpdig"))
+                .args(["-j", "-p", "4", "-g", "20", "-t", "1", ip])
                 .output()
                 .unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -174,24 +192,55 @@ impl Drop for Proc {
     }
 }
 
-/// One `chronyd -x` serving on 127.0.0.`last`:123; `source` is its time source directive.
-fn chronyd(ns: &Netns, dir: &Path, last: u8, source: &str) -> Proc {
-    let name = format!("chronyd-{last}");
-    let conf = dir.join(format!("{name}.conf"));
-    std::fs::write(
-        &conf,
-        format!(
-            "{source}\nbindaddress 127.0.0.{last}\nport 123\nallow 127.0.0.0/8\ncmdport 0\n\
-             bindcmdaddress /\npidfile {}\n",
-            dir.join(format!("{name}.pid")).display()
-        ),
-    )
-    .unwrap();
-    let mut cmd = ns.command("chronyd");
-    // -x: never touch the clock; -d: foreground, log to stderr; -u root: no user switch, so
-    // the files in the temporary directory stay writable.
-    cmd.args(["-x", "-d", "-u", "root", "-f", conf.to_str().unwrap()]);
-    Proc::spawn(cmd, dir.join(format!("{name}.log")))
+/// Files of this test's chronyd instances. They live in /run/chrony because Debian confines
+/// /usr/sbin/chronyd with an AppArmor profile that lets it write there (and read /etc/chrony),
+/// not in a temporary directory; the configuration is given on the command line, so no file
+/// has to be read. Names carry the test's pid and tag; the guard removes them.
+fn run_file(tag: &str, name: &str) -> PathBuf {
+    PathBuf::from(format!(
+        "/run/chrony/dantesync-test-{}-{tag}-{name}",
+        std::process::id()
+    ))
+}
+
+/// A chronyd and the files it made, gone on drop.
+struct Chronyd {
+    proc: Proc,
+    files: Vec<PathBuf>,
+}
+
+impl Drop for Chronyd {
+    fn drop(&mut self) {
+        let _ = self.proc.child.kill();
+        let _ = self.proc.child.wait();
+        for f in &self.files {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+/// One `chronyd -x` serving on 127.0.0.`last`:123; `source` holds its time source
+/// directive(s), one per line. `tag` keeps concurrent tests' files apart.
+fn chronyd(ns: &Netns, dir: &Path, tag: &str, last: u8, source: &str) -> Chronyd {
+    std::fs::create_dir_all("/run/chrony").unwrap();
+    let pid = run_file(tag, &format!("{last}.pid"));
+    let mut cmd = ns.command(tool("chronyd"));
+    // -x: never touch the clock; -d: foreground, log to stderr; -u root: no user switch.
+    cmd.args(["-x", "-d", "-u", "root"]);
+    cmd.args(source.lines());
+    cmd.args([
+        format!("bindaddress 127.0.0.{last}"),
+        "port 123".to_owned(),
+        "allow 127.0.0.0/8".to_owned(),
+        "cmdport 0".to_owned(),
+        "bindcmdaddress /".to_owned(),
+        format!("pidfile {}", pid.display()),
+    ]);
+    let proc = Proc::spawn(cmd, dir.join(format!("chronyd-{last}.log")));
+    Chronyd {
+        proc,
+        files: vec![pid],
+    }
 }
 
 /// Feeds a chrony `refclock SOCK` with samples saying true time = system time + `shift_s`,
@@ -319,7 +368,7 @@ fn the_client_measures_a_chronyd_server() {
     let _s = serial();
     let dir = TempDir::new("ntpc", "one");
     let ns = Netns::new();
-    let _server = chronyd(&ns, &dir.0, 2, local_stratum_server());
+    let _server = chronyd(&ns, &dir.0, "one", 2, local_stratum_server());
     let (o, stratum) = ns.ntpdig("127.0.0.2");
     assert_eq!(stratum, 8);
     assert!(o.abs() < 1e-3, "chronyd shares the host clock: {o} s");
@@ -365,15 +414,16 @@ fn a_server_250_ms_off_is_a_falseticker_and_not_followed() {
     let _s = serial();
     let dir = TempDir::new("ntpc", "three");
     let ns = Netns::new();
-    let _a = chronyd(&ns, &dir.0, 2, local_stratum_server());
-    let sock = dir.0.join("shift.sock");
+    let _a = chronyd(&ns, &dir.0, "three", 2, local_stratum_server());
+    let sock = run_file("three", "shift.sock");
     let _feeder = Feeder::start(sock.clone(), SHIFT_S);
     let shifted = format!(
         "refclock SOCK {} refid SHFT poll 0 filter 1",
         sock.display()
     );
-    let _b = chronyd(&ns, &dir.0, 3, &shifted);
-    let _c = chronyd(&ns, &dir.0, 4, local_stratum_server());
+    let mut _b = chronyd(&ns, &dir.0, "three", 3, &shifted);
+    _b.files.push(sock.clone());
+    let _c = chronyd(&ns, &dir.0, "three", 4, local_stratum_server());
 
     // The shift is real before the daemon is asked to judge it.
     let t0 = Instant::now();
@@ -440,6 +490,7 @@ fn a_rate_limiting_chronyd_is_still_measured() {
     let _server = chronyd(
         &ns,
         &dir.0,
+        "ratelimit",
         2,
         "local stratum 8\nratelimit interval 1 burst 1 leak 4",
     );
