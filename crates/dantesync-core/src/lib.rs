@@ -7,6 +7,7 @@
 
 pub mod controller;
 pub mod mode;
+pub mod ntp_client;
 pub mod ntp_server;
 pub mod query_server;
 pub mod servo;

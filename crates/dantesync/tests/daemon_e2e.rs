@@ -386,34 +386,48 @@ fn a_bad_config_stops_the_daemon_and_a_second_instance_refuses() {
     );
 }
 
-/// An NTP server that never answers must not delay PTP handling. The test watches the last PTP
-/// offset in the query API every 20 ms: each processed sample changes it. While the daemon's
-/// NTP task waits out its 4 × 500 ms timeouts on a black hole, samples must still be processed
-/// as they arrive (every 250 ms): the longest gap between two changes stays well below what a
-/// blocked PTP path would show (2 s).
+/// A slow NTP server must not delay PTP handling. The test watches the last PTP offset in the
+/// query API every 20 ms: each processed sample changes it. The server answers every request
+/// 250 ms late (inside the client's 300 ms timeout, so it is never backed off the way a silent
+/// one is), so each NTP check keeps the daemon's NTP task waiting about 1 s; samples must still
+/// be processed as they arrive (every 250 ms): the longest gap between two changes stays well
+/// below what a blocked PTP path would show (1 s and more).
 #[test]
-fn an_unreachable_ntp_server_does_not_delay_ptp() {
+fn a_slow_ntp_server_does_not_delay_ptp() {
+    use dantesync_core::wire::ntp::{Leap, Mode as NtpMode, NtpHeader, NtpTimestamp, ReferenceId};
     let _serial = serial();
     let hole = UdpSocket::bind("127.0.0.1:0").unwrap();
     let hole_port = hole.local_addr().unwrap().port();
     hole.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let requests = Arc::new(AtomicUsize::new(0));
-    let first_request = Arc::new(std::sync::Mutex::new(None::<Instant>));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hole_thread = {
-        let (requests, first_request, stop) =
-            (requests.clone(), first_request.clone(), stop.clone());
+        let (requests, stop) = (requests.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 512];
             while !stop.load(Ordering::Relaxed) {
-                if hole.recv(&mut buf).is_ok() {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    first_request
-                        .lock()
-                        .unwrap()
-                        .get_or_insert_with(Instant::now);
-                }
+                let Ok((len, from)) = hole.recv_from(&mut buf) else {
+                    continue;
+                };
+                requests.fetch_add(1, Ordering::Relaxed);
+                let Ok((req, _)) = NtpHeader::parse(&buf[..len]) else {
+                    continue;
+                };
+                let t2 = NtpTimestamp::from_unix_nanos(unix_nanos());
+                std::thread::sleep(Duration::from_millis(250));
+                let reply = NtpHeader {
+                    leap: Leap::NoWarning,
+                    mode: NtpMode::Server,
+                    stratum: 2,
+                    reference_id: ReferenceId::from_bytes([127, 0, 0, 1]),
+                    reference_ts: t2,
+                    origin_ts: req.transmit_ts,
+                    receive_ts: t2,
+                    transmit_ts: NtpTimestamp::from_unix_nanos(unix_nanos()),
+                    ..NtpHeader::client_request(NtpTimestamp::ZERO)
+                };
+                let _ = hole.send_to(&reply.to_bytes(), from);
             }
         })
     };
@@ -448,24 +462,28 @@ fn an_unreachable_ntp_server_does_not_delay_ptp() {
     let during = requests.load(Ordering::Relaxed) - start_requests;
     stop.store(true, Ordering::Relaxed);
     hole_thread.join().unwrap();
-    let r = s.query().unwrap();
     eprintln!(
-        "NTP requests to the black hole while watching: {during} (total {}); samples seen {changes} \
-         in {:.1} s; longest gap {:.0} ms; NTP failing flag {}",
+        "NTP requests to the slow server while watching: {during} (total {}); samples seen \
+         {changes} in {:.1} s; longest gap {:.0} ms",
         requests.load(Ordering::Relaxed),
         watch.as_secs_f64(),
         longest.as_secs_f64() * 1e3,
-        r.flags.ntp_failing()
     );
     assert!(
-        during >= 3,
+        during >= 4,
         "no NTP burst while watching ({during} requests)"
     );
-    assert!(r.flags.ntp_failing(), "{r:?}");
-    // 4 samples a second: at least 3.5/s seen, and no gap near the 2 s an NTP burst takes.
+    // 4 samples a second: at least 3.5/s seen, and no gap near the 1 s an NTP burst takes.
     assert!(
         f64::from(changes) >= 3.5 * watch.as_secs_f64(),
         "{changes} samples"
     );
     assert!(longest < Duration::from_millis(600), "gap {longest:?}");
+}
+
+fn unix_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
 }

@@ -18,6 +18,7 @@ pub use ntp_gate::{GateDecision, Method, NtpGate, NtpGateConfig};
 pub use status::{HostStatus, LeaderStatus, NtpStatus, RxTimestamping, Status};
 
 use crate::mode::Mode;
+use crate::ntp_client::NtpSourceStatus;
 use crate::servo::policy::Observed;
 use crate::servo::{EstimatorConfig, FrequencyPolicy, PolicyConfig, RateEstimator, Verdict};
 use crate::source::{PtpConfig, PtpSource, SourceEvent};
@@ -130,6 +131,7 @@ pub struct Controller {
     ntp_interval_s: f64,
     ntp_failing: bool,
     last_ntp: Option<NtpStatus>,
+    ntp_sources: Vec<NtpSourceStatus>,
     last_correction: Option<LocalTime>,
     timer_sf: Option<i64>,
     kinks_reported: u64,
@@ -169,6 +171,7 @@ impl Controller {
             ntp_interval_s: 10.0,
             ntp_failing: false,
             last_ntp: None,
+            ntp_sources: Vec::new(),
             last_correction: None,
             timer_sf: None,
             kinks_reported: 0,
@@ -384,6 +387,11 @@ impl Controller {
         out
     }
 
+    /// The NTP client's view of its servers, shown in the status as it is.
+    pub fn set_ntp_sources(&mut self, sources: Vec<NtpSourceStatus>) {
+        self.ntp_sources = sources;
+    }
+
     /// An NTP check that failed (no usable answer), reported at `now`.
     pub fn handle_ntp_failure(&mut self, now: LocalTime) -> Vec<Action> {
         let mut out = Vec::new();
@@ -445,6 +453,7 @@ impl Controller {
             ptp: self.source.counters(),
             estimator: self.estimator.counters(),
             host: HostStatus::default(),
+            ntp_sources: self.ntp_sources.clone(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The status snapshot: everything the UDP API, HTTP, logs and tray show.
 
 use crate::mode::Mode;
+use crate::ntp_client::NtpSourceStatus;
 use crate::query_server::QueryCounters;
 use crate::servo::estimator::EstimatorCounters;
 use crate::source::{LeaderId, LeaderQuality, PtpCounters};
@@ -71,6 +72,9 @@ pub struct Status {
     /// What the daemon adds when it reads the snapshot; the controller leaves it at its
     /// default (zero uptime, timestamping unknown, no query counters).
     pub host: HostStatus,
+    /// Every configured NTP server as of the last check: address, truechimer / falseticker /
+    /// unreachable / denied..., and its last burst (offset, delay, spread, samples).
+    pub ntp_sources: Vec<NtpSourceStatus>,
 }
 
 /// The daemon's own part of the snapshot: what the controller cannot know.

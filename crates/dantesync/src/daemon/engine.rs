@@ -24,6 +24,8 @@ use super::systemd::Notifier;
 const SUMMARY_EVERY: Duration = Duration::from_secs(300);
 /// How often a locked frequency is offered to the persister (which decides whether to write).
 const PERSIST_OFFER_EVERY: Duration = Duration::from_secs(10);
+/// At most one panic-threshold refusal warning per this long.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Debug)]
 pub struct Engine {
@@ -37,6 +39,8 @@ pub struct Engine {
     timer: Option<Instant>,
     last_clock_error: Option<String>,
     last_offer: Option<Instant>,
+    /// When the refusal of an offset beyond the panic threshold was last logged.
+    last_refusal_log: Option<Instant>,
 }
 
 impl Engine {
@@ -57,6 +61,7 @@ impl Engine {
             timer: None,
             last_clock_error: None,
             last_offer: None,
+            last_refusal_log: None,
         }
     }
 
@@ -84,15 +89,23 @@ impl Engine {
                     let Some(event) = event else { break };
                     let actions = match event {
                         Event::Ptp { bytes, rx } => self.controller.handle_ptp(&bytes, rx),
-                        Event::Ntp(Ok(m)) => {
-                            tracing::debug!("NTP check: offset {} µs, delay {} µs", m.offset_ns / 1000, m.delay_ns / 1000);
+                        Event::Ntp(report) => {
+                            self.controller.set_ntp_sources(report.sources);
                             let now = self.shared.now();
-                            self.controller.handle_ntp_result(now, m)
-                        }
-                        Event::Ntp(Err(e)) => {
-                            tracing::debug!("NTP check failed: {e}");
-                            let now = self.shared.now();
-                            self.controller.handle_ntp_failure(now)
+                            match report.result {
+                                Ok(m) => {
+                                    tracing::debug!(
+                                        "NTP check: offset {:+.3} ms, delay {:.3} ms",
+                                        m.offset_ns as f64 * 1e-6,
+                                        m.delay_ns as f64 * 1e-6
+                                    );
+                                    self.controller.handle_ntp_result(now, m)
+                                }
+                                Err(e) => {
+                                    tracing::debug!("NTP check failed: {e}");
+                                    self.controller.handle_ntp_failure(now)
+                                }
+                            }
                         }
                     };
                     self.execute(actions);
@@ -157,6 +170,9 @@ impl Engine {
                     self.timer = Some(Instant::now() + wait);
                 }
                 Action::Notice(notice) => {
+                    if matches!(notice, Notice::NtpRefused { .. }) && !self.refusal_log_due() {
+                        continue;
+                    }
                     let s = status.get_or_insert_with(|| self.controller.status());
                     self.log_notice(&notice, s);
                 }
@@ -184,6 +200,19 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A refused offset comes back at every other check while the servers insist: it is
+    /// logged at the first refusal, then at most every REFUSAL_LOG_EVERY.
+    fn refusal_log_due(&mut self) -> bool {
+        let now = Instant::now();
+        let due = self
+            .last_refusal_log
+            .is_none_or(|t| now.duration_since(t) >= REFUSAL_LOG_EVERY);
+        if due {
+            self.last_refusal_log = Some(now);
+        }
+        due
     }
 
     fn log_notice(&self, notice: &Notice, s: &Status) {
@@ -215,19 +244,32 @@ impl Engine {
                     offset_ns / 1000
                 ),
             },
-            Notice::NtpRefused { offset_ns } => tracing::warn!(
-                "NTP offset {:.3} s is beyond ntp.panic_threshold_s: not applied",
-                *offset_ns as f64 * 1e-9
-            ),
+            Notice::NtpRefused { offset_ns } => {
+                let threshold = self
+                    .controller
+                    .config()
+                    .ntp
+                    .as_ref()
+                    .and_then(|g| g.panic_threshold_s)
+                    .unwrap_or(f64::NAN);
+                tracing::warn!(
+                    "NTP says the clock is off by {:+.3} s, beyond ntp.panic_threshold_s = {threshold} s: \
+                     NOT corrected (only the first correction after start may be that large; repeated at most every 10 min). \
+                     If the servers are right, restart dantesync to accept it, or raise \
+                     ntp.panic_threshold_s (null = no limit)",
+                    *offset_ns as f64 * 1e-9
+                )
+            }
         }
     }
 
     fn log_summary(&self) {
         let s = self.controller.status();
         tracing::info!(
-            "summary: {}{}; samples {}, timestamps {}, PTP dropped by source filter {}",
+            "summary: {}{}{}; samples {}, timestamps {}, PTP dropped by source filter {}",
             s.mode,
             describe(&s),
+            ntp_servers(&s),
             s.ptp.samples,
             self.shared.timestamping().describe(),
             self.shared
@@ -290,6 +332,23 @@ fn learned(s: &Status) -> LearnedState {
 }
 
 /// ", drift +0.012 ± 0.004 ppm, applied -49.998 ppm, leader 00:1d:c1:00:53:01".
+/// The NTP servers by state, for the summary: ", NTP servers 2 truechimer, 1 falseticker".
+fn ntp_servers(s: &Status) -> String {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for src in &s.ntp_sources {
+        let name = src.state.as_str();
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
+    format!(", NTP servers {}", parts.join(", "))
+}
+
 fn describe(s: &Status) -> String {
     let mut out = String::new();
     if let (Some(d), Some(sigma)) = (s.drift_ppm, s.drift_sigma_ppm) {
@@ -302,4 +361,31 @@ fn describe(s: &Status) -> String {
         out.push_str(", no leader (holding the last frequency)");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dantesync_core::ntp_client::{NtpSourceStatus, SourceState};
+    use dantesync_core::{Controller, LocalTime};
+
+    #[test]
+    fn the_summary_counts_ntp_servers_by_state() {
+        let c = Controller::new(Default::default(), LocalTime::from_nanos(0), 0.0);
+        let mut s = c.status();
+        assert_eq!(ntp_servers(&s), "", "no servers, nothing said");
+        let src = |state| NtpSourceStatus {
+            name: "ntp.lan".into(),
+            address: None,
+            state,
+            last: None,
+            backoff_s: None,
+        };
+        s.ntp_sources = vec![
+            src(SourceState::Truechimer),
+            src(SourceState::Falseticker),
+            src(SourceState::Truechimer),
+        ];
+        assert_eq!(ntp_servers(&s), ", NTP servers 2 truechimer, 1 falseticker");
+    }
 }

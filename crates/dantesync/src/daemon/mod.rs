@@ -208,18 +208,17 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
             event_tx.clone(),
         ));
     }
-    let ntp_tx = match (cfg.ptp_only(), cfg.ntp_servers.first()) {
-        (false, Some(server)) => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(ntp::run(
-                server.clone(),
-                shared.clone(),
-                rx,
-                event_tx.clone(),
-            ));
-            Some(tx)
-        }
-        _ => None,
+    let ntp_tx = if cfg.ptp_only() {
+        None
+    } else {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(ntp::run(
+            cfg.ntp_servers.clone(),
+            shared.clone(),
+            rx,
+            event_tx.clone(),
+        ));
+        Some(tx)
     };
     if let Some(sock) = query_sock {
         let info = query::NodeInfo {

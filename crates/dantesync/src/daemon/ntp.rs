@@ -1,71 +1,230 @@
-//! A minimal NTP client for the controller's `StartNtpCheck` (the full client, with several
-//! servers and a filter, is a later issue).
+//! The NTP client's I/O: for each `StartNtpCheck`, one burst to every configured server that
+//! is not backing off, all at once; what they answered goes to the sans-IO
+//! [`NtpClient`](dantesync_core::ntp_client::NtpClient), which picks the truechimers and
+//! combines their offsets for the controller's gate.
 //!
-//! One check is a burst of 4 mode-3 NTPv4 requests 50 ms apart to the first configured
-//! server, resolved afresh each check (a DHCP'd NTP master may move), each waiting at most
-//! 500 ms; the sample with the lowest delay is reported, since the least-queued exchange has
-//! the least asymmetric error. It runs in a task of its own: a server that never answers costs
-//! this task 2 s, never the PTP path.
+//! A burst is 4 mode-3 NTPv4 requests 50 ms apart (one to a server that sent KoD RATE), each waiting at most 300 ms for its reply;
+//! two silent requests in a row with nothing heard end it early, so a dead server costs a
+//! check 0.6 s. The name is resolved afresh for every check (a DHCP'd NTP master may move).
+//! The reply's arrival (T4) is the kernel's receive timestamp where the OS gives one
+//! (SO_TIMESTAMPNS on Linux), so scheduling latency stays out of the delay and the offset.
+//! It runs in a task of its own: a server that never answers costs this task, never the PTP
+//! path. Server state changes (falseticker, unreachable, Kiss-o'-Death...) are logged when
+//! they happen, not at every check; every check's per-server numbers are at debug level.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use dantesync_core::ntp_client::{
+    evaluate, reduce, request, Change, NtpClient, Outcome, Sample, SourceState, Verdict,
+};
 use dantesync_core::ntp_server::UpstreamInfo;
-use dantesync_core::wire::ntp::{Leap, Mode, NtpHeader, NtpTimestamp};
-use dantesync_core::{LocalTime, NtpMeasurement};
+use dantesync_core::wire::ntp::NtpTimestamp;
+use dantesync_core::LocalTime;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::{timeout, Instant};
 
-use super::shared::{Event, Shared};
+use super::shared::{Event, NtpReport, Shared};
 use crate::config::ServerAddr;
 
-const BURST: usize = 4;
 const SPACING: Duration = Duration::from_millis(50);
-const REPLY_TIMEOUT: Duration = Duration::from_millis(500);
+const REPLY_TIMEOUT: Duration = Duration::from_millis(300);
+/// Silent requests in a row, with no reply at all yet, that end a burst early.
+const GIVE_UP_AFTER: usize = 2;
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The upstream server of the last good sample, as its reply described itself: what the
-/// built-in NTP server derives its stratum, reference id and root distance from. One daemon
-/// runs per process and has one NTP client, so this lives here rather than in every caller.
+/// The upstream server the last combined offset rests on most, as its reply described
+/// itself: what the built-in NTP server derives its stratum, reference id and root distance
+/// from. One daemon runs per process and has one NTP client, so this lives here.
 static UPSTREAM: Mutex<Option<UpstreamInfo>> = Mutex::new(None);
 
-/// The upstream server that gave the last good sample, if any did.
+/// The upstream server of the last good check, if any.
 pub fn last_upstream() -> Option<UpstreamInfo> {
     *UPSTREAM.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn note_upstream(reply: &[u8], from: SocketAddr) {
-    if let Ok((h, _)) = NtpHeader::parse(reply) {
-        let info = UpstreamInfo {
-            stratum: h.stratum,
-            addr: from.ip(),
-            root_delay_s: h.root_delay.to_seconds_f64(),
-            root_dispersion_s: h.root_dispersion.to_seconds_f64(),
-        };
-        *UPSTREAM.lock().unwrap_or_else(PoisonError::into_inner) = Some(info);
+/// The name a server goes by in logs and status: the port only when it is not 123.
+fn display_name(s: &ServerAddr) -> String {
+    if s.port == 123 {
+        s.host.clone()
+    } else {
+        s.to_string()
     }
 }
 
 /// Runs one check per request from the engine and reports each outcome.
 pub async fn run(
-    server: ServerAddr,
+    servers: Vec<ServerAddr>,
     shared: Arc<Shared>,
     mut requests: mpsc::UnboundedReceiver<()>,
     events: mpsc::Sender<Event>,
 ) {
+    let mut client = NtpClient::new(servers.iter().map(display_name));
+    let origin = Instant::now();
     while requests.recv().await.is_some() {
-        let outcome = check(&server, &shared).await;
-        if events.send(Event::Ntp(outcome)).await.is_err() {
+        let due = client.due(origin.elapsed());
+        let mut bursts = JoinSet::new();
+        for i in due {
+            let server = servers[i].clone();
+            let shared = shared.clone();
+            let requests = client.requests(i);
+            bursts.spawn(async move { (i, burst(&server, requests, &shared).await) });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(done) = bursts.join_next().await {
+            match done {
+                Ok((i, outcome)) => {
+                    log_outcome(&display_name(&servers[i]), &outcome);
+                    outcomes.push((i, outcome));
+                }
+                Err(e) => tracing::error!("NTP: a burst task failed: {e}"),
+            }
+        }
+        outcomes.sort_by_key(|(i, _)| *i);
+        let report = client.complete(origin.elapsed(), outcomes);
+        for change in &report.changes {
+            log_change(change);
+        }
+        let result = match report.result {
+            Ok(combined) => {
+                *UPSTREAM.lock().unwrap_or_else(PoisonError::into_inner) = Some(combined.upstream);
+                Ok(combined.measurement)
+            }
+            Err(e) => Err(e),
+        };
+        let event = Event::Ntp(NtpReport {
+            result,
+            sources: client.status(),
+        });
+        if events.send(event).await.is_err() {
             return;
         }
     }
 }
 
-/// One burst against `server`.
-pub async fn check(server: &ServerAddr, shared: &Shared) -> Result<NtpMeasurement, String> {
-    let target = resolve(server).await?;
+fn log_outcome(name: &str, outcome: &Outcome) {
+    match outcome {
+        Outcome::Answered { address, burst } => tracing::debug!(
+            "NTP {name} ({address}): offset {:+.3} ms, delay {:.3} ms, spread {:.3} ms, \
+             {} answered, {} kept, stratum {}",
+            burst.offset_ns as f64 * 1e-6,
+            burst.delay_ns as f64 * 1e-6,
+            burst.spread_ns as f64 * 1e-6,
+            burst.samples,
+            burst.kept,
+            burst.stratum
+        ),
+        Outcome::Unsynchronised { address, why } => {
+            tracing::debug!("NTP {name} ({address}): {why}")
+        }
+        Outcome::Kissed { address, kiss } => {
+            tracing::debug!("NTP {name} ({address}): Kiss-o'-Death {}", kiss.code())
+        }
+        Outcome::NoReply { why, .. } => tracing::debug!("NTP {name}: {why}"),
+    }
+}
+
+/// One line per server state change, at a level that says how much it matters.
+fn log_change(c: &Change) {
+    // The address only when the name does not already say it.
+    let named_ip = c
+        .name
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .or_else(|| c.name.parse::<SocketAddr>().ok().map(|s| s.ip()));
+    let who = match c.address {
+        Some(a) if named_ip != Some(a) => format!("{} ({a})", c.name),
+        _ => c.name.clone(),
+    };
+    let line = format!("NTP server {who}: {} -> {}: {}", c.from, c.to, c.message);
+    match c.to {
+        SourceState::Denied => tracing::error!("{line}"),
+        SourceState::Falseticker
+        | SourceState::Undecided
+        | SourceState::Unreachable
+        | SourceState::RateLimited
+        | SourceState::Unsynchronised => tracing::warn!("{line}"),
+        SourceState::Truechimer | SourceState::Pending => tracing::info!("{line}"),
+    }
+}
+
+/// One burst of `requests` requests against `server`.
+async fn burst(server: &ServerAddr, requests: usize, shared: &Shared) -> Outcome {
+    let target = match resolve(server).await {
+        Ok(t) => t,
+        Err(why) => return Outcome::NoReply { address: None, why },
+    };
+    let address = target.ip();
+    let socket = match open(target).await {
+        Ok(s) => s,
+        Err(why) => {
+            return Outcome::NoReply {
+                address: Some(address),
+                why,
+            }
+        }
+    };
+    let mut samples: Vec<Sample> = Vec::with_capacity(requests);
+    let mut refusal: Option<String> = None;
+    let mut silent_in_a_row = 0;
+    let mut last_error = format!("no reply within {} ms", REPLY_TIMEOUT.as_millis());
+    for i in 0..requests {
+        let started = Instant::now();
+        match exchange(&socket, shared).await {
+            Ok(s) => {
+                silent_in_a_row = 0;
+                samples.push(s);
+            }
+            Err(Failure::Kiss(kiss)) => return Outcome::Kissed { address, kiss },
+            Err(Failure::Refused(why)) => {
+                silent_in_a_row = 0;
+                refusal = Some(why);
+            }
+            Err(Failure::Silent(why)) => {
+                silent_in_a_row += 1;
+                last_error = why;
+                if silent_in_a_row >= GIVE_UP_AFTER && samples.is_empty() && refusal.is_none() {
+                    break;
+                }
+            }
+        }
+        if i + 1 < requests {
+            tokio::time::sleep_until(started + SPACING).await;
+        }
+    }
+    if let Some(burst) = reduce(&samples) {
+        Outcome::Answered { address, burst }
+    } else if let Some(why) = refusal {
+        Outcome::Unsynchronised { address, why }
+    } else {
+        Outcome::NoReply {
+            address: Some(address),
+            why: last_error,
+        }
+    }
+}
+
+async fn resolve(server: &ServerAddr) -> Result<SocketAddr, String> {
+    let lookup = tokio::net::lookup_host((server.host.as_str(), server.port));
+    let addrs = timeout(RESOLVE_TIMEOUT, lookup)
+        .await
+        .map_err(|_| "name resolution timed out".to_owned())?
+        .map_err(|e| format!("cannot resolve the name: {e}"))?;
+    let addrs: Vec<SocketAddr> = addrs.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| "the name has no address".to_owned())
+}
+
+/// A socket connected to `target`, with kernel receive timestamps where there are any.
+async fn open(target: SocketAddr) -> Result<UdpSocket, String> {
     let local: SocketAddr = if target.is_ipv4() {
         "0.0.0.0:0".parse().expect("literal")
     } else {
@@ -73,86 +232,70 @@ pub async fn check(server: &ServerAddr, shared: &Shared) -> Result<NtpMeasuremen
     };
     let socket = UdpSocket::bind(local)
         .await
-        .map_err(|e| format!("NTP: cannot open a socket: {e}"))?;
+        .map_err(|e| format!("cannot open a socket: {e}"))?;
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        let _ = super::sys::enable_rx_timestamps(socket.as_raw_fd());
+        if let Err(e) = super::sys::enable_rx_timestamps(socket.as_raw_fd()) {
+            tracing::debug!("NTP: no kernel receive timestamps ({e}); reading the clock instead");
+        }
     }
     socket
         .connect(target)
         .await
-        .map_err(|e| format!("NTP {server}: {e}"))?;
-    let mut best: Option<NtpMeasurement> = None;
-    let mut last_error = String::from("no reply");
-    for i in 0..BURST {
-        let started = Instant::now();
-        match exchange(&socket, shared).await {
-            Ok(m) => {
-                if best.is_none_or(|b| m.delay_ns < b.delay_ns) {
-                    best = Some(m);
-                }
-            }
-            Err(Refusal::Stop(e)) => return Err(format!("NTP {server} ({target}): {e}")),
-            Err(Refusal::Skip(e)) => last_error = e,
-        }
-        if i + 1 < BURST {
-            tokio::time::sleep_until(started + SPACING).await;
-        }
-    }
-    best.ok_or_else(|| format!("NTP {server} ({target}): {last_error}"))
+        .map_err(|e| format!("cannot reach {target}: {e}"))?;
+    Ok(socket)
 }
 
-async fn resolve(server: &ServerAddr) -> Result<SocketAddr, String> {
-    let lookup = tokio::net::lookup_host((server.host.as_str(), server.port));
-    let addrs = timeout(RESOLVE_TIMEOUT, lookup)
-        .await
-        .map_err(|_| format!("NTP {server}: name resolution timed out"))?
-        .map_err(|e| format!("NTP {server}: cannot resolve: {e}"))?;
-    let addrs: Vec<SocketAddr> = addrs.collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or_else(|| format!("NTP {server}: the name has no address"))
-}
-
-/// Why an exchange gave no sample: skip it, or stop the whole check (the server said so).
+/// Why an exchange gave no sample.
 #[derive(Debug)]
-enum Refusal {
-    Skip(String),
-    Stop(String),
+enum Failure {
+    /// No reply in time, or the socket failed.
+    Silent(String),
+    /// A reply, but no usable sample.
+    Refused(String),
+    Kiss(dantesync_core::ntp_client::Kiss),
 }
 
 /// One request and its reply.
-async fn exchange(socket: &UdpSocket, shared: &Shared) -> Result<NtpMeasurement, Refusal> {
+async fn exchange(socket: &UdpSocket, shared: &Shared) -> Result<Sample, Failure> {
     let t1 = shared.now();
     let transmit = NtpTimestamp::from_unix_nanos(t1.nanos());
-    let request = request(transmit);
     socket
-        .send(&request.to_bytes())
+        .send(&request(transmit).to_bytes())
         .await
-        .map_err(|e| Refusal::Skip(format!("send failed: {e}")))?;
+        .map_err(|e| Failure::Silent(format!("send failed: {e}")))?;
     let deadline = Instant::now() + REPLY_TIMEOUT;
     let mut buf = [0u8; 1024];
     loop {
-        let received = tokio::time::timeout_at(deadline, recv(socket, &mut buf, shared))
+        let (len, t4) = tokio::time::timeout_at(deadline, recv(socket, &mut buf, shared))
             .await
-            .map_err(|_| Refusal::Skip("no reply within 500 ms".to_owned()))?
-            .map_err(|e| Refusal::Skip(format!("receive failed: {e}")))?;
-        let (len, t4) = received;
+            .map_err(|_| {
+                Failure::Silent(format!("no reply within {} ms", REPLY_TIMEOUT.as_millis()))
+            })?
+            .map_err(|e| Failure::Silent(format!("receive failed: {e}")))?;
         match evaluate(&buf[..len], transmit, t1, t4) {
-            Ok(m) => {
-                if let Ok(peer) = socket.peer_addr() {
-                    note_upstream(&buf[..len], peer);
-                }
-                return Ok(m);
-            }
+            Ok(sample) => return Ok(sample),
             // A stale or foreign reply: keep waiting for ours.
             Err(Verdict::NotOurs) => {}
-            Err(Verdict::Refused(e)) => return Err(Refusal::Skip(e)),
-            Err(Verdict::Stop(e)) => return Err(Refusal::Stop(e)),
+            Err(Verdict::Refused(why)) => return Err(Failure::Refused(why)),
+            Err(Verdict::Kiss(k)) => return Err(Failure::Kiss(k)),
+        }
+    }
+}
+
+/// Whether the first reply's timestamp source has been logged.
+static T4_SOURCE_LOGGED: AtomicBool = AtomicBool::new(false);
+
+fn note_t4_source(kernel: bool) {
+    if !T4_SOURCE_LOGGED.swap(true, Ordering::Relaxed) {
+        if kernel {
+            tracing::info!("NTP client: reply arrival times from the kernel (SO_TIMESTAMPNS)");
+        } else {
+            tracing::info!(
+                "NTP client: no kernel receive timestamp on replies; arrival read from the \
+                 clock after recv (scheduling latency adds to the delay)"
+            );
         }
     }
 }
@@ -173,6 +316,7 @@ async fn recv(
             });
             match got {
                 Ok(r) => {
+                    note_t4_source(r.kernel_ns.is_some());
                     let clock = shared.clock();
                     let t4 = match r.kernel_ns {
                         Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
@@ -188,169 +332,7 @@ async fn recv(
     #[cfg(not(target_os = "linux"))]
     {
         let len = socket.recv(buf).await?;
+        note_t4_source(false);
         Ok((len, shared.now()))
-    }
-}
-
-/// A client request carrying `transmit` as T1.
-pub fn request(transmit: NtpTimestamp) -> NtpHeader {
-    NtpHeader::client_request(transmit)
-}
-
-#[derive(Debug, PartialEq)]
-pub enum Verdict {
-    /// Not a reply to the request in flight.
-    NotOurs,
-    /// Our reply, but unusable as a sample.
-    Refused(String),
-    /// The server asks us to stop (Kiss-o'-Death).
-    Stop(String),
-}
-
-/// Checks a reply to the request sent with `transmit` at `t1`, received at `t4`, and computes
-/// θ = ((T2 − T1) + (T3 − T4)) / 2 and δ = (T4 − T1) − (T3 − T2).
-pub fn evaluate(
-    datagram: &[u8],
-    transmit: NtpTimestamp,
-    t1: LocalTime,
-    t4: LocalTime,
-) -> Result<NtpMeasurement, Verdict> {
-    let Ok((h, _)) = NtpHeader::parse(datagram) else {
-        return Err(Verdict::NotOurs);
-    };
-    if h.mode != Mode::Server || h.origin_ts != transmit {
-        return Err(Verdict::NotOurs);
-    }
-    if let Some(code) = h.kiss_code() {
-        return Err(Verdict::Stop(format!(
-            "Kiss-o'-Death {}",
-            String::from_utf8_lossy(&code)
-        )));
-    }
-    if h.leap == Leap::Unsynchronized || h.stratum >= 16 {
-        return Err(Verdict::Refused(format!(
-            "the server is not synchronised (leap {:?}, stratum {})",
-            h.leap, h.stratum
-        )));
-    }
-    if h.receive_ts.is_zero() || h.transmit_ts.is_zero() {
-        return Err(Verdict::Refused(
-            "the reply carries no timestamps".to_owned(),
-        ));
-    }
-    let t1 = i128::from(t1.nanos());
-    let t4 = i128::from(t4.nanos());
-    let pivot = t1 as i64;
-    let t2 = h.receive_ts.to_unix_nanos_wide(pivot);
-    let t3 = h.transmit_ts.to_unix_nanos_wide(pivot);
-    let offset = ((t2 - t1) + (t3 - t4)) / 2;
-    let delay = (t4 - t1) - (t3 - t2);
-    if delay < 0 {
-        return Err(Verdict::Refused(format!("negative delay {delay} ns")));
-    }
-    let clamp = |v: i128| v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-    Ok(NtpMeasurement {
-        offset_ns: clamp(offset),
-        delay_ns: clamp(delay),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use dantesync_core::wire::ntp::ReferenceId;
-
-    const T1: i64 = 1_785_427_891_000_000_000;
-
-    fn reply(origin: NtpTimestamp, t2: i64, t3: i64) -> NtpHeader {
-        NtpHeader {
-            leap: Leap::NoWarning,
-            mode: Mode::Server,
-            stratum: 2,
-            reference_id: ReferenceId::from_bytes([10, 0, 0, 1]),
-            origin_ts: origin,
-            receive_ts: NtpTimestamp::from_unix_nanos(t2),
-            transmit_ts: NtpTimestamp::from_unix_nanos(t3),
-            ..request(NtpTimestamp::ZERO)
-        }
-    }
-
-    #[test]
-    fn offset_and_delay_follow_rfc5905() {
-        let tx = NtpTimestamp::from_unix_nanos(T1);
-        // The server is 3 ms ahead; 1 ms each way; it holds the request for 0.2 ms.
-        let t2 = T1 + 1_000_000 + 3_000_000;
-        let t3 = t2 + 200_000;
-        let t4 = T1 + 2_200_000;
-        let bytes = reply(tx, t2, t3).to_bytes();
-        let m = evaluate(
-            &bytes,
-            tx,
-            LocalTime::from_nanos(T1),
-            LocalTime::from_nanos(t4),
-        )
-        .unwrap();
-        assert_eq!(m.offset_ns, 3_000_000);
-        assert_eq!(m.delay_ns, 2_000_000);
-    }
-
-    #[test]
-    fn replies_to_other_requests_are_not_ours() {
-        let tx = NtpTimestamp::from_unix_nanos(T1);
-        let other = NtpTimestamp::from_unix_nanos(T1 - 1_000);
-        let bytes = reply(other, T1, T1).to_bytes();
-        let v = evaluate(
-            &bytes,
-            tx,
-            LocalTime::from_nanos(T1),
-            LocalTime::from_nanos(T1 + 10),
-        );
-        assert_eq!(v, Err(Verdict::NotOurs));
-        // Our own request echoed back (mode 3) is not a reply either.
-        let echoed = request(tx).to_bytes();
-        let v = evaluate(
-            &echoed,
-            tx,
-            LocalTime::from_nanos(T1),
-            LocalTime::from_nanos(T1),
-        );
-        assert_eq!(v, Err(Verdict::NotOurs));
-    }
-
-    #[test]
-    fn kiss_of_death_stops_and_unsynchronised_servers_are_refused() {
-        let tx = NtpTimestamp::from_unix_nanos(T1);
-        let at = (LocalTime::from_nanos(T1), LocalTime::from_nanos(T1 + 1_000));
-        let mut kod = reply(tx, T1, T1);
-        kod.stratum = 0;
-        kod.reference_id = ReferenceId::RATE;
-        assert_eq!(
-            evaluate(&kod.to_bytes(), tx, at.0, at.1),
-            Err(Verdict::Stop("Kiss-o'-Death RATE".to_owned()))
-        );
-        let mut unsync = reply(tx, T1, T1);
-        unsync.leap = Leap::Unsynchronized;
-        assert!(matches!(
-            evaluate(&unsync.to_bytes(), tx, at.0, at.1),
-            Err(Verdict::Refused(_))
-        ));
-        let mut s16 = reply(tx, T1, T1);
-        s16.stratum = 16;
-        assert!(matches!(
-            evaluate(&s16.to_bytes(), tx, at.0, at.1),
-            Err(Verdict::Refused(_))
-        ));
-    }
-
-    #[test]
-    fn the_request_is_a_version_4_client_packet_carrying_t1() {
-        let tx = NtpTimestamp::from_unix_nanos(T1);
-        let bytes = request(tx).to_bytes();
-        assert_eq!(bytes[0] & 0b111, 3, "mode 3");
-        assert_eq!((bytes[0] >> 3) & 0b111, 4, "version 4");
-        assert_eq!(
-            u64::from_be_bytes(bytes[40..48].try_into().unwrap()),
-            tx.to_bits()
-        );
     }
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use dantesync_clock::Clock;
 use dantesync_core::controller::HostStatus;
+use dantesync_core::ntp_client::NtpSourceStatus;
 use dantesync_core::ntp_server::Counters as NtpServerCounters;
 use dantesync_core::query_server::QueryCounters;
 use dantesync_core::{LocalTime, NtpMeasurement, Status};
@@ -19,8 +20,17 @@ use crate::config::PtpSettings;
 pub enum Event {
     /// A PTP datagram and its receive time on the disciplined clock.
     Ptp { bytes: Vec<u8>, rx: LocalTime },
-    /// The outcome of one NTP check; the error says why it failed (for the debug log).
-    Ntp(Result<NtpMeasurement, String>),
+    /// The outcome of one NTP check.
+    Ntp(NtpReport),
+}
+
+/// One NTP check as the client reports it to the engine.
+#[derive(Debug)]
+pub struct NtpReport {
+    /// The combined measurement of the truechimers, or why there is none (for the debug log).
+    pub result: Result<NtpMeasurement, String>,
+    /// Every configured server as of this check, for the status.
+    pub sources: Vec<NtpSourceStatus>,
 }
 
 /// How PTP datagrams are stamped (the core's enum: the status snapshot carries it).

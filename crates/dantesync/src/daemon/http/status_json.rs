@@ -7,6 +7,7 @@
 //! `counters`. See docs/http-api.md.
 
 use dantesync_core::controller::{HostStatus, LeaderStatus, NtpStatus};
+use dantesync_core::ntp_client::NtpSourceStatus;
 use dantesync_core::ntp_server::{Counters, DropReason};
 use dantesync_core::servo::estimator::EstimatorCounters;
 use dantesync_core::source::PtpCounters;
@@ -54,6 +55,7 @@ pub fn snapshot(s: &Status, now: LocalTime) -> Value {
         ptp,
         estimator,
         host,
+        ntp_sources,
     } = s;
     json!({
         "mode": mode.name(),
@@ -83,6 +85,26 @@ pub fn snapshot(s: &Status, now: LocalTime) -> Value {
         "ptp": ptp_counters(ptp),
         "estimator": estimator_counters(estimator),
         "host": host_json(host),
+        "ntp_sources": ntp_sources.iter().map(ntp_source_json).collect::<Vec<_>>(),
+    })
+}
+
+fn ntp_source_json(n: &NtpSourceStatus) -> Value {
+    json!({
+        "name": n.name,
+        "address": n.address.map(|a| a.to_string()),
+        "state": n.state.as_str(),
+        "last": n.last.map(|b| json!({
+            "offset_ns": b.offset_ns,
+            "delay_ns": b.delay_ns,
+            "spread_ns": b.spread_ns,
+            "samples": b.samples,
+            "kept": b.kept,
+            "stratum": b.stratum,
+            "root_delay_ns": b.root_delay_ns,
+            "root_dispersion_ns": b.root_dispersion_ns,
+        })),
+        "backoff_s": n.backoff_s,
     })
 }
 

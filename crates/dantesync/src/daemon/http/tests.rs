@@ -129,7 +129,8 @@ fn the_document_carries_every_status_field_in_its_own_names() {
     // One key per field of Status plus the derived mode_code and locked. `snapshot`
     // destructures Status exhaustively, so a new field fails to compile until it is added
     // there; then this count goes up by one too.
-    assert_eq!(s.as_object().unwrap().len(), 25 + 2);
+    assert_eq!(s.as_object().unwrap().len(), 26 + 2);
+    assert_eq!(s["ntp_sources"], json!([]));
     assert_eq!(s["host"]["query"]["not_padded"], json!(0));
     assert_eq!(doc["node"]["hostname"], json!("node-a"));
     assert_eq!(doc["counters"]["ntp_server"]["answered"], json!(9));

@@ -1,0 +1,23 @@
+//! The sans-IO NTP client: several servers, a burst per server per check, a burst filter,
+//! per-server back-off and Kiss-o'-Death handling, and a majority selection that names
+//! falsetickers and combines the truechimers' offsets for the controller's gate.
+//!
+//! - [`reply`]: one reply checked against its request, turned into a [`Sample`].
+//! - [`burst`]: a burst's samples reduced to offset, delay, spread and count.
+//! - [`source`]: one server's state and back-off, and [`NtpSourceStatus`] for the surfaces.
+//! - [`select`]: intersection of correctness intervals; truechimers and falsetickers.
+//! - [`client`]: [`NtpClient`], who is asked and what a check comes to.
+
+pub mod burst;
+pub mod client;
+pub mod reply;
+pub mod select;
+pub mod source;
+
+pub use burst::{reduce, BurstResult};
+pub use client::{Change, CheckReport, Combined, NtpClient, Outcome};
+pub use reply::{evaluate, request, Kiss, Sample, Verdict};
+pub use source::{NtpSourceStatus, SourceState, BURST};
+
+#[cfg(test)]
+mod tests;

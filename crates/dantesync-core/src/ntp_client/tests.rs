@@ -1,0 +1,293 @@
+//! The client across checks: selection, back-off, Kiss-o'-Death, and what gets logged.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::*;
+
+const S: Duration = Duration::from_secs(1);
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::from([10, 0, 0, last])
+}
+
+fn burst(offset_ms: f64, delay_us: i64) -> BurstResult {
+    BurstResult {
+        offset_ns: (offset_ms * 1e6) as i64,
+        delay_ns: delay_us * 1000,
+        spread_ns: 20_000,
+        samples: 4,
+        kept: 2,
+        stratum: 2,
+        root_delay_ns: 0,
+        root_dispersion_ns: 0,
+    }
+}
+
+fn answered(i: usize, offset_ms: f64) -> (usize, Outcome) {
+    (
+        i,
+        Outcome::Answered {
+            address: ip(i as u8 + 1),
+            burst: burst(offset_ms, 300),
+        },
+    )
+}
+
+fn silent(i: usize) -> (usize, Outcome) {
+    (
+        i,
+        Outcome::NoReply {
+            address: Some(ip(i as u8 + 1)),
+            why: "no reply within 300 ms".into(),
+        },
+    )
+}
+
+fn three() -> NtpClient {
+    NtpClient::new(["a.lan", "b.lan", "c.lan"].map(String::from))
+}
+
+#[test]
+fn the_server_250_ms_off_is_a_falseticker_and_the_two_agreeing_are_followed() {
+    let mut c = three();
+    let r = c.complete(
+        S,
+        vec![answered(0, 37.010), answered(1, 287.0), answered(2, 36.990)],
+    );
+    let combined = r.result.unwrap();
+    assert_eq!(
+        combined.measurement.offset_ns, 37_000_000,
+        "mean of the two"
+    );
+    assert_eq!(combined.truechimers, 2);
+    let states: Vec<SourceState> = c.status().iter().map(|s| s.state).collect();
+    use SourceState::*;
+    assert_eq!(states, [Truechimer, Falseticker, Truechimer]);
+    // Every server changed from pending: three log lines, the falseticker's naming it.
+    assert_eq!(r.changes.len(), 3);
+    let b = &r.changes[1];
+    assert_eq!((b.name.as_str(), b.to), ("b.lan", Falseticker));
+    assert!(
+        b.message.contains("not followed") && b.message.contains("+287.000 ms"),
+        "{}",
+        b.message
+    );
+    assert!(b.message.contains("2 of 3 servers agree"), "{}", b.message);
+    // The same picture again logs nothing.
+    let r = c.complete(
+        2 * S,
+        vec![answered(0, 37.020), answered(1, 287.0), answered(2, 36.980)],
+    );
+    assert!(r.changes.is_empty(), "{:?}", r.changes);
+    assert_eq!(r.result.unwrap().measurement.offset_ns, 37_000_000);
+}
+
+#[test]
+fn the_combined_offset_weighs_the_nearer_server_more() {
+    let mut c = NtpClient::new(["near", "far"].map(String::from));
+    let near = Outcome::Answered {
+        address: ip(1),
+        burst: burst(1.0, 0),
+    };
+    // 2 ms round trip: distance 1 ms + 1 ms floor + spread, twice the near one's.
+    let far = Outcome::Answered {
+        address: ip(2),
+        burst: BurstResult {
+            spread_ns: 0,
+            ..burst(1.3, 2_000)
+        },
+    };
+    let near_d = client::distance_ns(&burst(1.0, 0));
+    let r = c.complete(S, vec![(0, near), (1, far)]).result.unwrap();
+    let (w1, w2) = (1.0 / near_d, 1.0 / 2e6);
+    let expected = (w1 * 1.0e6 + w2 * 1.3e6) / (w1 + w2);
+    assert_eq!(r.measurement.offset_ns, expected.round() as i64);
+    assert_eq!(r.upstream.addr, ip(1), "the nearer server is the upstream");
+}
+
+#[test]
+fn two_servers_that_disagree_are_not_followed() {
+    let mut c = NtpClient::new(["a", "b"].map(String::from));
+    let r = c.complete(S, vec![answered(0, 0.0), answered(1, 250.0)]);
+    let e = r.result.unwrap_err();
+    assert!(e.contains("no majority"), "{e}");
+    assert!(c.status().iter().all(|s| s.state == SourceState::Undecided));
+    assert_eq!(r.changes.len(), 2);
+}
+
+#[test]
+fn a_silent_server_backs_off_is_retried_and_comes_back() {
+    let mut c = three();
+    let t0 = 100 * S;
+    let r = c.complete(t0, vec![answered(0, 0.0), silent(1), answered(2, 0.01)]);
+    assert_eq!(
+        r.result.unwrap().truechimers,
+        2,
+        "the two that answered agree"
+    );
+    let b = r.changes.iter().find(|c| c.name == "b.lan").unwrap();
+    assert_eq!(b.to, SourceState::Unreachable);
+    assert!(b.message.contains("asked again in 15 s"), "{}", b.message);
+    assert_eq!(c.due(t0 + 10 * S), [0, 2], "skipped while backing off");
+    // Silent again when retried: no new log line, a longer back-off.
+    let t1 = t0 + 15 * S;
+    assert_eq!(c.due(t1), [0, 1, 2]);
+    let r = c.complete(t1, vec![answered(0, 0.0), silent(1), answered(2, 0.01)]);
+    assert!(r.changes.is_empty(), "{:?}", r.changes);
+    assert_eq!(c.status()[1].backoff_s, Some(30.0));
+    assert_eq!(c.due(t1 + 29 * S), [0, 2]);
+    // Back: a truechimer again, logged once, back-off gone.
+    let t2 = t1 + 30 * S;
+    let r = c.complete(
+        t2,
+        vec![answered(0, 0.0), answered(1, 0.005), answered(2, 0.01)],
+    );
+    assert_eq!(r.changes.len(), 1);
+    assert_eq!(r.changes[0].to, SourceState::Truechimer);
+    assert_eq!(c.status()[1].backoff_s, None);
+    assert_eq!(c.due(t2 + S), [0, 1, 2]);
+}
+
+#[test]
+fn kod_rate_backs_off_and_deny_or_rstr_drop_the_server() {
+    let mut c = three();
+    let kissed = |i: usize, kiss: Kiss| {
+        (
+            i,
+            Outcome::Kissed {
+                address: ip(i as u8 + 1),
+                kiss,
+            },
+        )
+    };
+    let r = c.complete(
+        S,
+        vec![
+            kissed(0, Kiss::Rate),
+            kissed(1, Kiss::Deny),
+            answered(2, 5.0),
+        ],
+    );
+    assert_eq!(r.result.unwrap().measurement.offset_ns, 5_000_000);
+    let st = c.status();
+    assert_eq!(st[0].state, SourceState::RateLimited);
+    assert_eq!(st[0].backoff_s, Some(60.0), "RATE: at least a minute");
+    assert_eq!(
+        (c.requests(0), c.requests(2)),
+        (1, BURST),
+        "one request per check after RATE"
+    );
+    assert_eq!(st[1].state, SourceState::Denied);
+    assert!(r.changes[1].message.contains("DENY") && r.changes[1].message.contains("dropped"));
+    assert_eq!(c.due(30 * S), [2]);
+    assert_eq!(
+        c.due(61 * S),
+        [0, 2],
+        "the denied server is never asked again"
+    );
+    assert_eq!(c.due(100_000 * S), [0, 2]);
+    let r = c.complete(61 * S, vec![kissed(0, Kiss::Rate), kissed(2, Kiss::Rstr)]);
+    assert_eq!(
+        c.status()[0].backoff_s,
+        Some(60.0),
+        "doubling from 15 s stays under the floor"
+    );
+    assert_eq!(c.status()[2].state, SourceState::Denied);
+    let e = r.result.unwrap_err();
+    assert!(e.contains("RATE") && e.contains("RSTR"), "{e}");
+    assert_eq!(c.due(1_000 * S), [0]);
+}
+
+#[test]
+fn no_server_asked_or_none_usable_is_a_failure_that_says_why() {
+    let mut c = NtpClient::new(["a"].map(String::from));
+    let r = c.complete(S, vec![silent(0)]);
+    assert!(r.result.unwrap_err().contains("no reply within 300 ms"));
+    assert!(c.due(2 * S).is_empty());
+    let r = c.complete(2 * S, vec![]);
+    assert!(r.result.unwrap_err().contains("backing off"));
+    let unsync = Outcome::Unsynchronised {
+        address: ip(1),
+        why: "the server is not synchronised (leap Unsynchronized, stratum 16)".into(),
+    };
+    let r = c.complete(20 * S, vec![(0, unsync)]);
+    assert!(r.result.is_err());
+    assert_eq!(r.changes[0].to, SourceState::Unsynchronised);
+    assert_eq!(
+        c.due(21 * S),
+        [0],
+        "a server that answers is not backed off"
+    );
+}
+
+fn outcome() -> impl proptest::strategy::Strategy<Value = Outcome> {
+    use proptest::prelude::*;
+    let burst = (
+        any::<i64>(),
+        any::<i64>(),
+        any::<i64>(),
+        0u32..9,
+        any::<i64>(),
+        any::<i64>(),
+    )
+        .prop_map(
+            |(offset_ns, delay_ns, spread_ns, samples, rd, rdisp)| BurstResult {
+                offset_ns,
+                delay_ns,
+                spread_ns,
+                samples,
+                kept: samples.div_ceil(2),
+                stratum: 2,
+                root_delay_ns: rd,
+                root_dispersion_ns: rdisp,
+            },
+        );
+    prop_oneof![
+        (any::<u8>(), burst).prop_map(|(a, burst)| Outcome::Answered {
+            address: ip(a),
+            burst
+        }),
+        any::<u8>().prop_map(|a| Outcome::Unsynchronised {
+            address: ip(a),
+            why: "unsynchronised".into()
+        }),
+        (any::<u8>(), 0..3u8).prop_map(|(a, k)| Outcome::Kissed {
+            address: ip(a),
+            kiss: [Kiss::Rate, Kiss::Deny, Kiss::Rstr][k as usize],
+        }),
+        proptest::option::of(any::<u8>()).prop_map(|a| Outcome::NoReply {
+            address: a.map(ip),
+            why: "silent".into()
+        }),
+    ]
+}
+
+proptest::proptest! {
+    /// Any sequence of outcomes, even with absurd numbers or indexes out of range: no panic,
+    /// a combined offset only with at least one truechimer, and a change reported exactly
+    /// when a state changed.
+    #[test]
+    fn any_outcomes_are_handled(
+        checks in proptest::collection::vec(
+            proptest::collection::vec((0usize..5, outcome()), 0..6), 1..8),
+    ) {
+        let mut c = NtpClient::new(["a", "b", "c", "d"].map(String::from));
+        for (k, outcomes) in checks.into_iter().enumerate() {
+            let before: Vec<SourceState> = c.status().iter().map(|s| s.state).collect();
+            let r = c.complete(Duration::from_secs(10 * k as u64), outcomes);
+            let after: Vec<SourceState> = c.status().iter().map(|s| s.state).collect();
+            let changed = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+            proptest::prop_assert_eq!(r.changes.len(), changed);
+            if let Ok(combined) = r.result {
+                proptest::prop_assert!(combined.truechimers >= 1);
+                proptest::prop_assert!(after.contains(&SourceState::Truechimer));
+            }
+            for (i, s) in after.iter().enumerate() {
+                if *s == SourceState::Denied {
+                    proptest::prop_assert!(!c.due(Duration::from_secs(1 << 40)).contains(&i));
+                }
+            }
+        }
+    }
+}
