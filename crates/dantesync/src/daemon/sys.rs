@@ -219,7 +219,8 @@ impl RecvBatch {
                 fd,
                 hdrs.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                // glibc declares the flags `int`, musl `unsigned int`.
+                libc::MSG_DONTWAIT as _,
                 std::ptr::null_mut(),
             )
         };
