@@ -5,52 +5,17 @@
 
 mod support;
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{free_port, serial, TempDir};
+use support::{free_port, serial, Proc, TempDir};
 
 use dantesync_core::wire::query::{QueryReply, QueryRequest};
 use dantesync_core::Mode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
-
-/// A child process killed on drop.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> Option<(ExitStatus, Duration)> {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some((s, t0.elapsed()));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One daemon's ports and files.
 struct Setup {
@@ -97,7 +62,7 @@ impl Setup {
     }
 
     fn daemon(&self, name: &str) -> Proc {
-        spawn(
+        Proc::spawn(
             Command::new(BIN)
                 .args(["--config", self.config().to_str().unwrap()])
                 .env("XDG_RUNTIME_DIR", &self.dir.0)
@@ -127,7 +92,7 @@ impl Setup {
             "120",
         ])
         .args(extra);
-        spawn(&mut cmd, &self.dir.0.join(format!("{name}.log")))
+        Proc::spawn(&mut cmd, &self.dir.0.join(format!("{name}.log")))
     }
 
     fn query(&self) -> Option<QueryReply> {
@@ -146,20 +111,6 @@ impl Setup {
             std::thread::sleep(Duration::from_millis(50));
         }
         None
-    }
-}
-
-fn spawn(cmd: &mut Command, log: &Path) -> Proc {
-    let file = std::fs::File::create(log).unwrap();
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    Proc {
-        child,
-        log: log.to_path_buf(),
     }
 }
 

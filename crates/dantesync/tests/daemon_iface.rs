@@ -8,13 +8,15 @@
 //! Needs root (network namespaces); CI runs as root. Only namespaces this test creates are
 //! touched (their names carry the PID) and they are deleted when it ends, also on failure.
 
+mod support;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dantesync_core::wire::query::{QueryReply, QueryRequest};
 use dantesync_core::Mode;
+use support::Proc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
 
@@ -91,18 +93,13 @@ impl Bed {
 
     /// `program args...` inside namespace `ns`, output to `log`, killed on drop.
     fn spawn(&self, ns: &str, args: &[&str], log: &str) -> Proc {
-        let log = self.dir.join(log);
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, BIN])
-            .args(args)
-            .env("RUST_LOG", "dantesync=debug")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        Proc { child, log }
+        Proc::spawn(
+            Command::new("ip")
+                .args(["netns", "exec", ns, BIN])
+                .args(args)
+                .env("RUST_LOG", "dantesync=debug"),
+            &self.dir.join(log),
+        )
     }
 
     /// Group memberships of `dev` in the node namespace, as the kernel lists them.
@@ -120,25 +117,6 @@ impl Drop for Bed {
                 .status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A child process killed on drop (`ip netns exec` execs the program: the pid is the program).
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

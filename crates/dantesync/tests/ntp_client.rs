@@ -28,7 +28,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::{serial, TempDir};
+use support::{serial, Proc, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
 /// The simulated clock's offset from the host clock: the client must measure −37 ms.
@@ -163,35 +163,6 @@ impl Drop for Netns {
     }
 }
 
-/// A child process killed on drop, with its log file.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(mut cmd: Command, log: PathBuf) -> Proc {
-        let file = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        Proc { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Files of this test's chronyd instances. They live in /run/chrony because Debian confines
 /// /usr/sbin/chronyd with an AppArmor profile that lets it write there (and read /etc/chrony),
 /// not in a temporary directory; the configuration is given on the command line, so no file
@@ -236,7 +207,7 @@ fn chronyd(ns: &Netns, dir: &Path, tag: &str, last: u8, source: &str) -> Chronyd
         "bindcmdaddress /".to_owned(),
         format!("pidfile {}", pid.display()),
     ]);
-    let proc = Proc::spawn(cmd, dir.join(format!("chronyd-{last}.log")));
+    let proc = Proc::spawn(&mut cmd, &dir.join(format!("chronyd-{last}.log")));
     Chronyd {
         proc,
         files: vec![pid],
@@ -309,7 +280,7 @@ fn daemon(ns: &Netns, dir: &Path, servers: &[&str]) -> Proc {
     let mut cmd = ns.command(BIN);
     cmd.args(["--config", cfg.to_str().unwrap()])
         .env("RUST_LOG", "dantesync=debug");
-    Proc::spawn(cmd, dir.join("dantesync.log"))
+    Proc::spawn(&mut cmd, &dir.join("dantesync.log"))
 }
 
 /// Waits (at most `secs`) until `pred` holds for the daemon's log.

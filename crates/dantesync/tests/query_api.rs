@@ -6,10 +6,9 @@
 mod support;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::num::NonZeroU8;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::{free_port, serial, TempDir};
+use support::{free_port, serial, Proc, TempDir};
 
 use dantesync_core::wire::query::{
     Exchange, ExtendedFlags, ExtendedReply, QueryReply, QueryRequest, EXTENDED_REPLY_LEN,
@@ -19,38 +18,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
 /// The simulated clock's known offset from this host's clock.
 const OFFSET_NS: i64 = 37_000_000;
 const TOLERANCE_NS: i64 = 100_000;
-
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(cmd: &mut Command, log: &Path) -> Proc {
-    let file = std::fs::File::create(log).unwrap();
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    Proc {
-        child,
-        log: log.to_path_buf(),
-    }
-}
 
 struct Node {
     dir: TempDir,
@@ -81,7 +48,7 @@ impl Node {
         );
         let path = dir.0.join("config.json");
         std::fs::write(&path, config).unwrap();
-        let daemon = spawn(
+        let daemon = Proc::spawn(
             Command::new(BIN)
                 .args(["--config", path.to_str().unwrap()])
                 .env("XDG_RUNTIME_DIR", &dir.0)
@@ -103,7 +70,7 @@ impl Node {
 
     fn gm_sim(&self) -> Proc {
         let (e, g) = (self.event.to_string(), self.general.to_string());
-        spawn(
+        Proc::spawn(
             Command::new(BIN).args([
                 "gm-sim",
                 "--dest",

@@ -18,8 +18,7 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::num::NonZeroU8;
 use std::os::fd::AsRawFd;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dantesync_core::wire::query::{
@@ -27,45 +26,12 @@ use dantesync_core::wire::query::{
 };
 use dantesync_core::Mode;
 use serde_json::Value;
-use support::{prom_text, serial, TempDir};
+use support::{prom_text, serial, Proc, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
 const OFFSET_NS: i64 = 37_000_000;
 const QUERY: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 31900);
 const HTTP_PORT: u16 = 8898;
-
-/// A child killed on drop.
-struct Proc {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Command, log: &Path) -> Proc {
-        let file = std::fs::File::create(log).unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        Proc {
-            child,
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Whether this test can run here: root and `ip`. Outside CI a missing piece skips it.
 fn can_run() -> bool {

@@ -5,7 +5,11 @@ use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+mod child;
 pub mod prom_text;
+
+#[allow(unused_imports)] // not every test binary starts children
+pub use child::Proc;
 
 /// The tests of one binary run one at a time: each runs daemons whose timing the others would
 /// disturb on a small machine.
