@@ -29,8 +29,9 @@ if [ -z "${NTP_BENCH_IN_NETNS:-}" ]; then
 fi
 
 ip link set lo up
-bin=target/release/dantesync
-load=target/release/examples/ntp_load
+target_dir=${CARGO_TARGET_DIR:-target}
+bin=$target_dir/release/dantesync
+load=$target_dir/release/examples/ntp_load
 dir=$(mktemp -d /tmp/ntp-bench.XXXXXX)
 chmod 700 "$dir"
 pids=()
