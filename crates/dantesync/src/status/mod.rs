@@ -46,7 +46,7 @@ pub fn run(args: &StatusArgs) -> ExitCode {
             if args.json {
                 println!("{}", print::json(&args.host, args.port, &answer));
             } else {
-                print!("{}", print::text(&args.host, args.port, &answer));
+                print!("{}", print::text(&args.host, &answer));
             }
             ExitCode::from(if answer.locked() {
                 EXIT_LOCKED

@@ -17,6 +17,15 @@ fn mode_line(base: &QueryReply) -> String {
     format!("{} ({locked})", base.mode)
 }
 
+/// "127.0.0.1:31900", or "name (address:port)" when the node was named.
+fn node_name(host: &str, addr: &std::net::SocketAddr) -> String {
+    if addr.ip().to_string() == host {
+        addr.to_string()
+    } else {
+        format!("{host} ({addr})")
+    }
+}
+
 fn uuid(bytes: [u8; 6]) -> String {
     Uuid(bytes).to_string()
 }
@@ -170,14 +179,14 @@ fn duration(s: f64) -> String {
 }
 
 /// The `chronyc tracking`-like table.
-pub fn text(host: &str, port: u16, answer: &Answer) -> String {
+pub fn text(host: &str, answer: &Answer) -> String {
     let mut out = String::new();
     let mut line = |name: &str, value: String| {
         let _ = writeln!(out, "{name:<18}: {value}");
     };
     match answer {
         Answer::Compact { reply, addr } => {
-            line("Node", format!("{host} ({addr}) port {port}"));
+            line("Node", node_name(host, addr));
             line(
                 "Note",
                 "compact reply only (an older dantesync or the earlier DanteSync)".to_owned(),
@@ -221,7 +230,8 @@ pub fn text(host: &str, port: u16, answer: &Answer) -> String {
             line(
                 "Node",
                 format!(
-                    "{host} ({addr}) port {port}, dantesync {}",
+                    "{}, dantesync {}",
+                    node_name(host, addr),
                     r.software_version_text()
                 ),
             );
@@ -484,7 +494,7 @@ mod tests {
         assert_eq!(v["leader"], Value::Null);
         assert_eq!(v["ntp"]["server"], Value::Null);
         assert_eq!(v["locked"], false);
-        let t = text("node", 1, &a);
+        let t = text("node", &a);
         assert!(t.contains("Leader            : none"), "{t}");
         assert!(t.contains("NTP server        : none (PTP-only)"), "{t}");
         assert!(t.contains("Mode              : ACQ (not locked)"), "{t}");
