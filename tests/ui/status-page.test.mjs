@@ -139,6 +139,7 @@ test('the live page shows the mode in colour and charts the last hour', { timeou
     assert.equal(colour, 'rgb(46, 204, 113)', 'locked is green');
     assert.match(await page.locator('#leader').textContent(), /^[0-9a-f]{2}(:[0-9a-f]{2}){5}/);
     assert.equal(await page.locator('#ntp').textContent(), 'not used (PTP only)');
+    assert.equal(await page.locator('#ntp-sources').textContent(), 'none (PTP only)');
 
     // The charts: one history point every 2 s, fetched every 4 s.
     await page.waitForFunction(() => Number(document.getElementById('chart-drift').dataset.points) >= 5,

@@ -65,6 +65,14 @@ function showStatus(doc) {
   }
   if (n.ntp_server_enabled) ntp += '; serving NTP';
   $('ntp').textContent = ntp;
+  // Each configured server as the client's selection last saw it.
+  const sources = s.ntp_sources || [];
+  $('ntp-sources').textContent = sources.length === 0 ? 'none (PTP only)' : sources.map((x) => {
+    const last = x.last ? `, ${(x.last.offset_ns / 1000).toFixed(1)} µs` +
+      ` (delay ${(x.last.delay_ns / 1000).toFixed(1)} µs, ${x.last.kept} of ${x.last.samples} kept)` : '';
+    const retry = x.backoff_s ? `, backing off ${Math.round(x.backoff_s)} s` : '';
+    return `${x.name}: ${x.state.replace('_', ' ')}${last}${retry}`;
+  }).join(' · ');
   $('phase').textContent = fmt(s.accumulated_phase_us, 1, 'µs');
   $('timestamping').textContent = n.timestamping;
   $('uptime').textContent = duration(n.uptime_s);
