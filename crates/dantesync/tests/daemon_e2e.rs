@@ -10,9 +10,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::query::compact_local;
 use support::{free_port, serial, Proc, TempDir};
 
-use dantesync_core::wire::query::{QueryReply, QueryRequest};
+use dantesync_core::wire::query::QueryReply;
 use dantesync_core::Mode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
@@ -96,7 +97,7 @@ impl Setup {
     }
 
     fn query(&self) -> Option<QueryReply> {
-        query(self.query)
+        compact_local(self.query)
     }
 
     /// Polls the mode until `want` (or any locked mode when `want` is Lock); returns how long.
@@ -114,29 +115,13 @@ impl Setup {
     }
 }
 
-fn query(port: u16) -> Option<QueryReply> {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let id = 0x5151;
-    s.send_to(
-        &QueryRequest::Compact { request_id: id }.to_bytes(),
-        ("127.0.0.1", port),
-    )
-    .ok()?;
-    let mut buf = [0u8; 128];
-    let len = s.recv(&mut buf).ok()?;
-    let r = QueryReply::parse(&buf[..len]).ok()?;
-    (r.request_id == id).then_some(r)
-}
-
 const LOCKED: [Mode; 2] = [Mode::Lock, Mode::Nano];
 
 /// The daemon clock's offset from the host's CLOCK_MONOTONIC_RAW (as the reply pairs them),
 /// median of several queries, at the median monotonic reading.
 fn clock_vs_raw(port: u16) -> (f64, f64) {
     let mut pairs: Vec<(f64, f64)> = (0..15)
-        .filter_map(|_| query(port))
+        .filter_map(|_| compact_local(port))
         .map(|r| {
             (
                 r.monotonic_counter as f64,

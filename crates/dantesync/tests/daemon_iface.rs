@@ -14,9 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dantesync_core::wire::query::{QueryReply, QueryRequest};
 use dantesync_core::Mode;
+use support::query::compact;
 use support::Proc;
+
+/// The daemon's query API inside the node namespace.
+const QUERY: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 31900);
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
 
@@ -139,19 +143,6 @@ fn socket_in(ns: &str) -> UdpSocket {
     .unwrap()
 }
 
-fn query(s: &UdpSocket) -> Option<QueryReply> {
-    let id = 0x1f1f;
-    s.send_to(
-        &QueryRequest::Compact { request_id: id }.to_bytes(),
-        ("127.0.0.1", 31900),
-    )
-    .ok()?;
-    let mut buf = [0u8; 128];
-    let len = s.recv(&mut buf).ok()?;
-    let r = QueryReply::parse(&buf[..len]).ok()?;
-    (r.request_id == id).then_some(r)
-}
-
 fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
     let t0 = Instant::now();
     while t0.elapsed() < limit {
@@ -262,7 +253,7 @@ fn chooses_the_interface_ptp_arrives_on_and_locks() {
     let q = socket_in(&bed.node);
     let mut last = None;
     let locked = wait_for(Duration::from_secs(20), || {
-        last = query(&q);
+        last = compact(&q, QUERY);
         last.as_ref()
             .is_some_and(|r| matches!(r.mode, Mode::Lock | Mode::Nano))
     })
@@ -280,7 +271,7 @@ fn chooses_the_interface_ptp_arrives_on_and_locks() {
     // of LOCK it may still be a few ppm away), staying locked on PTP from eth1.
     let mut settled = None;
     let settle = wait_for(Duration::from_secs(20), || {
-        settled = query(&q);
+        settled = compact(&q, QUERY);
         settled.as_ref().is_some_and(|r| {
             matches!(r.mode, Mode::Lock | Mode::Nano)
                 && (r.frequency_adjustment_ppb + 50_000).abs() < 1_000

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use dantesync_core::wire::ntp::{
     Leap, Mode, NtpHeader, NtpTimestamp, ReferenceId, ShortTime, HEADER_LEN,
@@ -18,24 +18,9 @@ use dantesync_core::wire::ntp::{
 
 use serde_json::Value;
 use support::prom_text;
-use support::{free_port, serial, Proc, TempDir};
+use support::{free_port, free_tcp_port, gm_sim_loopback, serial, unix_nanos_now, Proc, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn unix_nanos_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as i64
-}
 
 /// An NTP server on loopback answering with the host's time, on a thread stopped on drop.
 struct Upstream {
@@ -135,23 +120,8 @@ impl Node {
                 .env("RUST_LOG", "dantesync=debug"),
             &dir.0.join("daemon.log"),
         );
-        let (e, g) = (event.to_string(), general.to_string());
         let leader = Proc::spawn(
-            Command::new(BIN).args([
-                "gm-sim",
-                "--dest",
-                "127.0.0.1",
-                "--event-port",
-                &e,
-                "--general-port",
-                &g,
-                "--delay-req-port",
-                "0",
-                "--drift-ppm",
-                "0",
-                "--duration-s",
-                "120",
-            ]),
+            &mut gm_sim_loopback(event, general),
             &dir.0.join("gm-sim.log"),
         );
         Node {

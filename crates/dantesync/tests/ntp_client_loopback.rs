@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::{free_port, serial, TempDir};
+use std::time::{Duration, Instant};
+use support::{free_port, serial, unix_nanos_now, TempDir};
 
 use dantesync_core::wire::ntp::{
     Leap, Mode, NtpHeader, NtpTimestamp, ReferenceId, ShortTime, HEADER_LEN,
@@ -116,13 +116,6 @@ impl Drop for Server {
             let _ = t.join();
         }
     }
-}
-
-fn unix_nanos_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as i64
 }
 
 /// The daemon, killed on drop.

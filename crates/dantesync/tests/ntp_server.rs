@@ -13,8 +13,8 @@ mod support;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::{free_port, serial, TempDir};
+use std::time::{Duration, Instant};
+use support::{free_port, serial, unix_nanos_now, TempDir};
 
 use dantesync_core::wire::ntp::{
     Leap, Mode, NtpHeader, NtpTimestamp, ReferenceId, ShortTime, HEADER_LEN,
@@ -139,13 +139,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn unix_nanos_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as i64
 }
 
 /// A client request carrying `t1` as its transmit timestamp.

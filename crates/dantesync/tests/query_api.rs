@@ -4,14 +4,15 @@
 //! 127.0.0.3 serve as other sources. Every child is killed when its guard drops.
 
 mod support;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::num::NonZeroU8;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::{free_port, serial, Proc, TempDir};
+use std::time::{Duration, Instant};
+use support::query::{compact, extended, socket_on};
+use support::{free_port, gm_sim_loopback, serial, Proc, TempDir};
 
 use dantesync_core::wire::query::{
-    Exchange, ExtendedFlags, ExtendedReply, QueryReply, QueryRequest, EXTENDED_REPLY_LEN,
+    Exchange, ExtendedFlags, ExtendedReply, QueryRequest, EXTENDED_REPLY_LEN,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
@@ -69,23 +70,8 @@ impl Node {
     }
 
     fn gm_sim(&self) -> Proc {
-        let (e, g) = (self.event.to_string(), self.general.to_string());
         Proc::spawn(
-            Command::new(BIN).args([
-                "gm-sim",
-                "--dest",
-                "127.0.0.1",
-                "--event-port",
-                &e,
-                "--general-port",
-                &g,
-                "--delay-req-port",
-                "0",
-                "--drift-ppm",
-                "0",
-                "--duration-s",
-                "120",
-            ]),
+            &mut gm_sim_loopback(self.event, self.general),
             &self.dir.0.join("gm.log"),
         )
     }
@@ -101,56 +87,6 @@ impl Node {
             .output()
             .unwrap()
     }
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
-fn socket_on(source: Ipv4Addr, wait: Duration) -> UdpSocket {
-    let s = UdpSocket::bind((source, 0)).unwrap();
-    s.set_read_timeout(Some(wait)).unwrap();
-    s
-}
-
-/// One extended exchange from `s`: the reply and the exchange's offset and delay.
-fn extended(s: &UdpSocket, to: SocketAddr) -> Option<(ExtendedReply, Exchange)> {
-    let id = rand::random::<u32>();
-    let mut bytes = QueryRequest::Extended {
-        version: NonZeroU8::new(1).unwrap(),
-        request_id: id,
-        client_tx: 0,
-        len: EXTENDED_REPLY_LEN,
-    }
-    .to_bytes();
-    let t1 = now_ns();
-    bytes[16..24].copy_from_slice(&t1.to_be_bytes());
-    s.send_to(&bytes, to).ok()?;
-    let mut buf = [0u8; 1024];
-    loop {
-        let len = s.recv(&mut buf).ok()?;
-        let t4 = now_ns();
-        let r = ExtendedReply::parse(&buf[..len]).ok()?;
-        if r.base.request_id == id {
-            assert_eq!(r.client_tx, t1, "T1 not echoed");
-            let x = r.exchange(t4);
-            return Some((r, x));
-        }
-    }
-}
-
-fn compact(s: &UdpSocket, to: SocketAddr) -> Option<QueryReply> {
-    let id = rand::random::<u32>();
-    s.send_to(&QueryRequest::Compact { request_id: id }.to_bytes(), to)
-        .ok()?;
-    let mut buf = [0u8; 1024];
-    let len = s.recv(&mut buf).ok()?;
-    QueryReply::parse(&buf[..len])
-        .ok()
-        .filter(|r| r.request_id == id)
 }
 
 fn wait_answering(node: &Node) {

@@ -1,12 +1,15 @@
 //! Helpers shared by the daemon's process-level tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::net::UdpSocket;
+use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 mod child;
 pub mod prom_text;
+pub mod query;
 
 #[allow(unused_imports)] // not every test binary starts children
 pub use child::Proc;
@@ -26,6 +29,41 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A free TCP port on loopback (bound, read, released).
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// This host's realtime clock, ns since the Unix epoch.
+pub fn unix_nanos_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+/// `dantesync gm-sim` unicast to 127.0.0.1 at these ports, drift 0, no Delay_Req, for 120 s.
+pub fn gm_sim_loopback(event: u16, general: u16) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dantesync"));
+    c.args(["gm-sim", "--dest", "127.0.0.1", "--event-port"])
+        .arg(event.to_string())
+        .arg("--general-port")
+        .arg(general.to_string())
+        .args([
+            "--delay-req-port",
+            "0",
+            "--drift-ppm",
+            "0",
+            "--duration-s",
+            "120",
+        ]);
+    c
 }
 
 /// A scratch directory removed on drop.
