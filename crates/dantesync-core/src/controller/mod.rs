@@ -131,7 +131,7 @@ pub struct Controller {
     ntp_interval_s: f64,
     ntp_failing: bool,
     last_ntp: Option<NtpStatus>,
-    ntp_sources: Vec<NtpSourceStatus>,
+    ntp_sources: std::sync::Arc<[NtpSourceStatus]>,
     last_correction: Option<LocalTime>,
     timer_sf: Option<i64>,
     kinks_reported: u64,
@@ -171,7 +171,7 @@ impl Controller {
             ntp_interval_s: 10.0,
             ntp_failing: false,
             last_ntp: None,
-            ntp_sources: Vec::new(),
+            ntp_sources: std::sync::Arc::from([]),
             last_correction: None,
             timer_sf: None,
             kinks_reported: 0,
@@ -389,7 +389,7 @@ impl Controller {
 
     /// The NTP client's view of its servers, shown in the status as it is.
     pub fn set_ntp_sources(&mut self, sources: Vec<NtpSourceStatus>) {
-        self.ntp_sources = sources;
+        self.ntp_sources = sources.into();
     }
 
     /// An NTP check that failed (no usable answer), reported at `now`.

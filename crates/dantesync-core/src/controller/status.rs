@@ -1,5 +1,7 @@
 //! The status snapshot: everything the UDP API, HTTP, logs and tray show.
 
+use std::sync::Arc;
+
 use crate::mode::Mode;
 use crate::ntp_client::NtpSourceStatus;
 use crate::query_server::QueryCounters;
@@ -73,8 +75,9 @@ pub struct Status {
     /// default (zero uptime, timestamping unknown, no query counters).
     pub host: HostStatus,
     /// Every configured NTP server as of the last check: address, truechimer / falseticker /
-    /// unreachable / denied..., and its last burst (offset, delay, spread, samples).
-    pub ntp_sources: Vec<NtpSourceStatus>,
+    /// unreachable / denied..., and its last burst (offset, delay, spread, samples). Shared, so
+    /// that a snapshot stays cheap to copy (it is taken after every event).
+    pub ntp_sources: Arc<[NtpSourceStatus]>,
 }
 
 /// The daemon's own part of the snapshot: what the controller cannot know.

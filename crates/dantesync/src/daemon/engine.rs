@@ -335,7 +335,7 @@ fn learned(s: &Status) -> LearnedState {
 /// The NTP servers by state, for the summary: ", NTP servers 2 truechimer, 1 falseticker".
 fn ntp_servers(s: &Status) -> String {
     let mut counts: Vec<(&'static str, usize)> = Vec::new();
-    for src in &s.ntp_sources {
+    for src in s.ntp_sources.iter() {
         let name = src.state.as_str();
         match counts.iter_mut().find(|(n, _)| *n == name) {
             Some((_, c)) => *c += 1,
@@ -381,11 +381,12 @@ mod tests {
             last: None,
             backoff_s: None,
         };
-        s.ntp_sources = vec![
+        s.ntp_sources = [
             src(SourceState::Truechimer),
             src(SourceState::Falseticker),
             src(SourceState::Truechimer),
-        ];
+        ]
+        .into();
         assert_eq!(ntp_servers(&s), ", NTP servers 2 truechimer, 1 falseticker");
     }
 }
