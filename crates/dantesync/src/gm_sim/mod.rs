@@ -717,8 +717,10 @@ fn send_loop(
                 Ok(precise_uptime) => {
                     stats.syncs += 1;
                     stats.last_sequence_id = Some(sequence_id);
-                    let follow_up =
-                        follow_up(&plan.identity, sequence_id, precise_uptime).to_bytes();
+                    let follow_up = plan
+                        .identity
+                        .follow_up(sequence_id, Timestamp::from_nanos(precise_uptime))
+                        .to_bytes();
                     match sockets.general.send_to(&follow_up, general_dest) {
                         Ok(_) => stats.follow_ups += 1,
                         Err(e) => {
@@ -798,14 +800,6 @@ fn answer_delay_reqs(
         answered += u64::from(sent);
     }
     answered
-}
-
-/// The Follow_Up of Sync `sequence_id`, sent at uptime `t1_ns`. Dante sets the same flags
-/// (0x000c) on it as on the Sync, which `LeaderIdentity::follow_up` leaves empty.
-fn follow_up(identity: &LeaderIdentity, sequence_id: u16, t1_ns: i128) -> Message {
-    let mut message = identity.follow_up(sequence_id, Timestamp::from_nanos(t1_ns));
-    message.header_mut().flags = Flags::BOUNDARY_CLOCK | Flags::ASSIST;
-    message
 }
 
 /// The Delay_Resp to `request`, received at uptime `receipt_ns`.
@@ -1078,7 +1072,9 @@ mod tests {
     #[test]
     fn follow_up_carries_the_syncs_flags_like_dante() {
         let leader = LeaderIdentity::dante("00:1d:c1:00:53:01".parse().unwrap());
-        let bytes = follow_up(&leader, 2724, 699_212_426_642).to_bytes();
+        let bytes = leader
+            .follow_up(2724, Timestamp::from_nanos(699_212_426_642))
+            .to_bytes();
         let Ok(Message::FollowUp(header, body)) = Message::parse(&bytes) else {
             panic!("not a Follow_Up");
         };
