@@ -24,6 +24,16 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Every mode, in the order of their wire codes.
+    pub const ALL: [Mode; 6] = [
+        Mode::Init,
+        Mode::Acq,
+        Mode::Prod,
+        Mode::Lock,
+        Mode::Nano,
+        Mode::NtpOnly,
+    ];
+
     /// The code of the query API's mode byte (`../shared/guide/PROTOCOLS.md`).
     pub const fn wire_code(self) -> u8 {
         match self {
@@ -78,15 +88,7 @@ mod tests {
 
     #[test]
     fn wire_codes_round_trip_and_match_the_protocol_table() {
-        let all = [
-            Mode::Init,
-            Mode::Acq,
-            Mode::Prod,
-            Mode::Lock,
-            Mode::Nano,
-            Mode::NtpOnly,
-        ];
-        for (code, mode) in all.iter().enumerate() {
+        for (code, mode) in Mode::ALL.iter().enumerate() {
             assert_eq!(mode.wire_code(), code as u8);
             assert_eq!(Mode::from_wire_code(code as u8), Some(*mode));
         }

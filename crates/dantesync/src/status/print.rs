@@ -39,16 +39,6 @@ fn age_s(r: &ExtendedReply, at_ns: u64) -> Option<f64> {
     (at_ns != 0).then(|| (r.reply_tx_ns as f64 - at_ns as f64) / 1e9)
 }
 
-fn timestamping_name(flags: ExtendedFlags) -> &'static str {
-    if flags.has(ExtendedFlags::PTP_RX_KERNEL) {
-        "kernel"
-    } else if flags.has(ExtendedFlags::PTP_RX_USER) {
-        "user-space"
-    } else {
-        "unknown"
-    }
-}
-
 fn query_rx_name(flags: ExtendedFlags) -> &'static str {
     if flags.has(ExtendedFlags::RX_KERNEL) {
         "kernel"
@@ -134,7 +124,7 @@ pub fn json(host: &str, port: u16, answer: &Answer) -> String {
                 "accumulated_phase_us": r.accumulated_phase_ns as f64 / 1e3,
                 "uptime_s": r.uptime_ns as f64 / 1e9,
                 "timestamping": {
-                    "ptp": timestamping_name(r.flags),
+                    "ptp": r.flags.ptp_timestamping().name(),
                     "query_rx": query_rx_name(r.flags),
                 },
                 "exchange": {
@@ -354,7 +344,7 @@ pub fn text(host: &str, answer: &Answer) -> String {
                 "Timestamping",
                 format!(
                     "PTP {}, this query {}",
-                    timestamping_name(f),
+                    f.ptp_timestamping().name(),
                     query_rx_name(f)
                 ),
             );

@@ -11,6 +11,7 @@
 
 use super::error::QueryError;
 use super::reply::{QueryReply, REPLY_LEN};
+use crate::controller::RxTimestamping;
 
 /// The newest extended version this code writes and reads.
 pub const EXTENDED_VERSION: u8 = 1;
@@ -108,6 +109,17 @@ impl ExtendedFlags {
             self.0 |= bit;
         } else {
             self.0 &= !bit;
+        }
+    }
+
+    /// How the node stamps PTP, as the two PTP bits say.
+    pub const fn ptp_timestamping(self) -> RxTimestamping {
+        if self.has(Self::PTP_RX_KERNEL) {
+            RxTimestamping::Kernel
+        } else if self.has(Self::PTP_RX_USER) {
+            RxTimestamping::UserSpace
+        } else {
+            RxTimestamping::Unknown
         }
     }
 }

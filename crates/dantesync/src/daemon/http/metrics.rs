@@ -97,7 +97,7 @@ pub fn render(v: &View) -> String {
         Kind::Gauge,
         "1 for the node's current mode, 0 for the others (INIT, ACQ, PROD, LOCK, NANO, NTP-ONLY).",
     );
-    for m in ALL_MODES {
+    for m in Mode::ALL {
         e.sample(
             "dantesync_mode",
             &[("mode", m.name())],
@@ -370,15 +370,6 @@ pub fn render(v: &View) -> String {
     }
     e.out
 }
-
-const ALL_MODES: [Mode; 6] = [
-    Mode::Init,
-    Mode::Acq,
-    Mode::Prod,
-    Mode::Lock,
-    Mode::Nano,
-    Mode::NtpOnly,
-];
 
 fn bool_value(b: bool) -> f64 {
     f64::from(u8::from(b))
