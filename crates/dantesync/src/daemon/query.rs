@@ -109,16 +109,7 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                 client_tx,
                 ..
             } => {
-                let status = shared.status();
-                let reply = extended_from(
-                    &status,
-                    request_id,
-                    client_tx,
-                    &got,
-                    &counters,
-                    &info,
-                    shared.timestamping(),
-                );
+                let reply = extended_from(&shared.status(), request_id, client_tx, &got, &info);
                 let mut bytes = reply.to_bytes();
                 let (mono, now) = (monotonic_ns(), now_ns(&shared));
                 ExtendedReply::stamp_transmit(&mut bytes, now, mono);
@@ -244,16 +235,16 @@ fn epoch_ns(t: Option<LocalTime>) -> u64 {
     t.map_or(0, |t| t.nanos().max(0) as u64)
 }
 
-/// The extended reply's fields; the transmit time is stamped by the caller.
+/// The extended reply's fields, from the snapshot (whose `host` part carries the query
+/// counters and the PTP timestamping); the transmit time is stamped by the caller.
 fn extended_from(
     s: &Status,
     request_id: u32,
     client_tx: u64,
     got: &Received,
-    counters: &QueryCounters,
     info: &NodeInfo,
-    ptp_timestamping: Timestamping,
 ) -> ExtendedReply {
+    let (counters, ptp_timestamping) = (&s.host.query, s.host.ptp_timestamping);
     let mut flags = ExtendedFlags::default();
     flags.set(ExtendedFlags::RX_KERNEL, got.kernel);
     flags.set(ExtendedFlags::TIME_SYNCHRONISED, s.time_synchronised);
@@ -410,24 +401,25 @@ mod tests {
 
     #[test]
     fn the_extended_reply_carries_the_status_at_full_resolution() {
-        let s = status();
+        let mut s = status();
         let got = Received {
             len: 384,
             from: "127.0.0.1:5000".parse().unwrap(),
             rx: LocalTime::from_nanos(1_785_412_800_123_400_000),
             kernel: true,
         };
-        let counters = QueryCounters {
+        s.host.query = QueryCounters {
             answered_extended: 3,
             rate_limited: 2,
             malformed: 1,
             ..QueryCounters::default()
         };
+        s.host.ptp_timestamping = Timestamping::Kernel;
         let info = NodeInfo {
             ntp_server: "ntp.example:123".to_owned(),
             ptp_only: false,
         };
-        let r = extended_from(&s, 9, 42, &got, &counters, &info, Timestamping::Kernel);
+        let r = extended_from(&s, 9, 42, &got, &info);
         assert_eq!(r.base, reply_from(9, &s));
         assert_eq!(
             (r.client_tx, r.request_rx_ns),

@@ -89,7 +89,7 @@ pub fn render(v: &View) -> String {
         "dantesync_uptime_seconds",
         Kind::Gauge,
         "Seconds since the daemon started.",
-        v.uptime_s,
+        v.uptime_s(),
     );
 
     e.family(
@@ -322,12 +322,12 @@ pub fn render(v: &View) -> String {
     e.sample(
         "dantesync_query_requests_total",
         &[("outcome", "answered")],
-        v.query_answered as f64,
+        v.query_answered() as f64,
     );
     e.sample(
         "dantesync_query_requests_total",
         &[("outcome", "dropped")],
-        v.query_dropped as f64,
+        v.query_dropped() as f64,
     );
 
     if let Some(c) = &v.ntp_server {

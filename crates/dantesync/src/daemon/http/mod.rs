@@ -60,31 +60,40 @@ impl NodeInfo {
 /// One consistent reading of everything a response shows.
 #[derive(Debug)]
 pub struct View {
+    /// The snapshot, its `host` part (uptime, PTP timestamping, query counters) filled in.
     pub status: Status,
     pub now: LocalTime,
-    pub uptime_s: f64,
     pub node: NodeInfo,
-    pub timestamping: &'static str,
     pub ntp_server: Option<Counters>,
     pub ptp_dropped_source: u64,
-    pub query_answered: u64,
-    pub query_dropped: u64,
 }
 
 impl View {
+    pub fn uptime_s(&self) -> f64 {
+        self.status.host.uptime_s
+    }
+
+    pub fn timestamping(&self) -> &'static str {
+        self.status.host.ptp_timestamping.describe()
+    }
+
+    pub fn query_answered(&self) -> u64 {
+        self.status.host.query.answered()
+    }
+
+    pub fn query_dropped(&self) -> u64 {
+        self.status.host.query.dropped()
+    }
+
     fn read(app: &App) -> Self {
         use std::sync::atomic::Ordering::Relaxed;
         let sh = &app.shared;
         View {
             status: sh.status(),
             now: sh.now(),
-            uptime_s: sh.started.elapsed().as_secs_f64(),
             node: app.node.clone(),
-            timestamping: sh.timestamping().describe(),
             ntp_server: sh.ntp_server_counters(),
             ptp_dropped_source: sh.ptp_dropped_source.load(Relaxed),
-            query_answered: sh.query_counters().answered(),
-            query_dropped: sh.query_counters().dropped(),
         }
     }
 }

@@ -163,8 +163,8 @@ fn node(v: &View) -> Value {
         "interface": v.node.interface,
         "ntp_upstream": v.node.ntp_upstream,
         "ntp_server_enabled": v.ntp_server.is_some(),
-        "timestamping": v.timestamping,
-        "uptime_s": v.uptime_s,
+        "timestamping": v.timestamping(),
+        "uptime_s": v.uptime_s(),
         "now_unix_ns": v.now.nanos(),
     })
 }
@@ -172,8 +172,8 @@ fn node(v: &View) -> Value {
 fn counters(v: &View) -> Value {
     json!({
         "ptp_dropped_source": v.ptp_dropped_source,
-        "query_answered": v.query_answered,
-        "query_dropped": v.query_dropped,
+        "query_answered": v.query_answered(),
+        "query_dropped": v.query_dropped(),
         "ntp_server": v.ntp_server.as_ref().map(ntp_server_counters),
     })
 }

@@ -1,6 +1,6 @@
 //! The JSON document and the metrics page built from a known status.
 
-use dantesync_core::controller::{LeaderStatus, NtpStatus};
+use dantesync_core::controller::{LeaderStatus, NtpStatus, RxTimestamping};
 use dantesync_core::ntp_server::Counters;
 use dantesync_core::source::{LeaderId, LeaderQuality};
 use dantesync_core::wire::ptpv1::Uuid;
@@ -67,21 +67,21 @@ fn view() -> View {
     ntp_server.answered = 9;
     ntp_server.kiss_of_death = 1;
     ntp_server.rate_limited = 2;
+    s.host.uptime_s = 3600.5;
+    s.host.ptp_timestamping = RxTimestamping::Kernel;
+    s.host.query.answered_compact = 6;
+    s.host.query.not_allowed = 8;
     View {
         status: s,
         now: LocalTime::from_nanos(NOW_NS),
-        uptime_s: 3600.5,
         node: NodeInfo {
             hostname: "node-a".into(),
             clock: "simulated".into(),
             interface: None,
             ntp_upstream: Some("127.0.0.1:123".into()),
         },
-        timestamping: "kernel (SO_TIMESTAMPNS)",
         ntp_server: Some(ntp_server),
         ptp_dropped_source: 5,
-        query_answered: 6,
-        query_dropped: 8,
     }
 }
 
