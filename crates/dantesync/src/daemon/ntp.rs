@@ -317,11 +317,7 @@ async fn recv(
             match got {
                 Ok(r) => {
                     note_t4_source(r.kernel_ns.is_some());
-                    let clock = shared.clock();
-                    let t4 = match r.kernel_ns {
-                        Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
-                        None => clock.now(),
-                    };
+                    let t4 = shared.rx_time(r.kernel_ns);
                     return Ok((r.len.min(buf.len()), t4));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}

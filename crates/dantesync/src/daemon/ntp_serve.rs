@@ -27,6 +27,8 @@ use dantesync_core::LocalTime;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
+#[cfg(target_os = "linux")]
+use super::shared::arrival;
 use super::shared::Shared;
 use crate::config::Config;
 
@@ -261,10 +263,7 @@ impl Inbox {
                 let Some((_, r)) = self.batch.get(i) else {
                     break;
                 };
-                let rx = match r.kernel_ns {
-                    Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
-                    None => clock.now(),
-                };
+                let rx = arrival(clock.as_ref(), r.kernel_ns);
                 if let Some(from) = r.from {
                     self.meta.push((Slot::Batch(i), from, rx));
                 }

@@ -309,13 +309,7 @@ fn recv_one(sock: &PtpSocket, buf: &mut [u8], shared: &Shared) -> io::Result<Opt
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
         Err(e) => return Err(e),
     };
-    let rx = {
-        let clock = shared.clock.lock().unwrap_or_else(PoisonError::into_inner);
-        match kernel_ns {
-            Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
-            None => clock.now(),
-        }
-    };
+    let rx = shared.rx_time(kernel_ns);
     shared.note_timestamping(if kernel_ns.is_some() {
         Timestamping::Kernel
     } else {

@@ -170,13 +170,7 @@ async fn receive(
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
         Err(e) => return Err(e),
     };
-    let rx = {
-        let clock = shared.clock();
-        match r.kernel_ns {
-            Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
-            None => clock.now(),
-        }
-    };
+    let rx = shared.rx_time(r.kernel_ns);
     let Some(from) = r.from else {
         return Ok(None);
     };

@@ -77,6 +77,15 @@ impl Shared {
         self.clock().now()
     }
 
+    /// When a datagram arrived, on the disciplined clock: see [`arrival`].
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(dead_code, reason = "kernel stamps: Linux")
+    )]
+    pub fn rx_time(&self, kernel_ns: Option<i64>) -> LocalTime {
+        arrival(self.clock().as_ref(), kernel_ns)
+    }
+
     /// The latest snapshot, with the daemon's own part ([`HostStatus`]) filled in.
     pub fn status(&self) -> Status {
         let mut status = self
@@ -146,5 +155,14 @@ impl std::fmt::Debug for Shared {
             .field("clock", &self.clock().name())
             .field("timestamping", &self.timestamping())
             .finish_non_exhaustive()
+    }
+}
+
+/// When a datagram arrived, on `clock`: its kernel receive stamp (realtime ns) mapped into the
+/// clock's timescale, or the clock read now when the kernel gave none.
+pub fn arrival(clock: &(dyn Clock + Send), kernel_ns: Option<i64>) -> LocalTime {
+    match kernel_ns {
+        Some(ns) => clock.map_kernel_timestamp(LocalTime::from_nanos(ns)),
+        None => clock.now(),
     }
 }
