@@ -59,17 +59,9 @@ impl DropReason {
         DropReason::RateLimited,
     ];
 
+    /// Its slot in the counters: its place in the declaration (and in [`Self::ALL`]).
     const fn index(self) -> usize {
-        match self {
-            DropReason::NotAllowed => 0,
-            DropReason::TooShort => 1,
-            DropReason::UnsupportedVersion => 2,
-            DropReason::ControlMessage => 3,
-            DropReason::PrivateMessage => 4,
-            DropReason::NotClientMode => 5,
-            DropReason::MalformedExtensions => 6,
-            DropReason::RateLimited => 7,
-        }
+        self as usize
     }
 }
 
@@ -194,15 +186,12 @@ impl Responder {
 /// The request's header if it is one this server answers: NTPv3/v4, mode 3, at least 48 bytes,
 /// any bytes after the header well formed.
 fn parse_request(datagram: &[u8]) -> Result<NtpHeader, DropReason> {
-    match classify(datagram) {
-        Ok(PacketKind::Control { .. }) => return Err(DropReason::ControlMessage),
-        Ok(PacketKind::Private { .. }) => return Err(DropReason::PrivateMessage),
-        Ok(PacketKind::Time { version, .. }) if !(3..=4).contains(&version) => {
-            return Err(DropReason::UnsupportedVersion)
+    // The header parser takes NTPv1 to v4 and sorts out empty, control and private packets
+    // itself; this server answers only v3 and v4.
+    if let Ok(PacketKind::Time { version, .. }) = classify(datagram) {
+        if !(3..=4).contains(&version) {
+            return Err(DropReason::UnsupportedVersion);
         }
-        Ok(PacketKind::Time { .. }) => {}
-        Err(ParseError::Empty) => return Err(DropReason::TooShort),
-        Err(_) => return Err(DropReason::UnsupportedVersion),
     }
     let (header, _extensions) = NtpHeader::parse(datagram).map_err(|e| match e {
         ParseError::TooShort { .. } | ParseError::Empty => DropReason::TooShort,
