@@ -105,9 +105,17 @@ impl NtpClient {
         let mut messages: Vec<Option<String>> = vec![None; self.sources.len()];
         let mut answered: Vec<(usize, BurstResult)> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
-        let asked = outcomes.len();
+        // One outcome per server: a later one for the same server replaces an earlier one (two
+        // answers from one server must not vote as two servers).
+        let mut latest: Vec<Option<Outcome>> = (0..self.sources.len()).map(|_| None).collect();
         for (i, outcome) in outcomes {
-            let Some(src) = self.sources.get_mut(i) else {
+            if let Some(slot) = latest.get_mut(i) {
+                *slot = Some(outcome);
+            }
+        }
+        let asked = latest.iter().flatten().count();
+        for (i, outcome) in latest.into_iter().enumerate() {
+            let (Some(outcome), Some(src)) = (outcome, self.sources.get_mut(i)) else {
                 continue;
             };
             match outcome {
