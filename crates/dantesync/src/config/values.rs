@@ -5,6 +5,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use dantesync_core::ntp_server::Subnet;
+
 /// Why a text was refused, and how to write it instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -189,34 +191,17 @@ impl Cidr {
         }
     }
 
-    /// Whether `ip` is in the range. An IPv4 client reaching an IPv6 socket appears as
-    /// `::ffff:a.b.c.d`, and is matched as the IPv4 address it is.
+    /// Whether `ip` is in the range (the core's [`Subnet`] rule: an IPv4 client reaching an
+    /// IPv6 socket, `::ffff:a.b.c.d`, is matched as the IPv4 address it is).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => mask_eq(
-                u128::from(net.to_bits()),
-                u128::from(ip.to_bits()),
-                32,
-                self.prefix,
-            ),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                mask_eq(net.to_bits(), ip.to_bits(), 128, self.prefix)
-            }
-            _ => false,
-        }
+        Subnet::from(*self).contains(ip)
     }
 }
 
-fn mask_eq(a: u128, b: u128, width: u32, prefix: u8) -> bool {
-    let host_bits = width - u32::from(prefix);
-    if host_bits >= 128 {
-        return true;
+impl From<Cidr> for Subnet {
+    fn from(c: Cidr) -> Subnet {
+        Subnet::new(c.addr, c.prefix)
     }
-    (a >> host_bits) == (b >> host_bits)
 }
 
 impl fmt::Display for Cidr {

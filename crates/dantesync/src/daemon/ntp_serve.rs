@@ -66,16 +66,8 @@ impl ServeSettings {
                 ..ServerConfig::default()
             },
             access: AccessList {
-                allow: s
-                    .allow
-                    .iter()
-                    .map(|c| Subnet::new(c.addr, c.prefix))
-                    .collect(),
-                deny: s
-                    .deny
-                    .iter()
-                    .map(|c| Subnet::new(c.addr, c.prefix))
-                    .collect(),
+                allow: s.allow.iter().copied().map(Subnet::from).collect(),
+                deny: s.deny.iter().copied().map(Subnet::from).collect(),
             },
             rate_limit: s.rate_limit,
         }
