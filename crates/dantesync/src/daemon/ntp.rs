@@ -14,13 +14,12 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dantesync_core::ntp_client::{
     evaluate, reduce, request, Change, NtpClient, Outcome, Sample, SourceState, Verdict,
 };
-use dantesync_core::ntp_server::UpstreamInfo;
 use dantesync_core::wire::ntp::NtpTimestamp;
 use dantesync_core::LocalTime;
 use tokio::net::UdpSocket;
@@ -36,16 +35,6 @@ const REPLY_TIMEOUT: Duration = Duration::from_millis(300);
 /// Silent requests in a row, with no reply at all yet, that end a burst early.
 const GIVE_UP_AFTER: usize = 2;
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The upstream server the last combined offset rests on most, as its reply described
-/// itself: what the built-in NTP server derives its stratum, reference id and root distance
-/// from. One daemon runs per process and has one NTP client, so this lives here.
-static UPSTREAM: Mutex<Option<UpstreamInfo>> = Mutex::new(None);
-
-/// The upstream server of the last good check, if any.
-pub fn last_upstream() -> Option<UpstreamInfo> {
-    *UPSTREAM.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// The name a server goes by in logs and status: the port only when it is not 123.
 fn display_name(s: &ServerAddr) -> String {
@@ -91,7 +80,7 @@ pub async fn run(
         }
         let result = match report.result {
             Ok(combined) => {
-                *UPSTREAM.lock().unwrap_or_else(PoisonError::into_inner) = Some(combined.upstream);
+                shared.publish_upstream(combined.upstream);
                 Ok(combined.measurement)
             }
             Err(e) => Err(e),

@@ -189,7 +189,7 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
 /// The header the server sends now.
 fn current_state(shared: &Shared, cfg: &ServerConfig, now: LocalTime) -> ServerState {
     let status = shared.status();
-    ServerState::from_status(&status, super::ntp::last_upstream(), now, cfg)
+    ServerState::from_status(&status, shared.upstream(), now, cfg)
 }
 
 /// UDP sends do not block in practice; a full socket buffer drops the reply, as the network

@@ -9,7 +9,7 @@ use std::time::Instant;
 use dantesync_clock::Clock;
 use dantesync_core::controller::HostStatus;
 use dantesync_core::ntp_client::NtpSourceStatus;
-use dantesync_core::ntp_server::Counters as NtpServerCounters;
+use dantesync_core::ntp_server::{Counters as NtpServerCounters, UpstreamInfo};
 use dantesync_core::query_server::QueryCounters;
 use dantesync_core::{LocalTime, NtpMeasurement, Status};
 
@@ -51,6 +51,10 @@ pub struct Shared {
     ntp_server: Mutex<Option<NtpServerCounters>>,
     /// When the daemon started (for the uptime the status surfaces show).
     pub started: Instant,
+    /// The upstream NTP server the last combined offset rests on most, as its reply described
+    /// itself: what the built-in NTP server derives its stratum, reference id and root
+    /// distance from.
+    upstream: Mutex<Option<UpstreamInfo>>,
 }
 
 impl Shared {
@@ -64,6 +68,7 @@ impl Shared {
             timestamping: AtomicU8::new(Timestamping::Unknown as u8),
             ntp_server: Mutex::new(None),
             started: Instant::now(),
+            upstream: Mutex::new(None),
         }
     }
 
@@ -75,6 +80,15 @@ impl Shared {
 
     pub fn now(&self) -> LocalTime {
         self.clock().now()
+    }
+
+    pub fn publish_upstream(&self, upstream: UpstreamInfo) {
+        *self.upstream.lock().unwrap_or_else(PoisonError::into_inner) = Some(upstream);
+    }
+
+    /// The upstream server of the last good NTP check, if any.
+    pub fn upstream(&self) -> Option<UpstreamInfo> {
+        *self.upstream.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// When a datagram arrived, on the disciplined clock: see [`arrival`].
