@@ -432,9 +432,7 @@ impl Controller {
             window_samples: est.map_or(0, |e| e.samples),
             window_s: est.map_or(0.0, |e| e.span_s),
             ptp_offset_ns: self.last_offset_ns,
-            last_ptp_sample: self
-                .last_sample_sf
-                .map(|sf| LocalTime::from_nanos(sf.saturating_add(self.steps_total))),
+            last_ptp_sample: self.last_sample_sf.map(|sf| self.local(sf)),
             leader: self.source.leader().map(|(id, quality)| LeaderStatus {
                 id,
                 quality,
@@ -447,9 +445,7 @@ impl Controller {
             last_correction: self.last_correction,
             ntp_corrections: self.gate.as_ref().map_or(0, NtpGate::corrections),
             time_synchronised: self.time_synchronised(),
-            time_confirmed: self
-                .confirmed_sf
-                .map(|sf| LocalTime::from_nanos(sf.saturating_add(self.steps_total))),
+            time_confirmed: self.confirmed_sf.map(|sf| self.local(sf)),
             ptp: self.source.counters(),
             estimator: self.estimator.counters(),
             host: HostStatus::default(),
@@ -459,6 +455,11 @@ impl Controller {
 
     fn sf(&self, t: LocalTime) -> i64 {
         t.nanos().saturating_sub(self.steps_total)
+    }
+
+    /// The inverse of [`Self::sf`]: a step-free time on the local clock as it reads now.
+    fn local(&self, sf: i64) -> LocalTime {
+        LocalTime::from_nanos(sf.saturating_add(self.steps_total))
     }
 
     fn total_ppm(&self) -> f64 {
@@ -649,9 +650,7 @@ impl Controller {
         if next != self.timer_sf {
             self.timer_sf = next;
             if let Some(t) = next {
-                out.push(Action::SetTimer {
-                    at: LocalTime::from_nanos(t.saturating_add(self.steps_total)),
-                });
+                out.push(Action::SetTimer { at: self.local(t) });
             }
         }
     }
