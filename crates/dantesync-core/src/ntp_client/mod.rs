@@ -16,7 +16,7 @@ pub mod source;
 
 pub use burst::{reduce, BurstResult};
 pub use client::{Change, CheckReport, Combined, NtpClient, Outcome};
-pub use reply::{evaluate, request, Kiss, Sample, Verdict};
+pub use reply::{evaluate, Kiss, Sample, Verdict};
 pub use source::{NtpSourceStatus, SourceState, BURST};
 
 #[cfg(test)]

@@ -4,11 +4,6 @@
 use crate::time::LocalTime;
 use crate::wire::ntp::{Leap, Mode, NtpHeader, NtpTimestamp, ReferenceId};
 
-/// A client request carrying `transmit` as T1.
-pub fn request(transmit: NtpTimestamp) -> NtpHeader {
-    NtpHeader::client_request(transmit)
-}
-
 /// One exchange's measurement, with what the server said about its own distance to UTC.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
@@ -129,7 +124,7 @@ mod tests {
             origin_ts: origin,
             receive_ts: NtpTimestamp::from_unix_nanos(t2),
             transmit_ts: NtpTimestamp::from_unix_nanos(t3),
-            ..request(NtpTimestamp::ZERO)
+            ..NtpHeader::client_request(NtpTimestamp::ZERO)
         }
     }
 
@@ -159,7 +154,12 @@ mod tests {
         let v = evaluate(&reply(other, T1, T1).to_bytes(), tx, at(T1), at(T1 + 10));
         assert_eq!(v, Err(Verdict::NotOurs));
         // Our own request echoed back (mode 3) is not a reply either.
-        let v = evaluate(&request(tx).to_bytes(), tx, at(T1), at(T1));
+        let v = evaluate(
+            &NtpHeader::client_request(tx).to_bytes(),
+            tx,
+            at(T1),
+            at(T1),
+        );
         assert_eq!(v, Err(Verdict::NotOurs));
     }
 
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn the_request_is_a_version_4_client_packet_carrying_t1() {
         let tx = NtpTimestamp::from_unix_nanos(T1);
-        let bytes = request(tx).to_bytes();
+        let bytes = NtpHeader::client_request(tx).to_bytes();
         assert_eq!(bytes[0] & 0b111, 3, "mode 3");
         assert_eq!((bytes[0] >> 3) & 0b111, 4, "version 4");
         assert_eq!(

@@ -90,10 +90,6 @@ impl RateLimiter {
         }
     }
 
-    pub fn limit(&self) -> &RateLimit {
-        &self.limit
-    }
-
     /// Counts one packet from `src` at `now` and says what to do with it.
     pub fn check(&mut self, src: IpAddr, now: LocalTime) -> Verdict {
         let index = self.index(src);

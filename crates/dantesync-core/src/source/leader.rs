@@ -28,12 +28,6 @@ impl LeaderQuality {
             variance: body.grandmaster_clock_variance,
         }
     }
-
-    /// The identifier as text (`DFLT`, `GPS`...), without its NUL padding.
-    pub fn identifier_str(&self) -> String {
-        let end = self.identifier.iter().position(|&b| b == 0).unwrap_or(4);
-        String::from_utf8_lossy(&self.identifier[..end]).into_owned()
-    }
 }
 
 /// Who the leader is: the sender, and the grandmaster it relays (the same on plain Dante).

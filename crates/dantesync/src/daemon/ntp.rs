@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dantesync_core::ntp_client::{
-    evaluate, reduce, request, Change, NtpClient, Outcome, Sample, SourceState, Verdict,
+    evaluate, reduce, Change, NtpClient, Outcome, Sample, SourceState, Verdict,
 };
-use dantesync_core::wire::ntp::NtpTimestamp;
+use dantesync_core::wire::ntp::{NtpHeader, NtpTimestamp};
 use dantesync_core::LocalTime;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -251,7 +251,7 @@ async fn exchange(socket: &UdpSocket, shared: &Shared) -> Result<Sample, Failure
     let t1 = shared.now();
     let transmit = NtpTimestamp::from_unix_nanos(t1.nanos());
     socket
-        .send(&request(transmit).to_bytes())
+        .send(&NtpHeader::client_request(transmit).to_bytes())
         .await
         .map_err(|e| Failure::Silent(format!("send failed: {e}")))?;
     let deadline = Instant::now() + REPLY_TIMEOUT;
