@@ -22,22 +22,34 @@ pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A free UDP port on loopback (bound, read, released).
-pub fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Ports handed out to tests: below Linux's ephemeral range (32768–60999 by default), so
+/// that no socket bound to port 0 (a client of another test, a DNS lookup...) can be given
+/// one between the check here and the daemon's own bind. Picked at random, so tests running
+/// in parallel seldom pick the same one.
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// Ports this test binary has handed out: never twice.
+static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// A port in [`TEST_PORTS`] that `bindable` accepts now (it binds and releases).
+fn pick_port(bindable: impl Fn(u16) -> bool) -> u16 {
+    let mut taken = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    let port = (0..1000)
+        .map(|_| rand::random_range(TEST_PORTS))
+        .find(|p| !taken.contains(p) && bindable(*p))
+        .expect("no free test port in 20000..32000");
+    taken.push(port);
+    port
 }
 
-/// A free TCP port on loopback (bound, read, released).
+/// A UDP port free on every address (the daemon binds 0.0.0.0).
+pub fn free_port() -> u16 {
+    pick_port(|p| UdpSocket::bind(("0.0.0.0", p)).is_ok())
+}
+
+/// A TCP port free on every address.
 pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    pick_port(|p| TcpListener::bind(("0.0.0.0", p)).is_ok())
 }
 
 /// This host's realtime clock, ns since the Unix epoch.
