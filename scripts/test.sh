@@ -6,9 +6,9 @@
 # Stages: fmt, clippy, test, ui, windows, qemu-clock, fuzz, servo-bench (see README.md). Each stage's output goes
 # straight through; each is timed; the last line is a one-line summary.
 #
-# Needs: the Rust toolchain with clippy and rustfmt, tshark (for the Wireshark cross-checks),
-# the x86_64-pc-windows-gnu target with the mingw-w64 linker, and a C++ compiler (libFuzzer).
-# `bash .ci/run` as root installs all of these on Debian and then runs this script.
+# Needs: the Rust toolchain (rustup) on Debian 12. Everything else (tshark, the Windows target
+# and linker, a C++ compiler, qemu, chrony, chromium...) is installed first by
+# scripts/install-deps.sh, as root or through sudo. `bash .ci/run` (CI) runs this script.
 #
 # Opt-outs for a developer machine that lacks a tool (refused when CI is set):
 #   DANTESYNC_SKIP_TSHARK=1    the tshark cross-checks print SKIPPED instead of failing
@@ -70,6 +70,17 @@ if [ -n "${CI:-}" ] && [ "${CI}" != "false" ]; then
   done
 fi
 
+# Install what is missing (Debian packages, Rust components and targets): on a fresh machine
+# this one command is all it takes. Without root or sudo it says what is missing, and the
+# checks below say which stage needs it and how to skip that stage on this machine only.
+current=install
+if ! bash scripts/install-deps.sh; then
+  if [ -n "${CI:-}" ] && [ "${CI}" != "false" ]; then
+    fail "scripts/install-deps.sh failed: CI installs everything it needs"
+  fi
+  echo "test.sh: could not install: $(bash scripts/install-deps.sh --missing)" >&2
+fi
+
 # Preflight: say what is missing and how to get it, before spending minutes on builds.
 current=preflight
 command -v cargo >/dev/null || fail "cargo not found: install Rust with rustup"
@@ -79,7 +90,7 @@ if [ "${DANTESYNC_SKIP_TSHARK:-}" != 1 ]; then
   for tool in tshark text2pcap; do
     command -v "$tool" >/dev/null ||
       fail "$tool not found: the Wireshark cross-checks need it.
-  Install: DEBIAN_FRONTEND=noninteractive apt-get install -y tshark   (or run 'bash .ci/run' as root)
+  Install: DEBIAN_FRONTEND=noninteractive apt-get install -y tshark   (or run 'sudo bash scripts/install-deps.sh')
   Or skip those checks on this machine only: DANTESYNC_SKIP_TSHARK=1 bash scripts/test.sh"
   done
 fi
@@ -96,11 +107,22 @@ if ! command -v "$win_linker" >/dev/null; then
 fi
 if [ -n "$win_missing" ] && [ "${DANTESYNC_SKIP_WINDOWS:-}" != 1 ]; then
   fail "the Windows cross-build needs $win_missing.
-  'bash .ci/run' as root installs both; or skip that stage on this machine only:
+  'sudo bash scripts/install-deps.sh' installs both; or skip that stage on this machine only:
   DANTESYNC_SKIP_WINDOWS=1 bash scripts/test.sh"
 fi
 
-echo "test.sh: $(rustc --version); $(cargo --version)"
+echo "test.sh: versions"
+rustc --version
+cargo --version
+cargo clippy --version
+cargo fmt --version
+command -v tshark >/dev/null && tshark --version | sed -n 1p
+command -v "$win_linker" >/dev/null && "$win_linker" --version | sed -n 1p
+c++ --version | sed -n 1p
+command -v qemu-system-x86_64 >/dev/null && qemu-system-x86_64 --version | sed -n 1p
+command -v chromium >/dev/null && chromium --version 2>/dev/null | sed -n 1p
+echo "node $(node --version 2>/dev/null || echo missing), npm $(npm --version 2>/dev/null || echo missing)"
+echo "test.sh: CI=${CI:-} cwd=$(pwd) cores=$(nproc)"
 
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets -- -D warnings
@@ -120,7 +142,7 @@ if [ -z "$ui_missing" ]; then
   stage ui bash scripts/ui-test.sh
 elif [ -n "${CI:-}" ] && [ "${CI}" != "false" ]; then
   current=ui
-  fail "missing $ui_missing; 'bash .ci/run' as root installs them"
+  fail "missing $ui_missing; 'sudo bash scripts/install-deps.sh' installs them"
 else
   skipped ui "missing $ui_missing"
 fi

@@ -27,7 +27,7 @@ if [ "${1:-}" = --missing ]; then
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ -n "${CI:-}" ] && [ "${CI}" != "false" ]; then
-    echo "ui-test: FAILED: missing ${missing[*]}; 'bash .ci/run' as root installs them" >&2
+    echo "ui-test: FAILED: missing ${missing[*]}; 'sudo bash scripts/install-deps.sh' installs them" >&2
     exit 1
   fi
   echo "ui-test: SKIPPED: missing ${missing[*]}"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs what the test command needs on Debian 12, and nothing that is already there:
+# Debian packages, the Rust components and cross targets, and Python packages.
+#
+#   bash scripts/install-deps.sh            install what is missing (root, or sudo)
+#   bash scripts/install-deps.sh --missing  print what is missing, install nothing
+#
+# `bash scripts/test.sh` runs it first, so a fresh machine needs no other step. Safe to re-run.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+# tshark, text2pcap: Wireshark cross-checks of the wire codecs.
+# gcc-mingw-w64-x86-64: linker for the Windows cross-build.
+# g++: libFuzzer's C++ runtime for the fuzz smoke run.
+# qemu-system-x86, busybox-static, cpio: the real-kernel clock test in a qemu guest.
+# sntp, ntpsec-ntpdig, chrony, iproute2: NTP interop in network namespaces (query tools;
+#   chronyd -x never touches a clock).
+# chromium, nodejs: the live status page's headless browser test (scripts/ui-test.sh).
+# tmux: terminal programs driven by the tests.
+packages=(tshark gcc-mingw-w64-x86-64 g++ qemu-system-x86 busybox-static cpio sntp ntpsec-ntpdig
+  chrony iproute2 chromium nodejs tmux)
+rust_components=(clippy rustfmt)
+rust_targets=(x86_64-pc-windows-gnu x86_64-unknown-linux-musl)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+missing_rust=()
+installed_components=$(rustup component list --installed 2>/dev/null || true)
+for c in "${rust_components[@]}"; do
+  grep -q "^$c" <<<"$installed_components" || missing_rust+=("component $c")
+done
+installed_targets=$(rustup target list --installed 2>/dev/null || true)
+for t in "${rust_targets[@]}"; do
+  grep -qx "$t" <<<"$installed_targets" || missing_rust+=("target $t")
+done
+
+if [ "${1:-}" = --missing ]; then
+  echo "${missing[*]} ${missing_rust[*]}" | sed 's/^ *//; s/ *$//'
+  exit 0
+fi
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo -E "$@"
+  else
+    echo "install-deps: need root to run: $*" >&2
+    echo "install-deps: run 'sudo bash scripts/install-deps.sh', or install by hand: ${missing[*]}" >&2
+    exit 1
+  fi
+}
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  # wireshark-common asks whether non-root users may capture; answer "no" up front.
+  echo 'wireshark-common wireshark-common/install-setuid boolean false' |
+    as_root debconf-set-selections
+  as_root apt-get update -q
+  # Packages must not start services: chrony's would discipline this machine's clock, which no
+  # test may touch. policy-rc.d answering 101 ("action forbidden") is what invoke-rc.d and
+  # deb-systemd-invoke ask; it is removed again after the install unless it was already there.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    own_policy=1
+  fi
+  install_rc=0
+  as_root apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null || install_rc=$?
+  [ -z "$own_policy" ] || as_root rm -f "$policy"
+  [ "$install_rc" -eq 0 ] || exit "$install_rc"
+fi
+
+# Whatever installed chrony (this run or an earlier one), its service must not run here.
+if command -v systemctl >/dev/null && systemctl is-active --quiet chrony 2>/dev/null; then
+  echo "install-deps: chrony.service is running and would adjust this machine's clock: stopping it"
+  as_root systemctl stop chrony || true
+fi
+
+if [ "${#missing_rust[@]}" -gt 0 ]; then
+  echo "install-deps: adding Rust ${missing_rust[*]}"
+  rustup component add "${rust_components[@]}"
+  rustup target add "${rust_targets[@]}"
+fi
