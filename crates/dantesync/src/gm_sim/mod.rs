@@ -1,7 +1,7 @@
 //! `dantesync gm-sim`: a Dante leader on real UDP sockets, for tests, demos and lab benches.
 //!
 //! What it sends is what the Focusrite RedNet AM2 in the shared capture sends, built by
-//! [`dantesync_sim::leader::LeaderIdentity`]: a two-step Sync to the event port (IP TOS 0xE0)
+//! [`dantesync_core::wire::ptpv1::LeaderIdentity`]: a two-step Sync to the event port (IP TOS 0xE0)
 //! followed by a Follow_Up to the general port (TOS 0xB8), TTL 1, flags 0x000c, stratum 153,
 //! variance 28768, `DFLT`, syncInterval −2 written sign-extended (byte 82 = 0xFF), and
 //! timestamps on the leader's *uptime* timescale.
@@ -74,10 +74,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use dantesync_core::wire::ptpv1::{
-    Control, DelayRespBody, Flags, Header, Message, Subdomain, Timestamp, Uuid, EVENT_PORT,
-    GENERAL_PORT,
+    LeaderIdentity, Message, Subdomain, Timestamp, Uuid, EVENT_PORT, GENERAL_PORT,
 };
-use dantesync_sim::leader::LeaderIdentity;
 use rand::Rng;
 
 pub use dest::Dest;
@@ -788,7 +786,10 @@ fn answer_delay_reqs(
         let std::net::SocketAddr::V4(from) = from else {
             continue;
         };
-        let response = delay_resp(&plan.identity, sequence_id, &request, receipt).to_bytes();
+        let response = plan
+            .identity
+            .delay_resp(sequence_id, &request, Timestamp::from_nanos(receipt))
+            .to_bytes();
         sequence_id = sequence_id.wrapping_add(1);
         let mut sent = false;
         for to in plan.delay_resp_dests(*from.ip()) {
@@ -800,27 +801,6 @@ fn answer_delay_reqs(
         answered += u64::from(sent);
     }
     answered
-}
-
-/// The Delay_Resp to `request`, received at uptime `receipt_ns`.
-fn delay_resp(
-    identity: &LeaderIdentity,
-    sequence_id: u16,
-    request: &Header,
-    receipt_ns: i128,
-) -> Message {
-    let mut header = Header::new(Control::DelayResp, identity.uuid, sequence_id);
-    header.flags = Flags::BOUNDARY_CLOCK | Flags::ASSIST;
-    let body = DelayRespBody {
-        delay_receipt_timestamp: Timestamp::from_nanos(receipt_ns),
-        requesting_source_communication_technology: request.source_communication_technology,
-        requesting_source_uuid: request.source_uuid,
-        requesting_source_port_id: request.source_port_id,
-        requesting_source_sequence_id: request.sequence_id,
-        reserved: [0],
-        trailing: Vec::new(),
-    };
-    Message::DelayResp(header, body)
 }
 
 #[cfg(test)]
@@ -1067,52 +1047,5 @@ mod tests {
             "--jitter-us 100000 times 3 destinations is not below the Sync interval (250000 µs)"
         );
         assert!(parse(&["--dest", "127.0.0.1:319"]).is_err());
-    }
-
-    #[test]
-    fn follow_up_carries_the_syncs_flags_like_dante() {
-        let leader = LeaderIdentity::dante("00:1d:c1:00:53:01".parse().unwrap());
-        let bytes = leader
-            .follow_up(2724, Timestamp::from_nanos(699_212_426_642))
-            .to_bytes();
-        let Ok(Message::FollowUp(header, body)) = Message::parse(&bytes) else {
-            panic!("not a Follow_Up");
-        };
-        assert_eq!(header.flags, Flags(0x000c));
-        assert_eq!(
-            (header.sequence_id, body.associated_sequence_id),
-            (2724, 2724)
-        );
-        assert_eq!(
-            body.precise_origin_timestamp,
-            Timestamp::new(699, 212_426_642)
-        );
-    }
-
-    #[test]
-    fn delay_resp_copies_the_requesting_fields() {
-        let leader = LeaderIdentity::dante("00:1d:c1:00:53:01".parse().unwrap());
-        let mut request = Header::new(
-            Control::DelayReq,
-            Uuid([0xbe, 0xcf, 0x81, 0x75, 0x13, 0x7f]),
-            4242,
-        );
-        request.source_port_id = 3;
-        let bytes = delay_resp(&leader, 7, &request, 700_123_456_789).to_bytes();
-        assert_eq!(bytes.len(), 60);
-        let Ok(Message::DelayResp(header, body)) = Message::parse(&bytes) else {
-            panic!("not a Delay_Resp");
-        };
-        assert_eq!(header.source_uuid, leader.uuid);
-        assert_eq!(header.sequence_id, 7);
-        assert_eq!(header.flags, Flags(0x000c));
-        assert_eq!(
-            body.delay_receipt_timestamp,
-            Timestamp::new(700, 123_456_789)
-        );
-        assert_eq!(body.requesting_source_communication_technology, 1);
-        assert_eq!(body.requesting_source_uuid, request.source_uuid);
-        assert_eq!(body.requesting_source_port_id, 3);
-        assert_eq!(body.requesting_source_sequence_id, 4242);
     }
 }
