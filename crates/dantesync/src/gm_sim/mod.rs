@@ -62,8 +62,6 @@
 mod dest;
 mod net;
 pub(crate) mod stop;
-#[cfg(target_os = "linux")]
-mod txstamp;
 mod uptime;
 
 use std::io::Write;
@@ -83,6 +81,9 @@ use dest::Target;
 use net::{Endpoints, Sockets};
 pub use uptime::Timebase;
 use uptime::Uptime;
+
+#[cfg(target_os = "linux")]
+use crate::sys::txstamp;
 
 /// The stratum a Dante device set as Preferred Leader was seen advertising.
 const PREFERRED_STRATUM: u8 = 121;
@@ -579,10 +580,7 @@ fn kernel_tx_stamps(want: TxStamps, sockets: &Sockets) -> Result<bool, String> {
         return Ok(false);
     }
     #[cfg(target_os = "linux")]
-    let enabled = {
-        use std::os::fd::AsRawFd;
-        txstamp::enable(sockets.event.as_raw_fd()).map_err(|e| e.to_string())
-    };
+    let enabled = txstamp::enable(&sockets.event).map_err(|e| e.to_string());
     #[cfg(not(target_os = "linux"))]
     let enabled: Result<(), String> = {
         let _ = sockets;
@@ -626,9 +624,7 @@ fn send_sync(
     }
     #[cfg(target_os = "linux")]
     {
-        use std::os::fd::AsRawFd;
-        let fd = sockets.event.as_raw_fd();
-        txstamp::drain(fd);
+        txstamp::drain(&sockets.event);
         // The wait is kept (and taken off the stamp) so T1 stays after the Sync's own
         // originTimestamp, as with user-space readings.
         let started = Instant::now();
@@ -637,7 +633,7 @@ fn send_sync(
             wait_until(started + early);
         }
         sockets.event.send_to(sync, event_dest)?;
-        if let Ok(Some(sent_rt)) = txstamp::wait(fd, STAMP_WAIT) {
+        if let Ok(Some(sent_rt)) = txstamp::wait(&sockets.event, STAMP_WAIT) {
             // The stamp is CLOCK_REALTIME; the uptime runs on another clock. Both tick at the
             // host's rate (to within the system clock's frequency correction, ≤ 500 ppm of the
             // few µs since the send), so the time since the send carries over.
