@@ -1,4 +1,6 @@
-//! A Dante leader: uptime timescale, two-step Sync + Follow_Up, fields as real gear sends them.
+//! A Dante leader in virtual time: its uptime timescale, drifting against true time, and the
+//! two-step Sync + Follow_Up it sends, built by the core's [`LeaderIdentity`] as real gear
+//! sends them.
 
 use dantesync_core::wire::ptpv1::{Timestamp, Uuid};
 
