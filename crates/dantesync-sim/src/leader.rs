@@ -1,83 +1,11 @@
-//! A Dante leader: uptime timescale, two-step Sync + Follow_Up, fields as real gear sends them.
+//! A Dante leader in virtual time: its uptime timescale, drifting against true time, and the
+//! two-step Sync + Follow_Up it sends, built by the core's [`LeaderIdentity`] as real gear
+//! sends them.
 
-use dantesync_core::wire::ptpv1::{
-    Control, Flags, FollowUpBody, Header, Message, SyncBody, Timestamp, Uuid,
-    COMMUNICATION_TECHNOLOGY_ETHERNET,
-};
+use dantesync_core::wire::ptpv1::{Timestamp, Uuid};
 
-/// Who a leader is and how it advertises itself.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LeaderIdentity {
-    pub uuid: Uuid,
-    pub stratum: u8,
-    pub variance: i16,
-    pub identifier: [u8; 4],
-    pub preferred: bool,
-    pub sync_interval_log2: i8,
-}
-
-impl LeaderIdentity {
-    /// An ordinary Dante leader, as the RedNet AM2 in the shared capture advertises itself.
-    pub fn dante(uuid: Uuid) -> Self {
-        Self {
-            uuid,
-            stratum: 153,
-            variance: 28768,
-            identifier: *b"DFLT",
-            preferred: false,
-            sync_interval_log2: -2,
-        }
-    }
-
-    /// The Sync a Dante leader sends: two-step, boundary-clock flag, its own uptime as the
-    /// (approximate) origin time.
-    pub fn sync(&self, sequence_id: u16, origin: Timestamp) -> Message {
-        let mut header = Header::new(Control::Sync, self.uuid, sequence_id);
-        header.flags = Flags::BOUNDARY_CLOCK | Flags::ASSIST;
-        let mut body = SyncBody {
-            origin_timestamp: origin,
-            epoch_number: 0,
-            current_utc_offset: 0,
-            grandmaster_communication_technology: COMMUNICATION_TECHNOLOGY_ETHERNET,
-            grandmaster_clock_uuid: self.uuid,
-            grandmaster_port_id: 0,
-            grandmaster_sequence_id: sequence_id,
-            grandmaster_clock_stratum: self.stratum,
-            grandmaster_clock_identifier: self.identifier,
-            grandmaster_clock_variance: self.variance,
-            grandmaster_preferred: self.preferred,
-            grandmaster_is_boundary_clock: true,
-            sync_interval: 0,
-            local_clock_variance: self.variance,
-            local_steps_removed: 0,
-            local_clock_stratum: self.stratum,
-            local_clock_identifier: self.identifier,
-            parent_communication_technology: COMMUNICATION_TECHNOLOGY_ETHERNET,
-            parent_uuid: self.uuid,
-            parent_port_field: 0,
-            estimated_master_variance: 0,
-            estimated_master_drift: 0,
-            utc_reasonable: false,
-            reserved: [0; 26],
-            trailing: Vec::new(),
-        };
-        body.set_sync_interval(self.sync_interval_log2);
-        Message::Sync(header, body)
-    }
-
-    /// The Follow_Up carrying the precise send time of Sync `sequence_id`.
-    pub fn follow_up(&self, sequence_id: u16, precise_origin: Timestamp) -> Message {
-        let mut header = Header::new(Control::FollowUp, self.uuid, sequence_id);
-        header.flags = Flags::BOUNDARY_CLOCK | Flags::ASSIST;
-        let body = FollowUpBody {
-            associated_sequence_id: sequence_id,
-            precise_origin_timestamp: precise_origin,
-            reserved: [0; 2],
-            trailing: Vec::new(),
-        };
-        Message::FollowUp(header, body)
-    }
-}
+/// Who a leader is and the messages it sends: the core's, shared with `dantesync gm-sim`.
+pub use dantesync_core::wire::ptpv1::LeaderIdentity;
 
 /// A leader's clock in true time.
 #[derive(Clone, Debug, PartialEq)]
@@ -151,6 +79,8 @@ impl Leader {
 
 #[cfg(test)]
 mod tests {
+    use dantesync_core::wire::ptpv1::{Flags, Message};
+
     use super::*;
 
     #[test]

@@ -7,6 +7,7 @@ mod demo;
 mod gm_sim;
 mod replay;
 mod status;
+mod sys;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

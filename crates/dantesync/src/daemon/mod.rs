@@ -28,7 +28,7 @@ mod ptp;
 mod query;
 mod shared;
 #[cfg(target_os = "linux")]
-mod sys;
+use crate::sys;
 mod systemd;
 mod win_service;
 

@@ -211,7 +211,7 @@ impl Kid {
             .env("XDG_RUNTIME_DIR", dir)
             .env_remove("RUST_LOG")
             .env_remove("NOTIFY_SOCKET");
-        die_with_parent(&mut cmd);
+        crate::sys::process::die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
@@ -245,22 +245,6 @@ impl Drop for Kid {
         let _ = self.child.wait();
     }
 }
-
-#[cfg(target_os = "linux")]
-fn die_with_parent(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches only the child's own
-    // attributes; nothing is allocated between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn die_with_parent(_cmd: &mut Command) {}
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 mod child;
+pub mod gm_sim;
 pub mod prom_text;
 pub mod query;
 

@@ -24,6 +24,7 @@
 
 mod bytes;
 mod control;
+mod dante_leader;
 mod delay_resp;
 mod error;
 mod flags;
@@ -39,6 +40,7 @@ mod uuid;
 use std::net::Ipv4Addr;
 
 pub use control::{Control, MESSAGE_TYPE_EVENT, MESSAGE_TYPE_GENERAL};
+pub use dante_leader::LeaderIdentity;
 pub use delay_resp::{DelayRespBody, DELAY_RESP_LEN};
 pub use error::{EncodeError, ParseError};
 pub use flags::Flags;

@@ -11,12 +11,14 @@
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::os::fd::RawFd;
+use std::net::UdpSocket;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-/// Asks the kernel to stamp every datagram sent on `fd` in software, returning the stamp
+/// Asks the kernel to stamp every datagram sent on `socket` in software, returning the stamp
 /// alone (not the datagram) on the error queue.
-pub fn enable(fd: RawFd) -> io::Result<()> {
+pub fn enable(socket: &UdpSocket) -> io::Result<()> {
+    let fd = socket.as_raw_fd();
     let flags: libc::c_uint = libc::SOF_TIMESTAMPING_TX_SOFTWARE
         | libc::SOF_TIMESTAMPING_SOFTWARE
         | libc::SOF_TIMESTAMPING_OPT_TSONLY;
@@ -39,13 +41,14 @@ pub fn enable(fd: RawFd) -> io::Result<()> {
 
 /// Throws away stamps still queued (of a datagram whose stamp came too late to be used), so
 /// the next one read belongs to the next send.
-pub fn drain(fd: RawFd) {
-    while let Ok(Some(_)) = read_one(fd) {}
+pub fn drain(socket: &UdpSocket) {
+    while let Ok(Some(_)) = read_one(socket.as_raw_fd()) {}
 }
 
 /// Waits up to `limit` for the stamp of the datagram just sent: realtime ns since the Unix
 /// epoch, or `None` when none arrived in time.
-pub fn wait(fd: RawFd, limit: Duration) -> io::Result<Option<i64>> {
+pub fn wait(socket: &UdpSocket, limit: Duration) -> io::Result<Option<i64>> {
+    let fd = socket.as_raw_fd();
     let deadline = Instant::now() + limit;
     loop {
         if let Some(ns) = read_one(fd)? {
@@ -129,21 +132,18 @@ pub fn realtime_ns() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::net::UdpSocket;
-    use std::os::fd::AsRawFd;
-
     use super::*;
 
     #[test]
     fn a_loopback_send_is_stamped_between_the_calls_around_it() {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        enable(tx.as_raw_fd()).unwrap();
+        enable(&tx).unwrap();
         for _ in 0..3 {
             let before = realtime_ns();
             tx.send_to(b"sync", rx.local_addr().unwrap()).unwrap();
             let after = realtime_ns();
-            let stamp = wait(tx.as_raw_fd(), Duration::from_millis(500))
+            let stamp = wait(&tx, Duration::from_millis(500))
                 .unwrap()
                 .expect("loopback gives software transmit stamps");
             assert!(
@@ -152,10 +152,7 @@ mod tests {
             );
         }
         // Nothing left behind: the next wait finds no stale stamp.
-        drain(tx.as_raw_fd());
-        assert_eq!(
-            wait(tx.as_raw_fd(), Duration::from_millis(20)).unwrap(),
-            None
-        );
+        drain(&tx);
+        assert_eq!(wait(&tx, Duration::from_millis(20)).unwrap(), None);
     }
 }

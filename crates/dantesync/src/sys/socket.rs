@@ -1,14 +1,11 @@
-//! The daemon's few Linux system calls that the standard library and socket2 lack: receiving a
-//! datagram (IPv4 or IPv6) with its kernel receive timestamp (SO_TIMESTAMPNS) and arrival interface
-//! (IP_PKTINFO), listing the interfaces with their IPv4 addresses and indexes, and an exclusive
-//! lock on a file. Every `unsafe` block of the daemon is here, behind safe functions.
+//! Receiving with the kernel's receive timestamp (SO_TIMESTAMPNS) and arrival interface
+//! (IP_PKTINFO), one datagram (`recvmsg`) or a batch (`recvmmsg`): what the daemon's PTP, NTP
+//! and query sockets need and neither the standard library nor socket2 offers.
 
-use std::ffi::CStr;
-use std::fs::File;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 
 /// Asks the kernel to stamp every datagram received on `fd` with CLOCK_REALTIME (ns).
 pub fn enable_rx_timestamps(fd: RawFd) -> io::Result<()> {
@@ -245,67 +242,4 @@ impl RecvBatch {
         let r = self.received.get(i)?;
         Some((&self.bufs[i][..r.len], r))
     }
-}
-
-/// An interface with an IPv4 address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Interface {
-    pub name: String,
-    pub addr: Ipv4Addr,
-    pub loopback: bool,
-    pub up: bool,
-}
-
-/// Every (interface, IPv4 address) pair, from getifaddrs.
-pub fn interfaces() -> io::Result<Vec<Interface>> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs writes a list head into `head`, freed below.
-    if unsafe { libc::getifaddrs(&raw mut head) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut out = Vec::new();
-    let mut cur = head;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a node of the list getifaddrs returned and not yet freed; its name
-        // is a NUL-terminated string and a non-null ifa_addr of family AF_INET is a
-        // sockaddr_in.
-        unsafe {
-            let ifa = &*cur;
-            if !ifa.ifa_addr.is_null() && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET {
-                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                out.push(Interface {
-                    name: CStr::from_ptr(ifa.ifa_name).to_string_lossy().into_owned(),
-                    addr: Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-                    loopback: ifa.ifa_flags & libc::IFF_LOOPBACK as u32 != 0,
-                    up: ifa.ifa_flags & libc::IFF_UP as u32 != 0,
-                });
-            }
-            cur = ifa.ifa_next;
-        }
-    }
-    // SAFETY: `head` came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(out)
-}
-
-/// Takes an exclusive, non-blocking lock on `file`; `Ok(false)` when another process holds it.
-/// The lock lives as long as the open file.
-pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
-    // SAFETY: flock on a valid open descriptor has no memory effects.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let e = io::Error::last_os_error();
-    if e.kind() == io::ErrorKind::WouldBlock {
-        Ok(false)
-    } else {
-        Err(e)
-    }
-}
-
-/// Whether this process runs as root (the lock file's place depends on it).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() == 0 }
 }

@@ -189,37 +189,10 @@ pub fn interface_address(name: &str) -> Result<Ipv4Addr, String> {
 /// Every (interface name, IPv4 address) pair of this host.
 #[cfg(unix)]
 fn ipv4_interfaces() -> io::Result<Vec<(String, Ipv4Addr)>> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs only writes the list head; the list is freed below.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut out = Vec::new();
-    let mut node = head;
-    while !node.is_null() {
-        // SAFETY: `node` is a live element of the list getifaddrs returned; its name is a
-        // NUL-terminated string and its address, when not null, a sockaddr of its family
-        // (sockaddr_in for AF_INET).
-        unsafe {
-            let entry = &*node;
-            let address = entry.ifa_addr;
-            if !address.is_null()
-                && libc::c_int::from((*address).sa_family) == libc::AF_INET
-                && !entry.ifa_name.is_null()
-            {
-                let sin = &*address.cast::<libc::sockaddr_in>();
-                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-                let name = std::ffi::CStr::from_ptr(entry.ifa_name)
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((name, ip));
-            }
-            node = entry.ifa_next;
-        }
-    }
-    // SAFETY: `head` came from a successful getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(out)
+    Ok(crate::sys::interfaces()?
+        .into_iter()
+        .map(|i| (i.name, i.addr))
+        .collect())
 }
 
 #[cfg(not(unix))]
