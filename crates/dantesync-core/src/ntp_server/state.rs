@@ -32,8 +32,8 @@ pub struct UpstreamInfo {
 /// The server's configuration, as far as the header is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// A fixed stratum to announce while synchronised to the upstream; `None` announces the
-    /// upstream's plus one.
+    /// A fixed stratum to announce while synchronised to the upstream (raised to the
+    /// upstream's plus one when it is not above it); `None` announces the upstream's plus one.
     pub stratum: Option<u8>,
     /// Serve the local clock as its own reference at this stratum (reference id `LOCL`), like
     /// chrony's `local stratum`, whenever the node is not synchronised to an upstream. The host
@@ -127,7 +127,11 @@ impl ServerState {
                 let measured_delay_s = status.ntp.map_or(0.0, |n| n.delay_ns.max(0) as f64 * 1e-9);
                 ServerState {
                     synchronised: true,
-                    stratum: cfg.stratum.unwrap_or(u.stratum + 1).clamp(1, 15),
+                    // Never at or below the upstream's: clients could loop through this node.
+                    stratum: cfg
+                        .stratum
+                        .map_or(u.stratum + 1, |s| s.max(u.stratum + 1))
+                        .clamp(1, 15),
                     reference_id: reference_id_of(u.addr),
                     reference_time,
                     root_delay_s: u.root_delay_s.max(0.0) + measured_delay_s,
@@ -145,21 +149,16 @@ impl ServerState {
     }
 }
 
-/// The reference id naming an upstream server: its IPv4 address; for IPv6, four bytes of a
-/// hash of the address. RFC 5905 asks for the first four bytes of its MD5 digest; this crate
-/// has no MD5, and the field is only used for loop detection, for which any stable hash of the
-/// address works (chrony and ntpd-rs compare it with their own hash anyway, and the risk is
-/// that a client cannot detect a loop through an IPv6 upstream).
+/// The reference id naming an upstream server (RFC 5905 §7.3): its IPv4 address; for IPv6,
+/// the first four bytes of the MD5 digest of its address, which is what clients compare with
+/// their own address to detect a timing loop through this server.
 pub fn reference_id_of(addr: IpAddr) -> ReferenceId {
+    use md5::{Digest, Md5};
     match super::access::canonical(addr) {
         IpAddr::V4(v4) => ReferenceId::from_ipv4(v4),
         IpAddr::V6(v6) => {
-            // FNV-1a, 32 bits.
-            let mut h: u32 = 0x811c_9dc5;
-            for b in v6.octets() {
-                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-            }
-            ReferenceId::from_bytes(h.to_be_bytes())
+            let digest = Md5::digest(v6.octets());
+            ReferenceId::from_bytes([digest[0], digest[1], digest[2], digest[3]])
         }
     }
 }
@@ -318,5 +317,44 @@ mod tests {
         assert_ne!(reference_id_of(a), reference_id_of(b));
         let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
         assert_eq!(reference_id_of(mapped).to_bytes(), [10, 0, 0, 1]);
+    }
+
+    #[test]
+    fn an_ipv6_upstream_is_named_by_the_first_four_bytes_of_its_md5() {
+        // RFC 5905 §7.3; the digests were computed independently (Python's hashlib).
+        for (addr, want) in [
+            ("2001:db8::1", [0x39, 0xab, 0x9b, 0x37]),
+            ("fd00::53", [0x12, 0x7d, 0x67, 0x6e]),
+        ] {
+            let id = reference_id_of(addr.parse().unwrap());
+            assert_eq!(id.to_bytes(), want, "{addr}");
+        }
+        // An IPv4-mapped address is the IPv4 server it names.
+        let mapped: IpAddr = "::ffff:10.77.8.2".parse().unwrap();
+        assert_eq!(
+            reference_id_of(mapped),
+            ReferenceId::from_ipv4(Ipv4Addr::new(10, 77, 8, 2))
+        );
+    }
+
+    #[test]
+    fn the_announced_stratum_is_never_at_or_below_the_upstreams() {
+        let mut st = status(true);
+        st.ntp = Some(NtpStatus {
+            offset_ns: 0,
+            delay_ns: 0,
+            at: LocalTime::from_nanos(T0),
+        });
+        let now = LocalTime::from_nanos(T0 + S);
+        for configured in [1u8, 2, 3] {
+            let cfg = ServerConfig {
+                stratum: Some(configured),
+                ..ServerConfig::default()
+            };
+            // Announcing 1, 2 or 3 while following a stratum-3 server would put this node at
+            // or above its own source: clients could loop through it.
+            let s = ServerState::from_status(&st, Some(upstream(3)), now, &cfg);
+            assert_eq!(s.stratum, 4, "configured {configured}");
+        }
     }
 }

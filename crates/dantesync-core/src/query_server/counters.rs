@@ -11,6 +11,8 @@ pub enum QueryDrop {
     Malformed,
     /// An extended request shorter than the reply it asks for.
     NotPadded,
+    /// A compact request beyond the cap on compact replies over all sources together.
+    OverGlobalCap,
 }
 
 impl QueryDrop {
@@ -21,6 +23,7 @@ impl QueryDrop {
             QueryDrop::RateLimited => "source over its rate limit",
             QueryDrop::Malformed => "not a query request",
             QueryDrop::NotPadded => "extended request shorter than its reply",
+            QueryDrop::OverGlobalCap => "compact replies over their cap for all sources together",
         }
     }
 }
@@ -34,6 +37,7 @@ pub struct QueryCounters {
     pub rate_limited: u64,
     pub malformed: u64,
     pub not_padded: u64,
+    pub over_global_cap: u64,
 }
 
 impl QueryCounters {
@@ -47,6 +51,7 @@ impl QueryCounters {
             .saturating_add(self.rate_limited)
             .saturating_add(self.malformed)
             .saturating_add(self.not_padded)
+            .saturating_add(self.over_global_cap)
     }
 
     pub fn count_drop(&mut self, why: QueryDrop) {
@@ -55,6 +60,7 @@ impl QueryCounters {
             QueryDrop::RateLimited => &mut self.rate_limited,
             QueryDrop::Malformed => &mut self.malformed,
             QueryDrop::NotPadded => &mut self.not_padded,
+            QueryDrop::OverGlobalCap => &mut self.over_global_cap,
         };
         *c = c.saturating_add(1);
     }

@@ -19,6 +19,12 @@ pub struct QueryRateLimit {
     pub buckets: usize,
     /// Seed of the address hash (the host should draw it at random).
     pub seed: u64,
+    /// Compact replies (64 bytes for an 8-byte request: an 8x amplifier) answered back to
+    /// back over all sources together, and per second sustained. Source addresses can be
+    /// spoofed across a whole allowed range (10/8 has 16 million), which per-source limits
+    /// cannot stop; this caps what a reflection through this node can ever send.
+    pub compact_burst: u32,
+    pub compact_per_second: u32,
 }
 
 impl Default for QueryRateLimit {
@@ -30,7 +36,43 @@ impl Default for QueryRateLimit {
             per_second: 50,
             buckets: 1024,
             seed: 0x2545_f491_4f6c_dd1d,
+            // 200 a second is 12.8 kB/s of replies at most: harmless as a reflector, and room
+            // for a hundred monitoring tools each polling every 0.5 s.
+            compact_burst: 200,
+            compact_per_second: 200,
         }
+    }
+}
+
+/// One token bucket over every source: tokens in ns of credit, so integer-exact.
+#[derive(Clone, Debug)]
+struct GlobalBucket {
+    interval_ns: i64,
+    capacity_ns: i64,
+    /// When the bucket would be full again; `None` before the first request.
+    full_at: Option<i64>,
+}
+
+impl GlobalBucket {
+    fn new(burst: u32, per_second: u32) -> Self {
+        let interval_ns = 1_000_000_000 / i64::from(per_second.max(1));
+        GlobalBucket {
+            interval_ns,
+            capacity_ns: interval_ns.saturating_mul(i64::from(burst.max(1))),
+            full_at: None,
+        }
+    }
+
+    /// Takes one token at `now_ns`, or says there is none.
+    fn take(&mut self, now_ns: i64) -> bool {
+        // Credit is what separates `now` from the moment the bucket would be full, capped.
+        let full_at = self.full_at.unwrap_or(now_ns).max(now_ns);
+        let used = full_at - now_ns;
+        if used + self.interval_ns > self.capacity_ns {
+            return false;
+        }
+        self.full_at = Some(full_at + self.interval_ns);
+        true
     }
 }
 
@@ -54,6 +96,7 @@ pub enum Decision {
 #[derive(Clone, Debug)]
 pub struct QueryGate {
     limiter: RateLimiter,
+    compact: GlobalBucket,
     counters: QueryCounters,
 }
 
@@ -68,6 +111,7 @@ impl QueryGate {
                 buckets: limit.buckets,
                 seed: limit.seed,
             }),
+            compact: GlobalBucket::new(limit.compact_burst, limit.compact_per_second),
             counters: QueryCounters::default(),
         }
     }
@@ -107,7 +151,13 @@ impl QueryGate {
             return Decision::Drop(QueryDrop::RateLimited);
         }
         match QueryRequest::parse(datagram) {
-            Ok(QueryRequest::Compact { request_id }) => Decision::Compact { request_id },
+            Ok(QueryRequest::Compact { request_id }) => {
+                if self.compact.take(now.nanos()) {
+                    Decision::Compact { request_id }
+                } else {
+                    Decision::Drop(QueryDrop::OverGlobalCap)
+                }
+            }
             Ok(QueryRequest::Extended {
                 version,
                 request_id,
@@ -257,5 +307,43 @@ mod tests {
                 Decision::Compact { request_id: i }
             );
         }
+    }
+
+    #[test]
+    fn spoofed_sources_across_a_range_get_no_more_than_the_global_cap() {
+        // 10 000 sources of 10/8, one compact request each, all at one instant: each is
+        // within its own limit, but only the global burst is answered.
+        let mut g = QueryGate::new(QueryRateLimit::default());
+        let limit = QueryRateLimit::default();
+        let mut answered = 0u32;
+        for i in 0..10_000u32 {
+            let [_, b, c, d] = i.to_be_bytes();
+            let src = IpAddr::V4(Ipv4Addr::new(10, b, c, d));
+            if let Decision::Compact { .. } = g.check(&compact(i), src, true, at(0)) {
+                answered += 1;
+            }
+        }
+        assert_eq!(answered, limit.compact_burst);
+        assert_eq!(
+            g.counters().over_global_cap,
+            u64::from(10_000 - limit.compact_burst)
+        );
+        // Extended requests are as long as their replies: no amplification, not capped.
+        assert!(matches!(
+            g.check(&extended(1, 1, 1), ip(200), true, at(0)),
+            Decision::Extended { .. }
+        ));
+        // Sustained: compact_per_second more over the next second, evenly.
+        let mut later = 0u32;
+        for i in 0..10_000u32 {
+            let [_, b, c, d] = (i + 20_000).to_be_bytes();
+            let src = IpAddr::V4(Ipv4Addr::new(10, b, c, d));
+            if let Decision::Compact { .. } =
+                g.check(&compact(i), src, true, at(1 + i64::from(i) / 10))
+            {
+                later += 1;
+            }
+        }
+        assert_eq!(later, limit.compact_per_second);
     }
 }

@@ -3,8 +3,15 @@
 //! IEEE 1588-2002's best-master comparison, in the order Dante devices are configured by:
 //! a preferred leader first, then lower stratum, then the better clock identifier, then lower
 //! variance, then the lower UUID. The order is total, so two senders can never take turns at
-//! being best; a switch also needs the challenger to be heard several times, so one stray
-//! Sync does not move the source.
+//! being best. An operator's `leader_preference` list, when given, ranks above all of it.
+//!
+//! A challenger must be *qualified* before it takes over from a live leader: as IEEE 1588-2002
+//! counts foreign masters, two Syncs within four of the challenger's own Sync intervals, so one
+//! stray Sync does not move the source and a leader that sends every 4 s qualifies as surely
+//! as one that sends every 250 ms. A sender is remembered for four of its intervals (at least
+//! the configured expiry). With a preference list, a more preferred leader that comes back
+//! must also stay qualified for a hold time before the source returns to it, so a leader that
+//! flaps on and off moves the fleet once, not at every flap.
 
 use std::cmp::Ordering;
 
@@ -81,9 +88,49 @@ pub fn compare(a: (&LeaderQuality, &LeaderId), b: (&LeaderQuality, &LeaderId)) -
 struct Candidate {
     id: LeaderId,
     quality: LeaderQuality,
+    /// Its advertised Sync interval, ns (clamped to what IEEE 1588-2002 allows and a little more).
+    interval_ns: i64,
     last_heard_ns: i64,
-    /// Syncs heard recently, saturating: a challenger must be heard this often to win.
-    heard: u8,
+    /// The Sync before the last one, if heard.
+    previous_heard_ns: Option<i64>,
+    /// Since when it has been qualified without a break.
+    qualified_since_ns: Option<i64>,
+    /// It was heard before, went silent long enough to be forgotten, and came back.
+    returning: bool,
+}
+
+impl Candidate {
+    /// IEEE 1588-2002's foreign-master window: four of the sender's own Sync intervals.
+    fn window_ns(&self) -> i64 {
+        QUALIFY_INTERVALS * self.interval_ns
+    }
+
+    /// Two Syncs within the window, the last of them within the window of `now_ns`.
+    fn qualified(&self, now_ns: i64) -> bool {
+        self.previous_heard_ns.is_some_and(|p| {
+            self.last_heard_ns - p <= self.window_ns()
+                && now_ns.saturating_sub(self.last_heard_ns) <= self.window_ns()
+        })
+    }
+}
+
+/// How the operator ranks leaders above the best-master rule.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Preference {
+    /// Most preferred first; a listed sender beats every unlisted one.
+    pub order: Vec<Uuid>,
+    /// How long a more preferred leader that came back must stay qualified before the source
+    /// returns to it, ns.
+    pub hold_ns: i64,
+}
+
+impl Preference {
+    fn rank(&self, sender: &Uuid) -> usize {
+        self.order
+            .iter()
+            .position(|u| u == sender)
+            .unwrap_or(self.order.len())
+    }
 }
 
 /// Tracks the senders and decides who leads.
@@ -92,23 +139,44 @@ pub struct LeaderSelector {
     candidates: Vec<Candidate>,
     current: Option<LeaderId>,
     allowlist: Vec<Uuid>,
-    /// A sender not heard for this long is forgotten.
+    preference: Preference,
+    /// A sender not heard for this long is forgotten, however fast it sends.
     expiry_ns: i64,
-    /// Syncs a better sender must be heard before it takes over from a live leader.
-    challenge_syncs: u8,
+    /// Senders forgotten after going silent, most recent last (bounded).
+    departed: Vec<Uuid>,
 }
 
 /// At most this many senders are tracked; beyond it the oldest is forgotten.
 const MAX_CANDIDATES: usize = 16;
+/// The qualification window, in the sender's Sync intervals (IEEE 1588-2002).
+const QUALIFY_INTERVALS: i64 = 4;
+/// Advertised Sync intervals are clamped to 2^-7 s … 2^6 s (1588-2002 allows 1 s to 64 s;
+/// Dante sends 2^-2 s), so a corrupt field cannot make a sender immortal.
+const INTERVAL_LOG2_MIN: i8 = -7;
+const INTERVAL_LOG2_MAX: i8 = 6;
+
+fn interval_ns(log2_seconds: i8) -> i64 {
+    let l = log2_seconds.clamp(INTERVAL_LOG2_MIN, INTERVAL_LOG2_MAX);
+    if l >= 0 {
+        1_000_000_000 << l
+    } else {
+        1_000_000_000 >> -l
+    }
+}
 
 impl LeaderSelector {
     pub fn new(allowlist: Vec<Uuid>, expiry_ns: i64) -> Self {
+        Self::with_preference(allowlist, Preference::default(), expiry_ns)
+    }
+
+    pub fn with_preference(allowlist: Vec<Uuid>, preference: Preference, expiry_ns: i64) -> Self {
         Self {
             candidates: Vec::new(),
             current: None,
             allowlist,
+            preference,
             expiry_ns,
-            challenge_syncs: 2,
+            departed: Vec::new(),
         }
     }
 
@@ -128,22 +196,34 @@ impl LeaderSelector {
         self.allowlist.is_empty() || self.allowlist.contains(sender)
     }
 
-    /// Records a Sync heard at `now_ns` (step-free local time) and returns the leader after it.
+    /// The order in which leaders are preferred: the operator's list, then the best-master rule.
+    fn compare(&self, a: &Candidate, b: &Candidate) -> Ordering {
+        self.preference
+            .rank(&a.id.sender)
+            .cmp(&self.preference.rank(&b.id.sender))
+            .then_with(|| compare((&a.quality, &a.id), (&b.quality, &b.id)))
+    }
+
+    /// Records a Sync heard at `now_ns` (step-free local time), advertising a Sync interval of
+    /// 2^`sync_interval_log2` s, and returns the leader after it.
     pub fn observe(
         &mut self,
         id: LeaderId,
         quality: LeaderQuality,
+        sync_interval_log2: i8,
         now_ns: i64,
     ) -> Option<LeaderId> {
         if !self.allowed(&id.sender) {
             return self.current;
         }
         self.expire(now_ns);
+        let interval_ns = interval_ns(sync_interval_log2);
         match self.candidates.iter_mut().find(|c| c.id == id) {
             Some(c) => {
                 c.quality = quality;
+                c.interval_ns = interval_ns;
+                c.previous_heard_ns = Some(c.last_heard_ns);
                 c.last_heard_ns = now_ns;
-                c.heard = c.heard.saturating_add(1);
             }
             None => {
                 if self.candidates.len() >= MAX_CANDIDATES {
@@ -153,37 +233,81 @@ impl LeaderSelector {
                         self.candidates.swap_remove(oldest);
                     }
                 }
+                let returning = match self.departed.iter().position(|u| *u == id.sender) {
+                    Some(i) => {
+                        self.departed.remove(i);
+                        true
+                    }
+                    None => false,
+                };
                 self.candidates.push(Candidate {
                     id,
                     quality,
+                    interval_ns,
                     last_heard_ns: now_ns,
-                    heard: 1,
+                    previous_heard_ns: None,
+                    qualified_since_ns: None,
+                    returning,
                 });
             }
         }
-        let best = self
-            .candidates
-            .iter()
-            .min_by(|a, b| compare((&a.quality, &a.id), (&b.quality, &b.id)))
-            .copied();
+        for c in &mut self.candidates {
+            if !c.qualified(now_ns) {
+                c.qualified_since_ns = None;
+            } else if c.qualified_since_ns.is_none() {
+                c.qualified_since_ns = Some(now_ns);
+            }
+        }
         let current_alive = self
             .current
-            .and_then(|cur| self.candidates.iter().find(|c| c.id == cur));
-        self.current = match (best, current_alive) {
-            (None, _) => None,
-            (Some(best), None) => Some(best.id),
-            (Some(best), Some(cur)) if best.id != cur.id && best.heard >= self.challenge_syncs => {
-                Some(best.id)
+            .and_then(|cur| self.candidates.iter().find(|c| c.id == cur))
+            .copied();
+        self.current = match current_alive {
+            // No live leader: the best sender heard leads at once (fast failover).
+            None => self
+                .candidates
+                .iter()
+                .min_by(|a, b| self.compare(a, b))
+                .map(|c| c.id),
+            // A live leader yields only to a better, qualified challenger; with a preference
+            // list, one that came back must first stay qualified for the hold time.
+            Some(cur) => {
+                let hold_ns = |c: &Candidate| {
+                    if c.returning && !self.preference.order.is_empty() {
+                        self.preference.hold_ns
+                    } else {
+                        0
+                    }
+                };
+                self.candidates
+                    .iter()
+                    .filter(|c| {
+                        c.id != cur.id
+                            && self.compare(c, &cur) == Ordering::Less
+                            && c.qualified_since_ns
+                                .is_some_and(|since| now_ns.saturating_sub(since) >= hold_ns(c))
+                    })
+                    .min_by(|a, b| self.compare(a, b))
+                    .map_or(Some(cur.id), |c| Some(c.id))
             }
-            (Some(_), Some(cur)) => Some(cur.id),
         };
         self.current
     }
 
     fn expire(&mut self, now_ns: i64) {
-        let expiry = self.expiry_ns;
-        self.candidates
-            .retain(|c| now_ns.saturating_sub(c.last_heard_ns) <= expiry);
+        let floor = self.expiry_ns;
+        let (alive, gone): (Vec<Candidate>, Vec<Candidate>) = self
+            .candidates
+            .drain(..)
+            .partition(|c| now_ns.saturating_sub(c.last_heard_ns) <= floor.max(c.window_ns()));
+        self.candidates = alive;
+        for c in gone {
+            self.departed.retain(|u| *u != c.id.sender);
+            if self.departed.len() == MAX_CANDIDATES {
+                self.departed.remove(0);
+            }
+            self.departed.push(c.id.sender);
+        }
     }
 }
 
@@ -242,7 +366,7 @@ mod tests {
         let mut leaders = Vec::new();
         for i in 0..40i64 {
             let sender = if i % 2 == 0 { id(2) } else { id(1) };
-            leaders.push(sel.observe(sender, q(false, 153, 28768), i * 125_000_000));
+            leaders.push(sel.observe(sender, q(false, 153, 28768), -3, i * 125_000_000));
         }
         // id(2) is heard first, id(1) wins on UUID once heard twice, and then stays.
         assert_eq!(leaders[0], Some(id(2)));
@@ -254,20 +378,120 @@ mod tests {
     fn a_silent_leader_is_replaced_and_the_allowlist_is_honoured() {
         let mut sel = LeaderSelector::new(vec![id(1).sender, id(3).sender], 2_000_000_000);
         assert_eq!(
-            sel.observe(id(2), q(true, 1, 0), 0),
+            sel.observe(id(2), q(true, 1, 0), -2, 0),
             None,
             "not on the allowlist"
         );
-        assert_eq!(sel.observe(id(1), q(false, 153, 0), 0), Some(id(1)));
+        assert_eq!(sel.observe(id(1), q(false, 153, 0), -2, 0), Some(id(1)));
         assert_eq!(
-            sel.observe(id(3), q(false, 153, 0), 1_000_000_000),
+            sel.observe(id(3), q(false, 153, 0), -2, 1_000_000_000),
             Some(id(1)),
             "worse sender"
         );
         assert_eq!(
-            sel.observe(id(3), q(false, 153, 0), 3_500_000_000),
+            sel.observe(id(3), q(false, 153, 0), -2, 3_500_000_000),
             Some(id(3)),
             "id(1) expired"
         );
+    }
+
+    /// A sender in a test: who, its Sync interval (log2 s), and whether it sends at time t (s).
+    type TestSender<'a> = (LeaderId, i8, &'a dyn Fn(f64) -> bool);
+
+    /// Runs `senders` from 0 to `until_s` in steps of their intervals and returns the leader
+    /// after every Sync, with its time.
+    fn drive(
+        sel: &mut LeaderSelector,
+        senders: &[TestSender<'_>],
+        until_s: f64,
+    ) -> Vec<(f64, Option<LeaderId>)> {
+        let mut events: Vec<(i64, LeaderId, i8)> = Vec::new();
+        for (sender, log2, on) in senders {
+            let step = interval_ns(*log2);
+            let mut t = 0i64;
+            while (t as f64) < until_s * 1e9 {
+                if on(t as f64 / 1e9) {
+                    events.push((t, *sender, *log2));
+                }
+                t += step;
+            }
+        }
+        events.sort_by_key(|e| (e.0, e.1.sender));
+        events
+            .into_iter()
+            .map(|(t, sender, log2)| {
+                let leader = sel.observe(sender, q(false, 153, 0), log2, t);
+                (t as f64 / 1e9, leader)
+            })
+            .collect()
+    }
+
+    fn preferring(first: LeaderId) -> LeaderSelector {
+        LeaderSelector::with_preference(
+            Vec::new(),
+            Preference {
+                order: vec![first.sender],
+                hold_ns: 60_000_000_000,
+            },
+            3_000_000_000,
+        )
+    }
+
+    #[test]
+    fn the_preferred_leader_leads_and_after_it_returns_is_followed_again_after_the_hold() {
+        // id(9) is worse by UUID but first on the operator's list. It is silent from 30 s to
+        // 100 s; id(1) leads meanwhile; back for good at 100 s, it leads again at 160 s.
+        let mut sel = preferring(id(9));
+        let preferred_on = |t: f64| !(30.0..100.0).contains(&t);
+        let always = |_: f64| true;
+        let log = drive(
+            &mut sel,
+            &[(id(9), -2, &preferred_on), (id(1), -2, &always)],
+            240.0,
+        );
+        let leader_at = |s: f64| log.iter().rev().find(|(t, _)| *t <= s).unwrap().1;
+        assert_eq!(leader_at(1.0), Some(id(9)), "qualified at its second Sync");
+        assert_eq!(leader_at(29.0), Some(id(9)));
+        assert_eq!(leader_at(34.0), Some(id(1)), "failover after the expiry");
+        assert_eq!(leader_at(159.0), Some(id(1)), "held while it proves itself");
+        assert_eq!(leader_at(161.0), Some(id(9)), "back after 60 s of the hold");
+        let switches = log
+            .windows(2)
+            .filter(|w| w[0].0 > 1.0 && w[0].1 != w[1].1)
+            .count();
+        assert_eq!(switches, 2, "away once, back once");
+    }
+
+    #[test]
+    fn a_preferred_leader_that_flaps_does_not_move_the_source_back_and_forth() {
+        // Back for 20 s, gone for 10 s, again and again: never qualified for the whole hold.
+        let mut sel = preferring(id(9));
+        let flapping = |t: f64| t < 10.0 || (t % 30.0) < 20.0 && t > 30.0;
+        let always = |_: f64| true;
+        let log = drive(
+            &mut sel,
+            &[(id(9), -2, &flapping), (id(1), -2, &always)],
+            300.0,
+        );
+        let after_first_failover: Vec<_> = log.iter().filter(|(t, _)| *t > 15.0).collect();
+        assert!(after_first_failover.iter().all(|(_, l)| *l == Some(id(1))));
+    }
+
+    #[test]
+    fn without_a_preference_list_a_better_leader_needs_only_qualification() {
+        let mut sel = LeaderSelector::new(Vec::new(), 3_000_000_000);
+        let late = |t: f64| t >= 10.0;
+        let always = |_: f64| true;
+        // id(1) beats id(5) on UUID; it starts at 10 s and takes over at its second Sync.
+        let log = drive(&mut sel, &[(id(5), 0, &always), (id(1), 0, &late)], 30.0);
+        let first = log.iter().find(|(_, l)| *l == Some(id(1))).unwrap().0;
+        assert_eq!(first, 11.0);
+    }
+
+    #[test]
+    fn a_corrupt_sync_interval_cannot_keep_a_sender_alive_for_ever() {
+        assert_eq!(interval_ns(127), 64_000_000_000);
+        assert_eq!(interval_ns(-128), 1_000_000_000 / 128);
+        assert_eq!(interval_ns(-2), 250_000_000);
     }
 }

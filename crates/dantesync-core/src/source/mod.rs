@@ -5,8 +5,8 @@ pub mod pairing;
 
 use crate::time::LocalTime;
 use crate::wire::ptpv1::{Control, Flags, Message, ParseError, Subdomain, Uuid};
-pub use leader::{LeaderId, LeaderQuality, LeaderSelector};
-use pairing::{Pair, Pairer};
+pub use leader::{LeaderId, LeaderQuality, LeaderSelector, Preference};
+use pairing::{FollowUpOutcome, Pair, Pairer};
 
 /// Configuration of the PTP side.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,8 +17,14 @@ pub struct PtpConfig {
     pub leader_allowlist: Vec<Uuid>,
     /// No usable sample for this long: NtpOnly.
     pub offline_timeout_s: f64,
-    /// A sender not heard for this long is no longer a leader candidate.
+    /// A sender not heard for this long (or for four of its own Sync intervals, if longer)
+    /// is no longer a leader candidate.
     pub leader_expiry_s: f64,
+    /// If not empty, these senders lead before any other, most preferred first.
+    pub leader_preference: Vec<Uuid>,
+    /// How long a more preferred leader that came back must be heard, qualified, before the
+    /// source returns to it.
+    pub leader_preference_hold_s: f64,
 }
 
 impl Default for PtpConfig {
@@ -28,6 +34,8 @@ impl Default for PtpConfig {
             leader_allowlist: Vec::new(),
             offline_timeout_s: 10.0,
             leader_expiry_s: 3.0,
+            leader_preference: Vec::new(),
+            leader_preference_hold_s: 60.0,
         }
     }
 }
@@ -72,7 +80,12 @@ pub struct PtpSource {
 impl PtpSource {
     pub fn new(cfg: PtpConfig) -> Self {
         let expiry = (cfg.leader_expiry_s * 1e9) as i64;
-        let selector = LeaderSelector::new(cfg.leader_allowlist.clone(), expiry);
+        let preference = Preference {
+            order: cfg.leader_preference.clone(),
+            hold_ns: (cfg.leader_preference_hold_s * 1e9) as i64,
+        };
+        let selector =
+            LeaderSelector::with_preference(cfg.leader_allowlist.clone(), preference, expiry);
         Self {
             cfg,
             selector,
@@ -123,9 +136,12 @@ impl PtpSource {
             Message::Sync(header, body) => {
                 let id = LeaderId::from_sync(header, body);
                 let previous = self.selector.current();
-                let current =
-                    self.selector
-                        .observe(id, LeaderQuality::from_sync(body), rx_step_free_ns);
+                let current = self.selector.observe(
+                    id,
+                    LeaderQuality::from_sync(body),
+                    body.sync_interval,
+                    rx_step_free_ns,
+                );
                 if current != Some(id) {
                     self.counters.not_leader += 1;
                     return SourceEvent::Nothing;
@@ -137,15 +153,23 @@ impl PtpSource {
                     self.counters.leader_changes += 1;
                 }
                 if header.flags.contains(Flags::ASSIST) {
-                    self.pairer
+                    let early = self
+                        .pairer
                         .sync_received(header.sequence_id, rx, rx_step_free_ns);
+                    self.counters.unmatched_follow_up += self.pairer.take_dropped();
                     if changed {
                         return SourceEvent::LeaderChanged {
                             previous,
                             current: id,
                         };
                     }
-                    SourceEvent::Nothing
+                    match early {
+                        Some(pair) => {
+                            self.counters.samples += 1;
+                            SourceEvent::Sample(pair)
+                        }
+                        None => SourceEvent::Nothing,
+                    }
                 } else {
                     // One-step sender: the Sync's own timestamp is T1.
                     if changed {
@@ -175,19 +199,22 @@ impl PtpSource {
                     return SourceEvent::Nothing;
                 }
                 let t1 = body.precise_origin_timestamp.to_nanos();
-                match self.pairer.follow_up_received(
+                let outcome = self.pairer.follow_up_received(
                     body.associated_sequence_id,
                     t1,
                     rx_step_free_ns,
-                ) {
-                    Some(pair) => {
+                );
+                self.counters.unmatched_follow_up += self.pairer.take_dropped();
+                match outcome {
+                    FollowUpOutcome::Paired(pair) => {
                         self.counters.samples += 1;
                         SourceEvent::Sample(pair)
                     }
-                    None => {
+                    FollowUpOutcome::TooLate => {
                         self.counters.unmatched_follow_up += 1;
                         SourceEvent::Nothing
                     }
+                    FollowUpOutcome::Held => SourceEvent::Nothing,
                 }
             }
             _ => {

@@ -120,8 +120,9 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                 if last_said.is_none_or(|t: std::time::Instant| t.elapsed() >= DROP_LOG_EVERY) {
                     tracing::info!(
                         "query API: dropped {} datagram(s) since {} ({} from outside \
-                         query_api.allow, {} over the per-source rate limit, {} malformed, {} \
-                         extended requests not padded); the latest from {} ({})",
+                         query_api.allow, {} over the per-source rate limit, {} compact over \
+                         the cap for all sources, {} malformed, {} extended requests not \
+                         padded); the latest from {} ({})",
                         counters.dropped() - said.dropped(),
                         if last_said.is_some() {
                             "the last report"
@@ -130,6 +131,7 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                         },
                         counters.not_allowed - said.not_allowed,
                         counters.rate_limited - said.rate_limited,
+                        counters.over_global_cap - said.over_global_cap,
                         counters.malformed - said.malformed,
                         counters.not_padded - said.not_padded,
                         got.from,
