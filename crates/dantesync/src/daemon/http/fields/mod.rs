@@ -325,3 +325,6 @@ impl Field {
         metric.help.unwrap_or(self.help)
     }
 }
+
+#[cfg(test)]
+mod tests;
