@@ -15,7 +15,9 @@
 //!    its own), `read` ([`Read::Number`] for a number, bool or absent value, [`Read::Json`] for
 //!    anything else) and, when it has one, its metric: [`Metric::gauge`] or
 //!    [`Metric::counter`] named after Prometheus conventions (`dantesync_` prefix, base units:
-//!    `_seconds`, `_ratio` for ppm, `_total` for counters). Leave `query` empty: the query
+//!    `_seconds`, `_ratio` for ppm, `_total` for counters); a metric computed otherwise (an
+//!    age, a labelled family) is a [`Metric::one`] or [`Metric::labelled`], and an object's
+//!    JSON shape goes next to the others in `status_json.rs`. Leave `query` empty: the query
 //!    API's bytes are fixed, a new field does not travel there.
 //! 3. Add its row to the `/api/status` table of `docs/http-api.md` (`` | `path` | unit |
 //!    metrics | meaning | ``) and, with a metric, the metric's row to the `/metrics` table
