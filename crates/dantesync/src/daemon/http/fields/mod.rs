@@ -329,4 +329,6 @@ impl Field {
 }
 
 #[cfg(test)]
+mod doc_tables;
+#[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::super::tests::{debug_field_names, view};
 use super::super::{metrics, status_json, View};
+use super::doc_tables::{cells, quoted, Table};
 use super::*;
 
 const HTTP_API: &str = include_str!("../../../../../../docs/http-api.md");
@@ -133,19 +134,6 @@ fn every_field_reaches_the_document_and_every_metric_the_exposition() {
     }
 }
 
-/// Cells of a markdown table row, trimmed; `\|` inside a cell does not split it.
-fn cells(row: &str) -> Vec<String> {
-    let (mut cells, mut cell, mut escaped) = (Vec::new(), String::new(), false);
-    for c in row.trim().trim_start_matches('|').chars() {
-        match c {
-            '|' if !escaped => cells.push(std::mem::take(&mut cell).trim().to_owned()),
-            _ => cell.push(c),
-        }
-        escaped = c == '\\';
-    }
-    cells
-}
-
 /// The rows (as cells) of every table in `text`, header and rule left out.
 fn rows(text: &str) -> Vec<Vec<String>> {
     text.lines()
@@ -167,11 +155,6 @@ fn section<'a>(doc: &'a str, heading: &str) -> &'a str {
     let level = heading.split(' ').next().unwrap();
     rest.find(&format!("\n{level} "))
         .map_or(rest, |end| &rest[..end])
-}
-
-/// The texts between backticks.
-fn quoted(cell: &str) -> Vec<&str> {
-    cell.split('`').skip(1).step_by(2).collect()
 }
 
 #[test]
@@ -231,55 +214,47 @@ fn the_http_docs_show_every_field_with_its_unit_and_metrics() {
     );
 }
 
-/// The rows of the first table after the line that starts with `marker`, by their first cell.
-fn table_after(doc: &str, marker: &str) -> BTreeMap<u16, Vec<String>> {
-    let start = doc
-        .find(&format!("\n{marker}"))
-        .unwrap_or_else(|| panic!("no {marker:?}"));
-    doc[start..]
-        .lines()
-        .skip_while(|l| !l.starts_with('|'))
-        .take_while(|l| l.starts_with('|'))
-        .map(cells)
-        .filter_map(|c| Some((c[0].parse().ok()?, c)))
-        .collect()
-}
-
 #[test]
 fn the_query_docs_name_the_field_each_slot_carries() {
-    let compact = table_after(QUERY_API, "Reply, 64 bytes:");
-    let extended = table_after(QUERY_API, "### Reply, version 1");
-    let flags = table_after(QUERY_API, "Flags (offset 68):");
-    assert!(compact.len() >= 15 && extended.len() >= 40 && flags.len() >= 10);
-    let where_ = |w: Wire| match w {
-        Wire::At(off) if off < 64 => (&compact, off, "compact reply"),
-        Wire::At(off) => (&extended, off, "extended reply"),
-        Wire::Flag(bit) => (&flags, u16::from(bit), "flags"),
-    };
-    let mut expected: BTreeSet<(&str, u16, &str)> = BTreeSet::new();
-    for f in all() {
-        for w in f.query {
-            let (table, key, name) = where_(*w);
-            let row = table
-                .get(&key)
-                .unwrap_or_else(|| panic!("docs/query-api.md: no row {key} in the {name} table"));
-            assert!(
-                quoted(row.last().unwrap()).contains(&f.path),
-                "docs/query-api.md: the {name} row {key} does not name `{}`",
-                f.path
-            );
-            expected.insert((name, key, f.path));
-        }
-    }
-    for (table, name) in [
+    let compact = Table::after(QUERY_API, "Reply, 64 bytes:");
+    let extended = Table::after(QUERY_API, "### Reply, version 1");
+    let flags = Table::after(QUERY_API, "Flags (offset 68):");
+    assert!(compact.rows.len() >= 15 && extended.rows.len() >= 40 && flags.rows.len() >= 10);
+    let tables = [
         (&compact, "compact reply"),
         (&extended, "extended reply"),
         (&flags, "flags"),
-    ] {
-        for (key, row) in table {
-            for path in quoted(row.last().unwrap()) {
+    ];
+    let where_ = |w: Wire| match w {
+        Wire::At(off) if off < 64 => (0, off),
+        Wire::At(off) => (1, off),
+        Wire::Flag(bit) => (2, u16::from(bit)),
+    };
+    let mut expected: BTreeSet<(usize, u16, &str)> = BTreeSet::new();
+    for f in all() {
+        for w in f.query {
+            let (i, key) = where_(*w);
+            let (table, name) = tables[i];
+            let col = table.column("in `/api/status`");
+            let named = table
+                .rows
+                .get(&key)
+                .map(|row| quoted(&row[col]))
+                .unwrap_or_else(|| panic!("docs/query-api.md: no row {key} in the {name} table"));
+            assert!(
+                named.contains(&f.path),
+                "docs/query-api.md: the {name} row {key} does not name `{}`",
+                f.path
+            );
+            expected.insert((i, key, f.path));
+        }
+    }
+    for (i, (table, name)) in tables.iter().enumerate() {
+        let col = table.column("in `/api/status`");
+        for (key, row) in &table.rows {
+            for path in quoted(&row[col]) {
                 assert!(
-                    expected.contains(&(name, *key, path)),
+                    expected.contains(&(i, *key, path)),
                     "docs/query-api.md: the {name} row {key} names `{path}`, whose definition \
                      does not say it travels there"
                 );
