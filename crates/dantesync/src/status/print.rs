@@ -374,8 +374,10 @@ pub fn text(host: &str, answer: &Answer) -> String {
     out
 }
 
-/// Reads the docs' tables; shared with the field table's tests.
+/// Reads the docs' tables: the field table's test helper, compiled in here too (the HTTP
+/// module is private to the daemon, so this cannot `use` it).
 #[cfg(test)]
+#[allow(clippy::duplicate_mod)]
 #[path = "../daemon/http/fields/doc_tables.rs"]
 mod doc_tables;
 
