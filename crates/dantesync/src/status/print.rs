@@ -374,13 +374,24 @@ pub fn text(host: &str, answer: &Answer) -> String {
     out
 }
 
+/// Reads the docs' tables: the field table's test helper, compiled in here too (the HTTP
+/// module is private to the daemon, so this cannot `use` it).
+#[cfg(test)]
+#[allow(clippy::duplicate_mod)]
+#[path = "../daemon/http/fields/doc_tables.rs"]
+mod doc_tables;
+
 #[cfg(test)]
 mod tests {
+    use super::doc_tables::{quoted, Table};
     use super::*;
     use dantesync_core::wire::query::{
         text_field, AccumulatedPhase, Exchange, ExtendedLeader, ReplyFlags,
     };
     use dantesync_core::Mode;
+    use std::collections::BTreeSet;
+
+    const QUERY_API: &str = include_str!("../../../../docs/query-api.md");
 
     fn reply(mode: Mode, flags: u32) -> ExtendedReply {
         ExtendedReply {
@@ -490,5 +501,77 @@ mod tests {
         assert!(t.contains("Mode              : ACQ (not locked)"), "{t}");
         assert!(t.contains("Uptime            : 1 h 02 min 05 s"), "{t}");
         assert!(t.contains("node offset +37000.5 µs"), "{t}");
+    }
+
+    /// Every leaf of a JSON object, as dot-separated paths.
+    fn leaves(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(x, &path, out);
+                }
+            }
+            _ => {
+                out.insert(prefix.to_owned());
+            }
+        }
+    }
+
+    /// The keys named in the `--json` column of a table of docs/query-api.md.
+    fn documented(t: &Table) -> BTreeSet<String> {
+        let col = t.column("in `dantesync status --json`");
+        t.rows
+            .values()
+            .flat_map(|r| quoted(&r[col]))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn json_shows_every_documented_slot_and_every_key_is_documented() {
+        let compact_doc = documented(&Table::after(QUERY_API, "Reply, 64 bytes:"));
+        let mut extended_doc = documented(&Table::after(QUERY_API, "### Reply, version 1"));
+        extended_doc.extend(documented(&Table::after(QUERY_API, "Flags (offset 68):")));
+        assert!(compact_doc.len() >= 8 && extended_doc.len() >= 40);
+        // What the command adds itself: not read from the reply.
+        let own = ["host", "port", "address", "reachable", "extended"].map(String::from);
+
+        let r = reply(
+            Mode::Lock,
+            ExtendedFlags::LEADER
+                | ExtendedFlags::LEADER_QUALITY
+                | ExtendedFlags::LEADER_PREFERRED
+                | ExtendedFlags::PTP_RX_KERNEL,
+        );
+        let compact = Answer::Compact {
+            reply: r.base,
+            addr: "127.0.0.1:31900".parse().unwrap(),
+        };
+        for (answer, doc, also) in [
+            (answer(r), &extended_doc, &compact_doc),
+            (compact, &compact_doc, &BTreeSet::new()),
+        ] {
+            let v: Value = serde_json::from_str(&json("node", 31900, &answer)).unwrap();
+            for key in doc {
+                let found = key
+                    .split('.')
+                    .try_fold(&v, |v, k| v.as_object()?.get(k))
+                    .is_some();
+                assert!(found, "docs/query-api.md names `{key}`, missing from {v}");
+            }
+            let mut shown = BTreeSet::new();
+            leaves(&v, "", &mut shown);
+            for key in shown {
+                assert!(
+                    doc.contains(&key) || also.contains(&key) || own.contains(&key),
+                    "`{key}` of `dantesync status --json` has no row in docs/query-api.md"
+                );
+            }
+        }
     }
 }

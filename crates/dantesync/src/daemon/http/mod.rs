@@ -8,6 +8,7 @@
 //! node needs no internet access to show it.
 
 mod connections;
+mod fields;
 mod history;
 mod metrics;
 mod page;
@@ -69,22 +70,6 @@ pub struct View {
 }
 
 impl View {
-    pub fn uptime_s(&self) -> f64 {
-        self.status.host.uptime_s
-    }
-
-    pub fn timestamping(&self) -> &'static str {
-        self.status.host.ptp_timestamping.describe()
-    }
-
-    pub fn query_answered(&self) -> u64 {
-        self.status.host.query.answered()
-    }
-
-    pub fn query_dropped(&self) -> u64 {
-        self.status.host.query.dropped()
-    }
-
     fn read(app: &App) -> Self {
         use std::sync::atomic::Ordering::Relaxed;
         let sh = &app.shared;
