@@ -70,6 +70,7 @@ pub fn query_counters(q: &QueryCounters) -> Value {
         "rate_limited": q.rate_limited,
         "malformed": q.malformed,
         "not_padded": q.not_padded,
+        "over_global_cap": q.over_global_cap,
     })
 }
 

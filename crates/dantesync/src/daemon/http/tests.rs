@@ -167,6 +167,7 @@ fn the_document_carries_every_status_field_in_its_own_names() {
     assert_eq!(s.as_object().unwrap().len(), fields + 2);
     assert_eq!(s["ntp_sources"], json!([]));
     assert_eq!(s["host"]["query"]["not_padded"], json!(0));
+    assert_eq!(s["host"]["query"]["over_global_cap"], json!(0));
     assert_eq!(doc["node"]["hostname"], json!("node-a"));
     assert_eq!(doc["counters"]["ntp_server"]["answered"], json!(9));
     assert_eq!(
