@@ -6,83 +6,37 @@
 //! slowly must still win, whichever sender was heard first, and nobody may flap.
 
 use dantesync_core::source::{PtpConfig, PtpSource, SourceEvent};
-use dantesync_core::wire::ptpv1::{
-    Control, Flags, FollowUpBody, Header, Message, SyncBody, Timestamp, Uuid,
-    COMMUNICATION_TECHNOLOGY_ETHERNET,
-};
+use dantesync_core::wire::ptpv1::{LeaderIdentity, Timestamp, Uuid};
 use dantesync_core::LocalTime;
 
-/// One simulated sender: its UUID, stratum and Sync interval.
-#[derive(Clone, Copy)]
+/// One simulated sender: a Dante leader of a given stratum and Sync interval.
+#[derive(Clone)]
 struct Sender {
-    uuid: Uuid,
-    stratum: u8,
-    interval_log2: i8,
+    identity: LeaderIdentity,
     /// When it sends its first Sync, ns.
     start_ns: i64,
 }
 
 impl Sender {
     fn new(last: u8, stratum: u8, interval_log2: i8, start_ns: i64) -> Self {
-        Sender {
-            uuid: Uuid([0x00, 0x1d, 0xc1, 0, 0, last]),
-            stratum,
-            interval_log2,
-            start_ns,
-        }
+        let mut identity = LeaderIdentity::dante(Uuid([0x00, 0x1d, 0xc1, 0, 0, last]));
+        identity.stratum = stratum;
+        identity.sync_interval_log2 = interval_log2;
+        Sender { identity, start_ns }
     }
 
     fn interval_ns(&self) -> i64 {
-        (1e9 * 2f64.powi(i32::from(self.interval_log2))) as i64
+        (1e9 * 2f64.powi(i32::from(self.identity.sync_interval_log2))) as i64
     }
 
     fn sync(&self, seq: u16, t_ns: i64) -> Vec<u8> {
-        let mut header = Header::new(Control::Sync, self.uuid, seq);
-        header.flags = Flags::ASSIST;
-        let mut body = SyncBody {
-            origin_timestamp: Timestamp::from_nanos(i128::from(t_ns)),
-            epoch_number: 0,
-            current_utc_offset: 0,
-            grandmaster_communication_technology: COMMUNICATION_TECHNOLOGY_ETHERNET,
-            grandmaster_clock_uuid: self.uuid,
-            grandmaster_port_id: 0,
-            grandmaster_sequence_id: seq,
-            grandmaster_clock_stratum: self.stratum,
-            grandmaster_clock_identifier: *b"DFLT",
-            grandmaster_clock_variance: 28768,
-            grandmaster_preferred: false,
-            grandmaster_is_boundary_clock: false,
-            sync_interval: 0,
-            local_clock_variance: 28768,
-            local_steps_removed: 0,
-            local_clock_stratum: self.stratum,
-            local_clock_identifier: *b"DFLT",
-            parent_communication_technology: COMMUNICATION_TECHNOLOGY_ETHERNET,
-            parent_uuid: self.uuid,
-            parent_port_field: 0,
-            estimated_master_variance: 0,
-            estimated_master_drift: 0,
-            utc_reasonable: false,
-            reserved: [0; 26],
-            trailing: Vec::new(),
-        };
-        body.set_sync_interval(self.interval_log2);
-        Message::Sync(header, body).to_bytes()
+        let t = Timestamp::from_nanos(i128::from(t_ns));
+        self.identity.sync(seq, t).to_bytes()
     }
 
     fn follow_up(&self, seq: u16, t_ns: i64) -> Vec<u8> {
-        let mut header = Header::new(Control::FollowUp, self.uuid, seq);
-        header.flags = Flags::ASSIST;
-        Message::FollowUp(
-            header,
-            FollowUpBody {
-                associated_sequence_id: seq,
-                precise_origin_timestamp: Timestamp::from_nanos(i128::from(t_ns)),
-                reserved: [0; 2],
-                trailing: Vec::new(),
-            },
-        )
-        .to_bytes()
+        let t = Timestamp::from_nanos(i128::from(t_ns));
+        self.identity.follow_up(seq, t).to_bytes()
     }
 }
 
