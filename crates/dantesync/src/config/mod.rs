@@ -9,10 +9,13 @@
 //! A missing file at the default path means the defaults (a fresh install needs no file); a
 //! missing file at a path the operator named is an error, since they meant a file.
 
+mod checks;
+mod de;
 mod diagnostic;
+mod file;
 mod json;
 mod legacy;
-mod schema;
+mod read;
 mod settings;
 mod suggest;
 mod summary;
@@ -76,14 +79,13 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, Vec<Diagnostic>> {
             hint: e.hint,
         }]
     })?;
-    let mut walker = schema::Walker::new(path);
-    let mut cfg = schema::read(&root, path, &mut walker);
-    if !walker.errors.is_empty() {
-        walker.errors.sort_by_key(Diagnostic::pos);
-        return Err(walker.errors);
+    let (mut cfg, mut found) = read::read(&root, path);
+    if !found.errors.is_empty() {
+        found.errors.sort_by_key(Diagnostic::pos);
+        return Err(found.errors);
     }
-    walker.warnings.sort_by_key(Diagnostic::pos);
-    cfg.warnings = walker.warnings;
+    found.warnings.sort_by_key(Diagnostic::pos);
+    cfg.warnings = found.warnings;
     Ok(cfg)
 }
 

@@ -1241,9 +1241,9 @@ fn repo_file(rel: &str) -> PathBuf {
 fn every_key_is_documented() {
     let doc = std::fs::read_to_string(repo_file("docs/config.md")).unwrap();
     let mut missing = Vec::new();
-    for (section, keys) in schema::SECTIONS {
-        for k in *keys {
-            let path = schema::join(section, k);
+    for (section, keys) in file::sections() {
+        for k in keys {
+            let path = read::join(section, k);
             if !doc.contains(&format!("`{path}`")) {
                 missing.push(path);
             }
@@ -1289,11 +1289,11 @@ fn the_examples_are_valid_and_the_full_one_sets_every_key() {
     };
     let full = paths_in("full.json");
     let simulated = paths_in("simulated-clock.json");
-    for (section, keys) in schema::SECTIONS {
-        for k in *keys {
-            let path = schema::join(section, k);
+    for (section, keys) in file::sections() {
+        for k in keys {
+            let path = read::join(section, k);
             let earlier =
-                *section == "system" || *k == "system" || path == "ntp_server_mode.max_step_us";
+                section == "system" || k == "system" || path == "ntp_server_mode.max_step_us";
             let sim_only = path == "clock.drift_ppm" || path == "clock.offset_ms";
             if sim_only {
                 assert!(
@@ -1310,7 +1310,7 @@ fn the_examples_are_valid_and_the_full_one_sets_every_key() {
 fn collect_paths(node: &Node, path: &str, out: &mut Vec<String>) {
     if let Value::Object(members) = &node.value {
         for m in members {
-            let p = schema::join(path, &m.key);
+            let p = read::join(path, &m.key);
             collect_paths(&m.value, &p, out);
             out.push(p);
         }
