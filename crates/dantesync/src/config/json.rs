@@ -8,20 +8,7 @@
 //! and explains the mistakes people make by hand at the character they are at: comments,
 //! trailing commas, single quotes, unquoted keys, UTF-16 files.
 
-use std::fmt;
-
-/// A 1-based line and column (columns count characters, a tab is one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pos {
-    pub line: u32,
-    pub col: u32,
-}
-
-impl fmt::Display for Pos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.col)
-    }
-}
+pub use super::diagnostic::Pos;
 
 /// A value and where it starts.
 #[derive(Clone, Debug, PartialEq)]

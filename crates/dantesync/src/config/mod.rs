@@ -8,6 +8,15 @@
 //!
 //! A missing file at the default path means the defaults (a fresh install needs no file); a
 //! missing file at a path the operator named is an error, since they meant a file.
+//!
+//! The way through: `json.rs` parses the text into a tree that knows where each value starts
+//! (and explains syntax mistakes); `read.rs` has serde read it into [`file::File`], whose
+//! sections are the setting structs of `settings.rs`, each field checked by its reader in
+//! `de.rs`; `checks.rs` and `legacy.rs` apply the rules that span several values.
+//!
+//! Adding a key: a field in its section's struct (with its reader and its default), its
+//! entry in `docs/config.md`, and its line in `examples/config/full.json`. The tests in
+//! `tests/docs.rs` take the keys from the structs and fail until the last two are written.
 
 mod checks;
 mod de;
