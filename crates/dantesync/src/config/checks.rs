@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::de::ClockName;
 use super::file::File;
-use super::json::{Pos, Value};
+use super::json::{Node, Pos, Value};
 use super::legacy;
 use super::read::{Doc, Findings};
 use super::settings::{default_state_file, Config};
@@ -67,6 +67,35 @@ pub fn apply(doc: &Doc<'_>, file: &File, f: &mut Findings<'_>, cfg: &mut Config)
     serving(doc, cfg, f);
 }
 
+/// The values serde must not read, because a rule here reports them instead: the earlier
+/// DanteSync's keys inside today's sections, a simulated clock's keys on a clock that is not
+/// simulated (their range says nothing then), and `system.gm_allowlist` beside the
+/// `ptp.source_allowlist` that replaces it.
+pub fn read_after<'n>(doc: &Doc<'n>) -> Vec<&'n Node> {
+    let mut out: Vec<&Node> = legacy::SET_ASIDE
+        .iter()
+        .filter_map(|(section, key)| doc.node(&[section, key]))
+        .collect();
+    let not_simulated = match doc.node(&["clock", "kind"]).map(|n| &n.value) {
+        None => true,
+        Some(Value::String(kind)) => kind == "system",
+        Some(_) => false,
+    };
+    if not_simulated {
+        out.extend(
+            SIMULATED_ONLY
+                .iter()
+                .filter_map(|k| doc.node(&["clock", k])),
+        );
+    }
+    if doc.member(&["ptp", "source_allowlist"]).is_some() {
+        out.extend(doc.node(&["system", "gm_allowlist"]));
+    }
+    out
+}
+
+const SIMULATED_ONLY: [&str; 2] = ["drift_ppm", "offset_ms"];
+
 /// A list that names one thing twice is a slip (or a merge gone wrong).
 fn listed_once<T: PartialEq + Display>(
     doc: &Doc<'_>,
@@ -107,7 +136,7 @@ fn simulated_only(doc: &Doc<'_>, file: &File, f: &mut Findings<'_>) {
     if kind == Some(ClockName::Simulated) || kind_refused {
         return;
     }
-    for key in ["drift_ppm", "offset_ms"] {
+    for key in SIMULATED_ONLY {
         if let Some(m) = doc.member(&["clock", key]) {
             f.error(
                 m.key_pos,

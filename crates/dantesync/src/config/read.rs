@@ -16,7 +16,6 @@ use super::de::Problem;
 use super::diagnostic::{Diagnostic, Place};
 use super::file::{self, File};
 use super::json::{Member, Node, Pos, Value};
-use super::legacy;
 use super::settings::{Config, Origin};
 use super::suggest;
 
@@ -96,6 +95,8 @@ pub struct Doc<'n> {
     root: &'n Node,
     /// Values reported as errors (a member is left out with its value).
     refused: HashSet<*const Node>,
+    /// Values serde does not read because a rule after reading reports them (`checks.rs`).
+    aside: HashSet<*const Node>,
 }
 
 /// A value found by its key path.
@@ -103,6 +104,8 @@ struct Found<'n> {
     /// Where its key is, when it is a member of an object.
     key_pos: Option<Pos>,
     node: &'n Node,
+    /// The list it is an item of, if it is one.
+    list: Option<&'n Node>,
     /// The key path as the operator reads it, with the file's own list indices.
     key: String,
 }
@@ -112,6 +115,7 @@ impl<'n> Doc<'n> {
         Doc {
             root,
             refused: HashSet::new(),
+            aside: HashSet::new(),
         }
     }
 
@@ -182,6 +186,7 @@ impl<'n> Doc<'n> {
         let mut found = Found {
             key_pos: None,
             node: self.root,
+            list: None,
             key: String::new(),
         };
         for segment in path {
@@ -191,6 +196,7 @@ impl<'n> Doc<'n> {
                     found = Found {
                         key_pos: Some(m.key_pos),
                         node: &m.value,
+                        list: None,
                         key: join(&found.key, key),
                     };
                 }
@@ -199,6 +205,7 @@ impl<'n> Doc<'n> {
                     found = Found {
                         key_pos: None,
                         node: item,
+                        list: Some(found.node),
                         key: format!("{}[{i}]", found.key),
                     };
                 }
@@ -210,10 +217,10 @@ impl<'n> Doc<'n> {
 
     /// The document as serde reads it.
     fn to_value(&self) -> serde_json::Value {
-        self.value_of(self.root, "")
+        self.value_of(self.root)
     }
 
-    fn value_of(&self, node: &Node, path: &str) -> serde_json::Value {
+    fn value_of(&self, node: &Node) -> serde_json::Value {
         use serde_json::Value as J;
         match &node.value {
             Value::Null => J::Null,
@@ -231,13 +238,13 @@ impl<'n> Doc<'n> {
             Value::String(s) => J::String(s.clone()),
             Value::Array(_) => J::Array(
                 self.items(node)
-                    .map(|(_, item)| self.value_of(item, path))
+                    .map(|(_, item)| self.value_of(item))
                     .collect(),
             ),
             Value::Object(_) => J::Object(
                 self.members(node)
-                    .filter(|m| !legacy::SET_ASIDE.contains(&(path, m.key.as_str())))
-                    .map(|m| (m.key.clone(), self.value_of(&m.value, &join(path, &m.key))))
+                    .filter(|m| !self.aside.contains(&(&m.value as *const Node)))
+                    .map(|m| (m.key.clone(), self.value_of(&m.value)))
                     .collect(),
             ),
         }
@@ -259,6 +266,9 @@ pub fn read<'f>(root: &Node, file: &'f Path) -> (Config, Findings<'f>) {
         return (Config::default(), f);
     }
     check_objects(&mut doc, &sections, &mut f);
+    for node in checks::read_after(&doc) {
+        doc.aside.insert(node as *const Node);
+    }
 
     // Each pass reports the first error serde meets and sets its value aside; a document has
     // fewer values than passes can take.
@@ -273,7 +283,14 @@ pub fn read<'f>(root: &Node, file: &'f Path) -> (Config, Findings<'f>) {
                 let path: Vec<Segment> = e.path().iter().cloned().collect();
                 let text = e.into_inner().to_string();
                 match report(&doc, &path, &text, &sections, &mut f) {
-                    Some(node) => doc.refuse(node),
+                    Some((node, list)) => {
+                        doc.refuse(node);
+                        // A list whose every item was refused says nothing more: leaving it
+                        // empty would report it as an empty list too.
+                        if let Some(list) = list.filter(|l| doc.items(l).next().is_none()) {
+                            doc.refuse(list);
+                        }
+                    }
                     None => break,
                 }
             }
@@ -331,7 +348,7 @@ fn check_objects(doc: &mut Doc<'_>, sections: &[(&str, Vec<&str>)], f: &mut Find
 }
 
 /// Turns serde's error into a diagnostic at the value it is about, and returns that value
-/// for the next pass to leave out; `None` when the path leads nowhere (then no later pass
+/// (and the list it is in, if any) for the next pass to leave out; `None` when the path leads nowhere (then no later pass
 /// could do better).
 fn report<'n>(
     doc: &Doc<'n>,
@@ -339,7 +356,7 @@ fn report<'n>(
     text: &str,
     sections: &[(&str, Vec<&str>)],
     f: &mut Findings<'_>,
-) -> Option<&'n Node> {
+) -> Option<(&'n Node, Option<&'n Node>)> {
     let problem = Problem::decode(text);
     if let Problem::Serde(text) = &problem {
         if let Some(key) = unknown_field(text) {
@@ -363,7 +380,7 @@ fn report<'n>(
             let hint = unknown_key_hint(section, key, known, sections);
             let pos = found.key_pos.unwrap_or(found.node.pos);
             f.error(pos, &found.key, "unknown key", Some(hint));
-            return Some(found.node);
+            return Some((found.node, None));
         }
     }
     let found = doc.find(path)?;
@@ -374,7 +391,7 @@ fn report<'n>(
         }
         Problem::Serde(text) => f.error(found.node.pos, &found.key, text, None),
     }
-    Some(found.node)
+    Some((found.node, found.list))
 }
 
 /// The key of serde's "unknown field `x`, expected ..." error.

@@ -330,3 +330,52 @@ fn log_levels() {
         assert_eq!(LogLevel::from_name(name).unwrap() as usize, i);
     }
 }
+
+#[test]
+fn every_error_of_one_section_and_one_list_is_reported() {
+    let text = "{\"ptp\": {\"event_port\": 70000,\n  \"subdomain\": \"_dflt\",\n  \
+                \"leader_allowlist\": [\"zz\", \"00:1d:c1:a1:72:3c\", \"yy\"]}}";
+    let errors = parse_err(text);
+    let found: Vec<_> = errors
+        .iter()
+        .map(|e| (e.line().unwrap(), e.key.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (1, "ptp.event_port".to_owned()),
+            (2, "ptp.subdomain".to_owned()),
+            (3, "ptp.leader_allowlist[0]".to_owned()),
+            (3, "ptp.leader_allowlist[2]".to_owned()),
+        ]
+    );
+    assert_eq!(
+        errors[3].pos().unwrap().col,
+        51,
+        "the third item, not the second"
+    );
+}
+
+#[test]
+fn a_list_of_only_bad_items_is_not_also_called_empty() {
+    let errors = parse_err(r#"{"query_api": {"allow": ["x", "10.1.1.1/8"]}}"#);
+    let keys: Vec<_> = errors.iter().map(|e| e.key.clone().unwrap()).collect();
+    assert_eq!(keys, vec!["query_api.allow[0]", "query_api.allow[1]"]);
+}
+
+#[test]
+fn a_system_clock_s_drift_is_refused_for_its_place_not_its_range() {
+    let (_, col, k, msg, _) = one_error("{\"clock\": {\"kind\": \"system\", \"drift_ppm\": 900}}");
+    assert_eq!(
+        (col, k, msg.as_str()),
+        (
+            30,
+            key("clock.drift_ppm"),
+            "applies only to a simulated clock"
+        )
+    );
+    // With a kind that is itself wrong, the value is still checked on its own.
+    let errors = parse_err("{\"clock\": {\"kind\": \"gps\", \"drift_ppm\": 900}}");
+    let keys: Vec<_> = errors.iter().map(|e| e.key.clone().unwrap()).collect();
+    assert_eq!(keys, vec!["clock.kind", "clock.drift_ppm"]);
+}
