@@ -291,10 +291,17 @@ pub fn read<'f>(root: &Node, file: &'f Path) -> (Config, Findings<'f>) {
                             doc.refuse(list);
                         }
                     }
-                    None => break,
+                    None => {
+                        // Never seen; but a file serde refused must not pass for valid.
+                        f.error(root.pos, &path_text(&path), text, None);
+                        break;
+                    }
                 }
             }
         }
+    }
+    if read.is_none() && f.errors.is_empty() {
+        f.error(root.pos, "", "the file could not be read", None);
     }
     let file_read = read.unwrap_or_default();
     let mut cfg = Config {
@@ -303,6 +310,16 @@ pub fn read<'f>(root: &Node, file: &'f Path) -> (Config, Findings<'f>) {
     };
     checks::apply(&doc, &file_read, &mut f, &mut cfg);
     (cfg, f)
+}
+
+/// A serde path as text, for an error that cannot be placed on a value.
+fn path_text(path: &[Segment]) -> String {
+    path.iter()
+        .fold(String::new(), |text, segment| match segment {
+            Segment::Map { key } => join(&text, key),
+            Segment::Seq { index } => format!("{text}[{index}]"),
+            Segment::Enum { .. } | Segment::Unknown => text,
+        })
 }
 
 fn count(node: &Node) -> usize {
