@@ -11,7 +11,6 @@ use std::fmt;
 use std::io;
 
 use dantesync_core::{Action, LocalTime};
-use serde::{Deserialize, Serialize};
 
 /// A clock whose rate and value dantesync controls.
 pub trait Clock {
@@ -174,10 +173,9 @@ impl ClockError {
     }
 }
 
-/// Which clock the daemon disciplines: `"clock": {"kind": "system"}` (the default) or
-/// `"clock": {"kind": "simulated", "drift_ppm": 50.0, "offset_ms": 0.0}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+/// Which clock to open. How a configuration file spells it (`"clock": {"kind": ...}`) and
+/// checks it belongs to the daemon's configuration, which builds this value.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum ClockConfig {
     /// The operating system's clock (needs root / CAP_SYS_TIME, or SeSystemtimePrivilege).
     #[default]
@@ -185,10 +183,8 @@ pub enum ClockConfig {
     /// A process-local virtual clock over the host clock; changes nothing on the machine.
     Simulated {
         /// The virtual oscillator's own rate error against the host clock, ppm.
-        #[serde(default)]
         drift_ppm: f64,
         /// Its starting offset from the host clock, ms.
-        #[serde(default)]
         offset_ms: f64,
     },
 }
@@ -253,41 +249,6 @@ mod tests {
             c.map_kernel_timestamp(LocalTime::from_nanos(77)),
             LocalTime::from_nanos(77)
         );
-    }
-
-    #[test]
-    fn clock_config_parses_both_kinds_and_refuses_unknown_keys() {
-        let sim: ClockConfig =
-            serde_json::from_str(r#"{"kind": "simulated", "drift_ppm": 50.0, "offset_ms": -2.5}"#)
-                .unwrap();
-        assert_eq!(
-            sim,
-            ClockConfig::Simulated {
-                drift_ppm: 50.0,
-                offset_ms: -2.5
-            }
-        );
-        let sys: ClockConfig = serde_json::from_str(r#"{"kind": "system"}"#).unwrap();
-        assert_eq!(sys, ClockConfig::System);
-        assert_eq!(ClockConfig::default(), ClockConfig::System);
-        let bare: ClockConfig = serde_json::from_str(r#"{"kind": "simulated"}"#).unwrap();
-        assert_eq!(
-            bare,
-            ClockConfig::Simulated {
-                drift_ppm: 0.0,
-                offset_ms: 0.0
-            }
-        );
-        let typo = serde_json::from_str::<ClockConfig>(r#"{"kind": "simulated", "drift": 5}"#);
-        assert!(typo
-            .unwrap_err()
-            .to_string()
-            .contains("unknown field `drift`"));
-        let kind = serde_json::from_str::<ClockConfig>(r#"{"kind": "gps"}"#);
-        assert!(kind
-            .unwrap_err()
-            .to_string()
-            .contains("unknown variant `gps`"));
     }
 
     #[test]

@@ -4,7 +4,18 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::json::Pos;
+/// A 1-based line and column (columns count characters, a tab is one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
 
 /// Where a problem is: a spot in a file, or a command-line flag.
 #[derive(Clone, Debug, PartialEq, Eq)]

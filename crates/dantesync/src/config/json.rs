@@ -1,26 +1,14 @@
-//! A small JSON reader that remembers where every key and value starts.
+//! The configuration's text as a tree that remembers where every key and value starts.
 //!
-//! serde_json tells the line of a syntax error but forgets positions once a document parsed,
-//! and an operator who wrote a port of 70000 needs the line of that port, not just its key
-//! path. So the configuration is read into this tree first; every node carries its line and
-//! column, and the schema reports its own errors at them. The reader accepts exactly RFC 8259
-//! JSON (cross-checked against serde_json in the tests) and explains the mistakes people make
-//! by hand: comments, trailing commas, single quotes, unquoted keys, UTF-16 files.
+//! serde reads the values (`read.rs`); this tree is what its errors are placed on. serde_json
+//! places an error where it stopped reading (after the value, and only the first error), while
+//! an operator who wrote a port of 70000 on line 7 needs every such error at the spot where
+//! each value starts; and `1e400` is quoted as written, not as the number serde makes of it.
+//! The reader accepts exactly RFC 8259 JSON (cross-checked against serde_json in the tests)
+//! and explains the mistakes people make by hand at the character they are at: comments,
+//! trailing commas, single quotes, unquoted keys, UTF-16 files.
 
-use std::fmt;
-
-/// A 1-based line and column (columns count characters, a tab is one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pos {
-    pub line: u32,
-    pub col: u32,
-}
-
-impl fmt::Display for Pos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.col)
-    }
-}
+pub use super::diagnostic::Pos;
 
 /// A value and where it starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,21 +54,6 @@ impl Value {
             }
             Value::Array(_) => "a list".to_owned(),
             Value::Object(_) => "an object".to_owned(),
-        }
-    }
-
-    /// The number as an integer, if it is written as one (no fraction, no exponent).
-    pub fn as_integer(&self) -> Option<i128> {
-        match self {
-            Value::Number(text) if !text.contains(['.', 'e', 'E']) => text.parse().ok(),
-            _ => None,
-        }
-    }
-
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Value::Number(text) => text.parse().ok().filter(|x: &f64| x.is_finite()),
-            _ => None,
         }
     }
 }

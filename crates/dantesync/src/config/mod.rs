@@ -8,11 +8,23 @@
 //!
 //! A missing file at the default path means the defaults (a fresh install needs no file); a
 //! missing file at a path the operator named is an error, since they meant a file.
+//!
+//! The way through: `json.rs` parses the text into a tree that knows where each value starts
+//! (and explains syntax mistakes); `read.rs` has serde read it into [`file::File`], whose
+//! sections are the setting structs of `settings.rs`, each field checked by its reader in
+//! `de.rs`; `checks.rs` and `legacy.rs` apply the rules that span several values.
+//!
+//! Adding a key: a field in its section's struct (with its reader and its default), its
+//! entry in `docs/config.md`, and its line in `examples/config/full.json`. The tests in
+//! `tests/docs.rs` take the keys from the structs and fail until the last two are written.
 
+mod checks;
+mod de;
 mod diagnostic;
+mod file;
 mod json;
 mod legacy;
-mod schema;
+mod read;
 mod settings;
 mod suggest;
 mod summary;
@@ -76,14 +88,13 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, Vec<Diagnostic>> {
             hint: e.hint,
         }]
     })?;
-    let mut walker = schema::Walker::new(path);
-    let mut cfg = schema::read(&root, path, &mut walker);
-    if !walker.errors.is_empty() {
-        walker.errors.sort_by_key(Diagnostic::pos);
-        return Err(walker.errors);
+    let (mut cfg, mut found) = read::read(&root, path);
+    if !found.errors.is_empty() {
+        found.errors.sort_by_key(Diagnostic::pos);
+        return Err(found.errors);
     }
-    walker.warnings.sort_by_key(Diagnostic::pos);
-    cfg.warnings = walker.warnings;
+    found.warnings.sort_by_key(Diagnostic::pos);
+    cfg.warnings = found.warnings;
     Ok(cfg)
 }
 

@@ -8,6 +8,9 @@ use dantesync_core::source::PtpConfig;
 use dantesync_core::wire::ptpv1::{Subdomain, Uuid};
 use dantesync_core::ControllerConfig;
 
+use serde::Deserialize;
+
+use super::de;
 use super::diagnostic::{Diagnostic, Place};
 use super::values::{self, Cidr, ServerAddr};
 
@@ -47,18 +50,26 @@ pub struct Config {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// How NTP may correct the time.
-#[derive(Clone, Debug, PartialEq)]
+// Each section below is also how the file's object of that name is read: a key is a field
+// (serde's name), its reader the `deserialize_with` beside it, its default the `Default` impl.
+
+/// How NTP may correct the time: the file's `ntp` object.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct NtpSettings {
     /// An offset beyond this many seconds is refused after the first correction (a server
     /// that is suddenly that far off is more likely wrong than the clock); `None` never
     /// refuses.
+    #[serde(deserialize_with = "de::panic_threshold_s")]
     pub panic_threshold_s: Option<f64>,
     /// When false, a clock that is ahead is slewed back, never stepped backwards.
+    #[serde(deserialize_with = "de::flag")]
     pub allow_backward_step: bool,
     /// Offsets up to this many µs are slewed (the rate bent briefly), larger ones stepped.
+    #[serde(deserialize_with = "de::slew_max_offset_us")]
     pub slew_max_offset_us: f64,
     /// The most extra frequency a slew may add, ppm.
+    #[serde(deserialize_with = "de::slew_max_ppm")]
     pub slew_max_ppm: f64,
 }
 
@@ -74,19 +85,26 @@ impl Default for NtpSettings {
     }
 }
 
-/// The PTP side.
-#[derive(Clone, Debug, PartialEq)]
+/// The PTP side: the file's `ptp` object.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PtpSettings {
+    #[serde(deserialize_with = "de::port")]
     pub event_port: u16,
+    #[serde(deserialize_with = "de::port")]
     pub general_port: u16,
     /// The PTPv1 subdomain name; one of `_DFLT`, `_ALT1`, `_ALT2`, `_ALT3`.
+    #[serde(deserialize_with = "de::subdomain")]
     pub subdomain: String,
     /// No usable PTP for this long: the node goes NtpOnly (holdover).
+    #[serde(deserialize_with = "de::offline_timeout_s")]
     pub offline_timeout_s: f64,
     /// When not empty, only these leaders (PTPv1 UUIDs) are followed.
+    #[serde(deserialize_with = "de::uuids")]
     pub leader_allowlist: Vec<Uuid>,
     /// When not empty, PTP packets from any other source address are dropped before they
     /// reach the engine (the earlier DanteSync's `system.gm_allowlist`).
+    #[serde(deserialize_with = "de::cidrs")]
     pub source_allowlist: Vec<Cidr>,
 }
 
@@ -112,40 +130,40 @@ impl PtpSettings {
     }
 }
 
-/// Which clock the daemon disciplines.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ClockKind {
-    /// The operating system's clock.
-    System,
-    /// A process-local virtual clock over the host clock, for tests and demos: it never
-    /// touches the system clock.
-    Simulated {
-        /// Its natural rate error, ppm.
-        drift_ppm: f64,
-        /// Its starting offset from the host clock, ms.
-        offset_ms: f64,
-    },
-}
+/// Which clock the daemon disciplines: the clock crate's own description of the clock to
+/// open, read from the file's `clock` object by `file::ClockSection`.
+pub use dantesync_clock::ClockConfig as ClockKind;
 
+/// A simulated clock's natural rate error when the file does not give one.
 pub const SIMULATED_DRIFT_PPM: f64 = 50.0;
 pub const SIMULATED_OFFSET_MS: f64 = 0.0;
 
-/// The built-in NTP server, for the one node that serves the others.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The built-in NTP server, for the one node that serves the others: the file's
+/// `ntp_server_mode` object.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct NtpServerMode {
+    #[serde(deserialize_with = "de::flag")]
     pub enabled: bool,
+    #[serde(deserialize_with = "de::port")]
     pub port: u16,
     /// The stratum to announce; `None` announces one more than the upstream server's.
+    #[serde(deserialize_with = "de::stratum")]
     pub stratum: Option<u8>,
     /// Serve this node's own clock as synchronised at this stratum (reference id `LOCL`) when
     /// it has no upstream `ntp_server`: a lab or demo master without internet.
+    #[serde(deserialize_with = "de::local_stratum")]
     pub local_stratum: Option<u8>,
+    #[serde(deserialize_with = "de::bind")]
     pub bind: IpAddr,
     /// Only these client ranges are answered; empty answers every address.
+    #[serde(deserialize_with = "de::ntp_server_allow")]
     pub allow: Vec<Cidr>,
     /// These client ranges are never answered, even inside `allow`.
+    #[serde(deserialize_with = "de::cidrs")]
     pub deny: Vec<Cidr>,
     /// Per-client rate limiting (KoD RATE, then silence). Off only for benchmarks.
+    #[serde(deserialize_with = "de::flag")]
     pub rate_limit: bool,
 }
 
@@ -164,14 +182,20 @@ impl Default for NtpServerMode {
     }
 }
 
-/// The UDP query API (port 31900) that the tray and monitoring read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The UDP query API (port 31900) that the tray and monitoring read: the file's `query_api`
+/// object.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct QueryApi {
+    #[serde(deserialize_with = "de::flag")]
     pub enabled: bool,
+    #[serde(deserialize_with = "de::port")]
     pub port: u16,
+    #[serde(deserialize_with = "de::bind")]
     pub bind: IpAddr,
     /// Only these client addresses get an answer; the rest are ignored silently, so the API
     /// cannot be used to bounce traffic at strangers.
+    #[serde(deserialize_with = "de::query_allow")]
     pub allow: Vec<Cidr>,
 }
 
@@ -204,11 +228,15 @@ impl QueryApi {
     }
 }
 
-/// The read-only HTTP status page (`GET /status`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The read-only HTTP status page (`GET /status`): the file's `http_status` object.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpStatus {
+    #[serde(deserialize_with = "de::flag")]
     pub enabled: bool,
+    #[serde(deserialize_with = "de::port")]
     pub port: u16,
+    #[serde(deserialize_with = "de::bind")]
     pub bind: IpAddr,
 }
 
@@ -250,8 +278,11 @@ impl LogLevel {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The file's `log` object.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
+    #[serde(deserialize_with = "de::log_level")]
     pub level: LogLevel,
 }
 
@@ -281,7 +312,7 @@ impl Default for Config {
             skip_ntp: false,
             ntp: NtpSettings::default(),
             ptp: PtpSettings::default(),
-            clock: ClockKind::System,
+            clock: ClockKind::default(),
             ntp_server_mode: NtpServerMode::default(),
             query_api: QueryApi::default(),
             http_status: HttpStatus::default(),

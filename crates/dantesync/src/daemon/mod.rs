@@ -37,7 +37,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use dantesync_clock::state::{self, PersistPolicy, Persister};
-use dantesync_clock::ClockConfig;
 use dantesync_core::Controller;
 use tokio::sync::mpsc;
 
@@ -107,19 +106,9 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
     let instance = lock::acquire(&lock_path)?;
     tracing::debug!("instance lock held on {}", instance.path.display());
 
-    let clock_cfg = match cfg.clock {
-        ClockKind::System => ClockConfig::System,
-        ClockKind::Simulated {
-            drift_ppm,
-            offset_ms,
-        } => ClockConfig::Simulated {
-            drift_ppm,
-            offset_ms,
-        },
-    };
     hooks.stage = Stage::Clock;
     // Verified: on Windows the clock's start-up self-test runs first (Linux: as `open`).
-    let clock = dantesync_clock::open_verified(&clock_cfg).map_err(|e| {
+    let clock = dantesync_clock::open_verified(&cfg.clock).map_err(|e| {
         if matches!(e, dantesync_clock::ClockError::SelfTestFailed(_)) {
             hooks.stage = Stage::ClockSelfTest;
         }
