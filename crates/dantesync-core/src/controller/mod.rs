@@ -8,11 +8,13 @@
 //! step-free axis (local time minus the steps it made).
 
 pub mod actions;
+pub mod execute;
 pub mod mode_select;
 pub mod ntp_gate;
 pub mod status;
 
 pub use actions::{Action, Notice};
+pub use execute::{execute, ClockControl, Executed, Task};
 pub use mode_select::{ModeInputs, ModeSelector, ModeThresholds};
 pub use ntp_gate::{GateDecision, Method, NtpGate, NtpGateConfig};
 pub use status::{HostStatus, LeaderStatus, NtpStatus, RxTimestamping, Status};
