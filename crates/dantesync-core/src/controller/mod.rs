@@ -39,6 +39,7 @@ use crate::ntp_client::NtpSourceStatus;
 use crate::servo::{EstimatorConfig, FrequencyPolicy, PolicyConfig, RateEstimator};
 use crate::source::{PtpConfig, PtpSource, SourceEvent};
 use crate::time::{secs_to_nanos, LocalTime};
+use crate::wire::ptpv1::{Message, ParseError};
 
 /// Everything the controller can be tuned by.
 #[derive(Clone, Debug, PartialEq)]
@@ -174,6 +175,16 @@ impl Controller {
 
     /// A PTP datagram received at `rx` (the local clock's receive timestamp).
     pub fn handle_ptp(&mut self, bytes: &[u8], rx: LocalTime) -> Vec<Action> {
+        self.handle_ptp_message(Message::parse(bytes), rx)
+    }
+
+    /// A PTP datagram the host already parsed with [`Message::parse`] (the daemon looks at
+    /// each one on its way, to choose the interface), received at `rx`.
+    pub fn handle_ptp_message(
+        &mut self,
+        parsed: Result<Message, ParseError>,
+        rx: LocalTime,
+    ) -> Vec<Action> {
         let mut out = Vec::new();
         let sf = self.sf(rx);
         self.advance(sf, &mut out);
@@ -182,7 +193,7 @@ impl Controller {
             self.resume_after_silence();
             self.silence_handled = true;
         }
-        match self.source.handle(bytes, rx, sf) {
+        match self.source.handle_message(parsed, rx, sf) {
             SourceEvent::Nothing => {}
             SourceEvent::LeaderChanged { previous, current } => {
                 // A new timescale: keep the frequency, forget the offsets. The same clock back

@@ -256,3 +256,23 @@ fn the_ntp_interval_follows_the_accumulated_phase() {
     assert_eq!(ntp_interval_s(Mode::Lock, -20.1), 15.0);
     assert_eq!(ntp_interval_s(Mode::Nano, 20.0), 30.0);
 }
+
+#[test]
+fn a_message_parsed_by_the_host_counts_as_the_datagram_would() {
+    let mut from_bytes = Controller::new(ptp_only(), at(0), 0.0);
+    let mut parsed = Controller::new(ptp_only(), at(0), 0.0);
+    let (sync, follow_up) = sync_pair(1, 700 * S);
+    let short = &sync[..20];
+    for (bytes, rx) in [
+        (&sync[..], at_ns(1_000)),
+        (&follow_up[..], at_ns(101_000)),
+        (short, at_ns(200_000)),
+    ] {
+        let a = from_bytes.handle_ptp(bytes, rx);
+        let b = parsed.handle_ptp_message(Message::parse(bytes), rx);
+        assert_eq!(a, b);
+    }
+    let (x, y) = (from_bytes.status().ptp, parsed.status().ptp);
+    assert_eq!(x, y);
+    assert_eq!((y.received, y.samples, y.malformed), (3, 1, 1));
+}

@@ -88,7 +88,9 @@ impl Engine {
                 event = events.recv() => {
                     let Some(event) = event else { break };
                     let actions = match event {
-                        Event::Ptp { bytes, rx } => self.controller.handle_ptp(&bytes, rx),
+                        Event::Ptp { message, rx } => {
+                            self.controller.handle_ptp_message(message, rx)
+                        }
                         Event::Ntp(report) => {
                             self.controller.set_ntp_sources(report.sources);
                             let now = self.shared.now();
