@@ -10,7 +10,8 @@
 use std::fmt;
 use std::io;
 
-use dantesync_core::{Action, LocalTime};
+use dantesync_core::controller::ClockControl;
+use dantesync_core::LocalTime;
 
 /// A clock whose rate and value dantesync controls.
 pub trait Clock {
@@ -86,13 +87,26 @@ impl<C: Clock + ?Sized> Clock for Box<C> {
     }
 }
 
-/// Carries out the clock part of an engine action. Returns whether the action was one for the
-/// clock (the others, timers, NTP checks and notices, are the caller's).
-pub fn execute<C: Clock + ?Sized>(clock: &mut C, action: &Action) -> Result<bool, ClockError> {
-    match *action {
-        Action::SetFrequency { ppm } => clock.set_frequency(ppm).map(|()| true),
-        Action::Step { nanos } => clock.step(nanos).map(|()| true),
-        Action::StartNtpCheck | Action::SetTimer { .. } | Action::Notice(_) => Ok(false),
+/// Every clock carries out the controller's actions through the core's one executor
+/// ([`dantesync_core::controller::execute`]). Implemented on the trait objects the daemon holds
+/// (a blanket impl over `C: Clock` is not allowed for a trait of another crate).
+impl ClockControl for dyn Clock + Send {
+    type Error = ClockError;
+    fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError> {
+        Clock::set_frequency(self, ppm)
+    }
+    fn step(&mut self, nanos: i64) -> Result<(), ClockError> {
+        Clock::step(self, nanos)
+    }
+}
+
+impl ClockControl for dyn Clock {
+    type Error = ClockError;
+    fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError> {
+        Clock::set_frequency(self, ppm)
+    }
+    fn step(&mut self, nanos: i64) -> Result<(), ClockError> {
+        Clock::step(self, nanos)
     }
 }
 
@@ -192,6 +206,8 @@ pub enum ClockConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dantesync_core::controller::{execute, Executed, Task};
+    use dantesync_core::Action;
 
     #[derive(Default)]
     struct Recorder {
@@ -207,6 +223,12 @@ mod tests {
             LocalTime::from_nanos(self.stepped)
         }
         fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError> {
+            if ppm.abs() > self.max_frequency() {
+                return Err(ClockError::FrequencyOutOfRange {
+                    requested_ppm: ppm,
+                    max_ppm: self.max_frequency(),
+                });
+            }
             self.ppm = ppm;
             Ok(())
         }
@@ -225,22 +247,32 @@ mod tests {
     #[test]
     fn engine_actions_reach_the_clock_unchanged() {
         let mut c: Box<dyn Clock> = Box::new(Recorder::default());
-        assert!(execute(&mut c, &Action::SetFrequency { ppm: -37.25 }).unwrap());
-        assert!(execute(
-            &mut c,
-            &Action::Step {
-                nanos: -1_500_000_000
-            }
-        )
-        .unwrap());
-        assert!(!execute(&mut c, &Action::StartNtpCheck).unwrap());
-        assert!(!execute(
-            &mut c,
-            &Action::SetTimer {
-                at: LocalTime::from_nanos(5)
-            }
-        )
-        .unwrap());
+        assert!(matches!(
+            execute(&mut *c, Action::SetFrequency { ppm: -37.25 }),
+            Executed::FrequencySet { .. }
+        ));
+        assert!(matches!(
+            execute(
+                &mut *c,
+                Action::Step {
+                    nanos: -1_500_000_000
+                }
+            ),
+            Executed::Stepped { .. }
+        ));
+        assert!(matches!(
+            execute(&mut *c, Action::StartNtpCheck),
+            Executed::Task(Task::StartNtpCheck)
+        ));
+        assert!(matches!(
+            execute(
+                &mut *c,
+                Action::SetTimer {
+                    at: LocalTime::from_nanos(5)
+                }
+            ),
+            Executed::Task(Task::SetTimer { .. })
+        ));
         assert_eq!(c.frequency().unwrap(), -37.25);
         assert_eq!(c.now().nanos(), -1_500_000_000);
         // Defaults: no foreign adjustment, kernel timestamps taken as they are.
@@ -249,6 +281,22 @@ mod tests {
             c.map_kernel_timestamp(LocalTime::from_nanos(77)),
             LocalTime::from_nanos(77)
         );
+    }
+
+    #[test]
+    fn a_refused_adjustment_comes_back_as_the_clocks_error() {
+        let mut c: Box<dyn Clock + Send> = Box::new(Recorder::default());
+        match execute(&mut *c, Action::SetFrequency { ppm: 900.0 }) {
+            Executed::FrequencyRefused { ppm, error } => {
+                assert_eq!(ppm, 900.0);
+                assert_eq!(
+                    error.to_string(),
+                    "frequency 900 ppm is outside this clock's range of ±500 ppm"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.frequency().unwrap(), 0.0);
     }
 
     #[test]

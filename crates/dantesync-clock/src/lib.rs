@@ -10,12 +10,12 @@
 //!   machine and is what the tests, the demo and a try without root use.
 //!
 //! It also keeps the learned frequency across restarts ([`state`]) and measures what a clock
-//! really does ([`clock_test`], behind `dantesync clock-test` and the Windows self-test).
+//! really does ([`clock_exercise`], behind `dantesync clock-test` and the Windows self-test).
 //!
 //! Unsafe code lives only in `linux/sys.rs` and `windows/sys.rs`, behind safe functions.
 
 pub mod clock;
-pub mod clock_test;
+pub mod clock_exercise;
 pub mod guard;
 pub mod simulated;
 pub mod state;
@@ -26,7 +26,7 @@ pub mod linux;
 #[cfg(windows)]
 pub mod windows;
 
-pub use clock::{execute, Clock, ClockConfig, ClockError, ForeignAdjustment, SyncStatus};
+pub use clock::{Clock, ClockConfig, ClockError, ForeignAdjustment, SyncStatus};
 pub use simulated::SimulatedClock;
 
 /// Opens the clock a configuration names. Opening changes nothing on the clock.
@@ -76,7 +76,7 @@ fn open_system() -> Result<Box<dyn Clock + Send>, ClockError> {
 
 /// The reference counter for measuring the system clock on this platform: CLOCK_MONOTONIC_RAW
 /// on Linux, QPC on Windows.
-pub fn system_reference() -> Option<Box<dyn clock_test::Reference>> {
+pub fn system_reference() -> Option<Box<dyn clock_exercise::Reference>> {
     #[cfg(target_os = "linux")]
     return Some(Box::new(linux::MonotonicRaw));
     #[cfg(windows)]

@@ -23,7 +23,7 @@ use std::cell::Cell;
 use dantesync_core::LocalTime;
 
 use crate::clock::{Clock, ClockError, ForeignAdjustment, SyncStatus};
-use crate::clock_test::{Check, Reference};
+use crate::clock_exercise::{Check, Reference};
 use crate::units::{
     error_bound_us, frequency_in_range, kernel_frequency_changed, kernel_total_ppm,
     nominal_tick_us, ppm_to_timex_freq, split_step, LINUX_MAX_FREQ_PPM,

@@ -25,7 +25,9 @@ use std::cell::Cell;
 use dantesync_core::LocalTime;
 
 use crate::clock::{Clock, ClockError, ForeignAdjustment};
-use crate::clock_test::{check_frequency_response, FrequencyResponse, Reference, SelfTestConfig};
+use crate::clock_exercise::{
+    check_frequency_response, FrequencyResponse, Reference, SelfTestConfig,
+};
 use crate::units::{
     filetime_to_unix_nanos, frequency_in_range, legacy_adjustment_for_ppm, legacy_ppm,
     legacy_resolution_ppm, precise_adjustment_for_ppm, precise_ppm, qpc_to_nanos,

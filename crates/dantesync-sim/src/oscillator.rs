@@ -1,5 +1,8 @@
 //! The local oscillator and the clock disciplined on it, in true time.
 
+use std::convert::Infallible;
+
+use dantesync_core::controller::ClockControl;
 use dantesync_core::LocalTime;
 
 use crate::rng::SimRng;
@@ -123,6 +126,11 @@ impl Oscillator {
         self.steps_made += 1;
     }
 
+    /// The oscillator as a clock the controller's actions act on at true time `t_ns`.
+    pub fn at(&mut self, t_ns: i64) -> OscillatorAt<'_> {
+        OscillatorAt { osc: self, t_ns }
+    }
+
     pub fn natural_ppm(&self) -> f64 {
         self.natural_ppm
     }
@@ -142,6 +150,26 @@ impl Oscillator {
 
     pub fn steps_made(&self) -> u64 {
         self.steps_made
+    }
+}
+
+/// The oscillator at one true instant: what [`dantesync_core::controller::execute`] adjusts.
+#[derive(Debug)]
+pub struct OscillatorAt<'a> {
+    osc: &'a mut Oscillator,
+    t_ns: i64,
+}
+
+impl ClockControl for OscillatorAt<'_> {
+    type Error = Infallible;
+    /// Beyond the model's range the frequency is clamped, as the kernel does.
+    fn set_frequency(&mut self, ppm: f64) -> Result<(), Infallible> {
+        self.osc.set_frequency(self.t_ns, ppm);
+        Ok(())
+    }
+    fn step(&mut self, nanos: i64) -> Result<(), Infallible> {
+        self.osc.step(self.t_ns, nanos);
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use dantesync_core::controller::NtpMeasurement;
+use dantesync_core::controller::{self, Executed, NtpMeasurement, Task};
 use dantesync_core::{Action, Controller, Mode, Notice, Status};
 
 use crate::leader::Leader;
@@ -309,16 +309,14 @@ fn apply(
     trace: &mut Trace,
 ) {
     for action in actions {
-        match action {
-            Action::SetFrequency { ppm } => {
-                osc.set_frequency(now, ppm);
-                trace.frequency_changes += 1;
+        let done = controller::execute(&mut osc.at(now), action);
+        match done {
+            Executed::FrequencySet { .. } => trace.frequency_changes += 1,
+            Executed::Stepped { .. } => trace.steps += 1,
+            Executed::FrequencyRefused { error, .. } | Executed::StepRefused { error, .. } => {
+                match error {}
             }
-            Action::Step { nanos } => {
-                osc.step(now, nanos);
-                trace.steps += 1;
-            }
-            Action::StartNtpCheck => {
+            Executed::Task(Task::StartNtpCheck) => {
                 trace.ntp_requests += 1;
                 let lost = ntp.as_deref_mut().is_some_and(NtpServer::loses_report);
                 if !lost {
@@ -326,7 +324,7 @@ fn apply(
                     world.push(now + after, Kind::NtpDone);
                 }
             }
-            Action::SetTimer { at } => {
+            Executed::Task(Task::SetTimer { at }) => {
                 *timer_generation += 1;
                 let when = osc.true_time_of(at, now);
                 world.push(
@@ -336,7 +334,7 @@ fn apply(
                     },
                 );
             }
-            Action::Notice(_) => {}
+            Executed::Task(Task::Notice(_)) => {}
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The dantesync binary: parses the command line and hands over to the daemon or a tool.
 
-mod clock_test;
+mod clock_exercise;
 mod config;
 mod daemon;
 mod demo;
@@ -65,7 +65,7 @@ enum Command {
     GmSim(gm_sim::GmSimArgs),
     /// Measure that frequency adjustments and steps reach the system clock with the right
     /// sign and scale. It changes the system clock: run it only on a machine you may disturb.
-    ClockTest(clock_test::ClockTestArgs),
+    ClockTest(clock_exercise::ClockTestArgs),
     /// The main job in one command, without root and without touching this host's clock: a
     /// simulated leader and three nodes on loopback (one NTP master serving the others) on
     /// simulated clocks, shown live until they converge.
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
             config::check_command(path.as_deref())
         }
         Some(Command::GmSim(args)) => gm_sim::run(&args),
-        Some(Command::ClockTest(args)) => clock_test::run(&args),
+        Some(Command::ClockTest(args)) => clock_exercise::run(&args),
         Some(Command::Demo(args)) => demo::run(&args),
         Some(Command::Status(args)) => status::run(&args),
         None => run_daemon(&cli.daemon),

@@ -10,6 +10,7 @@ pub mod print;
 
 use std::path::Path;
 
+use dantesync_core::controller::{self, Executed, Task};
 use dantesync_core::{Action, Controller, ControllerConfig, LocalTime, Mode, Notice};
 use dantesync_pcap::Datagram;
 use serde::Serialize;
@@ -244,16 +245,16 @@ impl Run {
 
     fn apply(&mut self, actions: Vec<Action>, at_ns: i64) {
         for action in actions {
-            match action {
-                Action::SetFrequency { ppm } => {
-                    self.clock.set_frequency(at_ns, ppm);
-                    self.frequency_changes += 1;
+            // A step is not asked for while NTP is off; it is honoured anyway, so the books
+            // stay right.
+            match controller::execute(&mut self.clock.at(at_ns), action) {
+                Executed::FrequencySet { .. } => self.frequency_changes += 1,
+                Executed::Stepped { .. } | Executed::Task(Task::StartNtpCheck) => {}
+                Executed::FrequencyRefused { error, .. } | Executed::StepRefused { error, .. } => {
+                    match error {}
                 }
-                // Not asked for while NTP is off; honoured anyway, so the books stay right.
-                Action::Step { nanos } => self.clock.step(at_ns, nanos),
-                Action::StartNtpCheck => {}
-                Action::SetTimer { at } => self.timer = Some(at),
-                Action::Notice(notice) => self.notice(notice, at_ns),
+                Executed::Task(Task::SetTimer { at }) => self.timer = Some(at),
+                Executed::Task(Task::Notice(notice)) => self.notice(notice, at_ns),
             }
         }
     }

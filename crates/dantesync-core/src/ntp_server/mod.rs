@@ -25,10 +25,12 @@
 
 mod access;
 mod rate_limit;
+mod reply;
 mod responder;
 mod state;
 
 pub use access::{AccessList, Subnet};
 pub use rate_limit::{RateLimit, RateLimiter, Verdict};
-pub use responder::{patch_transmit, Counters, DropReason, Responder, ResponderConfig, Response};
+pub use reply::patch_transmit;
+pub use responder::{Counters, DropReason, Responder, ResponderConfig, Response};
 pub use state::{reference_id_of, ServerConfig, ServerState, UpstreamInfo, PHI_PPM};

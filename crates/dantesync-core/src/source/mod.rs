@@ -116,8 +116,19 @@ impl PtpSource {
 
     /// Handles one datagram received at `rx` (local clock) / `rx_step_free_ns`.
     pub fn handle(&mut self, bytes: &[u8], rx: LocalTime, rx_step_free_ns: i64) -> SourceEvent {
+        self.handle_message(Message::parse(bytes), rx, rx_step_free_ns)
+    }
+
+    /// Like [`Self::handle`], for a datagram the host already parsed with [`Message::parse`]
+    /// (a host that looks at the message on its way needs to parse it only once).
+    pub fn handle_message(
+        &mut self,
+        parsed: Result<Message, ParseError>,
+        rx: LocalTime,
+        rx_step_free_ns: i64,
+    ) -> SourceEvent {
         self.counters.received += 1;
-        let msg = match Message::parse(bytes) {
+        let msg = match parsed {
             Ok(m) => m,
             Err(ParseError::NotVersion1 { .. }) => {
                 self.counters.not_v1 += 1;

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use dantesync_clock::state::{LearnedState, Persister};
 use dantesync_clock::ClockError;
-use dantesync_core::controller::Method;
+use dantesync_core::controller::{self, Executed, Method, Task};
 use dantesync_core::{Action, Controller, Mode, Notice, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -88,7 +88,9 @@ impl Engine {
                 event = events.recv() => {
                     let Some(event) = event else { break };
                     let actions = match event {
-                        Event::Ptp { bytes, rx } => self.controller.handle_ptp(&bytes, rx),
+                        Event::Ptp { message, rx } => {
+                            self.controller.handle_ptp_message(message, rx)
+                        }
                         Event::Ntp(report) => {
                             self.controller.set_ntp_sources(report.sources);
                             let now = self.shared.now();
@@ -127,34 +129,29 @@ impl Engine {
     pub fn execute(&mut self, actions: Vec<Action>) {
         let mut status: Option<Status> = None;
         for action in actions {
-            match action {
-                Action::SetFrequency { ppm } => {
-                    let r = self.shared.clock().set_frequency(ppm);
-                    let failed = r.is_err();
-                    self.clock_result("set the frequency", r);
-                    if failed {
-                        // The books must follow the clock, not the wish: tell the controller
-                        // what the clock really runs at.
-                        let actual = self.shared.clock().frequency().unwrap_or(f64::NAN);
-                        let now = self.shared.now();
-                        let more = self.controller.frequency_not_applied(now, actual);
-                        self.execute(more);
-                    }
+            let done = controller::execute(&mut **self.shared.clock(), action);
+            match done {
+                Executed::FrequencySet { .. } => self.clock_result("set the frequency", Ok(())),
+                Executed::FrequencyRefused { error, .. } => {
+                    self.clock_result("set the frequency", Err(error));
+                    // The books must follow the clock, not the wish: tell the controller
+                    // what the clock really runs at.
+                    let actual = self.shared.clock().frequency().unwrap_or(f64::NAN);
+                    let now = self.shared.now();
+                    let more = self.controller.frequency_not_applied(now, actual);
+                    self.execute(more);
                 }
-                Action::Step { nanos } => {
-                    let r = self.shared.clock().step(nanos);
-                    let failed = r.is_err();
-                    if r.is_ok() {
-                        tracing::info!("clock stepped by {:+.6} s", nanos as f64 * 1e-9);
-                    }
-                    self.clock_result("step the clock", r);
-                    if failed {
-                        let now = self.shared.now();
-                        let more = self.controller.step_not_applied(now, nanos);
-                        self.execute(more);
-                    }
+                Executed::Stepped { nanos } => {
+                    tracing::info!("clock stepped by {:+.6} s", nanos as f64 * 1e-9);
+                    self.clock_result("step the clock", Ok(()));
                 }
-                Action::StartNtpCheck => match &self.ntp {
+                Executed::StepRefused { nanos, error } => {
+                    self.clock_result("step the clock", Err(error));
+                    let now = self.shared.now();
+                    let more = self.controller.step_not_applied(now, nanos);
+                    self.execute(more);
+                }
+                Executed::Task(Task::StartNtpCheck) => match &self.ntp {
                     Some(tx) if tx.send(()).is_ok() => {}
                     _ => {
                         // No NTP task (PTP-only): tell the controller at once, so it does not
@@ -164,12 +161,12 @@ impl Engine {
                         self.execute(more);
                     }
                 },
-                Action::SetTimer { at } => {
+                Executed::Task(Task::SetTimer { at }) => {
                     let now = self.shared.now();
                     let wait = Duration::from_nanos(at.nanos_since(now).max(0) as u64);
                     self.timer = Some(Instant::now() + wait);
                 }
-                Action::Notice(notice) => {
+                Executed::Task(Task::Notice(notice)) => {
                     if matches!(notice, Notice::NtpRefused { .. }) && !self.refusal_log_due() {
                         continue;
                     }

@@ -169,19 +169,17 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
 
     // The starting frequency; a clock that refuses even this cannot be disciplined.
     hooks.stage = Stage::StartFrequency;
-    let first = controller.start(now);
-    for action in &first {
-        if let dantesync_core::Action::SetFrequency { ppm } = action {
-            shared
-                .clock()
-                .set_frequency(*ppm)
-                .map_err(|e| format!("cannot set the clock's frequency: {e}"))?;
+    let mut rest = Vec::new();
+    for action in controller.start(now) {
+        if !matches!(action, dantesync_core::Action::SetFrequency { .. }) {
+            rest.push(action);
+            continue;
+        }
+        let done = dantesync_core::controller::execute(&mut **shared.clock(), action);
+        if let dantesync_core::controller::Executed::FrequencyRefused { error, .. } = done {
+            return Err(format!("cannot set the clock's frequency: {error}"));
         }
     }
-    let rest: Vec<_> = first
-        .into_iter()
-        .filter(|a| !matches!(a, dantesync_core::Action::SetFrequency { .. }))
-        .collect();
 
     let (event_tx, event_rx) = mpsc::channel(256);
     let group = dantesync_core::wire::ptpv1::Subdomain::from_name(&cfg.ptp.subdomain)

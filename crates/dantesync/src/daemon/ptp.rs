@@ -218,15 +218,17 @@ pub async fn receive(
                             tracing::debug!("PTP from {} dropped: not in ptp.source_allowlist", got.from);
                             continue;
                         }
-                        let bytes = &buf[..got.len];
-                        if is_sync(bytes) {
+                        // Parsed once, here: the interface choice counts Syncs, and the
+                        // engine takes the parsed message.
+                        let message = Message::parse(&buf[..got.len]);
+                        if matches!(message, Ok(Message::Sync(..))) {
                             let multicast_on = got
                                 .arrival
                                 .filter(|&(_, dest)| dest == group)
                                 .map(|(ifindex, _)| ifindex);
                             interfaces.note_sync(multicast_on);
                         }
-                        let event = Event::Ptp { bytes: bytes.to_vec(), rx: got.rx };
+                        let event = Event::Ptp { message, rx: got.rx };
                         if events.send(event).await.is_err() {
                             return;
                         }
@@ -249,11 +251,6 @@ pub async fn receive(
             }
         }
     }
-}
-
-/// Whether a datagram is a PTPv1 Sync (the message the choice counts).
-fn is_sync(bytes: &[u8]) -> bool {
-    matches!(Message::parse(bytes), Ok(Message::Sync(..)))
 }
 
 /// A receive error (an interface that went away, a full buffer): said once, then retried with

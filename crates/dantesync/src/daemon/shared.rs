@@ -11,6 +11,7 @@ use dantesync_core::controller::HostStatus;
 use dantesync_core::ntp_client::NtpSourceStatus;
 use dantesync_core::ntp_server::{Counters as NtpServerCounters, UpstreamInfo};
 use dantesync_core::query_server::QueryCounters;
+use dantesync_core::wire::ptpv1::{Message, ParseError};
 use dantesync_core::{LocalTime, NtpMeasurement, Status};
 
 use crate::config::PtpSettings;
@@ -18,8 +19,13 @@ use crate::config::PtpSettings;
 /// An input for the engine task, which owns the controller.
 #[derive(Debug)]
 pub enum Event {
-    /// A PTP datagram and its receive time on the disciplined clock.
-    Ptp { bytes: Vec<u8>, rx: LocalTime },
+    /// A PTP datagram, parsed once by the receive task, and its receive time on the
+    /// disciplined clock. A datagram that does not parse is still handed on: the controller
+    /// counts it.
+    Ptp {
+        message: Result<Message, ParseError>,
+        rx: LocalTime,
+    },
     /// The outcome of one NTP check.
     Ntp(NtpReport),
 }

@@ -41,7 +41,7 @@ impl Timebase {
 /// Reads CLOCK_MONOTONIC_RAW, ns.
 #[cfg(target_os = "linux")]
 fn raw_ns() -> i128 {
-    use dantesync_clock::clock_test::Reference;
+    use dantesync_clock::clock_exercise::Reference;
     i128::from(dantesync_clock::linux::MonotonicRaw.now_ns())
 }
 

@@ -9,6 +9,9 @@
 //! timestamps plus the integral of the frequencies it set, and the rate it estimates is the
 //! capture host's own rate against the leader.
 
+use std::convert::Infallible;
+
+use dantesync_core::controller::ClockControl;
 use dantesync_core::LocalTime;
 
 /// A clock running on the capture's timestamps, with the controller's frequency applied.
@@ -53,6 +56,14 @@ impl DisciplinedClock {
         self.offset_ns += nanos as f64;
     }
 
+    /// The clock as the controller's actions act on it at capture time `capture_ns`.
+    pub fn at(&mut self, capture_ns: i64) -> DisciplinedAt<'_> {
+        DisciplinedAt {
+            clock: self,
+            capture_ns,
+        }
+    }
+
     /// The capture time at which the clock reads `local`, at the present frequency; timers are
     /// set in the clock's readings, while the replay's events arrive in capture time.
     pub fn capture_time_of(&self, local: LocalTime) -> i64 {
@@ -67,6 +78,26 @@ impl DisciplinedClock {
     fn rebase(&mut self, capture_ns: i64) {
         self.offset_ns = self.offset_at(capture_ns);
         self.since_ns = capture_ns;
+    }
+}
+
+/// The replay's clock at one capture instant: what [`dantesync_core::controller::execute`]
+/// adjusts.
+#[derive(Debug)]
+pub struct DisciplinedAt<'a> {
+    clock: &'a mut DisciplinedClock,
+    capture_ns: i64,
+}
+
+impl ClockControl for DisciplinedAt<'_> {
+    type Error = Infallible;
+    fn set_frequency(&mut self, ppm: f64) -> Result<(), Infallible> {
+        self.clock.set_frequency(self.capture_ns, ppm);
+        Ok(())
+    }
+    fn step(&mut self, nanos: i64) -> Result<(), Infallible> {
+        self.clock.step(self.capture_ns, nanos);
+        Ok(())
     }
 }
 

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use dantesync_clock::clock_test::{self, ClockTestConfig, MeasureConfig, RateMeasurement};
+use dantesync_clock::clock_exercise::{self, ClockTestConfig, MeasureConfig, RateMeasurement};
 use dantesync_clock::{ClockConfig, ClockError};
 use dantesync_core::mode::Mode;
 use dantesync_core::wire::query::{QueryReply, QueryRequest};
@@ -119,7 +119,7 @@ pub fn run(args: &ClockTestArgs) -> ExitCode {
     }
 }
 
-fn measure() -> Result<clock_test::ClockTestReport, ClockError> {
+fn measure() -> Result<clock_exercise::ClockTestReport, ClockError> {
     let mut clock = dantesync_clock::open(&ClockConfig::System)?;
     let reference = dantesync_clock::system_reference().ok_or(ClockError::Unsupported {
         operation: "clock-test",
@@ -131,11 +131,11 @@ fn measure() -> Result<clock_test::ClockTestReport, ClockError> {
         reference.name()
     );
     #[allow(unused_mut)]
-    let mut report = clock_test::run(&mut *clock, &*reference, &ClockTestConfig::default())?;
+    let mut report = clock_exercise::run(&mut *clock, &*reference, &ClockTestConfig::default())?;
     #[cfg(target_os = "linux")]
     match dantesync_clock::linux::check_kernel_interfaces() {
         Ok(checks) => report.checks.extend(checks),
-        Err(e) => report.checks.push(clock_test::Check {
+        Err(e) => report.checks.push(clock_exercise::Check {
             name: "kernel status",
             passed: false,
             detail: e.to_string(),
@@ -194,7 +194,7 @@ fn measure_only(args: &ClockTestArgs) -> ExitCode {
         eprintln!("dantesync clock-test: no reference counter on this platform");
         return ExitCode::FAILURE;
     };
-    let m = clock_test::measure_rate(&*clock, &*reference, &measure_only_config(args.seconds));
+    let m = clock_exercise::measure_rate(&*clock, &*reference, &measure_only_config(args.seconds));
     println!("{}", describe(clock.name(), reference.name(), &m));
     // Informative: what the clock's frequency is set to (by the daemon, say), read only.
     if let Ok(ppm) = clock.frequency() {

@@ -1,0 +1,100 @@
+//! The start-up self-test: one small frequency change, measured, so a clock whose adjustment
+//! has the wrong sign or unit is refused before a servo drives it.
+
+use std::time::Duration;
+
+use super::measure::{measure_rate, MeasureConfig, RateMeasurement, Reference};
+use crate::clock::{Clock, ClockError};
+use crate::units::{check_adjustment, AdjustmentCheck};
+
+/// How the start-up self-test probes a clock before a servo may drive it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SelfTestConfig {
+    /// The frequency change applied for the probe, ppm.
+    pub delta_ppm: f64,
+    /// Largest acceptable |measured − applied| change, ppm. The self-test catches a wrong sign
+    /// or unit (errors of 100 % or more), not fractions of a ppm, so a short measurement will do.
+    pub tolerance_ppm: f64,
+    pub measure: MeasureConfig,
+}
+
+impl Default for SelfTestConfig {
+    fn default() -> Self {
+        Self {
+            delta_ppm: 100.0,
+            tolerance_ppm: 5.0,
+            measure: MeasureConfig {
+                settle: Duration::from_millis(200),
+                window: Duration::from_secs(2),
+                checkpoints: 21,
+                sandwiches: 15,
+            },
+        }
+    }
+}
+
+/// What the self-test measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrequencyResponse {
+    /// The change the clock reports having applied, ppm.
+    pub applied_change_ppm: f64,
+    /// The change of its rate against the reference, ppm.
+    pub measured_change_ppm: f64,
+    pub before: RateMeasurement,
+    pub after: RateMeasurement,
+}
+
+/// Changes the frequency by `cfg.delta_ppm` for a moment and checks that the clock's rate
+/// against the reference changes by that much, in that direction; restores the frequency in
+/// every case. Measuring the *change* makes the check independent of the clock's own rate
+/// error. A clock that fails must not be disciplined: with the sign wrong, a servo pushes it
+/// away from the leader at full speed.
+pub fn check_frequency_response<C, R>(
+    clock: &mut C,
+    reference: &R,
+    cfg: &SelfTestConfig,
+) -> Result<FrequencyResponse, ClockError>
+where
+    C: Clock + ?Sized,
+    R: Reference + ?Sized,
+{
+    let original = clock.frequency()?;
+    let max = clock.max_frequency();
+    let restore = original.clamp(-max, max);
+    let probe = if restore + cfg.delta_ppm <= max {
+        restore + cfg.delta_ppm
+    } else {
+        restore - cfg.delta_ppm
+    };
+    let before = measure_rate(&*clock, reference, &cfg.measure);
+    let probed = clock.set_frequency(probe).and_then(|()| {
+        let applied = clock.frequency()? - original;
+        Ok((applied, measure_rate(&*clock, reference, &cfg.measure)))
+    });
+    let restored = clock.set_frequency(restore);
+    let (applied, after) = probed?;
+    restored?;
+    let response = FrequencyResponse {
+        applied_change_ppm: applied,
+        measured_change_ppm: after.ppm - before.ppm,
+        before,
+        after,
+    };
+    let measured = response.measured_change_ppm;
+    let what = format!(
+        "{}: a {applied:+.3} ppm frequency change measured {measured:+.3} ppm against {}",
+        clock.name(),
+        reference.name()
+    );
+    match check_adjustment(applied, measured, cfg.tolerance_ppm) {
+        AdjustmentCheck::Correct => Ok(response),
+        AdjustmentCheck::WrongSign { .. } => Err(ClockError::SelfTestFailed(format!(
+            "{what}: the adjustment runs the clock the wrong way. Refusing to discipline it: a \
+             servo would push it away from the leader"
+        ))),
+        AdjustmentCheck::WrongScale { ratio, .. } => Err(ClockError::SelfTestFailed(format!(
+            "{what} ({ratio:.2} times the intended change): the adjustment's unit is wrong on \
+             this system. Refusing to discipline it"
+        ))),
+    }
+}

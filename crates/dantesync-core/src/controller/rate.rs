@@ -1,0 +1,162 @@
+//! The rate the servo acts on: the estimator's, combined with a learned prior while one
+//! applies, and the handling of each PTP sample (estimate, then ask the policy for a
+//! frequency).
+
+use super::{Action, Controller, Notice};
+use crate::servo::policy::Observed;
+use crate::servo::Verdict;
+use crate::wire::ptpv1::Uuid;
+
+/// What a saved frequency says about the oscillator before any sample: its natural rate
+/// against the leader it was learned from, and how sure that is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct LearnedPrior {
+    pub(super) rate_ppm: f64,
+    pub(super) sigma_ppm: f64,
+    pub(super) leader: Option<Uuid>,
+}
+
+/// The rate as the controller uses it: the estimator's, combined with a learned prior while
+/// one applies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Rate {
+    pub(super) slope_ppm: f64,
+    pub(super) sigma_ppm: f64,
+}
+
+impl Controller {
+    /// Starts from a frequency learned in an earlier run (`ppm`, known to `sigma_ppm` then)
+    /// against `leader`. While the same leader is heard and the estimate is young, it counts
+    /// as a prior: a restarted node is locked within a second of the first samples instead of
+    /// re-acquiring, as far as `learned_floor_ppm` (how far the oscillator may have moved
+    /// while stopped) allows. A different leader, or a rate change, discards it.
+    #[must_use]
+    pub fn with_learned_frequency(
+        mut self,
+        ppm: f64,
+        sigma_ppm: f64,
+        leader: Option<Uuid>,
+    ) -> Self {
+        let limit = self.cfg.max_frequency_ppm;
+        if !ppm.is_finite() || !sigma_ppm.is_finite() || ppm.abs() > limit {
+            return self;
+        }
+        self.servo_ppm = ppm;
+        let sigma = sigma_ppm.abs().hypot(self.cfg.learned_floor_ppm);
+        self.prior = Some(LearnedPrior {
+            rate_ppm: -ppm,
+            sigma_ppm: sigma,
+            leader,
+        });
+        self.policy.set_applied_sigma(sigma);
+        self
+    }
+
+    /// PTP is back after a silence long enough to be offline. The oscillator may have moved
+    /// while nobody watched (and a restarted leader brings a new timescale), so the old window
+    /// is not evidence any more: what it said becomes a prior, widened by how far an
+    /// oscillator may move meanwhile, and the estimate starts afresh. Lock returns quickly and
+    /// honestly; NANO waits for new data.
+    pub(super) fn resume_after_silence(&mut self) {
+        let leader = self.source.leader().map(|(id, _)| id.grandmaster);
+        if let Some(rate) = self.rate() {
+            let sigma = rate.sigma_ppm.hypot(self.cfg.learned_floor_ppm);
+            self.prior = Some(LearnedPrior {
+                rate_ppm: rate.slope_ppm,
+                sigma_ppm: sigma,
+                leader,
+            });
+            self.policy
+                .set_applied_sigma(self.policy.applied_sigma().max(sigma));
+        }
+        self.estimator.reset();
+    }
+
+    /// A prior the new data contradict (beyond 3σ of both together) is dropped: the
+    /// oscillator moved more than assumed, and only the data may speak now.
+    pub(super) fn drop_contradicted_prior(&mut self) {
+        let (Some(p), Some(e)) = (self.prior, self.estimator.estimate()) else {
+            return;
+        };
+        if (e.slope_ppm - p.rate_ppm).abs() > 3.0 * e.sigma_ppm.hypot(p.sigma_ppm) {
+            self.prior = None;
+            self.policy.rate_changed();
+        }
+    }
+
+    /// The rate: the estimate, combined (inverse-variance) with the learned prior if any.
+    pub(super) fn rate(&self) -> Option<Rate> {
+        let est = self.estimator.estimate();
+        match (est, self.prior) {
+            (Some(e), Some(p)) => {
+                let we = 1.0 / (e.sigma_ppm * e.sigma_ppm);
+                let wp = 1.0 / (p.sigma_ppm * p.sigma_ppm);
+                Some(Rate {
+                    slope_ppm: (e.slope_ppm * we + p.rate_ppm * wp) / (we + wp),
+                    sigma_ppm: (we + wp).sqrt().recip(),
+                })
+            }
+            (Some(e), None) => Some(Rate {
+                slope_ppm: e.slope_ppm,
+                sigma_ppm: e.sigma_ppm,
+            }),
+            // The prior alone speaks only once its leader is actually being heard.
+            (None, Some(p)) if self.last_sample_sf.is_some() => Some(Rate {
+                slope_ppm: p.rate_ppm,
+                sigma_ppm: p.sigma_ppm,
+            }),
+            (None, _) => None,
+        }
+    }
+
+    pub(super) fn sample(&mut self, rx_sf: i64, t1_ns: i128, out: &mut Vec<Action>) {
+        let raw = i128::from(rx_sf) + i128::from(self.steps_total) - t1_ns;
+        self.last_offset_ns = Some(raw);
+        self.last_sample_sf = Some(rx_sf);
+        self.silence_handled = false;
+        let unwrapped = i128::from(rx_sf) - t1_ns - self.integral_at(rx_sf).round() as i128;
+        match self.estimator.add(rx_sf, unwrapped) {
+            Verdict::Accepted | Verdict::Outlier => {}
+            Verdict::Restarted => out.push(Action::Notice(Notice::TimescaleJump)),
+        }
+        let kinks = self.estimator.counters().kinks;
+        if kinks > self.kinks_reported {
+            self.kinks_reported = kinks;
+            self.policy.rate_changed();
+            self.prior = None;
+            out.push(Action::Notice(Notice::RateChange));
+        }
+        self.drop_contradicted_prior();
+        let Some(est) = self.rate() else {
+            return;
+        };
+        let limit = self.cfg.max_frequency_ppm - self.slew.map_or(0.0, |s| s.ppm.abs());
+        let now_s = rx_sf as f64 * 1e-9;
+        let data_sigma = self
+            .estimator
+            .estimate()
+            .map_or(f64::INFINITY, |e| e.sigma_ppm);
+        if let Some(ppm) = self.policy.decide(
+            self.modes.mode(),
+            Observed {
+                slope_ppm: est.slope_ppm,
+                sigma_ppm: est.sigma_ppm,
+                data_sigma_ppm: data_sigma,
+            },
+            self.servo_ppm,
+            limit,
+            now_s,
+        ) {
+            self.rebase(rx_sf);
+            self.servo_ppm = ppm;
+            out.push(Action::SetFrequency {
+                ppm: self.total_ppm(),
+            });
+        }
+    }
+
+    pub(super) fn error_bound(&self) -> Option<f64> {
+        let rate = self.rate()?;
+        Some((rate.slope_ppm + self.servo_ppm).abs() + 3.0 * rate.sigma_ppm)
+    }
+}

@@ -1,0 +1,201 @@
+//! Rate changes: a change of the oscillator's rate (a temperature step, a bumped machine) is a
+//! kink in the otherwise straight line of the unwrapped offset. A scan over candidate kink
+//! times fits a continuous broken line at each; a significant kink, confirmed by two
+//! consecutive checks, is kept in the model. The same pass fits the best phase step (two
+//! parallel lines), so that a step of the path delay, which also looks like a kink at first,
+//! is told apart and not taken for a change of rate.
+
+use super::fit::invert3;
+use super::RateEstimator;
+
+impl RateEstimator {
+    /// Looks for a kink after the present one; accepts it once two consecutive checks agree on
+    /// it (a single check's best candidate is the one noise flattered most, so its slope is
+    /// biased). With a kink in place, moves it to where the broken line fits best.
+    pub(super) fn find_kink(&mut self) -> bool {
+        let Some(model) = self.model else {
+            return false;
+        };
+        let min_seg = self.cfg.min_segment_s;
+        let mut changed = false;
+        if let Some(knot) = self.knot {
+            // Refine the kink's position: its error biases the new slope.
+            let seg = self.inlier_points(f64::NEG_INFINITY);
+            if let Some(best) = scan(&seg, knot - 10.0, knot + 10.0, min_seg, model.sigma) {
+                self.knot_slope_spread = best.slope_spread;
+                if (best.tau_min_sse - knot).abs() > 1e-9 {
+                    self.knot = Some(best.tau_min_sse);
+                    changed = true;
+                }
+            }
+        }
+        let from = self.knot.unwrap_or(f64::NEG_INFINITY);
+        let seg = self.inlier_points(from);
+        if seg.len() < 2 * self.cfg.min_samples {
+            return changed;
+        }
+        let last = seg[seg.len() - 1].0;
+        let Some(best) = scan(
+            &seg,
+            last - self.cfg.change_scan_s,
+            f64::INFINITY,
+            min_seg,
+            model.sigma,
+        ) else {
+            return changed;
+        };
+        // A delay step of the path (parallel lines) is not a change of the oscillator's rate.
+        if best.z <= self.cfg.change_k || best.step_sse <= best.kink_sse {
+            self.pending_kink = None;
+            return changed;
+        }
+        let confirmed = self
+            .pending_kink
+            .is_some_and(|p| (p - best.tau_max_z).abs() <= 3.0);
+        if !confirmed {
+            self.pending_kink = Some(best.tau_max_z);
+            return changed;
+        }
+        self.pending_kink = None;
+        if let Some(old) = self.knot {
+            while self.samples.front().is_some_and(|s| s.t < old) {
+                self.samples.pop_front();
+            }
+        }
+        self.knot = Some(best.tau_min_sse);
+        self.knot_slope_spread = best.slope_spread;
+        self.counters.kinks += 1;
+        true
+    }
+
+    pub(super) fn inlier_points(&self, from: f64) -> Vec<(f64, f64)> {
+        self.samples
+            .iter()
+            .filter(|s| s.inlier && s.t >= from)
+            .map(|s| (s.t, s.y))
+            .collect()
+    }
+}
+
+/// The outcome of a kink scan over one segment.
+#[derive(Clone, Copy, Debug)]
+struct KinkScan {
+    /// Largest |c / se(c)| over the candidates, and where.
+    z: f64,
+    tau_max_z: f64,
+    /// Where the broken line fits best (least squared residuals).
+    tau_min_sse: f64,
+    /// Spread (max − min) of the slope after the kink over the positions whose squared
+    /// residuals are within 4σ² of the best: a two-sigma profile interval of the position.
+    slope_spread: f64,
+    /// Squared residuals of the best broken line, and of the best phase step (two parallel
+    /// lines): a delay step on the path looks like a kink at first, but fits a step better.
+    kink_sse: f64,
+    step_sse: f64,
+}
+
+/// Fits a continuous broken line y = a + b·t + c·max(0, t − τ) for every candidate τ (the
+/// sample times within [lo, hi], keeping `min_seg` seconds of data on both sides) in one pass,
+/// using suffix sums; `sigma` is the timestamp noise for the z statistic.
+fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Option<KinkScan> {
+    if seg.len() < 8 {
+        return None;
+    }
+    let (first, last) = (seg[0].0, seg[seg.len() - 1].0);
+    let lo = lo.max(first + min_seg);
+    let hi = hi.min(last - min_seg);
+    if lo > hi {
+        return None;
+    }
+    let n = seg.len() as f64;
+    let tm = seg.iter().map(|p| p.0).sum::<f64>() / n;
+    let ym = seg.iter().map(|p| p.1).sum::<f64>() / n;
+    let (mut suu, mut suy, mut syy) = (0.0, 0.0, 0.0);
+    for &(t, y) in seg {
+        let (u, w) = (t - tm, y - ym);
+        suu += u * u;
+        suy += u * w;
+        syy += w * w;
+    }
+    // With centred t and y, the intercept decouples only in the plain line; the 3×3 system
+    // below keeps it explicit (its right-hand side Σw is zero).
+    let (mut ns, mut sus, mut suus, mut sws, mut suws) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut best: Option<KinkScan> = None;
+    let mut best_sse = f64::INFINITY;
+    let mut fits: Vec<(f64, f64)> = Vec::new();
+    // The best phase step: y = a + b·u + d·[t > τ], two parallel lines.
+    let mut best_step_sse = f64::INFINITY;
+    for i in (1..seg.len()).rev() {
+        let (t, y) = seg[i];
+        let (u, w) = (t - tm, y - ym);
+        ns += 1.0;
+        sus += u;
+        suus += u * u;
+        sws += w;
+        suws += u * w;
+        let tau = seg[i - 1].0;
+        if tau < lo {
+            continue;
+        }
+        // A phase step may sit anywhere, up to the newest samples: a delay step that just
+        // happened is exactly what must not be read as a kink.
+        if ns >= 2.0 {
+            let ms = [[n, 0.0, ns], [0.0, suu, sus], [ns, sus, ns]];
+            if let Some(inv) = invert3(&ms) {
+                let rhs = [0.0, suy, sws];
+                let c1: f64 = (0..3).map(|j| inv[1][j] * rhs[j]).sum();
+                let c2: f64 = (0..3).map(|j| inv[2][j] * rhs[j]).sum();
+                best_step_sse = best_step_sse.min(syy - (c1 * suy + c2 * sws));
+            }
+        }
+        if tau > hi {
+            continue;
+        }
+        let v = tau - tm;
+        let s02 = sus - v * ns;
+        let s12 = suus - v * sus;
+        let s22 = suus - 2.0 * v * sus + v * v * ns;
+        let r2 = suws - v * sws;
+        let m = [[n, 0.0, s02], [0.0, suu, s12], [s02, s12, s22]];
+        let Some(inv) = invert3(&m) else { continue };
+        let rhs = [0.0, suy, r2];
+        let coef: [f64; 3] = std::array::from_fn(|k| (0..3).map(|j| inv[k][j] * rhs[j]).sum());
+        let z = (coef[2] / (sigma * inv[2][2].sqrt())).abs();
+        let sse = syy - (coef[1] * suy + coef[2] * r2);
+        if !z.is_finite() || !sse.is_finite() {
+            continue;
+        }
+        fits.push((sse, coef[1] + coef[2]));
+        let entry = best.get_or_insert(KinkScan {
+            z,
+            tau_max_z: tau,
+            tau_min_sse: tau,
+            slope_spread: 0.0,
+            kink_sse: f64::INFINITY,
+            step_sse: f64::INFINITY,
+        });
+        if z > entry.z {
+            entry.z = z;
+            entry.tau_max_z = tau;
+        }
+        if sse < best_sse {
+            best_sse = sse;
+            entry.tau_min_sse = tau;
+        }
+        entry.kink_sse = entry.kink_sse.min(sse);
+    }
+    let limit = best_sse + 4.0 * sigma * sigma;
+    let (lo_slope, hi_slope) = fits.iter().filter(|(sse, _)| *sse <= limit).fold(
+        (f64::INFINITY, f64::NEG_INFINITY),
+        |(lo, hi), &(_, slope)| (lo.min(slope), hi.max(slope)),
+    );
+    if let Some(b) = best.as_mut() {
+        b.step_sse = best_step_sse;
+        b.slope_spread = if hi_slope >= lo_slope {
+            hi_slope - lo_slope
+        } else {
+            0.0
+        };
+    }
+    best
+}
