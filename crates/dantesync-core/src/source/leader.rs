@@ -108,7 +108,7 @@ impl Candidate {
     /// Two Syncs within the window, the last of them within the window of `now_ns`.
     fn qualified(&self, now_ns: i64) -> bool {
         self.previous_heard_ns.is_some_and(|p| {
-            self.last_heard_ns - p <= self.window_ns()
+            self.last_heard_ns.saturating_sub(p) <= self.window_ns()
                 && now_ns.saturating_sub(self.last_heard_ns) <= self.window_ns()
         })
     }
@@ -486,6 +486,17 @@ mod tests {
         let log = drive(&mut sel, &[(id(5), 0, &always), (id(1), 0, &late)], 30.0);
         let first = log.iter().find(|(_, l)| *l == Some(id(1))).unwrap().0;
         assert_eq!(first, 11.0);
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_axis_do_not_overflow() {
+        // Found by the simulator's proptest: any input sequence, at any times, must not panic.
+        let mut sel = LeaderSelector::new(Vec::new(), 3_000_000_000);
+        for now in [i64::MIN, i64::MAX, i64::MIN, 0, i64::MAX] {
+            sel.observe(id(1), q(false, 153, 0), -2, now);
+            sel.observe(id(2), q(false, 153, 0), 6, now);
+        }
+        assert!(sel.current().is_some());
     }
 
     #[test]
