@@ -679,9 +679,13 @@ CSV_FIELDS = [
 ]
 
 
-def csv_report(rep):
+def csv_report(rep, tabs=False):
+    """One row per host; `tabs`: tab-separated, unquoted (for the shell tools)."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    if tabs:
+        w = csv.writer(buf, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+    else:
+        w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_FIELDS)
     for e in rep["hosts"]:
         row = []
@@ -693,6 +697,8 @@ def csv_report(rep):
                 v = "yes" if v else "no"
             elif isinstance(v, float):
                 v = "%.6f" % v
+            if tabs and isinstance(v, str):
+                v = v.replace("\t", " ")
             row.append("" if v is None else v)
         w.writerow(row)
     return buf.getvalue()
@@ -824,6 +830,7 @@ def build_parser():
     out.add_argument("--csv", action="store_true", help="one CSV row per host")
     out.add_argument("--brief", action="store_true", help="the verdict and the hosts not in sync")
     # For sync-monitor.sh and sync-dashboard.sh.
+    out.add_argument("--tsv", action="store_true", help=argparse.SUPPRESS)
     out.add_argument("--monitor-header", action="store_true", help=argparse.SUPPRESS)
     out.add_argument("--monitor-row", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--align", type=float, metavar="S", help=argparse.SUPPRESS)
@@ -883,8 +890,8 @@ def main(argv=None):
             save_state(args.state, state)
     elif args.json:
         print(json.dumps(rep, indent=2))
-    elif args.csv:
-        sys.stdout.write(csv_report(rep))
+    elif args.csv or args.tsv:
+        sys.stdout.write(csv_report(rep, tabs=args.tsv))
     else:
         sys.stdout.write(text_report(rep, args.sample_rate, brief=args.brief))
     return exit_code(rep)
