@@ -122,13 +122,15 @@ while :; do
   else
     printf '\n%s\n' "$frame"
   fi
-  # Wait out the rest of the interval, a tenth of a second at a time, for a q.
-  while [ $(($(date +%s) - started)) -lt "$interval" ]; do
+  # Look for a q at least once a round (a slow round, with hosts offline, can take the whole
+  # interval), then wait out the rest of it a tenth of a second at a time.
+  while :; do
     if [ -n "$tty_state" ]; then
       key=$(dd bs=1 count=1 2>/dev/null)
       case $key in q|Q) exit 0 ;; esac
     else
       sleep 0.2
     fi
+    [ $(($(date +%s) - started)) -lt "$interval" ] || break
   done
 done

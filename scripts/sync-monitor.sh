@@ -98,15 +98,17 @@ trap 'rm -f "$state" "$state.tmp"' EXIT
 # An empty file would not parse: start from no state.
 rm -f "$state"
 
+after=""
 echo "sync-monitor: every ${interval} s into $output (Ctrl-C stops)"
 n=0
 while [ "$rounds" -eq 0 ] || [ "$n" -lt "$rounds" ]; do
   n=$((n + 1))
-  out=$(eval "\"\$py\" \"\$snapshot\" $pass --monitor-row --align \"\$interval\" --state \"\$state\" --alert-gap \"\$alert_gap\"")
+  out=$(eval "\"\$py\" \"\$snapshot\" $pass --monitor-row --align \"\$interval\" \$after --state \"\$state\" --alert-gap \"\$alert_gap\"")
   row=$(printf '%s\n' "$out" | sed -n 1p)
   case $row in
     [0-9]*)
       printf '%s\n' "$row" >>"$output"
+      after="--after ${row%%,*}"
       ;;
     *)
       echo "[$(date +%H:%M:%S)] round $n failed; retrying next round" >&2
@@ -116,7 +118,8 @@ while [ "$rounds" -eq 0 ] || [ "$n" -lt "$rounds" ]; do
   esac
   printf '%s\n' "$out" | sed -n 's/^INFO	/['"$(date +%H:%M:%S)"'] /p'
   if [ -n "$alert_cmd" ]; then
-    printf '%s\n' "$out" | grep '^ALERT	' | while IFS='	' read -r _ host label status before offset; do
+    us=$(printf '\037')
+    printf '%s\n' "$out" | grep "^ALERT$us" | while IFS=$us read -r _ host label status before offset; do
       echo "[$(date +%H:%M:%S)] alert: $host $before -> $status"
       (
         SYNC_HOST=$host SYNC_LABEL=$label SYNC_STATUS=$status SYNC_PREVIOUS=$before \

@@ -834,6 +834,7 @@ def build_parser():
     out.add_argument("--monitor-header", action="store_true", help=argparse.SUPPRESS)
     out.add_argument("--monitor-row", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--align", type=float, metavar="S", help=argparse.SUPPRESS)
+    p.add_argument("--after", type=float, metavar="TS", help=argparse.SUPPRESS)
     p.add_argument("--state", metavar="FILE", help=argparse.SUPPRESS)
     p.add_argument("--alert-gap", type=float, default=60.0, help=argparse.SUPPRESS)
     return p
@@ -870,8 +871,13 @@ def main(argv=None):
         print("sync-snapshot: %s" % e, file=sys.stderr)
         return 2
     if args.align:
-        # The monitor's rounds fall on multiples of the interval, whatever each round took.
-        time.sleep(args.align - time.time() % args.align)
+        # The monitor's rounds fall on multiples of the interval: the first one after the
+        # previous round's (--after), at once when that is already past (a slow round).
+        now = time.time()
+        last = args.after if args.after is not None else now
+        tick = (last // args.align + 1) * args.align
+        if tick > now:
+            time.sleep(tick - now)
     if args.monitor_header:
         # The columns come from the host list alone.
         print(monitor_header(evaluate(hosts)))
@@ -886,7 +892,10 @@ def main(argv=None):
             state = load_state(args.state)
             for e, before in alerts(rep, state, started, args.alert_gap):
                 off = "" if e["offset_ms"] is None else "%.6f" % e["offset_ms"]
-                print("ALERT\t%s\t%s\t%s\t%s\t%s" % (e["host"], e["label"], e["status"], before, off))
+                # Fields split by the unit separator: unlike a tab, an empty field survives
+                # the shell's `read`.
+                fields = (e["host"], e["label"], e["status"], before, off)
+                print("ALERT\x1f" + "\x1f".join(fields))
             save_state(args.state, state)
     elif args.json:
         print(json.dumps(rep, indent=2))
