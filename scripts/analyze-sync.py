@@ -23,6 +23,8 @@ import sys
 
 # A steady drift must have moved the offset by at least this much to be reported.
 MIN_DRIFT_MOVE_MS = 0.1
+# ...and moved it by this many times the scatter of the points around the fitted line.
+DRIFT_LINE_RATIO = 10.0
 FIXED = ("timestamp", "reference_host", "max_diff_ms", "min_diff_ms", "spread_ms")
 
 # Grades, on the spread's 99th percentile (ms), and what each means.
@@ -168,14 +170,14 @@ def analyze(hosts, rows, jump_ms=1.0, drift_ppm=1.0):
                 )
         # A steady drift: a clear slope (at least --drift-ppm, moving the offset by at least
         # MIN_DRIFT_MOVE_MS over the log), the points close to its line (the move is more than
-        # three times the scatter around it).
+        # DRIFT_LINE_RATIO times the scatter around it, so a step is not taken for a drift).
         if len(online) >= 3:
             xs = [t for t, _ in online]
             slope_ms_per_s, resid = linear_fit(xs, [v for _, v in online])
             ppm = slope_ms_per_s * 1e3  # ms/s = 1000 ppm; so ppm = slope * 1e3
             moved = abs(slope_ms_per_s) * (xs[-1] - xs[0])
             st["rate_ppm"] = ppm
-            if abs(ppm) >= drift_ppm and moved >= MIN_DRIFT_MOVE_MS and moved > 3 * resid:
+            if abs(ppm) >= drift_ppm and moved >= MIN_DRIFT_MOVE_MS and moved > DRIFT_LINE_RATIO * resid:
                 rep["anomalies"].append(
                     {"kind": "drift", "host": h, "rate_ppm": ppm, "moved_ms": slope_ms_per_s * (xs[-1] - xs[0])}
                 )

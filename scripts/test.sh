@@ -3,7 +3,7 @@
 #
 #   bash scripts/test.sh
 #
-# Stages: fmt, clippy, test, ui, windows, qemu-clock, fuzz, servo-bench (see README.md). Each stage's output goes
+# Stages: fmt, clippy, test, ui, windows, qemu-clock, monitoring, fuzz, servo-bench (see README.md). Each stage's output goes
 # straight through; each is timed; the last line is a one-line summary.
 #
 # Needs: the Rust toolchain with clippy and rustfmt, tshark (for the Wireshark cross-checks),
@@ -136,6 +136,7 @@ if [ "${DANTESYNC_SKIP_QEMU:-}" = 1 ]; then
 else
   stage qemu-clock bash scripts/qemu-clock-test.sh
 fi
+stage monitoring sh scripts/monitoring-test.sh
 stage fuzz bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
 stage servo-bench cargo run --release -p dantesync-sim --bin servo-bench -- --out target/servo-bench.md
 

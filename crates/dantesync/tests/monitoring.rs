@@ -717,7 +717,7 @@ fn compact_only_stubs() {
 
     // The monitor's alerts: a SYNCED node (own stub process) goes away and comes back.
     let node_b = format!("127.0.0.6:{port}:0.2");
-    let b = Stubs::start(&[node_b.clone()], &dir.0.join("b.log"));
+    let b = Stubs::start(std::slice::from_ref(&node_b), &dir.0.join("b.log"));
     let csv = dir.0.join("alerts.csv");
     let alerts = dir.0.join("alerts.txt");
     let alert_cmd = format!(
