@@ -398,6 +398,9 @@ fn a_namespace_fleet() {
         flags(2)
     );
     assert_eq!(hosts[3]["offset_ms"], Value::Null);
+    // The compact reply says PTP-only too (flag bit 2): .3 and .1 have no NTP server, .2 has.
+    let no_ntp = |s: u8| compact(&sock, node(s)).unwrap().flags.no_ntp_server();
+    assert_eq!((no_ntp(1), no_ntp(2), no_ntp(3)), (true, false, true));
 
     // The human table, for the docs.
     let o = fleet
