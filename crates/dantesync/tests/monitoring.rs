@@ -667,6 +667,8 @@ fn compact_only_stubs() {
         .args([
             &snapshot,
             "--json",
+            "--samples",
+            "5",
             "--hosts",
             &host(2),
             &host(3),
@@ -719,7 +721,7 @@ fn compact_only_stubs() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 
     // The monitor's alerts: a SYNCED node (own stub process) goes away and comes back.
-    let node_b = format!("127.0.0.6:{port}:0.2");
+    let node_b = format!("127.0.0.6:{port}:0");
     let b = Stubs::start(std::slice::from_ref(&node_b), &dir.0.join("b.log"));
     let csv = dir.0.join("alerts.csv");
     let alerts = dir.0.join("alerts.txt");
@@ -772,10 +774,14 @@ fn compact_only_stubs() {
     std::thread::sleep(Duration::from_millis(300));
     let fired = std::fs::read_to_string(&alerts).unwrap_or_default();
     let b_name = format!("127.0.0.6:{port}");
+    // The first two alerts are the departure and the return. (On a loaded machine a Python
+    // stub's reply can be late enough for a midpoint estimate past 1 ms: a real DRIFT, and
+    // alerted as such, so later lines are not asserted.)
+    let first_two: String = fired.lines().take(2).map(|l| format!("{l}\n")).collect();
     assert_eq!(
-        fired,
+        first_two,
         format!("{b_name} SYNCED->OFFLINE\n{b_name} OFFLINE->SYNCED\n"),
-        "monitor log:\n{}\ncsv:\n{log}",
+        "all alerts:\n{fired}\nmonitor log:\n{}\ncsv:\n{log}",
         monitor.log()
     );
 }
