@@ -11,7 +11,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-python3}
-tsv=$("$py" "$here/sync-snapshot.py" "$@" --tsv)
+tsv=$("$py" -S "$here/sync-snapshot.py" "$@" --tsv)
 rc=$?
 [ "$rc" -le 1 ] || exit "$rc"
 

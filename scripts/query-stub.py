@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """query-stub.py: stand-in nodes that speak only the compact query (8-byte DSYN, 64-byte DSYR),
-as the earlier DanteSync did, for testing and benchmarking the monitoring tools.
+as the earlier DanteSync did, for testing and benchmarking the monitoring tools; with
+--extended they also answer the extended query (docs/query-api.md) with its four timestamps.
 
 Each node is a UDP socket on its own address answering every request of 8 bytes or more with
 the 64-byte reply (an extended request gets the compact reply too, as from the earlier tool).
@@ -24,6 +25,7 @@ import time
 
 MODES = {"INIT": 0, "ACQ": 1, "PROD": 2, "LOCK": 3, "NANO": 4, "NTP-ONLY": 5}
 DEFAULT_LEADER = "00:1d:c1:00:53:01"
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 
 def parse_node(spec):
@@ -65,23 +67,50 @@ def reply(request_id, offset_ns, mode, uuid):
     )
 
 
+def extended_reply(request_id, offset_ns, mode, uuid, t1, t2):
+    """A version-1 extended reply (384 bytes): the compact reply, then T2, T1 and T3 and a
+    few servo fields; the rest zero or absent."""
+    b = bytearray(reply(request_id, offset_ns, mode, uuid)) + bytearray(384 - 64)
+    b[64] = 1
+    struct.pack_into(">HI", b, 66, 384, 1 << 6)  # length; flags: there is a leader
+    struct.pack_into(">qq", b, 96, 150_000, 2_000)  # drift 0.15 +- 0.002 ppm
+    struct.pack_into(">q", b, 128, -12_345_000)
+    b[152:158] = uuid
+    b[160:166] = uuid
+    struct.pack_into(">qq", b, 176, -(1 << 63), -(1 << 63))  # no NTP check yet
+    b[288:296] = b"stub-0.1"
+    t3 = time.time_ns() + offset_ns
+    struct.pack_into(">QQQ", b, 72, t2, t1, t3)
+    struct.pack_into(">Q", b, 8, t3)
+    return bytes(b)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--node", action="append", default=[], help="ADDR:PORT:OFFSET_MS[:MODE[:LEADER]]")
     p.add_argument("--count", type=int, default=0, help="this many nodes at consecutive addresses")
     p.add_argument("--first", default="127.0.1.1", help="first address of --count")
     p.add_argument("--port", type=int, default=31900)
+    p.add_argument(
+        "--extended",
+        action="store_true",
+        help="answer extended requests with the extended reply (T2 and T3), as dantesync does",
+    )
     a = p.parse_args(argv)
     nodes = [parse_node(s) for s in a.node]
     first = ipaddress.ip_address(a.first)
     for i in range(a.count):
         nodes.append((str(first + i), a.port, 0.0, MODES["NANO"], bytes.fromhex("001dc1005301")))
     socks = {}
+    # Linux: the kernel's receive time for T2 (Python does not name SO_TIMESTAMPNS).
+    stamped = a.extended and sys.platform.startswith("linux")
     for addr, port, off, mode, uuid in nodes:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((addr, port))
         s.setblocking(False)
+        if stamped:
+            s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         socks[s.fileno()] = (s, int(off * 1e6), mode, uuid)
     print("ready %d" % len(socks), flush=True)
     poll = select.poll() if hasattr(select, "poll") else None
@@ -97,14 +126,28 @@ def main(argv=None):
             s, off, mode, uuid = socks[fd]
             while True:
                 try:
-                    data, src = s.recvfrom(2048)
+                    if stamped:
+                        data, anc, _, src = s.recvmsg(2048, 64)
+                        rx = time.time_ns()
+                        for level, kind, raw in anc:
+                            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                                sec, ns = struct.unpack("@qq", raw[:16])
+                                rx = sec * 1_000_000_000 + ns
+                    else:
+                        data, src = s.recvfrom(2048)
+                        rx = time.time_ns()
                 except (BlockingIOError, InterruptedError):
                     break
                 if len(data) < 8 or data[:4] != b"DSYN":
                     continue
                 rid = struct.unpack(">I", data[4:8])[0]
+                if a.extended and len(data) >= 384 and data[8] != 0:
+                    t1 = struct.unpack(">Q", data[16:24])[0]
+                    out = extended_reply(rid, off, mode, uuid, t1, rx + off)
+                else:
+                    out = reply(rid, off, mode, uuid)
                 try:
-                    s.sendto(reply(rid, off, mode, uuid), src)
+                    s.sendto(out, src)
                 except OSError:
                     pass
 

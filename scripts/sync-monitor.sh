@@ -79,7 +79,7 @@ esac
 command -v "$py" >/dev/null 2>&1 || { echo "sync-monitor: $py not found (set PYTHON)" >&2; exit 2; }
 [ -n "$output" ] || output="sync_monitor_$(date +%Y%m%d_%H%M%S).csv"
 
-header=$(eval "\"\$py\" \"\$snapshot\" $pass --monitor-header") || {
+header=$(eval "\"\$py\" -S \"\$snapshot\" $pass --monitor-header") || {
   echo "sync-monitor: cannot list the hosts (see above)" >&2
   exit 2
 }
@@ -103,7 +103,7 @@ echo "sync-monitor: every ${interval} s into $output (Ctrl-C stops)"
 n=0
 while [ "$rounds" -eq 0 ] || [ "$n" -lt "$rounds" ]; do
   n=$((n + 1))
-  out=$(eval "\"\$py\" \"\$snapshot\" $pass --monitor-row --align \"\$interval\" \$after --state \"\$state\" --alert-gap \"\$alert_gap\"")
+  out=$(eval "\"\$py\" -S \"\$snapshot\" $pass --monitor-row --align \"\$interval\" \$after --state \"\$state\" --alert-gap \"\$alert_gap\"")
   row=$(printf '%s\n' "$out" | sed -n 1p)
   case $row in
     [0-9]*)

@@ -606,7 +606,11 @@ fn a_namespace_fleet() {
     let shown = wait_for(Duration::from_secs(15), || {
         screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "dash"]).stdout)
             .into_owned();
-        screen.contains("NOT ALL SYNCED") && screen.contains("rounds, max")
+        screen.contains("NOT ALL SYNCED")
+            && screen.contains("rounds, max")
+            // A few rounds in the sparkline.
+            && !screen.contains("last 1 rounds")
+            && !screen.contains("last 2 rounds")
     });
     assert!(shown, "dashboard screen:\n{screen}");
     std::fs::write(out.join("dashboard.txt"), &screen).unwrap();
