@@ -27,6 +27,12 @@ while [ $# -gt 0 ]; do
     *) pass="$pass $(quote "$1")"; shift ;;
   esac
 done
+case $interval in
+  ''|*[!0-9]*|0) echo "sync-dashboard: --interval wants a whole number of seconds, at least 1" >&2; exit 2 ;;
+esac
+case $history_max in
+  ''|*[!0-9]*|0) echo "sync-dashboard: --history wants a whole number, at least 1" >&2; exit 2 ;;
+esac
 command -v "$py" >/dev/null 2>&1 || { echo "sync-dashboard: $py not found (set PYTHON)" >&2; exit 2; }
 
 colour=0
