@@ -592,11 +592,13 @@ def text_report(rep, sample_rate=None, brief=False):
                     what += " %+.3f ms" % e["offset_ms"]
                 if e["flags"]:
                     what += " (%s)" % ", ".join(e["flags"])
+                if e.get("error"):
+                    what += ": %s" % e["error"]
                 lines.append("  %-24s %s" % (name_of(e), what))
         return "\n".join(lines) + "\n"
     drift_head = "samples/s" if sample_rate else "drift us/s"
     cols = (
-        "%-22s %-8s %-8s %-4s %12s %9s %8s %12s %9s %-17s %-10s %10s %9s  %s"
+        "%-22s %-8s %-8s %-4s %12s %9s %8s %15s %9s %-17s %-8s %-16s %10s %9s  %s"
     )
     lines.append(
         cols
@@ -612,6 +614,7 @@ def text_report(rep, sample_rate=None, brief=False):
             "applied",
             "LEADER",
             "NTP",
+            "NTP SERVER",
             "NTP off ms",
             "phase us",
             "FLAGS",
@@ -627,7 +630,7 @@ def text_report(rep, sample_rate=None, brief=False):
         else:
             drift = _num(e["drift_ppm"], "%+.3f")
             if e["drift_sigma_ppm"] is not None:
-                drift += "+-%.3f" % e["drift_sigma_ppm"]
+                drift += " +-%.3f" % e["drift_sigma_ppm"]
         lines.append(
             cols
             % (
@@ -642,6 +645,7 @@ def text_report(rep, sample_rate=None, brief=False):
                 _num(e["applied_ppm"], "%+.3f"),
                 e["leader"] or "-",
                 e["ntp_state"],
+                (e["ntp_server"] or "-")[:16],
                 _num(e["ntp_offset_ms"], "%+.3f"),
                 _num(e["phase_us"], "%+.1f"),
                 ", ".join(e["flags"]),
