@@ -625,6 +625,39 @@ fn a_namespace_fleet() {
         !tmux(&["has-session", "-t", "dash"]).status.success()
     });
     assert!(gone, "the dashboard did not quit on q");
+
+    // Ctrl-C quits it too, through its trap (which restores the terminal and exits 0): the
+    // `echo` after it shows the status, the `sleep` keeps the screen to read it from.
+    let cmd = format!("{cmd}; echo dashboard exited $?; sleep 30");
+    let o = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "dash2",
+        "-x",
+        "160",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let capture = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "dash2"]).stdout).into_owned()
+    };
+    assert!(
+        wait_for(Duration::from_secs(15), || capture()
+            .contains("rounds, max")),
+        "{}",
+        capture()
+    );
+    let o = tmux(&["send-keys", "-t", "dash2", "C-c"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        wait_for(Duration::from_secs(5), || capture()
+            .contains("dashboard exited 0")),
+        "no clean exit on Ctrl-C:\n{}",
+        capture()
+    );
 }
 
 /// `query-stub.py` nodes: compact-only, at known offsets, on loopback.
