@@ -73,6 +73,9 @@ done
 case $interval in
   ''|*[!0-9.]*|*.*.*) echo "sync-monitor: interval must be a number of seconds, not '$interval'" >&2; exit 2 ;;
 esac
+case $alert_gap in
+  ''|*[!0-9.]*|*.*.*) echo "sync-monitor: --alert-gap wants a number of seconds" >&2; exit 2 ;;
+esac
 case $rounds in
   ''|*[!0-9]*) echo "sync-monitor: --rounds wants a whole number" >&2; exit 2 ;;
 esac

@@ -709,11 +709,14 @@ def csv_report(rep, tabs=False):
 
 
 def monitor_header(rep):
-    return ",".join(
+    """The monitor's CSV header; a label with a comma or a quote is quoted, CSV style."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(
         ["timestamp", "reference_host"]
         + [name_of(e) for e in rep["hosts"]]
         + ["max_diff_ms", "min_diff_ms", "spread_ms"]
     )
+    return buf.getvalue()
 
 
 def monitor_row(rep, timestamp):
