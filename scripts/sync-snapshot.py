@@ -245,7 +245,6 @@ class Host:
 
 def resolve(hosts):
     """Addresses for every host (names looked up in parallel threads)."""
-    import concurrent.futures
 
     def one(h):
         try:
@@ -255,16 +254,19 @@ def resolve(hosts):
         except (OSError, UnicodeError) as e:
             h.error = "does not resolve (%s)" % e
 
-    literal = []
+    names = []  # hosts that are not IPv4 literals
     for h in hosts:
         try:
             socket.inet_pton(socket.AF_INET, h.name)
             h.addr = (socket.AF_INET, (h.name, h.port))
         except OSError:
-            literal.append(h)
-    if literal:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(literal))) as pool:
-            list(pool.map(one, literal))
+            names.append(h)
+    if names:
+        # Imported only when a name must be looked up: it costs every monitor round otherwise.
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(names))) as pool:
+            list(pool.map(one, names))
 
 
 class Link:
