@@ -17,9 +17,10 @@ export DEBIAN_FRONTEND=noninteractive
 # sntp, ntpsec-ntpdig, chrony, iproute2: NTP interop in network namespaces (query tools;
 #   chronyd -x never touches a clock).
 # chromium, nodejs: the live status page's headless browser test (scripts/ui-test.sh).
-# tmux: terminal programs driven by the tests.
+# tmux, python3, python3-matplotlib: the monitoring tools' tests (the dashboard runs in tmux,
+#   analyze-sync.py --plot draws with matplotlib).
 packages=(tshark gcc-mingw-w64-x86-64 g++ qemu-system-x86 busybox-static cpio sntp ntpsec-ntpdig
-  chrony iproute2 chromium nodejs tmux)
+  chrony iproute2 chromium nodejs tmux python3 python3-matplotlib)
 rust_components=(clippy rustfmt)
 rust_targets=(x86_64-pc-windows-gnu x86_64-unknown-linux-musl)
 
@@ -39,8 +40,15 @@ for t in "${rust_targets[@]}"; do
   grep -qx "$t" <<<"$installed_targets" || missing_rust+=("target $t")
 done
 
+# The python3 first on PATH runs the monitoring scripts; when it is not Debian's (pyenv, a
+# venv), python3-matplotlib does not reach it, so it gets matplotlib from pip.
+missing_pip=()
+if command -v python3 >/dev/null && ! python3 -c 'import matplotlib' 2>/dev/null; then
+  missing_pip+=(matplotlib)
+fi
+
 if [ "${1:-}" = --missing ]; then
-  echo "${missing[*]} ${missing_rust[*]}" | sed 's/^ *//; s/ *$//'
+  echo "${missing[*]} ${missing_rust[*]} ${missing_pip[*]}" | sed 's/^ *//; s/ *$//; s/  */ /g'
   exit 0
 fi
 
@@ -88,4 +96,9 @@ if [ "${#missing_rust[@]}" -gt 0 ]; then
   echo "install-deps: adding Rust ${missing_rust[*]}"
   rustup component add "${rust_components[@]}"
   rustup target add "${rust_targets[@]}"
+fi
+
+if [ "${#missing_pip[@]}" -gt 0 ] && ! python3 -c 'import matplotlib' 2>/dev/null; then
+  echo "install-deps: matplotlib missing for $(command -v python3): installing it with pip"
+  python3 -m pip install --quiet matplotlib
 fi

@@ -3,7 +3,7 @@
 #
 #   bash scripts/test.sh
 #
-# Stages: fmt, clippy, test, ui, windows, qemu-clock, fuzz, servo-bench (see README.md). Each stage's output goes
+# Stages: fmt, clippy, test, ui, windows, qemu-clock, monitoring, fuzz, servo-bench (see README.md). Each stage's output goes
 # straight through; each is timed; the last line is a one-line summary.
 #
 # Needs: the Rust toolchain (rustup) on Debian 12. Everything else (tshark, the Windows target
@@ -121,6 +121,7 @@ command -v "$win_linker" >/dev/null && "$win_linker" --version | sed -n 1p
 c++ --version | sed -n 1p
 command -v qemu-system-x86_64 >/dev/null && qemu-system-x86_64 --version | sed -n 1p
 command -v chromium >/dev/null && chromium --version 2>/dev/null | sed -n 1p
+echo "$(python3 --version 2>&1) at $(command -v python3), matplotlib $(python3 -c 'import matplotlib; print(matplotlib.__version__)' 2>/dev/null || echo missing), $(tmux -V 2>/dev/null || echo 'tmux missing')"
 echo "node $(node --version 2>/dev/null || echo missing), npm $(npm --version 2>/dev/null || echo missing)"
 echo "test.sh: CI=${CI:-} cwd=$(pwd) cores=$(nproc)"
 
@@ -158,6 +159,7 @@ if [ "${DANTESYNC_SKIP_QEMU:-}" = 1 ]; then
 else
   stage qemu-clock bash scripts/qemu-clock-test.sh
 fi
+stage monitoring sh scripts/monitoring-test.sh
 stage fuzz bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
 stage servo-bench cargo run --release -p dantesync-sim --bin servo-bench -- --out target/servo-bench.md
 

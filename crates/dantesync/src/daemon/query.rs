@@ -97,7 +97,7 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
         shared.publish_query_counters(counters);
         match decision {
             Decision::Compact { request_id } => {
-                let mut bytes = reply_from(request_id, &shared.status()).to_bytes();
+                let mut bytes = reply_from(request_id, &shared.status(), info.ptp_only).to_bytes();
                 // Read last, back to back, so a client can relate this clock to the host's
                 // monotonic counter.
                 let (mono, now) = (monotonic_ns(), now_ns(&shared));
@@ -201,8 +201,9 @@ async fn receive(
     }))
 }
 
-/// The compact reply's status fields; the two times are stamped by the caller.
-pub fn reply_from(request_id: u32, s: &Status) -> QueryReply {
+/// The compact reply's status fields; the two times are stamped by the caller. `ptp_only`
+/// (no NTP server configured) sets flag bit 2, which the earlier layout kept reserved.
+pub fn reply_from(request_id: u32, s: &Status, ptp_only: bool) -> QueryReply {
     QueryReply {
         request_id,
         system_time_ns: 0,
@@ -222,7 +223,7 @@ pub fn reply_from(request_id: u32, s: &Status) -> QueryReply {
         accumulated_phase: AccumulatedPhase::from_micros_saturating(
             s.accumulated_phase_us.round() as i64
         ),
-        flags: ReplyFlags::new(s.ntp_failing, s.mode.is_locked()),
+        flags: ReplyFlags::new(s.ntp_failing, s.mode.is_locked()).with_no_ntp_server(ptp_only),
     }
 }
 
@@ -276,7 +277,7 @@ fn extended_from(
     let ppt = |v: Option<f64>| v.and_then(ppm_to_ppt);
     let rounded = |v: f64| v.round() as i64;
     ExtendedReply {
-        base: reply_from(request_id, s),
+        base: reply_from(request_id, s, info.ptp_only),
         version: 1,
         flags,
         request_rx_ns: epoch_ns(Some(got.rx)),
@@ -375,9 +376,19 @@ mod tests {
 
     #[test]
     fn the_compact_reply_is_byte_exact() {
-        let mut bytes = reply_from(0x0102_0304, &status()).to_bytes();
+        let mut bytes = reply_from(0x0102_0304, &status(), false).to_bytes();
         QueryReply::stamp_transmit(&mut bytes, 1_785_412_800_123_456_789, 0x0123_4567_89ab);
         assert_eq!(bytes, EXPECTED);
+    }
+
+    #[test]
+    fn ptp_only_sets_flag_bit_2_and_changes_no_other_byte() {
+        let mut bytes = reply_from(0x0102_0304, &status(), true).to_bytes();
+        QueryReply::stamp_transmit(&mut bytes, 1_785_412_800_123_456_789, 0x0123_4567_89ab);
+        let mut expected = EXPECTED;
+        expected[62] = 0x02 | 0x04;
+        assert_eq!(bytes, expected);
+        assert!(QueryReply::parse(&bytes).unwrap().flags.no_ntp_server());
     }
 
     #[test]
@@ -388,7 +399,7 @@ mod tests {
         s.ntp = None;
         s.drift_ppm = None;
         s.ntp_failing = true;
-        let b = reply_from(1, &s).to_bytes();
+        let b = reply_from(1, &s, false).to_bytes();
         assert_eq!(b[32..36], [0, 0, 0, 0]);
         assert_eq!(b[40..48], [5, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(b[56..60], [0, 0, 0, 0]);
@@ -416,7 +427,7 @@ mod tests {
             ptp_only: false,
         };
         let r = extended_from(&s, 9, 42, &got, &info);
-        assert_eq!(r.base, reply_from(9, &s));
+        assert_eq!(r.base, reply_from(9, &s, false));
         assert_eq!(
             (r.client_tx, r.request_rx_ns),
             (42, 1_785_412_800_123_400_000)

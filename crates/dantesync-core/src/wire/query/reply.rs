@@ -17,9 +17,21 @@ impl ReplyFlags {
     pub const NTP_FAILING: u8 = 0x01;
     /// Bit 1: the servo has settled.
     pub const SETTLED: u8 = 0x02;
+    /// Bit 2: no NTP server is configured (PTP-only), so "NTP not failing" does not mean that
+    /// NTP checks this node's time. Readers of the earlier layout ignore it (it was reserved).
+    pub const NO_NTP_SERVER: u8 = 0x04;
 
     pub const fn new(ntp_failing: bool, settled: bool) -> Self {
         ReplyFlags((ntp_failing as u8) | ((settled as u8) << 1))
+    }
+
+    /// These flags with [`Self::NO_NTP_SERVER`] set or cleared.
+    pub const fn with_no_ntp_server(self, on: bool) -> Self {
+        if on {
+            ReplyFlags(self.0 | Self::NO_NTP_SERVER)
+        } else {
+            ReplyFlags(self.0 & !Self::NO_NTP_SERVER)
+        }
     }
 
     pub const fn from_bits(bits: u8) -> Self {
@@ -36,6 +48,10 @@ impl ReplyFlags {
 
     pub const fn settled(self) -> bool {
         self.0 & Self::SETTLED != 0
+    }
+
+    pub const fn no_ntp_server(self) -> bool {
+        self.0 & Self::NO_NTP_SERVER != 0
     }
 }
 
@@ -135,5 +151,20 @@ impl QueryReply {
             accumulated_phase: AccumulatedPhase::from_wire(i16::from_be_bytes([b[60], b[61]])),
             flags: ReplyFlags::from_bits(b[62]),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReplyFlags;
+
+    #[test]
+    fn no_ntp_server_is_bit_2_and_leaves_the_others() {
+        let f = ReplyFlags::new(true, true).with_no_ntp_server(true);
+        assert_eq!(f.bits(), 0x07);
+        assert!(f.no_ntp_server() && f.ntp_failing() && f.settled());
+        assert_eq!(f.with_no_ntp_server(false).bits(), 0x03);
+        assert_eq!(ReplyFlags::default().with_no_ntp_server(true).bits(), 0x04);
+        assert!(!ReplyFlags::new(false, true).no_ntp_server());
     }
 }
