@@ -39,6 +39,12 @@ pub fn apply(doc: &Doc<'_>, file: &File, f: &mut Findings<'_>, cfg: &mut Config)
         &["ptp", "source_allowlist"],
         &file.ptp.source_allowlist,
     );
+    listed_once(
+        doc,
+        f,
+        &["ptp", "leader_preference"],
+        &file.ptp.leader_preference,
+    );
     let nsm = &file.ntp_server_mode;
     listed_once(doc, f, &["ntp_server_mode", "allow"], &nsm.allow);
     listed_once(doc, f, &["ntp_server_mode", "deny"], &nsm.deny);

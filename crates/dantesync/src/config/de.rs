@@ -221,6 +221,7 @@ ranged! {
     slew_max_offset_us: 0.0, 1_000_000.0, "microseconds";
     slew_max_ppm: 0.1, 500.0, "ppm";
     offline_timeout_s: 1.0, 3600.0, "seconds";
+    leader_preference_hold_s: 0.0, 86400.0, "seconds";
     drift_ppm: -500.0, 500.0, "ppm";
     offset_ms: -8.64e10, 8.64e10, "milliseconds";
 }

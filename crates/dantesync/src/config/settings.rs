@@ -106,6 +106,12 @@ pub struct PtpSettings {
     /// reach the engine (the earlier DanteSync's `system.gm_allowlist`).
     #[serde(deserialize_with = "de::cidrs")]
     pub source_allowlist: Vec<Cidr>,
+    /// Leaders (PTPv1 UUIDs) preferred above the best-master rule, most preferred first.
+    #[serde(deserialize_with = "de::uuids")]
+    pub leader_preference: Vec<Uuid>,
+    /// How long a more preferred leader that came back must be heard before it leads again.
+    #[serde(deserialize_with = "de::leader_preference_hold_s")]
+    pub leader_preference_hold_s: f64,
 }
 
 impl Default for PtpSettings {
@@ -118,6 +124,8 @@ impl Default for PtpSettings {
             offline_timeout_s: core.offline_timeout_s,
             leader_allowlist: core.leader_allowlist,
             source_allowlist: Vec::new(),
+            leader_preference: core.leader_preference,
+            leader_preference_hold_s: core.leader_preference_hold_s,
         }
     }
 }
@@ -408,6 +416,8 @@ impl Config {
         let ptp = PtpConfig {
             subdomain: Subdomain::from_name(&self.ptp.subdomain),
             leader_allowlist: self.ptp.leader_allowlist.clone(),
+            leader_preference: self.ptp.leader_preference.clone(),
+            leader_preference_hold_s: self.ptp.leader_preference_hold_s,
             offline_timeout_s: self.ptp.offline_timeout_s,
             ..defaults.ptp
         };

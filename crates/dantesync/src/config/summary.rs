@@ -87,6 +87,22 @@ impl Config {
             ),
         );
         line("ptp leaders", list_or_any(&engine.ptp.leader_allowlist));
+        if !engine.ptp.leader_preference.is_empty() {
+            let order: Vec<String> = engine
+                .ptp
+                .leader_preference
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            line(
+                "ptp preference",
+                format!(
+                    "{} (a leader that comes back leads again after {} s)",
+                    order.join(" > "),
+                    engine.ptp.leader_preference_hold_s
+                ),
+            );
+        }
         line("ptp sources", list_or_any(&self.ptp.source_allowlist));
         line(
             "clock",

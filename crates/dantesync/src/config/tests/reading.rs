@@ -138,6 +138,11 @@ fn every_key_is_read_into_the_configuration() {
                 Uuid([0x00, 0x1d, 0xc1, 0x0a, 0x0b, 0x0c]),
             ],
             source_allowlist: vec![Cidr::v4(10, 77, 9, 0, 24), Cidr::v4(10, 77, 10, 5, 32)],
+            leader_preference: vec![
+                Uuid([0x00, 0x1d, 0xc1, 0x0a, 0x0b, 0x0c]),
+                Uuid([0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c]),
+            ],
+            leader_preference_hold_s: 30.0,
         }
     );
     assert_eq!(
@@ -202,6 +207,15 @@ fn the_engine_gets_the_file_s_ptp_and_ntp_settings() {
     assert_eq!(engine.ptp.offline_timeout_s, 20.0);
     assert_eq!(engine.ptp.leader_allowlist, cfg.ptp.leader_allowlist);
     assert_eq!(engine.ptp.leader_expiry_s, defaults.ptp.leader_expiry_s);
+    assert_eq!(
+        engine.ptp.leader_preference,
+        [
+            Uuid([0x00, 0x1d, 0xc1, 0x0a, 0x0b, 0x0c]),
+            Uuid([0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c])
+        ]
+    );
+    assert_eq!(engine.ptp.leader_preference_hold_s, 30.0);
+    assert_eq!(defaults.ptp.leader_preference_hold_s, 60.0);
     assert_eq!(
         engine.ntp,
         Some(NtpGateConfig {
