@@ -746,7 +746,15 @@ fn compact_only_stubs() {
 
     // All in sync: exit 0.
     let o = Command::new("python3")
-        .args([&snapshot, "--brief", "--hosts", &host(2), &host(2)])
+        .args([
+            &snapshot,
+            "--brief",
+            "--samples",
+            "5",
+            "--hosts",
+            &host(2),
+            &host(2),
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
