@@ -121,7 +121,7 @@ impl WindowsClock {
     }
 
     /// The start-up self-test: a +100 ppm change must measure +100 ppm against QPC (±5 ppm),
-    /// or the servo must not run. Takes about 5 s and restores the frequency.
+    /// or the servo must not run. Takes about 7 s and restores the frequency and the phase.
     pub fn self_test(&mut self) -> Result<FrequencyResponse, ClockError> {
         check_frequency_response(self, &PerformanceCounter::new(), &SelfTestConfig::default())
     }

@@ -46,7 +46,8 @@ pub struct FrequencyResponse {
 
 /// Changes the frequency by `cfg.delta_ppm` for a moment and checks that the clock's rate
 /// against the reference changes by that much, in that direction; restores the frequency in
-/// every case. Measuring the *change* makes the check independent of the clock's own rate
+/// every case, and takes back the phase the probe added (0.2 ms for +100 ppm over 2 s: the
+/// daemon serves time right after) by running the opposite change for as long. Measuring the *change* makes the check independent of the clock's own rate
 /// error. A clock that fails must not be disciplined: with the sign wrong, a servo pushes it
 /// away from the leader at full speed.
 pub fn check_frequency_response<C, R>(
@@ -67,11 +68,16 @@ where
         restore - cfg.delta_ppm
     };
     let before = measure_rate(&*clock, reference, &cfg.measure);
+    let probe_start = reference.now_ns();
     let probed = clock.set_frequency(probe).and_then(|()| {
         let applied = clock.frequency()? - original;
         Ok((applied, measure_rate(&*clock, reference, &cfg.measure)))
     });
-    let restored = clock.set_frequency(restore);
+    let probe_ns = reference.now_ns() - probe_start;
+    let restored = match &probed {
+        Ok((applied, _)) => take_back(clock, reference, restore, *applied, probe_ns),
+        Err(_) => clock.set_frequency(restore),
+    };
     let (applied, after) = probed?;
     restored?;
     let response = FrequencyResponse {
@@ -97,4 +103,35 @@ where
              this system. Refusing to discipline it"
         ))),
     }
+}
+
+/// Runs the clock at `restore` minus the probe's change (`applied` ppm for `probe_ns` of the
+/// reference) until the phase the probe added is gone, then leaves it at `restore`. Near the
+/// end of the range the opposite change is smaller and lasts longer.
+fn take_back<C, R>(
+    clock: &mut C,
+    reference: &R,
+    restore: f64,
+    applied: f64,
+    probe_ns: i64,
+) -> Result<(), ClockError>
+where
+    C: Clock + ?Sized,
+    R: Reference + ?Sized,
+{
+    let max = clock.max_frequency();
+    let back = (restore - applied).clamp(-max, max);
+    let result = clock.set_frequency(back).and_then(|()| {
+        let opposite = clock.frequency()? - restore;
+        if opposite * applied < 0.0 {
+            let ns = probe_ns as f64 * (applied / -opposite);
+            let start = reference.now_ns();
+            reference.sleep(Duration::from_nanos(ns.max(0.0) as u64));
+            // A reference that wakes late is met by waiting for it, never by guessing.
+            while ((reference.now_ns() - start) as f64) < ns {}
+        }
+        Ok(())
+    });
+    let restored = clock.set_frequency(restore);
+    result.and(restored)
 }

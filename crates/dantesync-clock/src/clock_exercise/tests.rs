@@ -282,6 +282,33 @@ fn the_self_test_accepts_a_correct_clock_whatever_its_own_drift() {
     assert_eq!(clock.frequency().unwrap(), 7.0, "restored");
 }
 
+/// The clock's offset from the host's timeline now, ns.
+fn offset_ns(clock: &SimulatedClock<ManualHost>, host: &ManualHost) -> i64 {
+    clock.now().nanos() - host.realtime_ns()
+}
+
+#[test]
+fn the_self_test_takes_its_phase_back() {
+    // +100 ppm for a little over 2 s moves a clock 0.2 ms; the daemon starts serving time right
+    // after, so the test must leave the phase where the clock's own rate would have put it.
+    for start_ppm in [7.0, 450.0, -480.0] {
+        let host = ManualHost::new(1_785_427_891 * S);
+        let mut clock = SimulatedClock::with_host(host.clone(), 0.0, 0.0);
+        let reference = NoisyReference::new(host.clone());
+        clock.set_frequency(start_ppm).unwrap();
+        let (t0, o0) = (host.realtime_ns(), offset_ns(&clock, &host));
+        check_frequency_response(&mut clock, &reference, &SelfTestConfig::default()).unwrap();
+        let (t1, o1) = (host.realtime_ns(), offset_ns(&clock, &host));
+        let own_rate = start_ppm * 1e-6 * (t1 - t0) as f64;
+        let left = (o1 - o0) as f64 - own_rate;
+        assert!(
+            left.abs() < 2_000.0,
+            "from {start_ppm} ppm: the self-test left the clock {left:+.0} ns off"
+        );
+        assert_eq!(clock.frequency().unwrap(), start_ppm, "restored");
+    }
+}
+
 #[test]
 fn the_self_test_probes_downwards_near_the_top_of_the_range() {
     let (mut clock, reference) = setup(0.0);

@@ -112,7 +112,7 @@ pub struct Report {
     pub wait_hint: Duration,
 }
 
-/// Longest a start takes (the Windows clock self-test alone takes about 5 s).
+/// Longest a start takes (the Windows clock self-test alone takes about 7 s).
 const START_WAIT: Duration = Duration::from_secs(30);
 /// Longest a stop takes (saving the learned frequency).
 const STOP_WAIT: Duration = Duration::from_secs(10);
