@@ -18,10 +18,14 @@ export DEBIAN_FRONTEND=noninteractive
 #   chronyd -x never touches a clock).
 # chromium, nodejs: the live status page's headless browser test (scripts/ui-test.sh).
 # tmux: terminal programs driven by the tests.
+# pandoc: the man pages from the docs; debootstrap: the scratch Debian roots of the package
+#   test (scripts/package-test.sh).
 packages=(tshark gcc-mingw-w64-x86-64 g++ qemu-system-x86 busybox-static cpio sntp ntpsec-ntpdig
-  chrony iproute2 chromium nodejs tmux)
+  chrony iproute2 chromium nodejs tmux pandoc debootstrap)
 rust_components=(clippy rustfmt)
 rust_targets=(x86_64-pc-windows-gnu x86_64-unknown-linux-musl)
+# Cargo tools, pinned: `cargo deb` builds the .deb (scripts/package-test.sh).
+cargo_deb_version=3.8.0
 
 missing=()
 for p in "${packages[@]}"; do
@@ -39,8 +43,12 @@ for t in "${rust_targets[@]}"; do
   grep -qx "$t" <<<"$installed_targets" || missing_rust+=("target $t")
 done
 
+missing_cargo=()
+cargo deb --version 2>/dev/null | grep -qw "$cargo_deb_version" ||
+  missing_cargo+=("cargo-deb@$cargo_deb_version")
+
 if [ "${1:-}" = --missing ]; then
-  echo "${missing[*]} ${missing_rust[*]}" | sed 's/^ *//; s/ *$//'
+  echo "${missing[*]} ${missing_rust[*]} ${missing_cargo[*]}" | sed 's/^ *//; s/ *$//'
   exit 0
 fi
 
@@ -88,4 +96,10 @@ if [ "${#missing_rust[@]}" -gt 0 ]; then
   echo "install-deps: adding Rust ${missing_rust[*]}"
   rustup component add "${rust_components[@]}"
   rustup target add "${rust_targets[@]}"
+fi
+
+if [ "${#missing_cargo[@]}" -gt 0 ]; then
+  # Built from crates.io with its own lock file; a few minutes on 2 cores, once per machine.
+  echo "install-deps: cargo install cargo-deb --version $cargo_deb_version --locked"
+  nice cargo install cargo-deb --version "$cargo_deb_version" --locked
 fi
