@@ -150,6 +150,25 @@ inroot "$root" dantesync config check /etc/dantesync/config.json >/dev/null ||
   fail "the installed config does not pass dantesync config check"
 step "installed: files, conffile, user dantesync (uid $uid, nologin), /var/lib/dantesync, not enabled"
 verify_unit "$root" /lib/systemd/system/dantesync.service
+
+# The instance lock as the service takes it (user dantesync, RuntimeDirectory=dantesync gives
+# RUNTIME_DIRECTORY=/run/dantesync) is the one a root daemon takes: while a root process holds
+# /run/dantesync/dantesync.lock the service's daemon must refuse to start. It stops at the
+# lock, before any clock; and as an unprivileged user without CAP_SYS_TIME, with clock writes
+# forbidden, it could not touch the clock anyway.
+# (systemd gives the folder and what is in it to the service's user when the service starts.)
+mkdir -p "$root/run/dantesync"
+touch "$root/run/dantesync/dantesync.lock"
+chown -R "$uid:$(cut -d: -f4 <<<"$user")" "$root/run/dantesync"
+rc=0
+out=$(inroot "$root" flock --nonblock --close /run/dantesync/dantesync.lock \
+  setpriv --reuid=dantesync --regid=dantesync --clear-groups --inh-caps=-all \
+  env DANTESYNC_FORBID_CLOCK_WRITES=1 RUNTIME_DIRECTORY=/run/dantesync \
+  timeout 20 dantesync --config /etc/dantesync/config.json 2>&1) || rc=$?
+[ "$rc" = 1 ] && grep -q 'holds the lock file /run/dantesync/dantesync.lock' <<<"$out" ||
+  fail "the service's daemon did not refuse while root holds the lock (exit $rc): $out"
+rm -rf "$root/run/dantesync"
+step "the service user's daemon refuses while root holds /run/dantesync/dantesync.lock"
 inroot "$root" systemd-analyze security --offline=true /lib/systemd/system/dantesync.service |
   tail -1 | sed 's/^/package-test: systemd-analyze security: /'
 

@@ -75,7 +75,7 @@ if [ "$purge" = 1 ]; then
         groupdel dantesync 2>/dev/null || true
         echo "uninstall.sh: removed the system user dantesync"
     fi
-    rm -rf /etc/dantesync /var/lib/dantesync
+    rm -rf /etc/dantesync /var/lib/dantesync /run/dantesync
     echo "uninstall.sh: removed /etc/dantesync and /var/lib/dantesync"
 elif [ -f "$state" ]; then
     # The services are back: only the user is left to undo, by a later --purge.
