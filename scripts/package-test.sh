@@ -47,7 +47,10 @@ bash packaging/man/generate.sh --check
 step "building the .deb (cargo deb: a release build)"
 rm -rf "$work/deb"
 mkdir -p "$work/deb"
-nice cargo deb -p dantesync --output "$work/deb/" >/dev/null
+# As the README says, into target/debian/.
+rm -f target/debian/dantesync_*.deb
+nice cargo deb -p dantesync >/dev/null
+cp target/debian/dantesync_*.deb "$work/deb/"
 deb1=$(ls "$work"/deb/dantesync_*.deb)
 v1=$(dpkg-deb -f "$deb1" Version)
 v2="$v1+pkgtest2"
@@ -195,6 +198,26 @@ done
 expect_link "$root/$wants/dantesync.service" /lib/systemd/system/dantesync.service "the upgrade keeps it enabled"
 step "upgraded to $v2: modified config, state file and enablement kept"
 
+src=/opt/dantesync-src
+mkdir -p "$root$src/target/release"
+cp -r packaging "$root$src/"
+cp "$bin" "$root$src/target/release/dantesync"
+rc=0
+out=$(inroot "$root" sh "$src/packaging/linux/install.sh" 2>&1) || rc=$?
+[ "$rc" = 1 ] && grep -q 'the dantesync package is installed' <<<"$out" ||
+  fail "install.sh did not refuse beside the installed package (exit $rc): $out"
+expect_gone "$root/usr/local/bin/dantesync" "install.sh beside the package"
+step "install.sh refuses while the package is installed"
+
+step "dpkg -r dantesync"
+inroot "$root" dpkg -r dantesync
+for f in usr/bin/dantesync lib/systemd/system/dantesync.service "$wants/dantesync.service"; do
+  expect_gone "$root/$f" "after dpkg -r"
+done
+cmp -s "$root/etc/dantesync/config.json" "$work/config.modified" || fail "dpkg -r did not keep the config"
+cmp -s "$root/var/lib/dantesync/state.json" "$work/state.saved" || fail "dpkg -r did not keep the state file"
+step "removed: binary, unit and enable link gone, config and state kept"
+
 step "dpkg --purge dantesync"
 inroot "$root" dpkg --purge dantesync
 for f in usr/bin/dantesync lib/systemd/system/dantesync.service etc/dantesync var/lib/dantesync \
@@ -218,7 +241,6 @@ inroot "$root" systemctl enable --quiet openntpd.service
 before=$(cd "$root/etc/systemd/system" && find . -type l -printf '%p -> %l\n' | sort)
 expect_link "$root/$wants/chrony.service" /lib/systemd/system/chrony.service "chrony enabled in the root"
 expect_link "$root/etc/systemd/system/chronyd.service" /lib/systemd/system/chrony.service "chronyd alias"
-src=/opt/dantesync-src
 mkdir -p "$root$src/target/release"
 cp -r packaging "$root$src/"
 cp "$bin" "$root$src/target/release/dantesync"
