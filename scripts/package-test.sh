@@ -11,8 +11,11 @@
 #    state file, dpkg --purge removes them.
 # 4. In another fresh root, with chrony enabled: install.sh / uninstall.sh round trips, never
 #    overwriting a config, restoring exactly the time services that were enabled.
-# The daemon is never started in a root: it would adjust the clock, which belongs to this
-# machine. The root is made once (about 2 minutes, from deb.debian.org) and kept as a tarball
+# 5. The same root booted with systemd as PID 1 in a qemu guest (its own kernel and clock):
+#    the service runs as packaged (user, capabilities, READY=1, watchdog, lock), restarts on
+#    upgrade, and install.sh/uninstall.sh stop and start chrony (packaging/test/live-test.sh).
+# The daemon is never started in a chroot: it would adjust the clock, which belongs to this
+# machine; only the guest's clock may be adjusted. The root is made once (about 2 minutes, from deb.debian.org) and kept as a tarball
 # in target/package-test/; delete it to make a new one.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
@@ -25,7 +28,7 @@ fail() {
 step() { echo "package-test: $*"; }
 
 [ "$(id -u)" = 0 ] || fail "needs root (chroot, dpkg in a scratch root)"
-for tool in pandoc debootstrap dpkg-deb chroot unshare; do
+for tool in pandoc debootstrap dpkg-deb chroot unshare qemu-system-x86_64 cpio; do
   command -v "$tool" >/dev/null || fail "$tool not found: bash scripts/install-deps.sh installs it"
 done
 cargo deb --version >/dev/null 2>&1 || fail "cargo-deb not found: bash scripts/install-deps.sh installs it"
@@ -299,4 +302,65 @@ after=$(cd "$root/etc/systemd/system" && find . -type l -printf '%p -> %l\n' | s
 [ "$before" = "$after" ] || fail "uninstall.sh --purge did not restore the enabled services"
 step "purged: config, state and user gone, the time services as they were"
 
-echo "package-test: OK: man pages current; .deb install/upgrade/purge and install.sh/uninstall.sh round trips in Debian 12 roots"
+# --- 5. the same, live: the root booted with systemd as PID 1 in a qemu guest ----------------
+# A chroot has no running systemd, so it cannot show the service starting under its hardening
+# (user, capabilities, READY=1, the watchdog, the lock), the restart on upgrade, or install.sh
+# and uninstall.sh stopping and starting chrony. The guest can: it has its own kernel and
+# clock (software emulation), so the daemon and chrony may adjust that clock; this machine's
+# is never touched. packaging/test/live-test.sh runs in the guest and reports on the console.
+kernel_cache=target/qemu-kernel
+if [ ! -s "$kernel_cache/vmlinuz" ]; then
+  pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+    awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  [ -n "$pkg" ] || fail "no linux-image-*-cloud-amd64 known to apt (apt-get update first)"
+  step "downloading $pkg for the guest"
+  rm -rf "$work/kernel"
+  mkdir -p "$work/kernel" "$kernel_cache"
+  (cd "$work/kernel" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null)
+  dpkg-deb -x "$work"/kernel/*.deb "$work/kernel/x"
+  cp "$(ls "$work"/kernel/x/boot/vmlinuz-* | head -n 1)" "$kernel_cache/vmlinuz.tmp"
+  mv "$kernel_cache/vmlinuz.tmp" "$kernel_cache/vmlinuz"
+  echo "$pkg" >"$kernel_cache/package"
+  rm -rf "$work/kernel"
+fi
+command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 not found: bash scripts/install-deps.sh installs it"
+fresh_root root-live
+mkdir -p "$root/root/deb" "$root/root/src/target/release"
+cp "$deb1" "$root/root/deb/v1.deb"
+cp "$deb2" "$root/root/deb/v2.deb"
+cp -r packaging "$root/root/src/"
+cp "$bin" "$root/root/src/target/release/dantesync"
+cp packaging/test/live-test.sh "$root/root/live-test.sh"
+rm -f "$root/usr/sbin/policy-rc.d" # services start in the guest: that is what is tested
+cat >"$root/etc/systemd/system/pkgtest.service" <<'UNIT'
+[Unit]
+Description=dantesync package test
+After=basic.target chrony.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /root/live-test.sh
+StandardOutput=journal+console
+StandardError=journal+console
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -s /etc/systemd/system/pkgtest.service "$root/$wants/pkgtest.service"
+ln -s /lib/systemd/systemd "$root/init" # the root is the initramfs: systemd is PID 1
+echo dantesync-test >"$root/etc/hostname"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$work/live-initrd.gz"
+rm -rf --one-file-system "$root"
+step "booting the root with systemd in a qemu guest (software emulation, about 4 minutes)"
+console=$work/live-console.log
+qemu_rc=0
+timeout -k 10 600 qemu-system-x86_64 -accel tcg -cpu max -m 2048 -smp 2 -nographic -no-reboot \
+  -nic none -kernel "$kernel_cache/vmlinuz" -initrd "$work/live-initrd.gz" \
+  -append "console=ttyS0 panic=-1 systemd.show_status=0" </dev/null >"$console" 2>&1 || qemu_rc=$?
+rm -f "$work/live-initrd.gz"
+tr -d '\r' <"$console" | grep -a 'PKGTEST' | sed 's/^.*PKGTEST/PKGTEST/; s/^/package-test: guest: /'
+[ "$qemu_rc" != 124 ] || fail "the guest did not finish within 600 s (console: $console)"
+result=$(tr -d '\r' <"$console" | sed -n 's/^.*PKGTEST-RESULT=\([0-9]*\)$/\1/p' | tail -n 1)
+[ -n "$result" ] || fail "the guest never reported its result (qemu exit $qemu_rc; console: $console)"
+[ "$result" = 0 ] || fail "$result check(s) failed in the guest (above; console: $console)"
+step "live: the service ran under systemd as packaged and as install.sh puts it"
+
+echo "package-test: OK: man pages current; .deb install/upgrade/purge and install.sh/uninstall.sh round trips in Debian 12 roots, in a chroot and booted"
