@@ -40,7 +40,7 @@ if [ "${1:-}" = --check ]; then
   if [ "$stale" = 1 ]; then
     echo "generate.sh: run 'bash packaging/man/generate.sh' and commit the pages" \
       "(this pandoc: $(pandoc --version | sed -n 1p); the pages name the one that made them" \
-      "on their first line)" >&2
+      "in their second line)" >&2
     exit 1
   fi
   echo "generate.sh: man pages are up to date with the docs"
