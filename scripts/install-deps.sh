@@ -17,12 +17,17 @@ export DEBIAN_FRONTEND=noninteractive
 # sntp, ntpsec-ntpdig, chrony, iproute2: NTP interop in network namespaces (query tools;
 #   chronyd -x never touches a clock).
 # chromium, nodejs: the live status page's headless browser test (scripts/ui-test.sh).
-# tmux, python3, python3-matplotlib: the monitoring tools' tests (the dashboard runs in tmux,
-#   analyze-sync.py --plot draws with matplotlib).
+# tmux: terminal programs driven by the tests.
+# python3, python3-matplotlib: the monitoring tools' tests (analyze-sync.py --plot draws with
+#   matplotlib).
+# pandoc: the man pages from the docs; debootstrap: the scratch Debian roots of the package
+#   test (scripts/package-test.sh).
 packages=(tshark gcc-mingw-w64-x86-64 g++ qemu-system-x86 busybox-static cpio sntp ntpsec-ntpdig
-  chrony iproute2 chromium nodejs tmux python3 python3-matplotlib)
+  chrony iproute2 chromium nodejs tmux python3 python3-matplotlib pandoc debootstrap)
 rust_components=(clippy rustfmt)
 rust_targets=(x86_64-pc-windows-gnu x86_64-unknown-linux-musl)
+# Cargo tools, pinned: `cargo deb` builds the .deb (scripts/package-test.sh).
+cargo_deb_version=3.8.0
 
 missing=()
 for p in "${packages[@]}"; do
@@ -46,9 +51,13 @@ missing_pip=()
 if command -v python3 >/dev/null && ! python3 -c 'import matplotlib' 2>/dev/null; then
   missing_pip+=(matplotlib)
 fi
+missing_cargo=()
+cargo deb --version 2>/dev/null | grep -qw "$cargo_deb_version" ||
+  missing_cargo+=("cargo-deb@$cargo_deb_version")
 
 if [ "${1:-}" = --missing ]; then
-  echo "${missing[*]} ${missing_rust[*]} ${missing_pip[*]}" | sed 's/^ *//; s/ *$//; s/  */ /g'
+  echo "${missing[*]} ${missing_rust[*]} ${missing_pip[*]} ${missing_cargo[*]}" |
+    sed 's/^ *//; s/ *$//; s/  */ /g'
   exit 0
 fi
 
@@ -101,4 +110,10 @@ fi
 if [ "${#missing_pip[@]}" -gt 0 ] && ! python3 -c 'import matplotlib' 2>/dev/null; then
   echo "install-deps: matplotlib missing for $(command -v python3): installing it with pip"
   python3 -m pip install --quiet matplotlib
+fi
+
+if [ "${#missing_cargo[@]}" -gt 0 ]; then
+  # Built from crates.io with its own lock file; a few minutes on 2 cores, once per machine.
+  echo "install-deps: cargo install cargo-deb --version $cargo_deb_version --locked"
+  nice cargo install cargo-deb --version "$cargo_deb_version" --locked
 fi

@@ -3,8 +3,9 @@
 #
 #   bash scripts/test.sh
 #
-# Stages: fmt, clippy, test, ui, windows, qemu-clock, monitoring, fuzz, servo-bench (see README.md). Each stage's output goes
-# straight through; each is timed; the last line is a one-line summary.
+# Stages: fmt, clippy, test, ui, windows, qemu-clock, monitoring, fuzz, servo-bench, package
+# (see README.md). Each stage's output goes straight through; each is timed; the last line is
+# a one-line summary.
 #
 # Needs: the Rust toolchain (rustup) on Debian 12. Everything else (tshark, the Windows target
 # and linker, a C++ compiler, qemu, chrony, chromium...) is installed first by
@@ -162,6 +163,8 @@ fi
 stage monitoring sh scripts/monitoring-test.sh
 stage fuzz bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
 stage servo-bench cargo run --release -p dantesync-sim --bin servo-bench -- --out target/servo-bench.md
+# The .deb and install.sh/uninstall.sh in scratch Debian 12 roots, and the man pages' freshness.
+stage package bash scripts/package-test.sh
 
 echo
 skips=""
