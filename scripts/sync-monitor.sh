@@ -71,7 +71,12 @@ while [ $# -gt 0 ]; do
 done
 
 case $interval in
-  ''|*[!0-9.]*|*.*.*) echo "sync-monitor: interval must be a number of seconds, not '$interval'" >&2; exit 2 ;;
+  ''|*[!0-9.]*|*.*.*|.) echo "sync-monitor: interval must be a number of seconds, not '$interval'" >&2; exit 2 ;;
+esac
+# Zero (0, 0.0, .0) would query every node as fast as the machine can: not a monitor.
+case $interval in
+  *[1-9]*) ;;
+  *) echo "sync-monitor: interval must be more than 0 seconds, not '$interval'" >&2; exit 2 ;;
 esac
 case $alert_gap in
   ''|*[!0-9.]*|*.*.*) echo "sync-monitor: --alert-gap wants a number of seconds" >&2; exit 2 ;;

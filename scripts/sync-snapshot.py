@@ -447,7 +447,12 @@ def choose_reference(hosts, requested=None):
         for h in online:
             s = h.reply.get("ntp_server")
             if s:
-                named.add(split_host_port(s, NTP_PORT)[0])
+                # A node sends at most 32 bytes of the name: a long one may come cut, and a
+                # cut name cannot be matched, but it must not stop the report.
+                try:
+                    named.add(split_host_port(s, NTP_PORT)[0])
+                except UsageError:
+                    continue
         for h in servers:
             if h.name in named or (h.addr and h.addr[1][0] in named):
                 return h, "serves NTP to the others"

@@ -144,6 +144,27 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(snap.exit_code({"verdict": "SYNCED"}), 0)
         self.assertEqual(snap.exit_code({"verdict": "UNLOCKED"}), 1)
 
+    def test_a_cut_ntp_server_name_does_not_stop_the_report(self):
+        # A node sends at most 32 bytes of its server's name: a long IPv6 one loses its `]`.
+        master = snap.Host("10.0.0.1", "", 31900)
+        master.reply, master.ntp_stratum = {"ntp_server": ""}, 3
+        client = snap.Host("10.0.0.2", "", 31900)
+        client.reply = {"ntp_server": "[2001:db8:85a3:0:0:8a2e:370:7334"}
+        ref, why = snap.choose_reference([master, client])
+        self.assertIs(ref, master)
+        self.assertEqual(why, "serves NTP")
+
+    def test_the_monitor_refuses_an_interval_of_zero(self):
+        for interval in ["0", "0.0", ".0", "."]:
+            r = subprocess.run(
+                ["sh", os.path.join(SCRIPTS, "sync-monitor.sh"), interval, os.devnull, "--hosts", "127.0.0.1"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            self.assertEqual(r.returncode, 2, (interval, r.stderr))
+            self.assertIn("interval must be", r.stderr)
+
     def test_monitor_row(self):
         rep = {
             "reference": "m",

@@ -107,7 +107,9 @@ where
 
 /// Runs the clock at `restore` minus the probe's change (`applied` ppm for `probe_ns` of the
 /// reference) until the phase the probe added is gone, then leaves it at `restore`. Near the
-/// end of the range the opposite change is smaller and lasts longer.
+/// end of the range the opposite change is smaller and would take longer: it runs for at most
+/// twice the probe's time, and what phase is left then (a clock started near its limit) is
+/// stepped away, before the node serves any time.
 fn take_back<C, R>(
     clock: &mut C,
     reference: &R,
@@ -121,17 +123,30 @@ where
 {
     let max = clock.max_frequency();
     let back = (restore - applied).clamp(-max, max);
+    let added_ns = applied * 1e-6 * probe_ns as f64;
     let result = clock.set_frequency(back).and_then(|()| {
         let opposite = clock.frequency()? - restore;
-        if opposite * applied < 0.0 {
-            let ns = probe_ns as f64 * (applied / -opposite);
-            let start = reference.now_ns();
-            reference.sleep(Duration::from_nanos(ns.max(0.0) as u64));
-            // A reference that wakes late is met by waiting for it, never by guessing.
-            while ((reference.now_ns() - start) as f64) < ns {}
+        if opposite * applied >= 0.0 {
+            return Ok(added_ns);
         }
-        Ok(())
+        let wanted_ns = (probe_ns as f64 * (applied / -opposite)).min(2.0 * probe_ns as f64);
+        let start = reference.now_ns();
+        loop {
+            let waited = (reference.now_ns() - start) as f64;
+            if waited >= wanted_ns {
+                return Ok(added_ns + opposite * 1e-6 * waited);
+            }
+            reference.sleep(Duration::from_nanos((wanted_ns - waited) as u64));
+        }
     });
     let restored = clock.set_frequency(restore);
-    result.and(restored)
+    let left_ns = result?;
+    restored?;
+    if left_ns.abs() >= STEP_AWAY_NS {
+        clock.step(-left_ns.round() as i64)?;
+    }
+    Ok(())
 }
+
+/// Phase left by the take-back below which no step is made, ns.
+const STEP_AWAY_NS: f64 = 1_000.0;
