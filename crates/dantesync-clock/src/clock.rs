@@ -100,16 +100,6 @@ impl ClockControl for dyn Clock + Send {
     }
 }
 
-impl ClockControl for dyn Clock {
-    type Error = ClockError;
-    fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError> {
-        Clock::set_frequency(self, ppm)
-    }
-    fn step(&mut self, nanos: i64) -> Result<(), ClockError> {
-        Clock::step(self, nanos)
-    }
-}
-
 /// What the operating system is told about the clock's synchronisation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyncStatus {
@@ -246,7 +236,7 @@ mod tests {
 
     #[test]
     fn engine_actions_reach_the_clock_unchanged() {
-        let mut c: Box<dyn Clock> = Box::new(Recorder::default());
+        let mut c: Box<dyn Clock + Send> = Box::new(Recorder::default());
         assert!(matches!(
             execute(&mut *c, Action::SetFrequency { ppm: -37.25 }),
             Executed::FrequencySet { .. }

@@ -44,38 +44,6 @@ impl Default for QueryRateLimit {
     }
 }
 
-/// One token bucket over every source: tokens in ns of credit, so integer-exact.
-#[derive(Clone, Debug)]
-struct GlobalBucket {
-    interval_ns: i64,
-    capacity_ns: i64,
-    /// When the bucket would be full again; `None` before the first request.
-    full_at: Option<i64>,
-}
-
-impl GlobalBucket {
-    fn new(burst: u32, per_second: u32) -> Self {
-        let interval_ns = 1_000_000_000 / i64::from(per_second.max(1));
-        GlobalBucket {
-            interval_ns,
-            capacity_ns: interval_ns.saturating_mul(i64::from(burst.max(1))),
-            full_at: None,
-        }
-    }
-
-    /// Takes one token at `now_ns`, or says there is none.
-    fn take(&mut self, now_ns: i64) -> bool {
-        // Credit is what separates `now` from the moment the bucket would be full, capped.
-        let full_at = self.full_at.unwrap_or(now_ns).max(now_ns);
-        let used = full_at - now_ns;
-        if used + self.interval_ns > self.capacity_ns {
-            return false;
-        }
-        self.full_at = Some(full_at + self.interval_ns);
-        true
-    }
-}
-
 /// What to do with one datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -96,7 +64,8 @@ pub enum Decision {
 #[derive(Clone, Debug)]
 pub struct QueryGate {
     limiter: RateLimiter,
-    compact: GlobalBucket,
+    /// The cap on compact replies over all sources: the same limiter with one bucket.
+    compact: RateLimiter,
     counters: QueryCounters,
 }
 
@@ -111,7 +80,13 @@ impl QueryGate {
                 buckets: limit.buckets,
                 seed: limit.seed,
             }),
-            compact: GlobalBucket::new(limit.compact_burst, limit.compact_per_second),
+            compact: RateLimiter::new(RateLimit {
+                burst: limit.compact_burst,
+                interval_ns: 1_000_000_000 / i64::from(limit.compact_per_second.max(1)),
+                kod_burst: 0,
+                buckets: 1,
+                seed: 0,
+            }),
             counters: QueryCounters::default(),
         }
     }
@@ -152,7 +127,8 @@ impl QueryGate {
         }
         match QueryRequest::parse(datagram) {
             Ok(QueryRequest::Compact { request_id }) => {
-                if self.compact.take(now.nanos()) {
+                let all = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+                if self.compact.check(all, now) == Verdict::Answer {
                     Decision::Compact { request_id }
                 } else {
                     Decision::Drop(QueryDrop::OverGlobalCap)

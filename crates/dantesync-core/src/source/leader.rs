@@ -296,18 +296,18 @@ impl LeaderSelector {
 
     fn expire(&mut self, now_ns: i64) {
         let floor = self.expiry_ns;
-        let (alive, gone): (Vec<Candidate>, Vec<Candidate>) = self
-            .candidates
-            .drain(..)
-            .partition(|c| now_ns.saturating_sub(c.last_heard_ns) <= floor.max(c.window_ns()));
-        self.candidates = alive;
-        for c in gone {
-            self.departed.retain(|u| *u != c.id.sender);
-            if self.departed.len() == MAX_CANDIDATES {
-                self.departed.remove(0);
+        let departed = &mut self.departed;
+        self.candidates.retain(|c| {
+            let alive = now_ns.saturating_sub(c.last_heard_ns) <= floor.max(c.window_ns());
+            if !alive {
+                departed.retain(|u| *u != c.id.sender);
+                if departed.len() == MAX_CANDIDATES {
+                    departed.remove(0);
+                }
+                departed.push(c.id.sender);
             }
-            self.departed.push(c.id.sender);
-        }
+            alive
+        });
     }
 }
 
