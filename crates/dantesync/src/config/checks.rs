@@ -53,6 +53,7 @@ pub fn apply(doc: &Doc<'_>, file: &File, f: &mut Findings<'_>, cfg: &mut Config)
         listed_once(doc, f, &["system", "gm_allowlist"], list);
     }
 
+    preferred_outside_allowlist(doc, file, f);
     simulated_only(doc, file, f);
     if let Some(text) = &file.state_file {
         state_file(doc, text, f, cfg);
@@ -71,6 +72,27 @@ pub fn apply(doc: &Doc<'_>, file: &File, f: &mut Findings<'_>, cfg: &mut Config)
     legacy::apply(doc, &file.system, f, cfg);
     udp_ports(doc, cfg, f);
     serving(doc, cfg, f);
+}
+
+/// A preferred leader that the allowlist does not let lead is silently never followed: say so.
+fn preferred_outside_allowlist(doc: &Doc<'_>, file: &File, f: &mut Findings<'_>) {
+    let ptp = &file.ptp;
+    let Some(node) = doc.node(&["ptp", "leader_preference"]) else {
+        return;
+    };
+    if ptp.leader_allowlist.is_empty() {
+        return;
+    }
+    for ((index, at), uuid) in doc.items(node).zip(&ptp.leader_preference) {
+        if !ptp.leader_allowlist.contains(uuid) {
+            f.warn(
+                at.pos,
+                &format!("ptp.leader_preference[{index}]"),
+                format!("{uuid} is preferred but not in ptp.leader_allowlist, so it never leads"),
+                Some("add it to ptp.leader_allowlist, or remove it from the preference".to_owned()),
+            );
+        }
+    }
 }
 
 /// The values serde must not read, because a rule here reports them instead: the earlier

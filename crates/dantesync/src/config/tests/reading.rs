@@ -307,3 +307,19 @@ fn the_clock_s_rules() {
         }
     );
 }
+
+#[test]
+fn a_preferred_leader_outside_the_allowlist_is_named() {
+    let cfg = parse_ok(
+        r#"{"ptp": {"leader_allowlist": ["00:1d:c1:00:00:01"],
+                    "leader_preference": ["00:1d:c1:00:00:01", "00:1d:c1:00:00:02"]}}"#,
+    );
+    let warned: Vec<_> = cfg.warnings.iter().map(|w| w.key.clone()).collect();
+    assert_eq!(warned, [key("ptp.leader_preference[1]")]);
+    assert!(cfg.warnings[0]
+        .message
+        .contains("00:1d:c1:00:00:02 is preferred but not in ptp.leader_allowlist"));
+    // Without an allowlist every leader may lead: nothing to say.
+    let open = parse_ok(r#"{"ptp": {"leader_preference": ["00:1d:c1:00:00:02"]}}"#);
+    assert!(open.warnings.is_empty());
+}
