@@ -20,14 +20,23 @@ pub fn enable_arrival_info(fd: RawFd) -> io::Result<()> {
 
 /// Turns on an integer socket option.
 fn set_flag(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: `on` lives for the call and its size is passed; the kernel only reads it.
+    set_int_option(fd, level, name, 1)
+}
+
+/// Sets an integer socket option to `value`.
+pub(super) fn set_int_option(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` lives for the call and its size is passed; the kernel only reads it.
     let rc = unsafe {
         libc::setsockopt(
             fd,
             level,
             name,
-            (&raw const on).cast(),
+            (&raw const value).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
     };

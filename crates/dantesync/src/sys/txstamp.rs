@@ -18,25 +18,15 @@ use std::time::{Duration, Instant};
 /// Asks the kernel to stamp every datagram sent on `socket` in software, returning the stamp
 /// alone (not the datagram) on the error queue.
 pub fn enable(socket: &UdpSocket) -> io::Result<()> {
-    let fd = socket.as_raw_fd();
-    let flags: libc::c_uint = libc::SOF_TIMESTAMPING_TX_SOFTWARE
+    let flags = libc::SOF_TIMESTAMPING_TX_SOFTWARE
         | libc::SOF_TIMESTAMPING_SOFTWARE
         | libc::SOF_TIMESTAMPING_OPT_TSONLY;
-    // SAFETY: `flags` lives for the call and its size is passed; the kernel only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPING,
-            (&raw const flags).cast(),
-            size_of::<libc::c_uint>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    super::socket::set_int_option(
+        socket.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMPING,
+        flags as libc::c_int,
+    )
 }
 
 /// Throws away stamps still queued (of a datagram whose stamp came too late to be used), so
@@ -78,6 +68,19 @@ pub fn wait(socket: &UdpSocket, limit: Duration) -> io::Result<Option<i64>> {
 
 /// One stamp from the error queue, if one is queued.
 fn read_one(fd: RawFd) -> io::Result<Option<i64>> {
+    // A queued message without a software stamp (another kind of error report) is skipped.
+    loop {
+        match read_message(fd)? {
+            None => return Ok(None),
+            Some(Some(ns)) => return Ok(Some(ns)),
+            Some(None) => {}
+        }
+    }
+}
+
+/// One message of the error queue: `None` when the queue is empty, else its software transmit
+/// stamp if it carries one.
+fn read_message(fd: RawFd) -> io::Result<Option<Option<i64>>> {
     // u64 alignment is what cmsghdr needs: room for SCM_TIMESTAMPING (3 timespecs) and the
     // IP_RECVERR extended error that comes with it.
     let mut control = [0u64; 32];
@@ -116,12 +119,7 @@ fn read_one(fd: RawFd) -> io::Result<Option<i64>> {
             c = libc::CMSG_NXTHDR(&raw const msg, c);
         }
     }
-    match found {
-        Some(ns) => Ok(Some(ns)),
-        // A queued message without a software stamp (another kind of error report): skip it
-        // and look at the next one.
-        None => read_one(fd),
-    }
+    Ok(Some(found))
 }
 
 /// CLOCK_REALTIME now, ns since the Unix epoch: the clock the kernel stamps with.
