@@ -10,7 +10,7 @@
 
 mod support;
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -127,20 +127,7 @@ impl Drop for Bed {
 /// A UDP socket on 127.0.0.1 of network namespace `ns`: made by a thread that entered the
 /// namespace (a thread's network namespace is its own), usable from any thread afterwards.
 fn socket_in(ns: &str) -> UdpSocket {
-    let path = Path::new("/run/netns").join(ns);
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&path).unwrap();
-        use std::os::fd::AsRawFd;
-        // SAFETY: setns on an open namespace file; it changes only this thread's namespace.
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        s
-    })
-    .join()
-    .unwrap()
+    support::netns::udp_socket_in(ns, "127.0.0.1:0", Duration::from_millis(200))
 }
 
 fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {

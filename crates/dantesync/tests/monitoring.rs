@@ -241,20 +241,7 @@ impl Fleet {
 
     /// A UDP socket in the monitor namespace (made by a thread that entered it).
     fn socket(&self) -> UdpSocket {
-        let path = Path::new("/run/netns").join(&self.mon);
-        std::thread::spawn(move || {
-            let f = std::fs::File::open(&path).unwrap();
-            use std::os::fd::AsRawFd;
-            // SAFETY: setns on an open namespace file; it changes only this thread's namespace.
-            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            let s = UdpSocket::bind("0.0.0.0:0").unwrap();
-            s.set_read_timeout(Some(Duration::from_millis(300)))
-                .unwrap();
-            s
-        })
-        .join()
-        .unwrap()
+        support::netns::udp_socket_in(&self.mon, "0.0.0.0:0", Duration::from_millis(300))
     }
 
     /// A command run in the monitor namespace.

@@ -17,7 +17,7 @@
 mod support;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -142,10 +142,10 @@ impl Bed {
 
     /// Moves the calling thread into the namespace (its children follow).
     fn enter(&self) {
-        let ns = std::fs::File::open(format!("/proc/{}/ns/net", self.holder.child.id())).unwrap();
-        // SAFETY: setns on an open namespace file; it changes only this thread's namespace.
-        let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        support::netns::enter(Path::new(&format!(
+            "/proc/{}/ns/net",
+            self.holder.child.id()
+        )));
     }
 }
 
