@@ -377,6 +377,8 @@ mod tests {
             state,
             last: None,
             backoff_s: None,
+            lan: true,
+            poll_s: None,
         };
         s.ntp_sources = [
             src(SourceState::Truechimer),
