@@ -9,8 +9,7 @@ use super::burst::BurstResult;
 use super::reply::Kiss;
 use super::select::{select, Interval, Selection};
 use super::source::{
-    Locality, NtpSourceStatus, Source, SourceState, BACKOFF_RATE_MIN, BURST, LAN_SPACING,
-    OUTSIDE_SPACING,
+    spacing, Locality, NtpSourceStatus, Source, SourceState, BACKOFF_RATE_MIN, BURST,
 };
 use crate::controller::NtpMeasurement;
 use crate::ntp_server::UpstreamInfo;
@@ -118,10 +117,14 @@ impl NtpClient {
     /// The gap between the requests of a burst to server `i`, whose name now resolved to
     /// `address`: short on the LAN, 2 s to a server outside it.
     pub fn spacing(&self, i: usize, address: IpAddr) -> Duration {
-        match self.sources.get(i) {
-            Some(s) if !s.is_lan_at(Some(address)) => OUTSIDE_SPACING,
-            _ => LAN_SPACING,
-        }
+        spacing(self.locality(i), address)
+    }
+
+    /// Where server `i` counts as being, as configured.
+    pub fn locality(&self, i: usize) -> Locality {
+        self.sources
+            .get(i)
+            .map_or(Locality::ByAddress, |s| s.locality)
     }
 
     pub fn status(&self) -> Vec<NtpSourceStatus> {

@@ -19,8 +19,8 @@ pub use burst::{reduce, BurstResult};
 pub use client::{Change, CheckReport, Combined, NtpClient, Outcome};
 pub use reply::{evaluate, Kiss, Sample, Verdict};
 pub use source::{
-    is_lan_address, Locality, NtpSourceStatus, SourceState, BURST, INITIAL_CHECKS, LAN_SPACING,
-    OUTSIDE_POLL, OUTSIDE_SPACING,
+    is_lan_address, spacing, Locality, NtpSourceStatus, SourceState, BURST, INITIAL_CHECKS,
+    LAN_SPACING, OUTSIDE_POLL, OUTSIDE_SPACING,
 };
 
 #[cfg(test)]

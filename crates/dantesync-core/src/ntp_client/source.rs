@@ -44,6 +44,21 @@ pub enum Locality {
     Outside,
 }
 
+/// The gap between the requests of a burst to a server of `locality` whose name resolved to
+/// `address`.
+pub fn spacing(locality: Locality, address: IpAddr) -> Duration {
+    let lan = match locality {
+        Locality::Lan => true,
+        Locality::Outside => false,
+        Locality::ByAddress => is_lan_address(address),
+    };
+    if lan {
+        LAN_SPACING
+    } else {
+        OUTSIDE_SPACING
+    }
+}
+
 /// The addresses of a local network: IPv4 private (RFC 1918), link-local and loopback; IPv6
 /// loopback, link-local (fe80::/10) and unique local (fc00::/7); an IPv4-mapped IPv6 address
 /// as its IPv4 one. Anything else (including the carrier-grade NAT range 100.64/10, which is
