@@ -44,15 +44,21 @@ pub enum Locality {
     Outside,
 }
 
+impl Locality {
+    /// Whether a server of this locality at `address` (if known) counts as on the LAN.
+    pub fn is_lan(self, address: Option<IpAddr>) -> bool {
+        match self {
+            Locality::Lan => true,
+            Locality::Outside => false,
+            Locality::ByAddress => address.is_some_and(is_lan_address),
+        }
+    }
+}
+
 /// The gap between the requests of a burst to a server of `locality` whose name resolved to
 /// `address`.
 pub fn spacing(locality: Locality, address: IpAddr) -> Duration {
-    let lan = match locality {
-        Locality::Lan => true,
-        Locality::Outside => false,
-        Locality::ByAddress => is_lan_address(address),
-    };
-    if lan {
+    if locality.is_lan(Some(address)) {
         LAN_SPACING
     } else {
         OUTSIDE_SPACING
@@ -181,16 +187,7 @@ impl Source {
     }
 
     pub fn is_lan(&self) -> bool {
-        self.is_lan_at(self.address)
-    }
-
-    /// Whether it counts as on the LAN were its address `address`.
-    pub fn is_lan_at(&self, address: Option<IpAddr>) -> bool {
-        match self.locality {
-            Locality::Lan => true,
-            Locality::Outside => false,
-            Locality::ByAddress => address.is_some_and(is_lan_address),
-        }
+        self.locality.is_lan(self.address)
     }
 
     /// Past its initial burst and outside the LAN: polled every [`OUTSIDE_POLL`], one
