@@ -81,6 +81,20 @@ impl Controller {
         out
     }
 
+    /// A check that asked no server because each one rests between its polls (a server
+    /// outside the LAN is asked every 64 s, while checks come every 10 to 30 s): nothing was
+    /// measured and nothing failed, so the last measurement, the failing flag and the gate
+    /// stay as the last check that asked a server left them; only the next check is planned.
+    pub fn handle_ntp_idle(&mut self, now: LocalTime) -> Vec<Action> {
+        let mut out = Vec::new();
+        let sf = self.sf(now);
+        self.advance(sf, &mut out);
+        self.ntp_in_flight = false;
+        self.schedule_ntp(sf, None);
+        self.evaluate(sf, &mut out);
+        out
+    }
+
     /// UTC is known: NTP confirmed the time (a correction, or a check that found it within
     /// the gate's threshold) within the last `SYNC_VALID_S`. What an NTP server's leap
     /// indicator and stratum rest on. Failed checks in between do not end it at once: a
@@ -136,5 +150,61 @@ impl Controller {
         let interval = ntp_interval_s(self.modes.mode(), self.accumulated_phase_us);
         self.ntp_interval_s = within_s.map_or(interval, |w| w.min(interval));
         self.next_ntp_sf = sf.saturating_add(secs_to_nanos(self.ntp_interval_s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::ControllerConfig;
+
+    const S: i64 = 1_000_000_000;
+
+    fn at(s: i64) -> LocalTime {
+        LocalTime::from_nanos(1_785_427_891 * S + s * S)
+    }
+
+    fn starts_check(a: &[Action]) -> bool {
+        a.contains(&Action::StartNtpCheck)
+    }
+
+    /// A check in which every server rests between its polls (one outside the LAN, asked
+    /// every 64 s) learned nothing and lost nothing: neither a failure nor a measurement.
+    #[test]
+    fn a_check_with_no_server_due_changes_nothing_but_the_next_check() {
+        let mut c = Controller::new(ControllerConfig::default(), at(0), 0.0);
+        c.start(at(0));
+        let tiny = NtpMeasurement {
+            offset_ns: 4_000,
+            delay_ns: 300_000,
+        };
+        c.handle_ntp_result(at(1), tiny);
+        assert!(starts_check(&c.tick(at(6))));
+        c.handle_ntp_result(at(6), tiny);
+        let confirmed = c.status();
+        assert!(confirmed.time_synchronised && !confirmed.ntp_failing);
+        assert!(starts_check(&c.tick(at(16))));
+        c.handle_ntp_idle(at(16));
+        let s = c.status();
+        assert!(!s.ntp_failing, "nothing failed");
+        assert!(s.time_synchronised);
+        assert_eq!(s.ntp, confirmed.ntp, "nothing was measured");
+        // No PTP: NtpOnly by now, and the next check planned as after any check (30 s); the
+        // in-flight one is over (no 10 s timeout counts it failed).
+        assert_eq!(s.ntp_interval_s, 30.0);
+        assert!(!starts_check(&c.tick(at(26))));
+        assert!(!starts_check(&c.tick(at(45))));
+        assert!(!c.status().ntp_failing);
+        assert!(starts_check(&c.tick(at(46))));
+        c.handle_ntp_idle(at(46));
+        assert!(!c.status().ntp_failing);
+
+        // After a failure, a check with nothing due does not clear it either.
+        assert!(starts_check(&c.tick(at(76))));
+        c.handle_ntp_failure(at(76));
+        assert!(c.status().ntp_failing);
+        assert!(starts_check(&c.tick(at(106))));
+        c.handle_ntp_idle(at(106));
+        assert!(c.status().ntp_failing, "still failing: nothing new");
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use super::burst::BurstResult;
 use super::reply::Kiss;
 use super::select::{select, Interval, Selection};
-use super::source::{NtpSourceStatus, Source, SourceState, BACKOFF_RATE_MIN, BURST};
+use super::source::{
+    spacing, Locality, NtpSourceStatus, Source, SourceState, BACKOFF_RATE_MIN, BURST,
+};
 use crate::controller::NtpMeasurement;
 use crate::ntp_server::UpstreamInfo;
 
@@ -70,10 +72,19 @@ pub struct NtpClient {
 }
 
 impl NtpClient {
-    /// A client of the servers `names`, in configured order.
+    /// A client of the servers `names`, in configured order, each on the LAN or not by its
+    /// address.
     pub fn new<I: IntoIterator<Item = String>>(names: I) -> Self {
+        Self::with_locality(names.into_iter().map(|n| (n, Locality::ByAddress)))
+    }
+
+    /// A client of the servers given with where each counts as being, in configured order.
+    pub fn with_locality<I: IntoIterator<Item = (String, Locality)>>(servers: I) -> Self {
         Self {
-            sources: names.into_iter().map(Source::new).collect(),
+            sources: servers
+                .into_iter()
+                .map(|(name, locality)| Source::new(name, locality))
+                .collect(),
         }
     }
 
@@ -85,13 +96,35 @@ impl NtpClient {
             .collect()
     }
 
-    /// How many requests a check's burst sends server `i`: [`BURST`], or one to a server that
-    /// sent Kiss-o'-Death RATE (a server that rate-limits bursts would refuse every one).
+    /// A check at `now` asks no server, and at least one rests between its polls (a server
+    /// outside the LAN): the check learns nothing and nothing failed, so the host reports it
+    /// as such, neither a measurement nor a failure. With no server resting (every one backing
+    /// off after failures, or refused) a check that asks none is a failure, as before.
+    pub fn nothing_due(&self, now: Duration) -> bool {
+        self.due(now).is_empty() && self.sources.iter().any(|s| s.rests(now))
+    }
+
+    /// How many requests a check's burst sends server `i`: [`BURST`]; one to a server outside
+    /// the LAN past its initial burst, or to a server that sent Kiss-o'-Death RATE (a server
+    /// that rate-limits bursts would refuse every one).
     pub fn requests(&self, i: usize) -> usize {
         match self.sources.get(i) {
-            Some(s) if s.gentle => 1,
+            Some(s) if s.gentle || s.polled() => 1,
             _ => BURST,
         }
+    }
+
+    /// The gap between the requests of a burst to server `i`, whose name now resolved to
+    /// `address`: short on the LAN, 2 s to a server outside it.
+    pub fn spacing(&self, i: usize, address: IpAddr) -> Duration {
+        spacing(self.locality(i), address)
+    }
+
+    /// Where server `i` counts as being, as configured.
+    pub fn locality(&self, i: usize) -> Locality {
+        self.sources
+            .get(i)
+            .map_or(Locality::ByAddress, |s| s.locality)
     }
 
     pub fn status(&self) -> Vec<NtpSourceStatus> {
@@ -118,6 +151,7 @@ impl NtpClient {
             let (Some(outcome), Some(src)) = (outcome, self.sources.get_mut(i)) else {
                 continue;
             };
+            src.asked(now);
             match outcome {
                 Outcome::Answered { address, burst } => {
                     src.address = Some(address);

@@ -291,3 +291,204 @@ proptest::proptest! {
         }
     }
 }
+
+/// A client of one server `name` at `address`, the option's word on it being `locality`.
+fn one(locality: Locality) -> NtpClient {
+    NtpClient::with_locality([("ntp.example".to_owned(), locality)])
+}
+
+fn answered_from(i: usize, address: IpAddr) -> (usize, Outcome) {
+    (
+        i,
+        Outcome::Answered {
+            address,
+            burst: burst(0.5, 300),
+        },
+    )
+}
+
+#[test]
+fn an_outside_server_gets_an_initial_burst_then_one_request_per_64_s() {
+    // A private address, but the option says the server is outside the LAN.
+    let mut c = one(Locality::Outside);
+    // The initial burst: the first two checks (a measurement and its confirmation), each a
+    // full burst with requests 2 s apart.
+    assert_eq!(c.due(Duration::ZERO), [0]);
+    assert_eq!(
+        (c.requests(0), c.spacing(0, ip(1))),
+        (BURST, OUTSIDE_SPACING)
+    );
+    c.complete(7 * S, vec![answered_from(0, ip(1))]);
+    assert_eq!(
+        c.due(12 * S),
+        [0],
+        "the confirming check is part of the burst"
+    );
+    assert_eq!(c.requests(0), BURST);
+    c.complete(19 * S, vec![answered_from(0, ip(1))]);
+    // From then on: nothing sooner than 64 s after the last check that asked it ended...
+    for t in [20, 30, 50, 82] {
+        assert!(c.due(t * S).is_empty(), "asked again at {t} s");
+        assert!(c.nothing_due(t * S), "{t} s: it rests, nothing failed");
+    }
+    assert_eq!(c.due(83 * S), [0]);
+    assert!(!c.nothing_due(83 * S));
+    // ...and one request at a time.
+    assert_eq!(c.requests(0), 1);
+    c.complete(83 * S, vec![answered_from(0, ip(1))]);
+    assert!(c.due(146 * S).is_empty());
+    assert_eq!(c.due(147 * S), [0]);
+    assert_eq!(c.requests(0), 1);
+    assert_eq!(c.status()[0].poll_s, Some(OUTSIDE_POLL.as_secs_f64()));
+}
+
+#[test]
+fn a_lan_server_is_asked_with_a_burst_at_every_check() {
+    for (locality, address) in [
+        (Locality::ByAddress, ip(1)),
+        (Locality::Lan, IpAddr::from([192, 0, 2, 7])),
+    ] {
+        let mut c = one(locality);
+        for k in 0..5u32 {
+            let t = S * (10 * k);
+            assert_eq!(c.due(t), [0], "{locality:?} at {t:?}");
+            assert_eq!((c.requests(0), c.spacing(0, address)), (BURST, LAN_SPACING));
+            c.complete(t, vec![answered_from(0, address)]);
+            assert!(!c.nothing_due(t + S));
+        }
+        assert_eq!(c.status()[0].poll_s, None, "the controller's pace");
+    }
+}
+
+#[test]
+fn by_address_a_server_outside_the_private_ranges_is_polled_every_64_s() {
+    // 192.0.2.0/24 is set aside for documentation: no test ever sends to it.
+    let mut c = one(Locality::ByAddress);
+    let far = IpAddr::from([192, 0, 2, 1]);
+    assert_eq!(c.spacing(0, far), OUTSIDE_SPACING);
+    assert_eq!(c.spacing(0, ip(1)), LAN_SPACING);
+    c.complete(S, vec![answered_from(0, IpAddr::from([192, 0, 2, 1]))]);
+    c.complete(6 * S, vec![answered_from(0, IpAddr::from([192, 0, 2, 1]))]);
+    assert!(c.due(30 * S).is_empty());
+    assert_eq!(c.due(70 * S), [0]);
+    assert_eq!(c.requests(0), 1);
+}
+
+#[test]
+fn lan_addresses_are_private_link_local_loopback_and_ula() {
+    let lan = [
+        "10.1.2.3",
+        "172.16.0.1",
+        "172.31.255.254",
+        "192.168.1.1",
+        "169.254.10.20",
+        "127.0.0.2",
+        "::1",
+        "fe80::1",
+        "fd12:3456::1",
+        "fc00::7",
+        "::ffff:10.0.0.1",
+    ];
+    let outside = [
+        "172.15.0.1",
+        "172.32.0.1",
+        "192.0.2.1",
+        "198.51.100.4",
+        "100.64.0.1",
+        "0.0.0.0",
+        "2001:db8::1",
+        "::ffff:192.0.2.1",
+        "fec0::1",
+    ];
+    for a in lan {
+        assert!(is_lan_address(a.parse().unwrap()), "{a} is on the LAN");
+    }
+    for a in outside {
+        assert!(
+            !is_lan_address(a.parse().unwrap()),
+            "{a} is outside the LAN"
+        );
+    }
+}
+
+#[test]
+fn an_outside_server_that_fails_is_never_asked_sooner_than_its_poll_interval() {
+    let mut c = one(Locality::Outside);
+    c.complete(S, vec![answered_from(0, ip(1))]);
+    c.complete(6 * S, vec![answered_from(0, ip(1))]);
+    // Silent at its first single request: the 15 s back-off does not bring it back early.
+    c.complete(70 * S, vec![silent(0)]);
+    assert_eq!(c.status()[0].state, SourceState::Unreachable);
+    assert!(c.due(100 * S).is_empty());
+    assert!(
+        c.nothing_due(100 * S),
+        "nothing new: its failure was reported by the check that found it"
+    );
+    assert_eq!(c.due(134 * S), [0]);
+    assert_eq!(c.requests(0), 1);
+    // KoD RATE: its back-off (60 s) and the poll interval, whichever is longer.
+    c.complete(
+        134 * S,
+        vec![(
+            0,
+            Outcome::Kissed {
+                address: ip(1),
+                kiss: Kiss::Rate,
+            },
+        )],
+    );
+    assert!(c.due(197 * S).is_empty());
+    assert_eq!(c.due(198 * S), [0]);
+    assert_eq!(c.requests(0), 1);
+}
+
+#[test]
+fn an_outside_server_silent_from_the_start_leaves_its_burst_after_two_checks() {
+    let mut c = one(Locality::Outside);
+    c.complete(S, vec![silent(0)]);
+    assert_eq!(
+        c.due(16 * S),
+        [0],
+        "15 s back-off, still in its initial burst"
+    );
+    assert_eq!(c.requests(0), BURST);
+    c.complete(16 * S, vec![silent(0)]);
+    // Second failure: 30 s back-off, but 64 s since it was last asked rules.
+    assert!(c.due(79 * S).is_empty());
+    assert_eq!(c.due(80 * S), [0]);
+    assert_eq!(c.requests(0), 1);
+}
+
+#[test]
+fn with_a_lan_and_an_outside_server_each_keeps_its_own_pace() {
+    let mut c = NtpClient::with_locality([
+        ("lan".to_owned(), Locality::Lan),
+        ("far".to_owned(), Locality::Outside),
+    ]);
+    c.complete(S, vec![answered_from(0, ip(1)), answered_from(1, ip(2))]);
+    c.complete(
+        6 * S,
+        vec![answered_from(0, ip(1)), answered_from(1, ip(2))],
+    );
+    assert_eq!(c.due(20 * S), [0]);
+    assert!(!c.nothing_due(20 * S));
+    c.complete(20 * S, vec![answered_from(0, ip(1))]);
+    assert_eq!(
+        c.status()[1].state,
+        SourceState::Truechimer,
+        "resting, not lost"
+    );
+    assert_eq!(c.due(70 * S), [0, 1]);
+    assert_eq!((c.requests(0), c.requests(1)), (BURST, 1));
+}
+
+#[test]
+fn nothing_is_due_only_while_a_server_rests_between_polls() {
+    // No server at all, or every one backing off or refused: that stays a failure.
+    let c = NtpClient::with_locality(Vec::<(String, Locality)>::new());
+    assert!(!c.nothing_due(S));
+    let mut c = one(Locality::Lan);
+    c.complete(S, vec![silent(0)]);
+    assert!(c.due(2 * S).is_empty());
+    assert!(!c.nothing_due(2 * S));
+}

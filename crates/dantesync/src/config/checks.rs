@@ -12,7 +12,8 @@ use super::file::File;
 use super::json::{Node, Pos, Value};
 use super::legacy;
 use super::read::{Doc, Findings};
-use super::settings::{default_state_file, Config};
+use super::settings::{default_state_file, same_server, Config};
+use super::values::ServerAddr;
 
 /// Fills `cfg` from what serde read, and checks what serde cannot.
 pub fn apply(doc: &Doc<'_>, file: &File, f: &mut Findings<'_>, cfg: &mut Config) {
@@ -27,6 +28,10 @@ pub fn apply(doc: &Doc<'_>, file: &File, f: &mut Findings<'_>, cfg: &mut Config)
     cfg.log = file.log.clone();
 
     listed_once(doc, f, &["ntp_server"], &file.ntp_server);
+    if let Some(list) = &file.ntp.lan_servers {
+        listed_once(doc, f, &["ntp", "lan_servers"], list);
+        lan_servers_named(doc, list, &file.ntp_server, f);
+    }
     listed_once(
         doc,
         f,
@@ -125,6 +130,35 @@ pub fn read_after<'n>(doc: &Doc<'n>) -> Vec<&'n Node> {
 const SIMULATED_ONLY: [&str; 2] = ["drift_ppm", "offset_ms"];
 
 /// A list that names one thing twice is a slip (or a merge gone wrong).
+/// An `ntp.lan_servers` entry that names no `ntp_server` entry makes no server count as on the
+/// LAN: a typo or a leftover, worth saying.
+fn lan_servers_named(
+    doc: &Doc<'_>,
+    list: &[ServerAddr],
+    servers: &[ServerAddr],
+    f: &mut Findings<'_>,
+) {
+    let Some(node) = doc.node(&["ntp", "lan_servers"]) else {
+        return;
+    };
+    let nodes: Vec<_> = doc.items(node).collect();
+    for ((index, at), item) in nodes.into_iter().zip(list) {
+        if !servers.iter().any(|s| same_server(s, item)) {
+            f.warn(
+                at.pos,
+                &format!("ntp.lan_servers[{index}]"),
+                format!(
+                    "{item} is none of the ntp_server entries, so it puts no server on the LAN"
+                ),
+                Some(
+                    "write it as ntp_server writes it (the same name or address, and port)"
+                        .to_owned(),
+                ),
+            );
+        }
+    }
+}
+
 fn listed_once<T: PartialEq + Display>(
     doc: &Doc<'_>,
     f: &mut Findings<'_>,

@@ -485,6 +485,13 @@ pub fn uuids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Uuid>, D::Error> {
     list(d, "leader UUIDs like \"00:1d:c1:a1:72:3c\"", false)
 }
 
+/// A list of servers (`ntp.lan_servers`): a list even of one, and `[]` is a list of none.
+pub fn some_server_list<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<ServerAddr>>, D::Error> {
+    list(d, "servers as written in ntp_server", false).map(Some)
+}
+
 /// One server or a list of them; `null` is none.
 pub fn servers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ServerAddr>, D::Error> {
     list(d, "servers", true)

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use dantesync_core::controller::NtpGateConfig;
+use dantesync_core::ntp_client::Locality;
 use dantesync_core::source::PtpConfig;
 use dantesync_core::wire::ptpv1::{Subdomain, Uuid};
 use dantesync_core::ControllerConfig;
@@ -71,6 +72,29 @@ pub struct NtpSettings {
     /// The most extra frequency a slew may add, ppm.
     #[serde(deserialize_with = "de::slew_max_ppm")]
     pub slew_max_ppm: f64,
+    /// Which `ntp_server` entries are on the local network (asked at the controller's pace
+    /// with bursts); the others are polled every 64 s with single requests. `None` decides
+    /// by each server's address (private, link-local, loopback, unique local are the LAN).
+    #[serde(deserialize_with = "de::some_server_list")]
+    pub lan_servers: Option<Vec<ServerAddr>>,
+}
+
+impl NtpSettings {
+    /// Where `server` (an `ntp_server` entry) counts as being: as `lan_servers` lists it, or
+    /// by its address when there is no such list.
+    pub fn locality(&self, server: &ServerAddr) -> Locality {
+        match &self.lan_servers {
+            None => Locality::ByAddress,
+            Some(list) if list.iter().any(|l| same_server(l, server)) => Locality::Lan,
+            Some(_) => Locality::Outside,
+        }
+    }
+}
+
+/// Two entries name the same server: the same port, and the same host (names compared
+/// without regard to case).
+pub fn same_server(a: &ServerAddr, b: &ServerAddr) -> bool {
+    a.port == b.port && a.host.eq_ignore_ascii_case(&b.host)
 }
 
 impl Default for NtpSettings {
@@ -81,6 +105,7 @@ impl Default for NtpSettings {
             allow_backward_step: gate.allow_backward_step,
             slew_max_offset_us: gate.slew_max_offset_us,
             slew_max_ppm: gate.slew_max_ppm,
+            lan_servers: None,
         }
     }
 }

@@ -17,7 +17,7 @@ use dantesync_core::{Action, Controller, Mode, Notice, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::shared::{Event, Shared};
+use super::shared::{Event, NtpCheck, Shared};
 use super::systemd::Notifier;
 
 /// At most one summary line per this long, so a week of logs stays small.
@@ -95,7 +95,7 @@ impl Engine {
                             self.controller.set_ntp_sources(report.sources);
                             let now = self.shared.now();
                             match report.result {
-                                Ok(m) => {
+                                NtpCheck::Measured(m) => {
                                     tracing::debug!(
                                         "NTP check: offset {:+.3} ms, delay {:.3} ms",
                                         m.offset_ns as f64 * 1e-6,
@@ -103,7 +103,11 @@ impl Engine {
                                     );
                                     self.controller.handle_ntp_result(now, m)
                                 }
-                                Err(e) => {
+                                NtpCheck::NothingDue => {
+                                    tracing::debug!("NTP check: no server due");
+                                    self.controller.handle_ntp_idle(now)
+                                }
+                                NtpCheck::Failed(e) => {
                                     tracing::debug!("NTP check failed: {e}");
                                     self.controller.handle_ntp_failure(now)
                                 }
@@ -377,6 +381,8 @@ mod tests {
             state,
             last: None,
             backoff_s: None,
+            lan: true,
+            poll_s: None,
         };
         s.ntp_sources = [
             src(SourceState::Truechimer),

@@ -199,8 +199,12 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
         None
     } else {
         let (tx, rx) = mpsc::unbounded_channel();
+        let servers = cfg
+            .ntp_servers
+            .iter()
+            .map(|s| (s.clone(), cfg.ntp.locality(s)));
         tokio::spawn(ntp::run(
-            cfg.ntp_servers.clone(),
+            servers.collect(),
             shared.clone(),
             rx,
             event_tx.clone(),

@@ -1,10 +1,14 @@
 //! The NTP client's I/O: for each `StartNtpCheck`, one burst to every configured server that
-//! is not backing off, all at once; what they answered goes to the sans-IO
+//! is due (not backing off, and for a server outside the LAN, not resting between its 64 s
+//! polls), all at once; what they answered goes to the sans-IO
 //! [`NtpClient`](dantesync_core::ntp_client::NtpClient), which picks the truechimers and
-//! combines their offsets for the controller's gate.
+//! combines their offsets for the controller's gate. A check in which no server is due but
+//! some rest is reported as such ([`NtpCheck::NothingDue`]), not as a failure.
 //!
-//! A burst is 4 mode-3 NTPv4 requests 50 ms apart (one to a server that sent KoD RATE), each waiting at most 300 ms for its reply;
-//! two silent requests in a row with nothing heard end it early, so a dead server costs a
+//! A burst to a server on the LAN is 4 mode-3 NTPv4 requests 50 ms apart; to a server outside
+//! it, 4 requests 2 s apart in its first two checks, then one request per check (one also to a
+//! server that sent KoD RATE). Each request waits at most 300 ms for its reply; two silent
+//! requests in a row with nothing heard end the burst early, so a dead LAN server costs a
 //! check 0.6 s. The name is resolved afresh for every check (a DHCP'd NTP master may move).
 //! The reply's arrival (T4) is the kernel's receive timestamp where the OS gives one
 //! (SO_TIMESTAMPNS on Linux), so scheduling latency stays out of the delay and the offset.
@@ -18,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dantesync_core::ntp_client::{
-    evaluate, reduce, Change, NtpClient, Outcome, Sample, SourceState, Verdict,
+    evaluate, reduce, spacing, Change, Locality, NtpClient, Outcome, Sample, SourceState, Verdict,
 };
 use dantesync_core::wire::ntp::{NtpHeader, NtpTimestamp};
 use dantesync_core::LocalTime;
@@ -27,10 +31,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{timeout, Instant};
 
-use super::shared::{Event, NtpReport, Shared};
+use super::shared::{Event, NtpCheck, NtpReport, Shared};
 use crate::config::ServerAddr;
 
-const SPACING: Duration = Duration::from_millis(50);
 const REPLY_TIMEOUT: Duration = Duration::from_millis(300);
 /// Silent requests in a row, with no reply at all yet, that end a burst early.
 const GIVE_UP_AFTER: usize = 2;
@@ -45,23 +48,44 @@ fn display_name(s: &ServerAddr) -> String {
     }
 }
 
-/// Runs one check per request from the engine and reports each outcome.
+/// Runs one check per request from the engine and reports each outcome. Each server comes
+/// with where it counts as being (on the LAN or outside it).
 pub async fn run(
-    servers: Vec<ServerAddr>,
+    servers: Vec<(ServerAddr, Locality)>,
     shared: Arc<Shared>,
     mut requests: mpsc::UnboundedReceiver<()>,
     events: mpsc::Sender<Event>,
 ) {
-    let mut client = NtpClient::new(servers.iter().map(display_name));
+    let mut client = NtpClient::with_locality(
+        servers
+            .iter()
+            .map(|(server, locality)| (display_name(server), *locality)),
+    );
+    let servers: Vec<ServerAddr> = servers.into_iter().map(|(s, _)| s).collect();
+    // The poll intervals are on a monotonic axis: a step of the system clock does not make a
+    // server due early or late.
     let origin = Instant::now();
     while requests.recv().await.is_some() {
+        if client.nothing_due(origin.elapsed()) {
+            let event = Event::Ntp(NtpReport {
+                result: NtpCheck::NothingDue,
+                sources: client.status(),
+            });
+            if events.send(event).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let due = client.due(origin.elapsed());
         let mut bursts = JoinSet::new();
         for i in due {
             let server = servers[i].clone();
             let shared = shared.clone();
-            let requests = client.requests(i);
-            bursts.spawn(async move { (i, burst(&server, requests, &shared).await) });
+            let ask = Ask {
+                requests: client.requests(i),
+                locality: client.locality(i),
+            };
+            bursts.spawn(async move { (i, burst(&server, ask, &shared).await) });
         }
         let mut outcomes = Vec::new();
         while let Some(done) = bursts.join_next().await {
@@ -81,9 +105,9 @@ pub async fn run(
         let result = match report.result {
             Ok(combined) => {
                 shared.publish_upstream(combined.upstream);
-                Ok(combined.measurement)
+                NtpCheck::Measured(combined.measurement)
             }
-            Err(e) => Err(e),
+            Err(e) => NtpCheck::Failed(e),
         };
         let event = Event::Ntp(NtpReport {
             result,
@@ -141,13 +165,22 @@ fn log_change(c: &Change) {
     }
 }
 
-/// One burst of `requests` requests against `server`.
-async fn burst(server: &ServerAddr, requests: usize, shared: &Shared) -> Outcome {
+/// How a check asks one server.
+struct Ask {
+    requests: usize,
+    /// With the address the name resolves to, this says how far apart the requests go.
+    locality: Locality,
+}
+
+/// One burst of `ask.requests` requests against `server`.
+async fn burst(server: &ServerAddr, ask: Ask, shared: &Shared) -> Outcome {
+    let requests = ask.requests;
     let target = match resolve(server).await {
         Ok(t) => t,
         Err(why) => return Outcome::NoReply { address: None, why },
     };
     let address = target.ip();
+    let spacing = spacing(ask.locality, address);
     let socket = match open(target).await {
         Ok(s) => s,
         Err(why) => {
@@ -182,7 +215,7 @@ async fn burst(server: &ServerAddr, requests: usize, shared: &Shared) -> Outcome
             }
         }
         if i + 1 < requests {
-            tokio::time::sleep_until(started + SPACING).await;
+            tokio::time::sleep_until(started + spacing).await;
         }
     }
     if let Some(burst) = reduce(&samples) {

@@ -30,11 +30,22 @@ pub enum Event {
     Ntp(NtpReport),
 }
 
+/// What one NTP check came to.
+#[derive(Debug)]
+pub enum NtpCheck {
+    /// The combined measurement of the truechimers.
+    Measured(NtpMeasurement),
+    /// No server was due: each one rests between its polls (a server outside the LAN is
+    /// asked every 64 s). Nothing was learned and nothing failed.
+    NothingDue,
+    /// No usable answer, and why (for the debug log).
+    Failed(String),
+}
+
 /// One NTP check as the client reports it to the engine.
 #[derive(Debug)]
 pub struct NtpReport {
-    /// The combined measurement of the truechimers, or why there is none (for the debug log).
-    pub result: Result<NtpMeasurement, String>,
+    pub result: NtpCheck,
     /// Every configured server as of this check, for the status.
     pub sources: Vec<NtpSourceStatus>,
 }

@@ -124,6 +124,7 @@ fn every_key_is_read_into_the_configuration() {
             allow_backward_step: false,
             slew_max_offset_us: 5000.0,
             slew_max_ppm: 50.5,
+            lan_servers: None,
         }
     );
     assert_eq!(
@@ -322,4 +323,45 @@ fn a_preferred_leader_outside_the_allowlist_is_named() {
     // Without an allowlist every leader may lead: nothing to say.
     let open = parse_ok(r#"{"ptp": {"leader_preference": ["00:1d:c1:00:00:02"]}}"#);
     assert!(open.warnings.is_empty());
+}
+
+#[test]
+fn lan_servers_names_the_lan_servers_and_absent_decides_by_address() {
+    use dantesync_core::ntp_client::Locality;
+    let text = r#"{
+  "ntp_server": ["10.77.8.2", "ntp.example.lan:1123", "ntp.example.org"],
+  "ntp": { "lan_servers": ["NTP.example.lan:1123", "ntp.example.org:123", "10.77.8.9"] }
+}"#;
+    let cfg = parse_ok(text);
+    let localities: Vec<Locality> = cfg
+        .ntp_servers
+        .iter()
+        .map(|s| cfg.ntp.locality(s))
+        .collect();
+    assert_eq!(
+        localities,
+        [Locality::Outside, Locality::Lan, Locality::Lan],
+        "a list names exactly the LAN servers"
+    );
+    // The entry that names no ntp_server entry is a typo or a leftover: said, on its line.
+    assert_eq!(cfg.warnings.len(), 1, "{:#?}", cfg.warnings);
+    let w = &cfg.warnings[0];
+    assert_eq!(w.key.as_deref(), Some("ntp.lan_servers[2]"));
+    assert_eq!(w.line(), Some(3));
+    assert!(w.message.contains("10.77.8.9:123"), "{}", w.message);
+
+    let none = parse_ok(r#"{ "ntp_server": "10.77.8.2", "ntp": { "lan_servers": [] } }"#);
+    assert_eq!(none.ntp.locality(&none.ntp_servers[0]), Locality::Outside);
+    let absent = parse_ok(r#"{ "ntp_server": "10.77.8.2" }"#);
+    assert_eq!(absent.ntp.lan_servers, None);
+    assert_eq!(
+        absent.ntp.locality(&absent.ntp_servers[0]),
+        Locality::ByAddress
+    );
+
+    let (line, _, key_path, message, hint) =
+        one_error(r#"{ "ntp_server": "10.77.8.2", "ntp": { "lan_servers": "10.77.8.2" } }"#);
+    assert_eq!((line, key_path), (1, key("ntp.lan_servers")));
+    assert!(message.contains("a list of servers"), "{message}");
+    assert!(hint.unwrap().contains("[\"10.77.8.2\"]"));
 }

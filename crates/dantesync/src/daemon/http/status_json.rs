@@ -59,6 +59,8 @@ pub fn ntp_source(n: &NtpSourceStatus) -> Value {
             "root_dispersion_ns": b.root_dispersion_ns,
         })),
         "backoff_s": n.backoff_s,
+        "lan": n.lan,
+        "poll_s": n.poll_s,
     })
 }
 

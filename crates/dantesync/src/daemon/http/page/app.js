@@ -71,7 +71,8 @@ function showStatus(doc) {
     const last = x.last ? `, ${(x.last.offset_ns / 1000).toFixed(1)} µs` +
       ` (delay ${(x.last.delay_ns / 1000).toFixed(1)} µs, ${x.last.kept} of ${x.last.samples} kept)` : '';
     const retry = x.backoff_s ? `, backing off ${Math.round(x.backoff_s)} s` : '';
-    return `${x.name}: ${x.state.replace('_', ' ')}${last}${retry}`;
+    const poll = x.poll_s ? `, polled every ${Math.round(x.poll_s)} s` : '';
+    return `${x.name}: ${x.state.replace('_', ' ')}${last}${retry}${poll}`;
   }).join(' · ');
   $('phase').textContent = fmt(s.accumulated_phase_us, 1, 'µs');
   $('timestamping').textContent = n.timestamping;
