@@ -469,3 +469,107 @@ fn a_wrong_learned_frequency_never_shows_lock_before_the_data_confirm_it() {
     let lock = right.first_switch(0.0, Mode::is_locked).unwrap();
     assert!(lock < 8.0, "right prior: LOCK at {lock} s");
 }
+
+/// Someone else steps the clock (`date -s`, a VM resume, another time service) by ±1 s or
+/// −10 s, with and without PTP: silence, timers and NTP checks keep their rhythm on the
+/// monotonic axis, the step is seen and counted once, every mode stays honest.
+#[test]
+fn an_external_step_is_seen_counted_and_keeps_every_mode_honest() {
+    for nanos in [1_000_000_000i64, -1_000_000_000, -10_000_000_000] {
+        // With PTP (and NTP to bring the time back): a step at 100 s, PTP silent from 200 s.
+        let mut sc = with_ntp(0.0);
+        sc.duration_s = 260.0;
+        sc.external_steps = vec![(100.0, nanos)];
+        sc.silences = vec![(200.0, 1e9)];
+        let trace = run(&sc);
+        assert_eq!(trace.external_steps, 1);
+        assert_eq!(trace.final_status.external_steps, 1, "{nanos} ns");
+        let seen: Vec<_> = trace
+            .notices
+            .iter()
+            .filter_map(|(t, n)| match n {
+                Notice::ExternalStep { nanos } => Some((*t, *nanos)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(seen.len(), 1, "{nanos} ns: {seen:?}");
+        assert!(seen[0].0 >= 100.0 && seen[0].0 < 100.5, "{seen:?}");
+        assert!((seen[0].1 - nanos).abs() < 1_000_000, "{nanos}: {seen:?}");
+        for o in &trace.observations {
+            // An NTP slew is a deliberate frequency offset, not a servo error.
+            let error = o.error_ppm - o.slew_ppm;
+            assert!(
+                !(o.mode.is_locked() && error.abs() >= 5.0),
+                "{nanos} ns: dishonest LOCK {o:?}"
+            );
+            assert!(
+                !(o.mode == Mode::Nano && error.abs() >= 0.5),
+                "{nanos} ns: dishonest NANO {o:?}"
+            );
+        }
+        // Still locked through the step; the frequency never ran off.
+        assert!(
+            trace
+                .observations
+                .iter()
+                .filter(|o| o.t_s >= 100.0 && o.t_s < 200.0)
+                .all(|o| (o.error_ppm - o.slew_ppm).abs() < 1.0),
+            "{nanos} ns: the step moved the frequency"
+        );
+        // If the restarted estimate lets LOCK go for a moment, it is back within 10 s.
+        if let Some(lost) = trace
+            .first_switch(100.0, |m| !m.is_locked())
+            .filter(|&t| t < 200.0)
+        {
+            let back = trace.first_switch(lost, Mode::is_locked);
+            assert!(
+                back.is_some_and(|b| b < 110.0),
+                "{nanos} ns: LOCK lost at {lost} s, back at {back:?}"
+            );
+        }
+        // NTP brings the time back within a few checks.
+        let back = trace
+            .observations
+            .iter()
+            .find(|o| o.t_s > 100.0 && o.phase_ns.abs() < 1e6)
+            .map(|o| o.t_s);
+        assert!(
+            back.is_some_and(|t| t < 130.0),
+            "{nanos} ns: time back at {back:?}"
+        );
+        // NtpOnly 10 s after the last PTP packet, on the monotonic axis.
+        let last_packet = trace
+            .packet_times_s
+            .iter()
+            .copied()
+            .filter(|&t| t < 200.0)
+            .fold(0.0, f64::max);
+        let ntp_only = trace
+            .first_switch(100.0, |m| m == Mode::NtpOnly)
+            .unwrap_or_else(|| panic!("{nanos} ns: never NtpOnly"));
+        assert!(
+            (ntp_only - last_packet - 10.0).abs() < 0.5,
+            "{nanos} ns: NtpOnly at {ntp_only} s, last packet at {last_packet} s"
+        );
+
+        // Without PTP: NTP checks keep their rhythm through the step.
+        let mut sc = with_ntp(0.0);
+        sc.leaders.clear();
+        sc.duration_s = 200.0;
+        sc.external_steps = vec![(100.0, nanos)];
+        let trace = run(&sc);
+        assert_eq!(trace.final_status.external_steps, 1, "{nanos} ns, no PTP");
+        assert_eq!(trace.final_status.mode, Mode::NtpOnly);
+        assert!(
+            trace.ntp_checks >= 12,
+            "{nanos} ns, no PTP: {} checks in 200 s",
+            trace.ntp_checks
+        );
+        // Seen at the next check (nothing else wakes the controller), stepped back at the one
+        // after; without PTP the +50 ppm oscillator then drifts a few ms between slews.
+        assert!(
+            trace.observations.last().unwrap().phase_ns.abs() < 10e6,
+            "{nanos} ns, no PTP: time not brought back"
+        );
+    }
+}

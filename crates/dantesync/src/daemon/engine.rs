@@ -232,6 +232,12 @@ impl Engine {
             Notice::RateChange => {
                 tracing::info!("the clock's natural rate changed: estimate narrowed")
             }
+            Notice::ExternalStep { nanos } => tracing::warn!(
+                "the clock was stepped by {:+.6} s by something other than dantesync (an admin, \
+                 a VM resume, another time service?): rate estimate restarted, the time waits \
+                 for NTP to confirm it again",
+                *nanos as f64 * 1e-9
+            ),
             Notice::NtpCorrection { offset_ns, method } => match method {
                 Method::Step => {
                     tracing::info!("NTP: time corrected by {} µs (step)", offset_ns / 1000)
