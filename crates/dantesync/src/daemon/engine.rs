@@ -89,11 +89,12 @@ impl Engine {
                     let Some(event) = event else { break };
                     let actions = match event {
                         Event::Ptp { message, rx } => {
+                            let rx = self.shared.rx_moment(rx);
                             self.controller.handle_ptp_message(message, rx)
                         }
                         Event::Ntp(report) => {
                             self.controller.set_ntp_sources(report.sources);
-                            let now = self.shared.now();
+                            let now = self.shared.moment();
                             match report.result {
                                 Ok(m) => {
                                     tracing::debug!(
@@ -114,7 +115,7 @@ impl Engine {
                 }
                 () = tokio::time::sleep_until(timer_at), if self.timer.is_some() => {
                     self.timer = None;
-                    let now = self.shared.now();
+                    let now = self.shared.moment();
                     let actions = self.controller.tick(now);
                     self.execute(actions);
                 }
@@ -137,7 +138,7 @@ impl Engine {
                     // The books must follow the clock, not the wish: tell the controller
                     // what the clock really runs at.
                     let actual = self.shared.clock().frequency().unwrap_or(f64::NAN);
-                    let now = self.shared.now();
+                    let now = self.shared.moment();
                     let more = self.controller.frequency_not_applied(now, actual);
                     self.execute(more);
                 }
@@ -147,7 +148,7 @@ impl Engine {
                 }
                 Executed::StepRefused { nanos, error } => {
                     self.clock_result("step the clock", Err(error));
-                    let now = self.shared.now();
+                    let now = self.shared.moment();
                     let more = self.controller.step_not_applied(now, nanos);
                     self.execute(more);
                 }
@@ -156,7 +157,7 @@ impl Engine {
                     _ => {
                         // No NTP task (PTP-only): tell the controller at once, so it does not
                         // wait for an answer that never comes.
-                        let now = self.shared.now();
+                        let now = self.shared.moment();
                         let more = self.controller.handle_ntp_failure(now);
                         self.execute(more);
                     }

@@ -161,8 +161,9 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
 
     let mut controller_cfg = cfg.controller_config();
     controller_cfg.max_frequency_ppm = controller_cfg.max_frequency_ppm.min(clock.max_frequency());
-    let now = clock.now();
-    let mut controller = Controller::new(controller_cfg, now, initial_ppm);
+    let moment = dantesync_core::Moment::new(clock.now(), shared::mono_now());
+    let now = moment.local;
+    let mut controller = Controller::new(controller_cfg, moment, initial_ppm);
     if let Some(saved) = &on_disk {
         // A frequency saved less than a day ago, against a known leader, is a prior: the node
         // locks again within a second of hearing that leader. Older ones only set the start.
@@ -202,7 +203,7 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
     // The starting frequency; a clock that refuses even this cannot be disciplined.
     hooks.stage = Stage::StartFrequency;
     let mut rest = Vec::new();
-    for action in controller.start(now) {
+    for action in controller.start(moment) {
         if !matches!(action, dantesync_core::Action::SetFrequency { .. }) {
             rest.push(action);
             continue;
