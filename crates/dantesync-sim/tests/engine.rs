@@ -406,6 +406,10 @@ fn a_large_ntp_step_does_not_disturb_the_controllers_own_timekeeping() {
     for offset_ms in [20_000.0, -20_000.0] {
         let trace = run(&with_ntp(offset_ms));
         assert_eq!(trace.steps, 1, "one step of {offset_ms} ms");
+        assert_eq!(
+            trace.final_status.external_steps, 0,
+            "its own step is not someone else's"
+        );
         assert!(
             trace.first_switch(0.0, |m| m == Mode::NtpOnly).is_none(),
             "PTP was never silent"
