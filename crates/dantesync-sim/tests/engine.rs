@@ -468,6 +468,22 @@ fn a_wrong_learned_frequency_never_shows_lock_before_the_data_confirm_it() {
             .unwrap_or_else(|| panic!("prior {wrong_by} ppm wrong: never locked"));
         assert!(lock < 20.0, "prior {wrong_by} ppm wrong: LOCK at {lock} s");
     }
+    // Nor does a step of the clock by someone else before the samples confirmed it turn the
+    // prior into knowledge.
+    for wrong_by in [10.0, -10.0] {
+        let mut sc = Scenario::baseline("warm", "S1, restarted with a wrong learned frequency");
+        sc.duration_s = 60.0;
+        sc.learned = Some((-50.0 + wrong_by, 0.003, AM2));
+        sc.external_steps = vec![(2.0, -1_000_000_000)];
+        let trace = run(&sc);
+        assert_eq!(trace.final_status.external_steps, 1);
+        for o in &trace.observations {
+            assert!(
+                !(o.mode.is_locked() && o.error_ppm.abs() >= 5.0),
+                "prior {wrong_by} ppm wrong, stepped at 2 s: LOCK at {o:?}"
+            );
+        }
+    }
     // A right prior still shortens the way to LOCK, once the samples confirm it.
     let right = warm_start(-50.0, AM2);
     let lock = right.first_switch(0.0, Mode::is_locked).unwrap();

@@ -17,8 +17,9 @@ pub(super) struct LearnedPrior {
     /// Whether the samples have confirmed it. A prior that only says what an earlier run
     /// believed (a state file, perhaps learned on another oscillator) shortens acquisition,
     /// but it backs a LOCK or NANO claim only once the data agree with it (see
-    /// [`Controller::confirm_prior`]); the rate known just before a silence, from this run's
-    /// own samples on this oscillator, is confirmed from the start.
+    /// [`Controller::confirm_prior`]); the rate known just before a silence or an external
+    /// step, from this run's own samples on this oscillator, is confirmed from the start
+    /// (unless it still rested on an unconfirmed learned prior).
     pub(super) confirmed: bool,
 }
 
@@ -66,13 +67,16 @@ impl Controller {
     /// honestly; NANO waits for new data.
     pub(super) fn resume_after_silence(&mut self) {
         let leader = self.source.leader().map(|(id, _)| id.grandmaster);
+        // What this run's samples said is known; a learned prior they had not yet confirmed
+        // is not, and passing through a silence (or an external step) does not make it so.
+        let confirmed = self.prior.is_none_or(|p| p.confirmed);
         if let Some(rate) = self.rate() {
             let sigma = rate.sigma_ppm.hypot(self.cfg.learned_floor_ppm);
             self.prior = Some(LearnedPrior {
                 rate_ppm: rate.slope_ppm,
                 sigma_ppm: sigma,
                 leader,
-                confirmed: true,
+                confirmed,
             });
             self.policy
                 .set_applied_sigma(self.policy.applied_sigma().max(sigma));
