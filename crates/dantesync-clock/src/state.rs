@@ -5,8 +5,13 @@
 //! the first minute). So the learned frequency is saved in a small JSON file:
 //!
 //! ```json
-//! {"version": 1, "frequency_ppm": -12.345, "sigma_ppm": 0.02, "leader": "00:1d:c1:0e:31:7a", "saved_at": 1785427891}
+//! {"version": 1, "frequency_ppm": -12.345, "sigma_ppm": 0.02, "leader": "00:1d:c1:0e:31:7a", "saved_at": 1785427891,
+//!  "learned_on": {"kind": "system", "machine_id": "4c4c...", "clocksource": "tsc"}}
 //! ```
+//!
+//! A frequency is a property of one oscillator: the file records which clock it was learned on
+//! ([`LearnedOn`]) and a daemon on another one (a cloned disk image, a swapped mainboard, a
+//! changed kernel clocksource, a simulated clock of another drift) ignores it.
 //!
 //! written atomically (a temporary file in the same directory, fsync, rename over the old one,
 //! fsync the directory), so a crash or power cut leaves either the old file or the new one,
@@ -21,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::units::LINUX_MAX_FREQ_PPM;
+use crate::ClockConfig;
 
 /// The format's version, written into every file.
 pub const STATE_VERSION: u32 = 1;
@@ -48,6 +54,94 @@ pub struct LearnedState {
     pub leader: Option<String>,
     /// When it was saved, seconds since the Unix epoch.
     pub saved_at: u64,
+    /// The clock it was learned on; None in files written before this was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned_on: Option<LearnedOn>,
+}
+
+/// The clock a frequency was learned on: what must be the same for it to apply again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LearnedOn {
+    /// The machine's clock: the machine (`/etc/machine-id`) and the kernel clocksource it
+    /// counts (`/sys/devices/system/clocksource/clocksource0/current_clocksource`; a switch
+    /// from tsc to hpet changes the oscillator). Both None where the OS has no such thing.
+    System {
+        machine_id: Option<String>,
+        clocksource: Option<String>,
+    },
+    /// A simulated clock of this natural drift.
+    Simulated { drift_ppm: f64 },
+}
+
+const MACHINE_ID: &str = "/etc/machine-id";
+const CLOCKSOURCE: &str = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
+
+fn first_line(path: &Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    let line = text.lines().next()?.trim();
+    (!line.is_empty()).then(|| line.to_owned())
+}
+
+impl LearnedOn {
+    /// The clock `config` opens, as it is on this machine now.
+    pub fn of(config: &ClockConfig) -> Self {
+        match *config {
+            ClockConfig::Simulated { drift_ppm, .. } => Self::Simulated { drift_ppm },
+            ClockConfig::System => Self::system_from(Path::new(MACHINE_ID), Path::new(CLOCKSOURCE)),
+        }
+    }
+
+    /// The system clock, identified by the files at these paths (absent files read as None).
+    pub fn system_from(machine_id: &Path, clocksource: &Path) -> Self {
+        Self::System {
+            machine_id: first_line(machine_id),
+            clocksource: first_line(clocksource),
+        }
+    }
+
+    /// Whether a frequency learned on `self` applies to `now`; if not, why.
+    pub fn differs_from(&self, now: &LearnedOn) -> Option<String> {
+        match (self, now) {
+            (Self::Simulated { drift_ppm: a }, Self::Simulated { drift_ppm: b }) => {
+                ((a - b).abs() > 1e-9).then(|| {
+                    format!("learned on a simulated clock of {a} ppm drift, this one has {b} ppm")
+                })
+            }
+            (
+                Self::System {
+                    machine_id: ma,
+                    clocksource: ca,
+                },
+                Self::System {
+                    machine_id: mb,
+                    clocksource: cb,
+                },
+            ) => {
+                if ma != mb {
+                    Some(format!(
+                        "learned on another machine (machine id {} here {})",
+                        ma.as_deref().unwrap_or("unknown"),
+                        mb.as_deref().unwrap_or("unknown")
+                    ))
+                } else if ca != cb {
+                    Some(format!(
+                        "learned on clocksource {}, the kernel now counts {}",
+                        ca.as_deref().unwrap_or("unknown"),
+                        cb.as_deref().unwrap_or("unknown")
+                    ))
+                } else {
+                    None
+                }
+            }
+            (Self::Simulated { .. }, Self::System { .. }) => {
+                Some("learned on a simulated clock, this is the system clock".into())
+            }
+            (Self::System { .. }, Self::Simulated { .. }) => {
+                Some("learned on the system clock, this is a simulated one".into())
+            }
+        }
+    }
 }
 
 fn current_version() -> u32 {
@@ -62,6 +156,16 @@ impl LearnedState {
             sigma_ppm,
             leader,
             saved_at: at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            learned_on: None,
+        }
+    }
+
+    /// Why this state does not apply to a clock `now`, or None if it does. A file that does
+    /// not say what it was learned on does not apply: it may come from any oscillator.
+    pub fn not_for(&self, now: &LearnedOn) -> Option<String> {
+        match &self.learned_on {
+            None => Some("the file does not say which clock it was learned on".into()),
+            Some(on) => on.differs_from(now),
         }
     }
 
@@ -208,6 +312,8 @@ pub struct Persister {
     last_write: Option<(Duration, f64)>,
     /// The latest offer not yet written.
     pending: Option<LearnedState>,
+    /// Written into every state saved: the clock it was learned on.
+    learned_on: Option<LearnedOn>,
 }
 
 impl Persister {
@@ -219,7 +325,15 @@ impl Persister {
             policy,
             last_write: on_disk.map(|s| (Duration::ZERO, s.frequency_ppm)),
             pending: None,
+            learned_on: None,
         }
+    }
+
+    /// Every state written records that it was learned on `on`.
+    #[must_use]
+    pub fn learned_on(mut self, on: LearnedOn) -> Self {
+        self.learned_on = Some(on);
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -268,6 +382,17 @@ impl Persister {
     }
 
     fn write(&mut self, now: Duration, state: &LearnedState) -> Result<(), StateError> {
+        let stamped;
+        let state = match (&self.learned_on, &state.learned_on) {
+            (Some(on), None) => {
+                stamped = LearnedState {
+                    learned_on: Some(on.clone()),
+                    ..state.clone()
+                };
+                &stamped
+            }
+            _ => state,
+        };
         save(&self.path, state)?;
         self.last_write = Some((now, state.frequency_ppm));
         Ok(())
@@ -471,6 +596,65 @@ mod tests {
         assert!(!p.flush(mins(2)).unwrap());
         // A different leader with a 3 ppm different rate: written after the gap.
         assert!(p.offer(mins(2), learned(8.0)).unwrap());
+    }
+
+    #[test]
+    fn a_state_learned_on_another_clock_does_not_apply() {
+        let dir = TempDir::new("identity");
+        let id = dir.0.join("machine-id");
+        let cs = dir.0.join("clocksource");
+        fs::write(&id, "4c4c4544004a\n").unwrap();
+        fs::write(&cs, "tsc\n").unwrap();
+        let here = LearnedOn::system_from(&id, &cs);
+        assert_eq!(
+            here,
+            LearnedOn::System {
+                machine_id: Some("4c4c4544004a".into()),
+                clocksource: Some("tsc".into())
+            }
+        );
+        // The persister stamps what it writes; the same clock reads it back as its own.
+        let path = dir.0.join("state.json");
+        let mut p =
+            Persister::new(path.clone(), PersistPolicy::default(), None).learned_on(here.clone());
+        p.offer(mins(0), learned(-12.0)).unwrap();
+        let back = load(&path).unwrap().unwrap();
+        assert_eq!(back.learned_on, Some(here.clone()));
+        assert_eq!(back.not_for(&here), None);
+        // A cloned disk image on another machine, another clocksource, a simulated clock.
+        fs::write(&id, "9f0e11aa\n").unwrap();
+        let why = back.not_for(&LearnedOn::system_from(&id, &cs)).unwrap();
+        assert!(
+            why.contains("another machine") && why.contains("9f0e11aa"),
+            "{why}"
+        );
+        fs::write(&id, "4c4c4544004a\n").unwrap();
+        fs::write(&cs, "hpet\n").unwrap();
+        let why = back.not_for(&LearnedOn::system_from(&id, &cs)).unwrap();
+        assert!(
+            why.contains("clocksource tsc") && why.contains("hpet"),
+            "{why}"
+        );
+        let sim = |drift_ppm| {
+            LearnedOn::of(&ClockConfig::Simulated {
+                drift_ppm,
+                offset_ms: 0.0,
+            })
+        };
+        assert!(back.not_for(&sim(50.0)).unwrap().contains("simulated"));
+        // A simulated clock's frequency applies only to the same drift.
+        let on_sim = LearnedState {
+            learned_on: Some(sim(50.0)),
+            ..learned(-50.0)
+        };
+        assert_eq!(on_sim.not_for(&sim(50.0)), None);
+        assert!(on_sim.not_for(&sim(-20.0)).unwrap().contains("-20 ppm"));
+        assert!(on_sim.not_for(&here).is_some());
+        // A file that does not say where it was learned is no prior for anyone.
+        assert!(learned(1.0)
+            .not_for(&here)
+            .unwrap()
+            .contains("does not say"));
     }
 
     #[test]

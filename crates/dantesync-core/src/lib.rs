@@ -17,4 +17,4 @@ pub mod wire;
 
 pub use controller::{Action, Controller, ControllerConfig, Notice, NtpMeasurement, Status};
 pub use mode::Mode;
-pub use time::LocalTime;
+pub use time::{LocalTime, Moment, MonoTime};

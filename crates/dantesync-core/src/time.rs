@@ -1,7 +1,9 @@
-//! Local clock readings.
+//! Clock readings.
 //!
-//! Every input to the core carries the local (disciplined) clock's reading at the moment it
-//! happened; the core never reads a clock itself.
+//! Every input to the core carries the moment it happened on two axes: the local
+//! (disciplined) clock's reading, which offsets are measured on, and, where the host has one, a
+//! monotonic clock's (CLOCK_MONOTONIC on Linux, QPC on Windows, true time in the simulator),
+//! which nobody steps. The core never reads a clock itself.
 
 use std::fmt;
 
@@ -45,6 +47,45 @@ impl fmt::Debug for LocalTime {
             self.0.div_euclid(1_000_000_000),
             self.0.rem_euclid(1_000_000_000)
         )
+    }
+}
+
+/// A reading of a monotonic clock: nanoseconds since an arbitrary origin. Nobody steps it, so
+/// the difference of two readings is elapsed time, whatever happened to the local clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct MonoTime(i64);
+
+impl MonoTime {
+    pub const fn from_nanos(nanos: i64) -> Self {
+        Self(nanos)
+    }
+
+    pub const fn nanos(self) -> i64 {
+        self.0
+    }
+}
+
+/// One instant on both axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Moment {
+    pub local: LocalTime,
+    /// None when the host has no monotonic clock: then a step of the local clock by someone
+    /// else cannot be told from elapsed time.
+    pub mono: Option<MonoTime>,
+}
+
+impl Moment {
+    pub const fn new(local: LocalTime, mono: MonoTime) -> Self {
+        Self {
+            local,
+            mono: Some(mono),
+        }
+    }
+}
+
+impl From<LocalTime> for Moment {
+    fn from(local: LocalTime) -> Self {
+        Self { local, mono: None }
     }
 }
 

@@ -126,6 +126,13 @@ impl Oscillator {
         self.steps_made += 1;
     }
 
+    /// Someone else steps the clock (an admin's `date -s`, a VM resume, another time
+    /// service): the value jumps by `nanos`, not counted as one of the controller's steps.
+    pub fn external_step(&mut self, t_ns: i64, nanos: i64) {
+        self.advance(t_ns);
+        self.phase_ns += nanos as f64;
+    }
+
     /// The oscillator as a clock the controller's actions act on at true time `t_ns`.
     pub fn at(&mut self, t_ns: i64) -> OscillatorAt<'_> {
         OscillatorAt { osc: self, t_ns }

@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use dantesync_core::controller::{self, Executed, NtpMeasurement, Task};
-use dantesync_core::{Action, Controller, Mode, Notice, Status};
+use dantesync_core::{Action, Controller, Mode, Moment, MonoTime, Notice, Status};
 
 use crate::leader::Leader;
 use crate::network::{Delivery, Network};
@@ -53,6 +53,8 @@ pub struct Trace {
     /// NTP checks the controller asked for, and those whose result reached it.
     pub ntp_requests: u64,
     pub ntp_checks: u64,
+    /// Steps of the clock made by someone else.
+    pub external_steps: u64,
 }
 
 impl Trace {
@@ -93,6 +95,9 @@ enum Kind {
     },
     NtpDone,
     Observe,
+    ExternalStep {
+        nanos: i64,
+    },
 }
 
 struct World {
@@ -139,10 +144,15 @@ pub fn run(scenario: &Scenario) -> Trace {
         );
     }
     world.push(SIM_EPOCH_NS, Kind::Observe);
+    for &(at_s, nanos) in &scenario.external_steps {
+        world.push(to_ns(at_s), Kind::ExternalStep { nanos });
+    }
 
+    // The monotonic axis is true time: nobody steps it.
+    let moment = |osc: &mut Oscillator, t: i64| Moment::new(osc.read(t), MonoTime::from_nanos(t));
     let mut controller = Controller::new(
         scenario.controller.clone(),
-        osc.read(SIM_EPOCH_NS),
+        moment(&mut osc, SIM_EPOCH_NS),
         scenario.initial_ppm,
     );
     if let Some((ppm, sigma, leader)) = scenario.learned {
@@ -158,10 +168,11 @@ pub fn run(scenario: &Scenario) -> Trace {
         packet_times_s: Vec::new(),
         ntp_requests: 0,
         ntp_checks: 0,
+        external_steps: 0,
     };
     let mut timer_generation = 0u64;
     let end_ns = to_ns(scenario.duration_s);
-    let actions = controller.start(osc.read(SIM_EPOCH_NS));
+    let actions = controller.start(moment(&mut osc, SIM_EPOCH_NS));
     apply(
         actions,
         SIM_EPOCH_NS,
@@ -228,16 +239,21 @@ pub fn run(scenario: &Scenario) -> Trace {
             } => {
                 trace.packets_delivered += 1;
                 trace.packet_times_s.push(since_s);
-                let rx = osc.read(now).add_nanos(timestamp_error_ns);
+                // As the daemon does: the receive timestamp's monotonic time is derived from
+                // it, so the two axes differ by what the clocks differ by now.
+                let rx = Moment::new(
+                    osc.read(now).add_nanos(timestamp_error_ns),
+                    MonoTime::from_nanos(now + timestamp_error_ns),
+                );
                 controller.handle_ptp(&bytes, rx)
             }
             Kind::Tick { generation } if generation == timer_generation => {
-                controller.tick(osc.read(now))
+                controller.tick(moment(&mut osc, now))
             }
             Kind::Tick { .. } => Vec::new(),
             Kind::NtpDone => {
                 trace.ntp_checks += 1;
-                let local = osc.read(now);
+                let local = moment(&mut osc, now);
                 match ntp.as_mut().map(|s| s.answer(osc.phase_ns())) {
                     Some(NtpAnswer::Offset {
                         offset_ns,
@@ -251,6 +267,11 @@ pub fn run(scenario: &Scenario) -> Trace {
                     ),
                     _ => controller.handle_ntp_failure(local),
                 }
+            }
+            Kind::ExternalStep { nanos } => {
+                trace.external_steps += 1;
+                osc.external_step(now, nanos);
+                Vec::new()
             }
             Kind::Observe => {
                 world.push(now + OBSERVE_EVERY_NS, Kind::Observe);

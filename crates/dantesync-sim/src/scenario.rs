@@ -32,6 +32,8 @@ pub struct Scenario {
     pub silences: Vec<(f64, f64)>,
     /// Intervals in which receive timestamps are garbage (±10 ms uniform).
     pub garbage: Vec<(f64, f64)>,
+    /// Steps of the clock made by someone else: (true seconds since the start, ns).
+    pub external_steps: Vec<(f64, i64)>,
     /// The NTP server; None = no NTP (PTP only).
     pub ntp: Option<NtpServerModel>,
     pub controller: ControllerConfig,
@@ -66,6 +68,7 @@ impl Scenario {
             network: NetworkModel::default(),
             silences: Vec::new(),
             garbage: Vec::new(),
+            external_steps: Vec::new(),
             ntp: None,
             controller: ControllerConfig {
                 ntp: None,

@@ -285,7 +285,12 @@ fn a_learned_frequency_locks_a_restarted_node_within_seconds_and_honestly() {
     let lock = warm
         .first_switch(0.0, Mode::is_locked)
         .expect("never locked");
-    assert!(lock < 2.0, "warm LOCK at {lock} s");
+    // The samples must confirm the prior before it backs a LOCK (at 20 µs of jitter they are
+    // good to the needed ~4 ppm after 4 to 8 s); it still locks ahead of a cold start (9.1 s).
+    assert!(lock < 8.0, "warm LOCK at {lock} s");
+    let (cold, _) = by_name("S1").unwrap();
+    let cold_lock = run(&cold).first_switch(0.0, Mode::is_locked).unwrap();
+    assert!(lock < cold_lock - 2.0, "warm {lock} s, cold {cold_lock} s");
     // Honest: every LOCK/NANO claim covered the truth.
     for o in &warm.observations {
         assert!(
@@ -303,7 +308,7 @@ fn a_learned_frequency_locks_a_restarted_node_within_seconds_and_honestly() {
     }
     // The oscillator moved 2 ppm while stopped: still locked early, still honest.
     let moved = warm_start(-48.0, AM2);
-    assert!(moved.first_switch(0.0, Mode::is_locked).unwrap() < 2.0);
+    assert!(moved.first_switch(0.0, Mode::is_locked).unwrap() < 8.0);
     assert!(moved
         .observations
         .iter()
@@ -401,6 +406,10 @@ fn a_large_ntp_step_does_not_disturb_the_controllers_own_timekeeping() {
     for offset_ms in [20_000.0, -20_000.0] {
         let trace = run(&with_ntp(offset_ms));
         assert_eq!(trace.steps, 1, "one step of {offset_ms} ms");
+        assert_eq!(
+            trace.final_status.external_steps, 0,
+            "its own step is not someone else's"
+        );
         assert!(
             trace.first_switch(0.0, |m| m == Mode::NtpOnly).is_none(),
             "PTP was never silent"
@@ -434,4 +443,153 @@ fn lost_ntp_reports_do_not_stop_the_controller_when_ptp_is_absent() {
         trace.ntp_requests
     );
     assert!(trace.final_status.ntp_failing);
+}
+
+/// A prior learned on another oscillator (a cloned disk image, a swapped mainboard) is wrong
+/// by tens of ppm: it may shorten acquisition, never stand in for the data.
+#[test]
+fn a_wrong_learned_frequency_never_shows_lock_before_the_data_confirm_it() {
+    use dantesync_sim::scenario::AM2;
+    // The oscillator drifts +50 ppm, so −50 is the right prior.
+    for wrong_by in [10.0, 40.0, 70.0, -10.0, -40.0, -70.0] {
+        let trace = warm_start(-50.0 + wrong_by, AM2);
+        for o in &trace.observations {
+            assert!(
+                !(o.mode.is_locked() && o.error_ppm.abs() >= 5.0),
+                "prior {wrong_by} ppm wrong: LOCK with the true error at {o:?}"
+            );
+            assert!(
+                !(o.mode == Mode::Nano && o.error_ppm.abs() >= 0.5),
+                "prior {wrong_by} ppm wrong: NANO with the true error at {o:?}"
+            );
+        }
+        let lock = trace
+            .first_switch(0.0, Mode::is_locked)
+            .unwrap_or_else(|| panic!("prior {wrong_by} ppm wrong: never locked"));
+        assert!(lock < 20.0, "prior {wrong_by} ppm wrong: LOCK at {lock} s");
+    }
+    // Nor does a step of the clock by someone else before the samples confirmed it turn the
+    // prior into knowledge.
+    for wrong_by in [10.0, -10.0] {
+        let mut sc = Scenario::baseline("warm", "S1, restarted with a wrong learned frequency");
+        sc.duration_s = 60.0;
+        sc.learned = Some((-50.0 + wrong_by, 0.003, AM2));
+        sc.external_steps = vec![(2.0, -1_000_000_000)];
+        let trace = run(&sc);
+        assert_eq!(trace.final_status.external_steps, 1);
+        for o in &trace.observations {
+            assert!(
+                !(o.mode.is_locked() && o.error_ppm.abs() >= 5.0),
+                "prior {wrong_by} ppm wrong, stepped at 2 s: LOCK at {o:?}"
+            );
+        }
+    }
+    // A right prior still shortens the way to LOCK, once the samples confirm it.
+    let right = warm_start(-50.0, AM2);
+    let lock = right.first_switch(0.0, Mode::is_locked).unwrap();
+    assert!(lock < 8.0, "right prior: LOCK at {lock} s");
+}
+
+/// Someone else steps the clock (`date -s`, a VM resume, another time service) by ±1 s or
+/// −10 s, with and without PTP: silence, timers and NTP checks keep their rhythm on the
+/// monotonic axis, the step is seen and counted once, every mode stays honest.
+#[test]
+fn an_external_step_is_seen_counted_and_keeps_every_mode_honest() {
+    for nanos in [1_000_000_000i64, -1_000_000_000, -10_000_000_000] {
+        // With PTP (and NTP to bring the time back): a step at 100 s, PTP silent from 200 s.
+        let mut sc = with_ntp(0.0);
+        sc.duration_s = 260.0;
+        sc.external_steps = vec![(100.0, nanos)];
+        sc.silences = vec![(200.0, 1e9)];
+        let trace = run(&sc);
+        assert_eq!(trace.external_steps, 1);
+        assert_eq!(trace.final_status.external_steps, 1, "{nanos} ns");
+        let seen: Vec<_> = trace
+            .notices
+            .iter()
+            .filter_map(|(t, n)| match n {
+                Notice::ExternalStep { nanos } => Some((*t, *nanos)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(seen.len(), 1, "{nanos} ns: {seen:?}");
+        assert!(seen[0].0 >= 100.0 && seen[0].0 < 100.5, "{seen:?}");
+        assert!((seen[0].1 - nanos).abs() < 1_000_000, "{nanos}: {seen:?}");
+        for o in &trace.observations {
+            // An NTP slew is a deliberate frequency offset, not a servo error.
+            let error = o.error_ppm - o.slew_ppm;
+            assert!(
+                !(o.mode.is_locked() && error.abs() >= 5.0),
+                "{nanos} ns: dishonest LOCK {o:?}"
+            );
+            assert!(
+                !(o.mode == Mode::Nano && error.abs() >= 0.5),
+                "{nanos} ns: dishonest NANO {o:?}"
+            );
+        }
+        // Still locked through the step; the frequency never ran off.
+        assert!(
+            trace
+                .observations
+                .iter()
+                .filter(|o| o.t_s >= 100.0 && o.t_s < 200.0)
+                .all(|o| (o.error_ppm - o.slew_ppm).abs() < 1.0),
+            "{nanos} ns: the step moved the frequency"
+        );
+        // If the restarted estimate lets LOCK go for a moment, it is back within 10 s.
+        if let Some(lost) = trace
+            .first_switch(100.0, |m| !m.is_locked())
+            .filter(|&t| t < 200.0)
+        {
+            let back = trace.first_switch(lost, Mode::is_locked);
+            assert!(
+                back.is_some_and(|b| b < 110.0),
+                "{nanos} ns: LOCK lost at {lost} s, back at {back:?}"
+            );
+        }
+        // NTP brings the time back within a few checks.
+        let back = trace
+            .observations
+            .iter()
+            .find(|o| o.t_s > 100.0 && o.phase_ns.abs() < 1e6)
+            .map(|o| o.t_s);
+        assert!(
+            back.is_some_and(|t| t < 130.0),
+            "{nanos} ns: time back at {back:?}"
+        );
+        // NtpOnly 10 s after the last PTP packet, on the monotonic axis.
+        let last_packet = trace
+            .packet_times_s
+            .iter()
+            .copied()
+            .filter(|&t| t < 200.0)
+            .fold(0.0, f64::max);
+        let ntp_only = trace
+            .first_switch(100.0, |m| m == Mode::NtpOnly)
+            .unwrap_or_else(|| panic!("{nanos} ns: never NtpOnly"));
+        assert!(
+            (ntp_only - last_packet - 10.0).abs() < 0.5,
+            "{nanos} ns: NtpOnly at {ntp_only} s, last packet at {last_packet} s"
+        );
+
+        // Without PTP: NTP checks keep their rhythm through the step.
+        let mut sc = with_ntp(0.0);
+        sc.leaders.clear();
+        sc.duration_s = 200.0;
+        sc.external_steps = vec![(100.0, nanos)];
+        let trace = run(&sc);
+        assert_eq!(trace.final_status.external_steps, 1, "{nanos} ns, no PTP");
+        assert_eq!(trace.final_status.mode, Mode::NtpOnly);
+        assert!(
+            trace.ntp_checks >= 12,
+            "{nanos} ns, no PTP: {} checks in 200 s",
+            trace.ntp_checks
+        );
+        // Seen at the next check (nothing else wakes the controller), stepped back at the one
+        // after; without PTP the +50 ppm oscillator then drifts a few ms between slews.
+        assert!(
+            trace.observations.last().unwrap().phase_ns.abs() < 10e6,
+            "{nanos} ns, no PTP: time not brought back"
+        );
+    }
 }

@@ -269,7 +269,8 @@ impl Run {
             Notice::RateChange => self.rate_changes += 1,
             Notice::LeaderChanged { previous: None, .. }
             | Notice::NtpCorrection { .. }
-            | Notice::NtpRefused { .. } => {}
+            | Notice::NtpRefused { .. }
+            | Notice::ExternalStep { .. } => {}
         }
     }
 

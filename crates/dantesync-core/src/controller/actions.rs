@@ -45,4 +45,9 @@ pub enum Notice {
     NtpRefused {
         offset_ns: i64,
     },
+    /// Someone else stepped the local clock by this much (positive = forward): the rate
+    /// estimate restarted on the new timescale and the time waits for NTP to confirm it again.
+    ExternalStep {
+        nanos: i64,
+    },
 }

@@ -38,7 +38,7 @@ use crate::mode::Mode;
 use crate::ntp_client::NtpSourceStatus;
 use crate::servo::{EstimatorConfig, FrequencyPolicy, PolicyConfig, RateEstimator};
 use crate::source::{PtpConfig, PtpSource, SourceEvent};
-use crate::time::{secs_to_nanos, LocalTime};
+use crate::time::{secs_to_nanos, LocalTime, Moment};
 use crate::wire::ptpv1::{Message, ParseError};
 
 /// Everything the controller can be tuned by.
@@ -90,6 +90,13 @@ pub struct Controller {
     gate: Option<NtpGate>,
     start_sf: i64,
     steps_total: i64,
+    /// Sum of the steps of the local clock that someone else made, as seen, ns.
+    external_total: i64,
+    /// How many such steps were seen.
+    external_steps: u64,
+    /// At the last input with a monotonic reading: local minus monotonic time with every known
+    /// step taken out, and the monotonic time.
+    axes: Option<(i64, i64)>,
     servo_ppm: f64,
     slew: Option<Slew>,
     /// Integral of the applied frequency up to `integral_at_sf`, ns.
@@ -120,10 +127,14 @@ pub struct Controller {
 impl Controller {
     /// A controller starting at `now` with the clock at `initial_ppm` (a learned frequency,
     /// or the clock's present one).
-    pub fn new(cfg: ControllerConfig, now: LocalTime, initial_ppm: f64) -> Self {
-        let sf = now.nanos();
+    pub fn new(cfg: ControllerConfig, now: impl Into<Moment>, initial_ppm: f64) -> Self {
+        let now = now.into();
+        let sf = now.local.nanos();
         let limit = cfg.max_frequency_ppm;
         Self {
+            external_total: 0,
+            external_steps: 0,
+            axes: now.mono.map(|m| (sf.saturating_sub(m.nanos()), m.nanos())),
             source: PtpSource::new(cfg.ptp.clone()),
             estimator: RateEstimator::new(cfg.estimator.clone()),
             policy: FrequencyPolicy::new(cfg.policy.clone()),
@@ -165,16 +176,17 @@ impl Controller {
     }
 
     /// The first actions: set the starting frequency, and plan the first NTP check and timer.
-    pub fn start(&mut self, now: LocalTime) -> Vec<Action> {
+    pub fn start(&mut self, now: impl Into<Moment>) -> Vec<Action> {
         let mut out = vec![Action::SetFrequency {
             ppm: self.total_ppm(),
         }];
-        self.evaluate(self.sf(now), &mut out);
+        let sf = self.enter(now.into(), &mut out);
+        self.evaluate(sf, &mut out);
         out
     }
 
     /// A PTP datagram received at `rx` (the local clock's receive timestamp).
-    pub fn handle_ptp(&mut self, bytes: &[u8], rx: LocalTime) -> Vec<Action> {
+    pub fn handle_ptp(&mut self, bytes: &[u8], rx: impl Into<Moment>) -> Vec<Action> {
         self.handle_ptp_message(Message::parse(bytes), rx)
     }
 
@@ -183,10 +195,12 @@ impl Controller {
     pub fn handle_ptp_message(
         &mut self,
         parsed: Result<Message, ParseError>,
-        rx: LocalTime,
+        rx: impl Into<Moment>,
     ) -> Vec<Action> {
+        let rx = rx.into();
         let mut out = Vec::new();
-        let sf = self.sf(rx);
+        let sf = self.enter(rx, &mut out);
+        let rx = rx.local;
         self.advance(sf, &mut out);
         let silent_s = self.last_sample_sf.map(|t| (sf as f64 - t as f64) * 1e-9);
         if !self.silence_handled && silent_s.is_some_and(|s| s >= self.cfg.ptp.offline_timeout_s) {
@@ -215,9 +229,9 @@ impl Controller {
     }
 
     /// A timer tick: detects silence, starts due NTP checks, ends slews.
-    pub fn tick(&mut self, now: LocalTime) -> Vec<Action> {
+    pub fn tick(&mut self, now: impl Into<Moment>) -> Vec<Action> {
         let mut out = Vec::new();
-        let sf = self.sf(now);
+        let sf = self.enter(now.into(), &mut out);
         // A tick consumes the timer: re-arm even if the deadline is unchanged (a timer that
         // fires a hair early must not leave the controller without one).
         self.timer_sf = None;
@@ -260,6 +274,7 @@ impl Controller {
             estimator: self.estimator.counters(),
             host: HostStatus::default(),
             ntp_sources: self.ntp_sources.clone(),
+            external_steps: self.external_steps,
         }
     }
 

@@ -6,7 +6,7 @@ use super::books::Slew;
 use super::{Action, Controller, GateDecision, Method, Notice, NtpMeasurement, NtpStatus};
 use crate::mode::Mode;
 use crate::ntp_client::NtpSourceStatus;
-use crate::time::{secs_to_nanos, LocalTime};
+use crate::time::{secs_to_nanos, LocalTime, Moment};
 
 /// How long an NTP confirmation keeps the node's time counted as synchronised (s).
 const SYNC_VALID_S: f64 = 600.0;
@@ -30,9 +30,11 @@ pub fn ntp_interval_s(mode: Mode, accumulated_phase_us: f64) -> f64 {
 
 impl Controller {
     /// A completed NTP check, reported at `now`.
-    pub fn handle_ntp_result(&mut self, now: LocalTime, m: NtpMeasurement) -> Vec<Action> {
+    pub fn handle_ntp_result(&mut self, now: impl Into<Moment>, m: NtpMeasurement) -> Vec<Action> {
+        let now = now.into();
         let mut out = Vec::new();
-        let sf = self.sf(now);
+        let sf = self.enter(now, &mut out);
+        let now = now.local;
         self.advance(sf, &mut out);
         self.ntp_in_flight = false;
         self.ntp_failing = false;
@@ -70,9 +72,9 @@ impl Controller {
     }
 
     /// An NTP check that failed (no usable answer), reported at `now`.
-    pub fn handle_ntp_failure(&mut self, now: LocalTime) -> Vec<Action> {
+    pub fn handle_ntp_failure(&mut self, now: impl Into<Moment>) -> Vec<Action> {
         let mut out = Vec::new();
-        let sf = self.sf(now);
+        let sf = self.enter(now.into(), &mut out);
         self.advance(sf, &mut out);
         self.ntp_in_flight = false;
         self.ntp_failing = true;

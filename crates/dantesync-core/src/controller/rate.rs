@@ -14,6 +14,13 @@ pub(super) struct LearnedPrior {
     pub(super) rate_ppm: f64,
     pub(super) sigma_ppm: f64,
     pub(super) leader: Option<Uuid>,
+    /// Whether the samples have confirmed it. A prior that only says what an earlier run
+    /// believed (a state file, perhaps learned on another oscillator) shortens acquisition,
+    /// but it backs a LOCK or NANO claim only once the data agree with it (see
+    /// [`Controller::confirm_prior`]); the rate known just before a silence or an external
+    /// step, from this run's own samples on this oscillator, is confirmed from the start
+    /// (unless it still rested on an unconfirmed learned prior).
+    pub(super) confirmed: bool,
 }
 
 /// The rate as the controller uses it: the estimator's, combined with a learned prior while
@@ -47,6 +54,7 @@ impl Controller {
             rate_ppm: -ppm,
             sigma_ppm: sigma,
             leader,
+            confirmed: false,
         });
         self.policy.set_applied_sigma(sigma);
         self
@@ -59,12 +67,16 @@ impl Controller {
     /// honestly; NANO waits for new data.
     pub(super) fn resume_after_silence(&mut self) {
         let leader = self.source.leader().map(|(id, _)| id.grandmaster);
+        // What this run's samples said is known; a learned prior they had not yet confirmed
+        // is not, and passing through a silence (or an external step) does not make it so.
+        let confirmed = self.prior.is_none_or(|p| p.confirmed);
         if let Some(rate) = self.rate() {
             let sigma = rate.sigma_ppm.hypot(self.cfg.learned_floor_ppm);
             self.prior = Some(LearnedPrior {
                 rate_ppm: rate.slope_ppm,
                 sigma_ppm: sigma,
                 leader,
+                confirmed,
             });
             self.policy
                 .set_applied_sigma(self.policy.applied_sigma().max(sigma));
@@ -81,6 +93,21 @@ impl Controller {
         if (e.slope_ppm - p.rate_ppm).abs() > 3.0 * e.sigma_ppm.hypot(p.sigma_ppm) {
             self.prior = None;
             self.policy.rate_changed();
+        }
+    }
+
+    /// A learned prior is confirmed once the samples alone put the rate within the LOCK
+    /// threshold of it, by at least one of their standard errors: |data − prior| + σ_data <
+    /// `lock_ppm`. Until then the mode rests on the samples alone, exactly as at a cold start;
+    /// the prior only set the starting frequency. A prior wrong by 10 ppm passes this only
+    /// after a 2 to 3σ excursion of the data, by which time the contradiction test usually
+    /// drops it; a right one passes as soon as the samples are good to about 4 ppm.
+    pub(super) fn confirm_prior(&mut self) {
+        let lock_ppm = self.modes.thresholds().lock_ppm;
+        if let (Some(p), Some(e)) = (self.prior.as_mut(), self.estimator.estimate()) {
+            if !p.confirmed && (e.slope_ppm - p.rate_ppm).abs() + e.sigma_ppm < lock_ppm {
+                p.confirmed = true;
+            }
         }
     }
 
@@ -127,6 +154,7 @@ impl Controller {
             out.push(Action::Notice(Notice::RateChange));
         }
         self.drop_contradicted_prior();
+        self.confirm_prior();
         let Some(est) = self.rate() else {
             return;
         };
@@ -155,8 +183,16 @@ impl Controller {
         }
     }
 
+    /// The bound the mode rests on: of the rate with the prior once the data confirmed it,
+    /// of the samples alone before.
     pub(super) fn error_bound(&self) -> Option<f64> {
-        let rate = self.rate()?;
+        let rate = match self.prior {
+            Some(p) if !p.confirmed => self.estimator.estimate().map(|e| Rate {
+                slope_ppm: e.slope_ppm,
+                sigma_ppm: e.sigma_ppm,
+            })?,
+            _ => self.rate()?,
+        };
         Some((rate.slope_ppm + self.servo_ppm).abs() + 3.0 * rate.sigma_ppm)
     }
 }

@@ -78,6 +78,9 @@ pub struct Status {
     /// unreachable / denied..., and its last burst (offset, delay, spread, samples). Shared, so
     /// that a snapshot stays cheap to copy (it is taken after every event).
     pub ntp_sources: Arc<[NtpSourceStatus]>,
+    /// Steps of the clock made by someone else (an admin, a VM resume, another time service),
+    /// seen as a jump of the local clock against the monotonic one.
+    pub external_steps: u64,
 }
 
 /// The daemon's own part of the snapshot: what the controller cannot know.

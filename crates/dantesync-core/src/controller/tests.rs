@@ -276,3 +276,45 @@ fn a_message_parsed_by_the_host_counts_as_the_datagram_would() {
     assert_eq!(x, y);
     assert_eq!((y.received, y.samples, y.malformed), (3, 1, 1));
 }
+
+#[test]
+fn a_step_by_someone_else_is_seen_once_with_its_size_and_timers_stay_on_elapsed_time() {
+    use crate::time::{Moment, MonoTime};
+    let both = |mono_s: f64, local_shift_ns: i64| {
+        let mono = (mono_s * 1e9) as i64;
+        Moment::new(at_ns(mono + local_shift_ns), MonoTime::from_nanos(mono))
+    };
+    let external = |actions: &[Action]| -> Vec<i64> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Notice(Notice::ExternalStep { nanos }) => Some(*nanos),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut c = Controller::new(ptp_only(), both(0.0, 0), 0.0);
+    let start = c.start(both(0.0, 0));
+    assert!(
+        start.contains(&Action::SetTimer { at: at(10) }),
+        "{start:?}"
+    );
+    // Half a millisecond of disagreement is the clocks' drift and reading jitter, not a step.
+    assert!(external(&c.tick(both(1.0, 500_000))).is_empty());
+    // Someone sets the clock back 10 s at 2 s: seen at the next input, with its size.
+    let seen = c.tick(both(3.0, -10 * S));
+    assert_eq!(external(&seen), vec![-10 * S - 500_000]);
+    assert_eq!(c.status().external_steps, 1);
+    // The INIT timeout still comes 10 s after the start in elapsed time, though the local
+    // clock then reads less than at the start.
+    let t = c.tick(both(5.0, -10 * S));
+    assert!(external(&t).is_empty(), "counted once");
+    assert_eq!(c.mode(), Mode::Init);
+    let timeout = c.tick(both(10.0, -10 * S));
+    assert_eq!(c.mode(), Mode::NtpOnly, "{timeout:?}");
+    // A host without a monotonic clock: steps cannot be told from elapsed time, none counted.
+    let mut plain = Controller::new(ptp_only(), at(0), 0.0);
+    plain.start(at(0));
+    assert!(external(&plain.tick(at(-8))).is_empty());
+    assert_eq!(plain.status().external_steps, 0);
+}

@@ -6,7 +6,7 @@ use super::access::AccessList;
 use super::rate_limit::{RateLimit, RateLimiter, Verdict};
 use super::reply::{kiss_of_death, reply};
 use super::state::ServerState;
-use crate::time::LocalTime;
+use crate::time::{LocalTime, Moment};
 use crate::wire::ntp::{classify, Mode, NtpHeader, PacketKind, ParseError, HEADER_LEN};
 
 /// What to do with one request.
@@ -124,15 +124,17 @@ impl Responder {
 
     /// The response to `request` from `src`, received at `rx`, answered with the clock read
     /// at `tx` (as late as the host can; see [`patch_transmit`]). The rules are in the module
-    /// documentation.
+    /// documentation. The rate limit measures its intervals on `rx`'s monotonic axis when it
+    /// has one, so a step of the clock neither refills nor empties a source's allowance.
     pub fn respond(
         &mut self,
         request: &[u8],
         src: IpAddr,
-        rx: LocalTime,
+        rx: impl Into<Moment>,
         state: &ServerState,
         tx: LocalTime,
     ) -> Response {
+        let rx = rx.into();
         self.counters.received += 1;
         let response = self.decide(request, src, rx, state, tx);
         match &response {
@@ -155,7 +157,7 @@ impl Responder {
         &mut self,
         request: &[u8],
         src: IpAddr,
-        rx: LocalTime,
+        rx: Moment,
         state: &ServerState,
         tx: LocalTime,
     ) -> Response {
@@ -166,12 +168,14 @@ impl Responder {
             Ok(h) => h,
             Err(reason) => return Response::Drop(reason),
         };
+        // The limiter only measures intervals: any axis does, the monotonic one best.
+        let limit_at = LocalTime::from_nanos(rx.mono.map_or(rx.local.nanos(), |m| m.nanos()));
         let verdict = match &mut self.limiter {
-            Some(limiter) => limiter.check(src, rx),
+            Some(limiter) => limiter.check(src, limit_at),
             None => Verdict::Answer,
         };
         match verdict {
-            Verdict::Answer => Response::Reply(reply(&request, rx, state, tx)),
+            Verdict::Answer => Response::Reply(reply(&request, rx.local, state, tx)),
             Verdict::KissOfDeath => Response::KissOfDeath(kiss_of_death(&request, state)),
             Verdict::Drop => Response::Drop(DropReason::RateLimited),
         }
@@ -494,6 +498,40 @@ mod tests {
             r.respond(&req, other, rx(), &synced(), tx()),
             Response::Reply(_)
         ));
+    }
+
+    #[test]
+    fn a_step_of_the_clock_does_not_refill_a_flooding_sources_allowance() {
+        use crate::time::MonoTime;
+        let limit = RateLimit {
+            burst: 4,
+            interval_ns: 1_000_000_000,
+            kod_burst: 2,
+            ..RateLimit::default()
+        };
+        let mut r = Responder::new(ResponderConfig {
+            rate_limit: Some(limit),
+            ..Default::default()
+        });
+        let req = request(4, 3);
+        // 20 requests a second for 2 s; someone steps the clock 60 s forward after 1 s.
+        let mut replies = 0;
+        for i in 0..40i64 {
+            let mono = i * 50_000_000;
+            let step = if i >= 20 { 60_000_000_000 } else { 0 };
+            let at = Moment::new(
+                LocalTime::from_nanos(T1 + mono + step),
+                MonoTime::from_nanos(mono),
+            );
+            if matches!(
+                r.respond(&req, CLIENT, at, &synced(), tx()),
+                Response::Reply(_)
+            ) {
+                replies += 1;
+            }
+        }
+        // The burst, then one a second: the step bought the flood nothing.
+        assert_eq!(replies, 5);
     }
 
     #[test]

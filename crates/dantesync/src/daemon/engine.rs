@@ -89,11 +89,12 @@ impl Engine {
                     let Some(event) = event else { break };
                     let actions = match event {
                         Event::Ptp { message, rx } => {
+                            let rx = self.shared.rx_moment(rx);
                             self.controller.handle_ptp_message(message, rx)
                         }
                         Event::Ntp(report) => {
                             self.controller.set_ntp_sources(report.sources);
-                            let now = self.shared.now();
+                            let now = self.shared.moment();
                             match report.result {
                                 NtpCheck::Measured(m) => {
                                     tracing::debug!(
@@ -118,7 +119,7 @@ impl Engine {
                 }
                 () = tokio::time::sleep_until(timer_at), if self.timer.is_some() => {
                     self.timer = None;
-                    let now = self.shared.now();
+                    let now = self.shared.moment();
                     let actions = self.controller.tick(now);
                     self.execute(actions);
                 }
@@ -141,7 +142,7 @@ impl Engine {
                     // The books must follow the clock, not the wish: tell the controller
                     // what the clock really runs at.
                     let actual = self.shared.clock().frequency().unwrap_or(f64::NAN);
-                    let now = self.shared.now();
+                    let now = self.shared.moment();
                     let more = self.controller.frequency_not_applied(now, actual);
                     self.execute(more);
                 }
@@ -151,7 +152,7 @@ impl Engine {
                 }
                 Executed::StepRefused { nanos, error } => {
                     self.clock_result("step the clock", Err(error));
-                    let now = self.shared.now();
+                    let now = self.shared.moment();
                     let more = self.controller.step_not_applied(now, nanos);
                     self.execute(more);
                 }
@@ -160,7 +161,7 @@ impl Engine {
                     _ => {
                         // No NTP task (PTP-only): tell the controller at once, so it does not
                         // wait for an answer that never comes.
-                        let now = self.shared.now();
+                        let now = self.shared.moment();
                         let more = self.controller.handle_ntp_failure(now);
                         self.execute(more);
                     }
@@ -236,6 +237,12 @@ impl Engine {
             Notice::RateChange => {
                 tracing::info!("the clock's natural rate changed: estimate narrowed")
             }
+            Notice::ExternalStep { nanos } => tracing::warn!(
+                "the clock was stepped by {:+.6} s by something other than dantesync (an admin, \
+                 a VM resume, another time service?): rate estimate restarted, the time waits \
+                 for NTP to confirm it again",
+                *nanos as f64 * 1e-9
+            ),
             Notice::NtpCorrection { offset_ns, method } => match method {
                 Method::Step => {
                     tracing::info!("NTP: time corrected by {} µs (step)", offset_ns / 1000)

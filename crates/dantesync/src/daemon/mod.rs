@@ -33,10 +33,11 @@ mod systemd;
 mod win_service;
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use dantesync_clock::state::{self, PersistPolicy, Persister};
+use dantesync_clock::state::{self, LearnedOn, PersistPolicy, Persister};
 use dantesync_core::Controller;
 use tokio::sync::mpsc;
 
@@ -100,7 +101,26 @@ fn run_with(flags: &Flags<'_>, hooks: &mut ServiceHooks) -> Result<(), Stage> {
     }
 }
 
-async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
+/// Where this daemon keeps its learned state. A simulated clock never shares the system's
+/// state file (or, through it, the instance lock): its learned frequency belongs to no real
+/// oscillator, and the system clock's next start would read it as its prior. Unless the config
+/// names a file of its own, it lives in a per-process temporary directory.
+fn state_file_for(cfg: &Config) -> (PathBuf, bool) {
+    let is_default = cfg.state_file == config::default_state_file();
+    match cfg.clock {
+        ClockKind::Simulated { .. } if is_default => (
+            std::env::temp_dir()
+                .join(format!("dantesync-simulated-{}", std::process::id()))
+                .join("state.json"),
+            true,
+        ),
+        _ => (cfg.state_file.clone(), false),
+    }
+}
+
+async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
+    let (state_file, temporary_state) = state_file_for(&cfg);
+    cfg.state_file = state_file;
     hooks.stage = Stage::InstanceLock;
     let lock_path = lock::lock_path(&cfg.state_file, cfg.clock == ClockKind::System);
     let instance = lock::acquire(&lock_path)?;
@@ -115,8 +135,20 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
         format!("clock: {e}")
     })?;
 
+    let learned_on = LearnedOn::of(&cfg.clock);
     let on_disk = match state::load(&cfg.state_file) {
-        Ok(s) => s,
+        Ok(Some(s)) => match s.not_for(&learned_on) {
+            None => Some(s),
+            Some(why) => {
+                tracing::info!(
+                    "{}: not using the learned frequency {:+.3} ppm: {why}",
+                    cfg.state_file.display(),
+                    s.frequency_ppm
+                );
+                None
+            }
+        },
+        Ok(None) => None,
         Err(e) => {
             tracing::warn!("{e}; starting without a learned frequency");
             None
@@ -129,8 +161,9 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
 
     let mut controller_cfg = cfg.controller_config();
     controller_cfg.max_frequency_ppm = controller_cfg.max_frequency_ppm.min(clock.max_frequency());
-    let now = clock.now();
-    let mut controller = Controller::new(controller_cfg, now, initial_ppm);
+    let moment = dantesync_core::Moment::new(clock.now(), shared::mono_now());
+    let now = moment.local;
+    let mut controller = Controller::new(controller_cfg, moment, initial_ppm);
     if let Some(saved) = &on_disk {
         // A frequency saved less than a day ago, against a known leader, is a prior: the node
         // locks again within a second of hearing that leader. Older ones only set the start.
@@ -170,7 +203,7 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
     // The starting frequency; a clock that refuses even this cannot be disciplined.
     hooks.stage = Stage::StartFrequency;
     let mut rest = Vec::new();
-    for action in controller.start(now) {
+    for action in controller.start(moment) {
         if !matches!(action, dantesync_core::Action::SetFrequency { .. }) {
             rest.push(action);
             continue;
@@ -245,7 +278,8 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
         cfg.state_file.clone(),
         PersistPolicy::default(),
         on_disk.as_ref(),
-    );
+    )
+    .learned_on(learned_on);
     let mut engine = Engine::new(controller, shared, ntp_tx, persister, notifier);
     engine.execute(rest);
     let service_stop = hooks.stop.take();
@@ -259,6 +293,13 @@ async fn daemon(cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String> {
         }
     };
     engine.run(event_rx, stop).await;
+    drop(instance);
+    if temporary_state {
+        // Per-process: nothing in it is of use to any later run.
+        if let Some(dir) = cfg.state_file.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
     Ok(())
 }
 
@@ -326,5 +367,49 @@ async fn shutdown_signal() -> &'static str {
             std::future::pending::<()>().await;
         }
         "Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_simulated_clock_keeps_its_state_away_from_the_systems() {
+        let system = Config::default();
+        assert_eq!(
+            state_file_for(&system),
+            (config::default_state_file(), false)
+        );
+        let simulated = Config {
+            clock: ClockKind::Simulated {
+                drift_ppm: 50.0,
+                offset_ms: 0.0,
+            },
+            ..Config::default()
+        };
+        let (path, temporary) = state_file_for(&simulated);
+        assert!(temporary);
+        assert_ne!(path, config::default_state_file());
+        assert!(path.starts_with(std::env::temp_dir()), "{}", path.display());
+        assert!(
+            path.parent()
+                .unwrap()
+                .ends_with(format!("dantesync-simulated-{}", std::process::id())),
+            "{}",
+            path.display()
+        );
+        // So is its instance lock: a simulated daemon never holds the system's.
+        let lock = lock::lock_path(&path, false);
+        assert_eq!(lock.parent(), path.parent());
+        // A state file the config names is used as it is.
+        let named = Config {
+            state_file: PathBuf::from("/tmp/x/state.json"),
+            ..simulated
+        };
+        assert_eq!(
+            state_file_for(&named),
+            (PathBuf::from("/tmp/x/state.json"), false)
+        );
     }
 }

@@ -165,7 +165,7 @@ pub async fn serve(sock: NtpServeSocket, settings: ServeSettings, shared: Arc<Sh
             let state = state.get_or_insert_with(|| current_state(&shared, &settings.header, rx));
             // The transmit time is read after the responder, right before `send` (below);
             // `rx` only holds its place.
-            match responder.respond(bytes, from.ip(), rx, state, rx) {
+            match responder.respond(bytes, from.ip(), shared.rx_moment(rx), state, rx) {
                 Response::Reply(mut reply) => {
                     patch_transmit(&mut reply, shared.now());
                     send(&sock.socket, &reply, from);

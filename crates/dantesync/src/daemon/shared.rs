@@ -12,9 +12,18 @@ use dantesync_core::ntp_client::NtpSourceStatus;
 use dantesync_core::ntp_server::{Counters as NtpServerCounters, UpstreamInfo};
 use dantesync_core::query_server::QueryCounters;
 use dantesync_core::wire::ptpv1::{Message, ParseError};
-use dantesync_core::{LocalTime, NtpMeasurement, Status};
+use dantesync_core::{LocalTime, Moment, MonoTime, NtpMeasurement, Status};
 
 use crate::config::PtpSettings;
+
+/// The monotonic axis: nanoseconds since the first reading in this process, from
+/// `std::time::Instant` (CLOCK_MONOTONIC on Linux, QueryPerformanceCounter on Windows), which
+/// no one can step.
+pub fn mono_now() -> MonoTime {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    MonoTime::from_nanos(i64::try_from(origin.elapsed().as_nanos()).unwrap_or(i64::MAX))
+}
 
 /// An input for the engine task, which owns the controller.
 #[derive(Debug)]
@@ -97,6 +106,25 @@ impl Shared {
 
     pub fn now(&self) -> LocalTime {
         self.clock().now()
+    }
+
+    /// Now on both axes: the disciplined clock and the monotonic one ([`mono_now`]), read
+    /// back to back.
+    pub fn moment(&self) -> Moment {
+        let clock = self.clock();
+        let mono = mono_now();
+        Moment::new(clock.now(), mono)
+    }
+
+    /// A receive timestamp of the disciplined clock on both axes. The kernel stamps only
+    /// the disciplined clock; its monotonic time is derived with the two clocks' difference
+    /// now (the datagram arrived moments ago), so a step by someone else shows in the next
+    /// input's difference, never as an error of this one.
+    pub fn rx_moment(&self, rx: LocalTime) -> Moment {
+        let now = self.moment();
+        let mono = now.mono.unwrap_or_default().nanos();
+        let age = now.local.nanos_since(rx);
+        Moment::new(rx, MonoTime::from_nanos(mono.saturating_sub(age)))
     }
 
     pub fn publish_upstream(&self, upstream: UpstreamInfo) {

@@ -338,6 +338,14 @@ pub static STATUS: &[Field] = &[
         query: &[Wire::At(208)],
     },
     Field {
+        path: "status.external_steps",
+        unit: Unit::Count,
+        help: "Steps of the clock made by something other than dantesync (an admin, a VM resume, another time service), seen against the monotonic clock.",
+        read: Read::Number(|v| Some(Num::Uint(v.status.external_steps))),
+        metrics: &[Metric::counter("dantesync_external_steps_total")],
+        query: &[],
+    },
+    Field {
         path: "status.host.query",
         unit: Unit::Object,
         help: "The UDP query API's datagrams by outcome since the start.",
