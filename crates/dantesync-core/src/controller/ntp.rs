@@ -87,9 +87,9 @@ impl Controller {
     /// outside the LAN is asked every 64 s, while checks come every 10 to 30 s): nothing was
     /// measured and nothing failed, so the last measurement, the failing flag and the gate
     /// stay as the last check that asked a server left them; only the next check is planned.
-    pub fn handle_ntp_idle(&mut self, now: LocalTime) -> Vec<Action> {
+    pub fn handle_ntp_idle(&mut self, now: impl Into<Moment>) -> Vec<Action> {
         let mut out = Vec::new();
-        let sf = self.sf(now);
+        let sf = self.enter(now.into(), &mut out);
         self.advance(sf, &mut out);
         self.ntp_in_flight = false;
         self.schedule_ntp(sf, None);
