@@ -22,6 +22,7 @@ mod rate;
 pub mod status;
 #[cfg(test)]
 mod tests;
+mod traffic;
 
 pub use actions::{Action, Notice};
 use books::Slew;
@@ -103,6 +104,7 @@ pub struct Controller {
     integral_ns: f64,
     integral_at_sf: i64,
     last_sample_sf: Option<i64>,
+    traffic: traffic::Traffic,
     last_offset_ns: Option<i128>,
     last_eval_sf: i64,
     accumulated_phase_us: f64,
@@ -147,6 +149,7 @@ impl Controller {
             integral_ns: 0.0,
             integral_at_sf: sf,
             last_sample_sf: None,
+            traffic: traffic::Traffic::default(),
             last_offset_ns: None,
             last_eval_sf: sf,
             accumulated_phase_us: 0.0,
@@ -202,6 +205,7 @@ impl Controller {
         let sf = self.enter(rx, &mut out);
         let rx = rx.local;
         self.advance(sf, &mut out);
+        self.traffic.packet(sf);
         let silent_s = self.last_sample_sf.map(|t| (sf as f64 - t as f64) * 1e-9);
         if !self.silence_handled && silent_s.is_some_and(|s| s >= self.cfg.ptp.offline_timeout_s) {
             self.resume_after_silence();
@@ -257,6 +261,8 @@ impl Controller {
             window_s: est.map_or(0.0, |e| e.span_s),
             ptp_offset_ns: self.last_offset_ns,
             last_ptp_sample: self.last_sample_sf.map(|sf| self.local(sf)),
+            last_ptp_packet: self.traffic.last().map(|sf| self.local(sf)),
+            ptp_packets_per_s: self.traffic.per_second(),
             leader: self.source.leader().map(|(id, quality)| LeaderStatus {
                 id,
                 quality,

@@ -53,6 +53,10 @@ pub struct Status {
     /// Last raw PTP offset T2 − T1 (meaningless in absolute terms: Dante sends uptime), ns.
     pub ptp_offset_ns: Option<i128>,
     pub last_ptp_sample: Option<LocalTime>,
+    /// When the last PTP datagram of any kind came (from any sender, usable or not).
+    pub last_ptp_packet: Option<LocalTime>,
+    /// PTP datagrams per second over the 10 s up to the last one; `None` before any.
+    pub ptp_packets_per_s: Option<f64>,
     pub leader: Option<LeaderStatus>,
     pub ntp: Option<NtpStatus>,
     pub ntp_failing: bool,

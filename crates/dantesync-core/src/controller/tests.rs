@@ -318,3 +318,25 @@ fn a_step_by_someone_else_is_seen_once_with_its_size_and_timers_stay_on_elapsed_
     assert!(external(&plain.tick(at(-8))).is_empty());
     assert_eq!(plain.status().external_steps, 0);
 }
+
+#[test]
+fn every_ptp_datagram_counts_as_traffic_usable_or_not() {
+    let mut c = Controller::new(ptp_only(), at(0), 0.0);
+    c.start(at(0));
+    assert_eq!(c.status().last_ptp_packet, None);
+    assert_eq!(c.status().ptp_packets_per_s, None);
+    // Garbage and pairs alike, eight a second for 20 s.
+    for i in 0..80u16 {
+        let t = i64::from(i) * S / 4;
+        let (sync, follow_up) = sync_pair(i, t);
+        c.handle_ptp(b"not PTP", at_ns(t));
+        if i % 2 == 0 {
+            c.handle_ptp(&sync, at_ns(t + 1_000));
+        } else {
+            c.handle_ptp(&follow_up, at_ns(t + 1_000));
+        }
+    }
+    let s = c.status();
+    assert_eq!(s.last_ptp_packet, Some(at_ns(79 * S / 4 + 1_000)));
+    assert_eq!(s.ptp_packets_per_s, Some(8.0));
+}

@@ -34,6 +34,8 @@ pub(super) fn view() -> View {
     s.window_s = 60.0;
     s.ptp_offset_ns = Some(123_456_789);
     s.last_ptp_sample = Some(LocalTime::from_nanos(NOW_NS - 250_000_000));
+    s.last_ptp_packet = Some(LocalTime::from_nanos(NOW_NS - 125_000_000));
+    s.ptp_packets_per_s = Some(8.0);
     s.leader = Some(LeaderStatus {
         id: LeaderId {
             sender: Uuid([0, 0x1d, 0xc1, 1, 2, 3]),
@@ -339,4 +341,19 @@ fn the_history_query_takes_since_and_ignores_anything_else() {
     ] {
         assert_eq!(since_param(junk), None, "{junk:?}");
     }
+}
+
+#[test]
+fn ptp_traffic_shows_its_rate_until_it_is_ten_seconds_old() {
+    let mut v = view();
+    let doc = status_json::document(&v);
+    assert_eq!(doc["status"]["ptp_packets_per_s"], json!(8.0));
+    assert_eq!(doc["status"]["last_ptp_packet"]["age_s"], json!(0.125));
+    // Nothing for 11 s: the controller heard of no time since, the reader says 0.
+    v.status.last_ptp_packet = Some(LocalTime::from_nanos(NOW_NS - 11_000_000_000));
+    let doc = status_json::document(&v);
+    assert_eq!(doc["status"]["ptp_packets_per_s"], json!(0.0));
+    let e = prom_text::parse(&metrics::render(&v)).unwrap();
+    assert_eq!(e.value("dantesync_ptp_packets_per_second"), Some(0.0));
+    assert_eq!(e.value("dantesync_ptp_last_packet_age_seconds"), Some(11.0));
 }

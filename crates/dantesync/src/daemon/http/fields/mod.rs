@@ -127,6 +127,8 @@ pub enum Unit {
     Seconds,
     /// A number of things.
     Count,
+    /// Things per second.
+    PerSecond,
     /// A number standing for a name (the query API's mode byte).
     Code,
     Bool,
@@ -147,6 +149,7 @@ impl Unit {
             Unit::Nanos => "ns",
             Unit::Seconds => "s",
             Unit::Count => "count",
+            Unit::PerSecond => "per s",
             Unit::Code => "code",
             Unit::Bool => "bool",
             Unit::Text => "text",

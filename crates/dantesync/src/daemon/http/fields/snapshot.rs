@@ -6,6 +6,7 @@ use dantesync_core::Mode;
 use serde_json::{json, Value};
 
 use super::super::status_json::{self as shape, clamp_i64, identifier_text};
+use super::super::View;
 use super::{Field, Kind, Metric, Num, Read, Unit, Wire};
 
 fn bool_value(b: bool) -> f64 {
@@ -141,6 +142,36 @@ pub static STATUS: &[Field] = &[
                     .last_ptp_sample
                     .map(|t| v.now.nanos_since(t) as f64 * 1e-9)
             },
+        )],
+        query: &[],
+    },
+    Field {
+        path: "status.last_ptp_packet",
+        unit: Unit::Time,
+        help: "When the last PTP datagram of any kind arrived (any sender, usable or not).",
+        read: Read::Json(|v| shape::instant(v.status.last_ptp_packet, v.now)),
+        metrics: &[Metric::one(
+            "dantesync_ptp_last_packet_age_seconds",
+            Kind::Gauge,
+            "Seconds since the last PTP datagram of any kind.",
+            |v| {
+                v.status
+                    .last_ptp_packet
+                    .map(|t| v.now.nanos_since(t) as f64 * 1e-9)
+            },
+        )],
+        query: &[],
+    },
+    Field {
+        path: "status.ptp_packets_per_s",
+        unit: Unit::PerSecond,
+        help: "PTP datagrams per second over the last 10 s (0 once none came for 10 s).",
+        read: Read::Number(|v| ptp_packets_per_s(v).map(Num::Float)),
+        metrics: &[Metric::one(
+            "dantesync_ptp_packets_per_second",
+            Kind::Gauge,
+            "PTP datagrams per second over the last 10 s.",
+            ptp_packets_per_s,
         )],
         query: &[],
     },
@@ -414,3 +445,14 @@ pub static STATUS: &[Field] = &[
         query: &[],
     },
 ];
+
+/// The rate the controller counted up to the last datagram, or 0 once that is 10 s old (the
+/// controller hears of no time between datagrams; the reader knows the time now).
+fn ptp_packets_per_s(v: &View) -> Option<f64> {
+    let last = v.status.last_ptp_packet?;
+    if v.now.nanos_since(last) >= 10_000_000_000 {
+        Some(0.0)
+    } else {
+        v.status.ptp_packets_per_s
+    }
+}
