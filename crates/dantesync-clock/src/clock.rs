@@ -44,6 +44,12 @@ pub trait Clock {
         Ok(())
     }
 
+    /// Whether [`Clock::set_sync_status`] reaches an operating system that keeps such a status
+    /// (Linux's adjtimex), so the status surfaces can say "not applicable" for the others.
+    fn keeps_sync_status(&self) -> bool {
+        false
+    }
+
     /// Whether another program changed the frequency since this clock last set or saw it.
     /// Reported once (the first time it is seen), so a caller can poll it and log what it gets.
     fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
@@ -78,6 +84,9 @@ impl<C: Clock + ?Sized> Clock for Box<C> {
     }
     fn set_sync_status(&mut self, status: SyncStatus) -> Result<(), ClockError> {
         (**self).set_sync_status(status)
+    }
+    fn keeps_sync_status(&self) -> bool {
+        (**self).keeps_sync_status()
     }
     fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
         (**self).foreign_adjustment()

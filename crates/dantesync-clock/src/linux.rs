@@ -181,6 +181,10 @@ impl Clock for LinuxClock {
         Ok(())
     }
 
+    fn keeps_sync_status(&self) -> bool {
+        true
+    }
+
     fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
         let s = sys::read().map_err(|e| os("clock_adjtime(read)", e))?;
         self.observe(s.freq, s.tick);

@@ -14,6 +14,7 @@ use dantesync_core::query_server::QueryCounters;
 use dantesync_core::wire::ptpv1::{Message, ParseError};
 use dantesync_core::{LocalTime, NtpMeasurement, Status};
 
+use super::kernel_sync::KernelShared;
 use crate::config::PtpSettings;
 
 /// An input for the engine task, which owns the controller.
@@ -61,6 +62,8 @@ pub struct Shared {
     /// itself: what the built-in NTP server derives its stratum, reference id and root
     /// distance from.
     upstream: Mutex<Option<UpstreamInfo>>,
+    /// What the kernel was told about the clock, and another program's changes seen.
+    pub kernel: KernelShared,
 }
 
 impl Shared {
@@ -75,6 +78,7 @@ impl Shared {
             ntp_server: Mutex::new(None),
             started: Instant::now(),
             upstream: Mutex::new(None),
+            kernel: KernelShared::default(),
         }
     }
 

@@ -87,6 +87,14 @@ pub static NODE: &[Field] = &[
         metrics: &[],
         query: &[Wire::At(8)],
     },
+    Field {
+        path: "node.kernel_synchronised",
+        unit: Unit::Bool,
+        help: "Whether the kernel was told the clock is synchronised (adjtimex STA_UNSYNC clear), null for a clock without such a status (simulated, Windows).",
+        read: Read::Number(|v| v.kernel_synchronised.map(Num::Bool)),
+        metrics: &[Metric::gauge("dantesync_kernel_synchronised")],
+        query: &[],
+    },
 ];
 
 pub static COUNTERS: &[Field] = &[
@@ -146,6 +154,14 @@ pub static COUNTERS: &[Field] = &[
         help: "PTP datagrams from sources outside ptp.source_allowlist.",
         read: Read::Number(|v| Some(Num::Uint(v.ptp_dropped_source))),
         metrics: &[],
+        query: &[],
+    },
+    Field {
+        path: "counters.clock_interference",
+        unit: Unit::Count,
+        help: "Changes of the clock's frequency by another program (chronyd, ntpd, timesyncd...) seen since start.",
+        read: Read::Number(|v| Some(Num::Uint(v.clock_interference))),
+        metrics: &[Metric::counter("dantesync_clock_interference_total")],
         query: &[],
     },
     Field {
