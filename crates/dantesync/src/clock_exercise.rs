@@ -17,6 +17,15 @@
 //! - `clock-test --wait-lock ADDR:PORT [--timeout-s S]` asks a daemon's query API (DSYN) until
 //!   it reports LOCK or NANO (with `--nano`: NANO), printing each mode it sees; exits 1 if that
 //!   takes more than S seconds (default 60).
+//! - `clock-test --kernel-status [--expect-synchronised] [--max-error-ms M] [--wait-s S]`
+//!   (Linux) reads the kernel's discipline state (adjtimex: STA_UNSYNC, maxerror, esterror,
+//!   frequency) and prints it; with `--expect-synchronised` it reads again every 250 ms until
+//!   STA_UNSYNC is clear and maxerror is below M ms (default 100), and exits 1 if that takes
+//!   more than S seconds (default 30).
+//!
+//! And one that writes, with the confirmation flag: `clock-test --interfere-ppm P
+//! --i-understand-this-adjusts-the-clock` sets the frequency to P ppm and exits, as another
+//! time service would (the qemu run checks that a running daemon reports it).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::ExitCode;
@@ -65,6 +74,26 @@ pub struct ClockTestArgs {
     #[arg(long, hide = true, value_name = "S", default_value_t = 60.0,
           value_parser = seconds, requires = "wait_lock")]
     pub timeout_s: f64,
+    /// Read the kernel's discipline state (adjtimex) and print it (changes nothing)
+    #[arg(long, hide = true,
+          conflicts_with_all = ["i_understand", "wait_lock", "measure_only"])]
+    pub kernel_status: bool,
+    /// With --kernel-status: wait until STA_UNSYNC is clear and maxerror below --max-error-ms
+    #[arg(long, hide = true, requires = "kernel_status")]
+    pub expect_synchronised: bool,
+    /// With --expect-synchronised: the largest acceptable maxerror, ms
+    #[arg(long, hide = true, value_name = "MS", default_value_t = 100.0,
+          value_parser = finite, requires = "expect_synchronised")]
+    pub max_error_ms: f64,
+    /// With --expect-synchronised: give up after this many seconds
+    #[arg(long, hide = true, value_name = "S", default_value_t = 30.0,
+          value_parser = seconds, requires = "expect_synchronised")]
+    pub wait_s: f64,
+    /// Set the clock's frequency to PPM and exit, as another time service would (needs the
+    /// confirmation flag)
+    #[arg(long, hide = true, value_name = "PPM", allow_negative_numbers = true,
+          value_parser = finite, requires = "i_understand")]
+    pub interfere_ppm: Option<f64>,
 }
 
 fn finite(text: &str) -> Result<f64, String> {
@@ -94,6 +123,9 @@ pub fn run(args: &ClockTestArgs) -> ExitCode {
         let until = if args.nano { Mode::Nano } else { Mode::Lock };
         return wait_lock(addr, until, Duration::from_secs_f64(args.timeout_s));
     }
+    if args.kernel_status {
+        return kernel_status(args);
+    }
     if !args.i_understand {
         eprintln!(
             "dantesync clock-test: refusing to run without --i-understand-this-adjusts-the-clock.\n\
@@ -102,6 +134,9 @@ pub fn run(args: &ClockTestArgs) -> ExitCode {
              confirm with the flag."
         );
         return ExitCode::from(2);
+    }
+    if let Some(ppm) = args.interfere_ppm {
+        return interfere(ppm);
     }
     match measure() {
         Ok(report) => {
@@ -212,6 +247,93 @@ fn measure_only(args: &ClockTestArgs) -> ExitCode {
             }
         }
     }
+}
+
+/// `--interfere-ppm`: one frequency write, as another program makes it.
+fn interfere(ppm: f64) -> ExitCode {
+    let result = dantesync_clock::open(&ClockConfig::System).and_then(|mut clock| {
+        clock.set_frequency(ppm)?;
+        clock.frequency()
+    });
+    match result {
+        Ok(now) => {
+            println!("clock-test: frequency set to {ppm:+.3} ppm (the kernel reports {now:+.3})");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dantesync clock-test: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether the kernel's state is what `--expect-synchronised` waits for.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn synchronised_within(synchronised: bool, max_error_us: i64, max_error_ms: f64) -> bool {
+    synchronised && (max_error_us as f64) < max_error_ms * 1e3
+}
+
+/// `--kernel-status`: reads adjtimex, never writes.
+#[cfg(target_os = "linux")]
+fn kernel_status(args: &ClockTestArgs) -> ExitCode {
+    let clock = match dantesync_clock::linux::LinuxClock::open() {
+        Ok(clock) => clock,
+        Err(e) => {
+            eprintln!("dantesync clock-test: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now();
+    let mut last = None;
+    loop {
+        let k = match clock.kernel_status() {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("dantesync clock-test: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let line = format!(
+            "clock-test: kernel: STA_UNSYNC {}, maxerror {} µs, esterror {} µs, frequency \
+             {:+.3} ppm, status 0x{:04x}, state {}",
+            if k.synchronised { "clear" } else { "set" },
+            k.max_error_us,
+            k.est_error_us,
+            k.frequency_ppm,
+            k.status_flags,
+            k.clock_state
+        );
+        let ok = synchronised_within(k.synchronised, k.max_error_us, args.max_error_ms);
+        let changed = last != Some((k.synchronised, k.status_flags));
+        if changed || ok || !args.expect_synchronised {
+            println!("{line} after {:.1} s", started.elapsed().as_secs_f64());
+            last = Some((k.synchronised, k.status_flags));
+        }
+        if !args.expect_synchronised {
+            return ExitCode::SUCCESS;
+        }
+        if ok {
+            println!(
+                "clock-test: synchronised with maxerror below {} ms: PASS",
+                args.max_error_ms
+            );
+            return ExitCode::SUCCESS;
+        }
+        if started.elapsed().as_secs_f64() >= args.wait_s {
+            println!(
+                "clock-test: not synchronised with maxerror below {} ms within {} s: FAIL ({line})",
+                args.max_error_ms, args.wait_s
+            );
+            return ExitCode::FAILURE;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_status(_: &ClockTestArgs) -> ExitCode {
+    eprintln!("dantesync clock-test: --kernel-status reads Linux's adjtimex; this is not Linux");
+    ExitCode::FAILURE
 }
 
 /// `--wait-lock`: one compact DSYN query every 250 ms until the reply's mode is `until` (LOCK
@@ -334,6 +456,54 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_kernel_modes_parse() {
+        let a = parse(&["--kernel-status"]).unwrap();
+        assert!(a.kernel_status && !a.expect_synchronised && !a.i_understand);
+        let a = parse(&[
+            "--kernel-status",
+            "--expect-synchronised",
+            "--max-error-ms",
+            "50",
+            "--wait-s",
+            "20",
+        ])
+        .unwrap();
+        assert_eq!((a.max_error_ms, a.wait_s), (50.0, 20.0));
+        let a = parse(&[
+            "--interfere-ppm",
+            "-100",
+            "--i-understand-this-adjusts-the-clock",
+        ])
+        .unwrap();
+        assert_eq!(a.interfere_ppm, Some(-100.0));
+        for bad in [
+            &["--interfere-ppm", "5"][..],
+            &["--kernel-status", "--i-understand-this-adjusts-the-clock"],
+            &["--kernel-status", "--measure-only"],
+            &["--expect-synchronised"],
+            &["--kernel-status", "--max-error-ms", "5"],
+            &["--kernel-status", "--wait-s", "5"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn synchronised_means_sta_unsync_clear_and_maxerror_below_the_limit() {
+        assert!(synchronised_within(true, 26_000, 100.0));
+        assert!(!synchronised_within(true, 100_000, 100.0));
+        assert!(!synchronised_within(false, 1_000, 100.0));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn kernel_status_only_reads() {
+        // Test runs forbid clock writes: a write would fail this.
+        let code = run(&parse(&["--kernel-status"]).unwrap());
+        assert_eq!(code, ExitCode::SUCCESS);
     }
 
     #[test]
