@@ -128,6 +128,30 @@ pub struct SyncStatus {
     pub max_error_ns: u64,
     /// The expected error, ns (Linux `esterror`).
     pub est_error_ns: u64,
+    /// A leap second the kernel should apply at the coming midnight UTC (Linux STA_INS /
+    /// STA_DEL); the caller arms it on the last day of June or December only.
+    pub leap: LeapSecond,
+}
+
+/// A leap second to apply at the end of the day (UTC).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LeapSecond {
+    #[default]
+    None,
+    /// 23:59:59 is followed by 23:59:60.
+    Insert,
+    /// 23:59:58 is followed by 00:00:00.
+    Delete,
+}
+
+impl LeapSecond {
+    pub fn name(self) -> &'static str {
+        match self {
+            LeapSecond::None => "none",
+            LeapSecond::Insert => "insert",
+            LeapSecond::Delete => "delete",
+        }
+    }
 }
 
 /// Another program changed the clock's frequency.

@@ -22,7 +22,7 @@ use std::cell::Cell;
 
 use dantesync_core::LocalTime;
 
-use crate::clock::{Clock, ClockError, ForeignAdjustment, SyncStatus};
+use crate::clock::{Clock, ClockError, ForeignAdjustment, LeapSecond, SyncStatus};
 use crate::clock_exercise::{Check, Reference};
 use crate::units::{
     error_bound_us, frequency_in_range, kernel_frequency_changed, kernel_total_ppm,
@@ -35,6 +35,11 @@ const PERMISSION_HINT: &str =
 
 /// STA_UNSYNC: the kernel's "clock not synchronised" flag (include/uapi/linux/timex.h).
 const STA_UNSYNC: i32 = 0x0040;
+/// STA_INS / STA_DEL: insert / delete a leap second at the next midnight UTC.
+const STA_INS: i32 = 0x0010;
+const STA_DEL: i32 = 0x0020;
+/// clock_adjtime's TIME_INS: a leap second insertion is armed for midnight.
+pub const TIME_INS: i32 = 1;
 
 /// The Linux system clock. Opening it changes nothing.
 #[derive(Debug)]
@@ -164,13 +169,17 @@ impl Clock for LinuxClock {
     }
 
     fn set_sync_status(&mut self, status: SyncStatus) -> Result<(), ClockError> {
-        // ADJ_STATUS replaces the writable flags: keep the others (leap second, PLL mode) as
-        // they are and change only STA_UNSYNC.
+        // ADJ_STATUS replaces the writable flags: keep the others (PLL mode, PPS) as they are
+        // and change only STA_UNSYNC and the leap second's STA_INS / STA_DEL.
         let current = sys::read().map_err(|e| os("clock_adjtime(read)", e))?;
-        let flags = if status.synchronised {
-            current.status & !STA_UNSYNC
-        } else {
-            current.status | STA_UNSYNC
+        let mut flags = current.status & !(STA_UNSYNC | STA_INS | STA_DEL);
+        if !status.synchronised {
+            flags |= STA_UNSYNC;
+        }
+        flags |= match status.leap {
+            LeapSecond::None => 0,
+            LeapSecond::Insert => STA_INS,
+            LeapSecond::Delete => STA_DEL,
         };
         sys::write(sys::KernelWrite::Status {
             status: flags,
@@ -244,6 +253,7 @@ fn kernel_checks() -> Result<Vec<Check>, ClockError> {
         synchronised: true,
         max_error_ns: 250_000,
         est_error_ns: 20_000,
+        leap: LeapSecond::None,
     })?;
     let synced = ours.kernel_status()?;
     // The kernel adds 500 µs to maxerror every second by itself; allow two seconds of it.
@@ -265,6 +275,7 @@ fn kernel_checks() -> Result<Vec<Check>, ClockError> {
         synchronised: false,
         max_error_ns: 16_000_000_000,
         est_error_ns: 16_000_000_000,
+        leap: LeapSecond::None,
     })?;
     let unsynced = ours.kernel_status()?;
     checks.push(Check {
@@ -278,6 +289,32 @@ fn kernel_checks() -> Result<Vec<Check>, ClockError> {
                 "set"
             },
             unsynced.max_error_us
+        ),
+    });
+
+    // A leap second armed: the kernel's state machine moves to TIME_INS at its next second
+    // boundary, and back to TIME_OK at the one after disarming.
+    let synced_with = |leap| SyncStatus {
+        synchronised: true,
+        max_error_ns: 250_000,
+        est_error_ns: 20_000,
+        leap,
+    };
+    ours.set_sync_status(synced_with(LeapSecond::Insert))?;
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let armed = ours.kernel_status()?;
+    ours.set_sync_status(synced_with(LeapSecond::None))?;
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let disarmed = ours.kernel_status()?;
+    checks.push(Check {
+        name: "leap second armed",
+        passed: armed.status_flags & STA_INS != 0
+            && armed.clock_state == TIME_INS
+            && disarmed.status_flags & STA_INS == 0
+            && disarmed.clock_state == 0,
+        detail: format!(
+            "STA_INS set: state {} (TIME_INS = 1); cleared: state {} (TIME_OK = 0)",
+            armed.clock_state, disarmed.clock_state
         ),
     });
     Ok(checks)

@@ -13,6 +13,11 @@
 //!   STA_UNSYNC is set again (maxerror 16 s). `timedatectl` then says "System clock
 //!   synchronized: yes" exactly while dantesync knows the time, and the kernel's 11-minute RTC
 //!   sync runs only then.
+//! - **Leap seconds**: the leap indicator the upstream servers' majority announces (and the
+//!   built-in NTP server passes on, in June and December only) arms the kernel (STA_INS /
+//!   STA_DEL) on the last day of June or December, UTC; the kernel then inserts 23:59:60 (it
+//!   shows as 23:59:59 twice) or skips 23:59:59 by itself, exactly at midnight. It is disarmed
+//!   as soon as the warning goes or the day is over.
 //! - **Interference**: another program (chronyd, ntpd, timesyncd, an admin's `adjtimex`)
 //!   changing the frequency is seen at the next servo update (the clock compares what the
 //!   kernel reports with what dantesync set), counted, and logged as a warning at most every
@@ -24,8 +29,9 @@
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use dantesync_clock::{Clock, SyncStatus};
-use dantesync_core::ntp_server::{ServerConfig, ServerState, UpstreamInfo};
+use dantesync_clock::{Clock, LeapSecond, SyncStatus};
+use dantesync_core::ntp_server::{utc_date, ServerConfig, ServerState, UpstreamInfo};
+use dantesync_core::wire::ntp::Leap;
 use dantesync_core::{LocalTime, Status};
 
 /// While synchronised, `maxerror` is written again at least this often (the kernel grows it
@@ -43,6 +49,8 @@ pub struct KernelShared {
     /// 0: not applicable or not told yet, 1: unsynchronised, 2: synchronised.
     synchronised: AtomicU8,
     interference: AtomicU64,
+    /// The leap second announced for the end of this month: 0 none, 1 insert, 2 delete.
+    leap: AtomicU8,
 }
 
 impl KernelShared {
@@ -60,6 +68,16 @@ impl KernelShared {
     pub fn interference(&self) -> u64 {
         self.interference.load(Ordering::Relaxed)
     }
+
+    /// The leap second the upstream servers' majority announces for the end of this month
+    /// (as the built-in NTP server passes it on).
+    pub fn leap_pending(&self) -> LeapSecond {
+        match self.leap.load(Ordering::Relaxed) {
+            1 => LeapSecond::Insert,
+            2 => LeapSecond::Delete,
+            _ => LeapSecond::None,
+        }
+    }
 }
 
 /// The engine's side: what was last written and logged.
@@ -67,8 +85,8 @@ impl KernelShared {
 pub struct KernelSync {
     /// `ntp_server_mode.local_stratum` as served (PTP-only masters only).
     local_stratum: Option<u8>,
-    /// What the kernel was last told, and when.
-    written: Option<(bool, Instant)>,
+    /// What the kernel was last told (synchronised, leap second armed), and when.
+    written: Option<(bool, LeapSecond, Instant)>,
     last_error: Option<String>,
     last_warning: Option<Instant>,
     /// Interference seen but not logged since the last warning.
@@ -97,12 +115,28 @@ impl KernelSync {
         at: Instant,
         shared: &KernelShared,
     ) {
+        let announced = announced_leap(status, upstream, now, self.local_stratum);
+        let code = match announced {
+            LeapSecond::None => 0,
+            LeapSecond::Insert => 1,
+            LeapSecond::Delete => 2,
+        };
+        if shared.leap.swap(code, Ordering::Relaxed) != code {
+            match announced {
+                LeapSecond::None => tracing::info!("no leap second announced any more"),
+                leap => tracing::info!(
+                    "the upstream servers announce a leap second ({}) at the end of this month",
+                    leap.name()
+                ),
+            }
+        }
         if clock.keeps_sync_status() {
             let wanted = sync_status(status, upstream, now, self.local_stratum);
             let due = match self.written {
                 None => true,
-                Some((told, when)) => {
+                Some((told, leap, when)) => {
                     told != wanted.synchronised
+                        || leap != wanted.leap
                         || (told && at.duration_since(when) >= REFRESH_EVERY)
                 }
             };
@@ -136,7 +170,19 @@ impl KernelSync {
     fn write(&mut self, clock: &mut dyn Clock, wanted: SyncStatus, at: Instant, s: &KernelShared) {
         match clock.set_sync_status(wanted) {
             Ok(()) => {
-                let changed = self.written.map(|(told, _)| told) != Some(wanted.synchronised);
+                let before = self.written.map(|(told, leap, _)| (told, leap));
+                if before.map(|(_, leap)| leap) != Some(wanted.leap)
+                    && (before.is_some() || wanted.leap != LeapSecond::None)
+                {
+                    match wanted.leap {
+                        LeapSecond::None => tracing::info!("kernel: leap second disarmed"),
+                        leap => tracing::info!(
+                            "kernel: leap second armed ({}) for midnight UTC",
+                            leap.name()
+                        ),
+                    }
+                }
+                let changed = before.map(|(told, _)| told) != Some(wanted.synchronised);
                 if changed {
                     tracing::info!(
                         "kernel told: clock {} (maxerror {:.3} ms, esterror {:.3} ms)",
@@ -149,7 +195,7 @@ impl KernelSync {
                         wanted.est_error_ns as f64 * 1e-6
                     );
                 }
-                self.written = Some((wanted.synchronised, at));
+                self.written = Some((wanted.synchronised, wanted.leap, at));
                 self.last_error = None;
                 let code = if wanted.synchronised { 2 } else { 1 };
                 s.synchronised.store(code, Ordering::Relaxed);
@@ -173,6 +219,41 @@ impl KernelSync {
     }
 }
 
+fn served(
+    status: &Status,
+    upstream: Option<UpstreamInfo>,
+    now: LocalTime,
+    local_stratum: Option<u8>,
+) -> ServerState {
+    let cfg = ServerConfig {
+        local_stratum,
+        ..ServerConfig::default()
+    };
+    ServerState::from_status(status, upstream, now, &cfg)
+}
+
+/// The leap second the built-in NTP server announces at `now` (the upstream majority's, in
+/// June and December).
+pub fn announced_leap(
+    status: &Status,
+    upstream: Option<UpstreamInfo>,
+    now: LocalTime,
+    local_stratum: Option<u8>,
+) -> LeapSecond {
+    match served(status, upstream, now, local_stratum).leap {
+        Leap::InsertSecond => LeapSecond::Insert,
+        Leap::DeleteSecond => LeapSecond::Delete,
+        Leap::NoWarning | Leap::Unsynchronized => LeapSecond::None,
+    }
+}
+
+/// Whether `now` is on the day a leap second ends (30 June or 31 December, UTC). During an
+/// inserted second Linux shows 23:59:59 again, still on that day, so the kernel stays armed
+/// through it.
+pub fn leap_day(now: LocalTime) -> bool {
+    matches!(utc_date(now), (_, 6, 30) | (_, 12, 31))
+}
+
 /// What the kernel should be told, from the same state the built-in NTP server serves.
 pub fn sync_status(
     status: &Status,
@@ -180,18 +261,20 @@ pub fn sync_status(
     now: LocalTime,
     local_stratum: Option<u8>,
 ) -> SyncStatus {
-    let cfg = ServerConfig {
-        local_stratum,
-        ..ServerConfig::default()
-    };
-    let served = ServerState::from_status(status, upstream, now, &cfg);
+    let served = served(status, upstream, now, local_stratum);
     if !served.synchronised {
         return SyncStatus {
             synchronised: false,
             max_error_ns: UNSYNCHRONISED_ERROR_NS,
             est_error_ns: UNSYNCHRONISED_ERROR_NS,
+            leap: LeapSecond::None,
         };
     }
+    let leap = match served.leap {
+        Leap::InsertSecond if leap_day(now) => LeapSecond::Insert,
+        Leap::DeleteSecond if leap_day(now) => LeapSecond::Delete,
+        _ => LeapSecond::None,
+    };
     let half_round_trip_ns = status.ntp.map_or(0, |n| n.delay_ns.max(0) as u64 / 2);
     let distance_s = served.root_delay_s / 2.0 + served.root_dispersion_s;
     let max_error_ns = ((distance_s * 1e9) as u64).min(UNSYNCHRONISED_ERROR_NS);
@@ -199,6 +282,7 @@ pub fn sync_status(
         synchronised: true,
         max_error_ns: max_error_ns.max(half_round_trip_ns),
         est_error_ns: half_round_trip_ns,
+        leap,
     }
 }
 
@@ -275,6 +359,7 @@ mod tests {
             addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
             root_delay_s: 0.010,
             root_dispersion_s: 0.020,
+            leap: dantesync_core::wire::ntp::Leap::NoWarning,
         })
     }
 
@@ -372,6 +457,66 @@ mod tests {
             &shared,
         );
         assert_eq!(shared.interference(), 4);
+    }
+
+    /// Confirmed by NTP at `unix_s`, the upstream announcing `leap`.
+    fn confirmed_at(unix_s: i64, leap: Leap) -> (Status, Option<UpstreamInfo>, LocalTime) {
+        let t = LocalTime::from_nanos(unix_s * S);
+        let mut s = confirmed();
+        s.time_confirmed = Some(t);
+        let up = upstream().map(|u| UpstreamInfo { leap, ..u });
+        (s, up, t)
+    }
+
+    #[test]
+    fn the_kernel_is_armed_for_a_leap_second_on_the_last_day_of_june_or_december_only() {
+        let arm = |unix_s: i64, leap: Leap| {
+            let (s, up, t) = confirmed_at(unix_s, leap);
+            sync_status(&s, up, t, None).leap
+        };
+        let ins = Leap::InsertSecond;
+        // 2016-12-31 00:00:00 and 23:59:59 (the inserted second reads 23:59:59 again).
+        assert_eq!(arm(1_483_142_400, ins), LeapSecond::Insert);
+        assert_eq!(arm(1_483_228_799, ins), LeapSecond::Insert);
+        // 2016-12-30 23:59:59: announced (served, shown) but not armed yet.
+        assert_eq!(arm(1_483_142_399, ins), LeapSecond::None);
+        let (s, up, t) = confirmed_at(1_483_142_399, ins);
+        assert_eq!(announced_leap(&s, up, t, None), LeapSecond::Insert);
+        // 2017-01-01 00:00:00: over.
+        assert_eq!(arm(1_483_228_800, ins), LeapSecond::None);
+        let (s, up, t) = confirmed_at(1_483_228_800, ins);
+        assert_eq!(announced_leap(&s, up, t, None), LeapSecond::None);
+        // 2026-06-30 12:00: a deletion.
+        assert_eq!(arm(1_782_820_800, Leap::DeleteSecond), LeapSecond::Delete);
+        // 2026-03-31 12:00: no leap second ends March.
+        assert_eq!(arm(1_774_958_400, ins), LeapSecond::None);
+        // Not synchronised: never armed.
+        let (s, up, t) = confirmed_at(1_483_200_000, ins);
+        let lost = Status {
+            time_synchronised: false,
+            ..s
+        };
+        assert_eq!(sync_status(&lost, up, t, None).leap, LeapSecond::None);
+    }
+
+    #[test]
+    fn arming_and_disarming_reach_the_kernel_at_once() {
+        let mut k = Kernel::default();
+        let shared = KernelShared::default();
+        let mut sync = KernelSync::new(None);
+        let t = Instant::now();
+        let ms = |n: u64| t + Duration::from_millis(n);
+        // 2016-12-31 23:59:58: armed.
+        let (s, up, now) = confirmed_at(1_483_228_798, Leap::InsertSecond);
+        sync.update(&mut k, &s, up, now, ms(0), &shared);
+        assert_eq!(k.told.last().map(|t| t.leap), Some(LeapSecond::Insert));
+        assert_eq!(shared.leap_pending(), LeapSecond::Insert);
+        // 100 ms later the upstream withdrew it: disarmed at once, not at the next refresh.
+        let (s, up, now) = confirmed_at(1_483_228_798, Leap::NoWarning);
+        sync.update(&mut k, &s, up, now, ms(100), &shared);
+        assert_eq!(k.told.len(), 2);
+        assert_eq!(k.told[1].leap, LeapSecond::None);
+        assert_eq!(shared.leap_pending(), LeapSecond::None);
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct View {
     pub kernel_synchronised: Option<bool>,
     /// Frequency changes by another program seen since start.
     pub clock_interference: u64,
+    /// The leap second announced for the end of this month.
+    pub leap_pending: dantesync_clock::LeapSecond,
 }
 
 impl View {
@@ -85,6 +87,7 @@ impl View {
             ptp_dropped_source: sh.ptp_dropped_source.load(Relaxed),
             kernel_synchronised: sh.kernel.synchronised(),
             clock_interference: sh.kernel.interference(),
+            leap_pending: sh.kernel.leap_pending(),
         }
     }
 }

@@ -84,6 +84,7 @@ pub(super) fn view() -> View {
         ptp_dropped_source: 5,
         kernel_synchronised: Some(true),
         clock_interference: 3,
+        leap_pending: dantesync_clock::LeapSecond::Insert,
     }
 }
 
@@ -240,6 +241,7 @@ fn metrics_parse_and_carry_the_status_values() {
     close("dantesync_ntp_server_requests_received_total", 11.0);
     close("dantesync_kernel_synchronised", 1.0);
     close("dantesync_clock_interference_total", 3.0);
+    close("dantesync_leap_pending", 1.0);
     close("dantesync_ntp_server_responses_total", 9.0);
     close("dantesync_ntp_server_kiss_of_death_total", 1.0);
     close("dantesync_ntp_server_rate_limited_total", 2.0);

@@ -95,6 +95,25 @@ pub static NODE: &[Field] = &[
         metrics: &[Metric::gauge("dantesync_kernel_synchronised")],
         query: &[],
     },
+    Field {
+        path: "node.leap_pending",
+        unit: Unit::Text,
+        help: "The leap second the upstream servers' majority announces for the end of this month (June or December): none, insert or delete.",
+        read: Read::Json(|v| json!(v.leap_pending.name())),
+        metrics: &[Metric::one(
+            "dantesync_leap_pending",
+            Kind::Gauge,
+            "1 when a leap second is to be inserted at the end of this month, -1 deleted, 0 none.",
+            |v| {
+                Some(match v.leap_pending {
+                    dantesync_clock::LeapSecond::None => 0.0,
+                    dantesync_clock::LeapSecond::Insert => 1.0,
+                    dantesync_clock::LeapSecond::Delete => -1.0,
+                })
+            },
+        )],
+        query: &[],
+    },
 ];
 
 pub static COUNTERS: &[Field] = &[
