@@ -19,8 +19,8 @@
 //!   shows as 23:59:59 twice) or skips 23:59:59 by itself, exactly at midnight. It is disarmed
 //!   as soon as the warning goes or the day is over.
 //! - **Interference**: another program (chronyd, ntpd, timesyncd, an admin's `adjtimex`)
-//!   changing the frequency is seen at the next servo update (the clock compares what the
-//!   kernel reports with what dantesync set), counted, and logged as a warning at most every
+//!   changing the frequency or the status flags is seen at the next servo update (the clock
+//!   compares what the kernel reports with what dantesync set), counted, and logged as a warning at most every
 //!   [`INTERFERENCE_LOG_EVERY`] (the count says how many were not logged).
 //!
 //! Clocks without such a status (the simulated one, Windows: see docs/daemon.md) are left
@@ -145,25 +145,42 @@ impl KernelSync {
             }
         }
         match clock.foreign_adjustment() {
-            Ok(Some(f)) => {
-                shared.interference.fetch_add(1, Ordering::Relaxed);
-                let due = self
-                    .last_warning
-                    .is_none_or(|t| at.duration_since(t) >= INTERFERENCE_LOG_EVERY);
-                if due {
-                    let more = match std::mem::take(&mut self.unlogged) {
-                        0 => String::new(),
-                        n => format!(" ({n} more such changes since the last warning)"),
-                    };
-                    tracing::warn!("{f}{more}; dantesync sets its own frequency again");
-                    self.last_warning = Some(at);
-                } else {
-                    self.unlogged += 1;
-                    tracing::debug!("{f}");
-                }
-            }
+            Ok(Some(f)) => self.interfered(
+                format!("{f}; dantesync sets its own frequency again"),
+                at,
+                shared,
+            ),
             Ok(None) => {}
             Err(e) => self.failed(format!("cannot read the clock's frequency: {e}")),
+        }
+        match clock.foreign_status() {
+            Ok(Some(f)) => self.interfered(
+                format!("{f}; dantesync sets its own status again within a second"),
+                at,
+                shared,
+            ),
+            Ok(None) => {}
+            Err(e) => self.failed(format!("cannot read the clock's status: {e}")),
+        }
+    }
+
+    /// Another program's change: counted always, warned at most every
+    /// INTERFERENCE_LOG_EVERY.
+    fn interfered(&mut self, what: String, at: Instant, shared: &KernelShared) {
+        shared.interference.fetch_add(1, Ordering::Relaxed);
+        let due = self
+            .last_warning
+            .is_none_or(|t| at.duration_since(t) >= INTERFERENCE_LOG_EVERY);
+        if due {
+            let more = match std::mem::take(&mut self.unlogged) {
+                0 => String::new(),
+                n => format!(" ({n} more such changes since the last warning)"),
+            };
+            tracing::warn!("{what}{more}");
+            self.last_warning = Some(at);
+        } else {
+            self.unlogged += 1;
+            tracing::debug!("{what}");
         }
     }
 
@@ -289,7 +306,7 @@ pub fn sync_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dantesync_clock::{ClockError, ForeignAdjustment};
+    use dantesync_clock::{ClockError, ForeignAdjustment, ForeignStatus};
     use dantesync_core::controller::status::NtpStatus;
     use dantesync_core::Controller;
     use std::net::{IpAddr, Ipv4Addr};
@@ -303,6 +320,7 @@ mod tests {
     struct Kernel {
         told: Vec<SyncStatus>,
         foreign: Option<ForeignAdjustment>,
+        foreign_status: Option<ForeignStatus>,
     }
 
     impl Clock for Kernel {
@@ -333,6 +351,9 @@ mod tests {
         }
         fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
             Ok(self.foreign.take())
+        }
+        fn foreign_status(&mut self) -> Result<Option<ForeignStatus>, ClockError> {
+            Ok(self.foreign_status.take())
         }
     }
 
@@ -457,6 +478,15 @@ mod tests {
             &shared,
         );
         assert_eq!(shared.interference(), 4);
+        // A status change (another program clearing STA_UNSYNC, setting STA_PLL) counts too.
+        k.foreign_status = Some(ForeignStatus {
+            expected: 0x0040,
+            found: 0x0001,
+        });
+        let at = t + Duration::from_secs(72);
+        sync.update(&mut k, &status(), None, now, at, &shared);
+        assert_eq!(shared.interference(), 5);
+        assert_eq!(sync.unlogged, 1);
     }
 
     /// Confirmed by NTP at `unix_s`, the upstream announcing `leap`.
