@@ -13,7 +13,11 @@
 # time comes from a second dantesync in the guest (a local_stratum master on loopback): once it
 # is confirmed, adjtimex must report STA_UNSYNC clear and maxerror below 100 ms
 # (`clock-test --kernel-status`), and a frequency set by another program
-# (`clock-test --interfere-ppm`) must show in the daemon's status and log. See scripts/qemu/init.
+# (`clock-test --interfere-ppm`) must show in the daemon's status and log. Last, the guest's
+# clock is set to a minute before the end of 30 June with an upstream announcing a leap second
+# (`clock-test --serve-ntp --leap insert`): the daemon must arm the kernel, the kernel must
+# insert 23:59:60 (`clock-test --watch-leap`), and the daemon must not correct the time around
+# it. See scripts/qemu/init.
 #
 #   bash scripts/qemu-clock-test.sh
 #
@@ -134,4 +138,6 @@ kernel_status=$(marker DANTESYNC-KERNEL-STATUS-EXIT)
 [ "$kernel_status" = 0 ] || fail "after LOCK and a confirmed NTP time adjtimex did not report STA_UNSYNC clear with maxerror below 100 ms (exit ${kernel_status:-?}); the guest's log is above"
 interference=$(marker DANTESYNC-INTERFERENCE-EXIT)
 [ "$interference" = 0 ] || fail "another program's frequency change was not counted and logged by the daemon (exit ${interference:-?}); the guest's log is above"
-say "PASSED: clock-test in the guest measured every setting within its limits, the daemon locked the guest's clock to the simulated leader within 1 ppm, told the kernel it is synchronised (maxerror below 100 ms) once NTP confirmed the time, and reported another program's frequency change (guest run ${boot_s} s, total $(($(date +%s) - started)) s)"
+leap=$(marker DANTESYNC-LEAP-EXIT)
+[ "$leap" = 0 ] || fail "the leap second at 2026-06-30T23:59:60Z in the guest was not armed by the daemon, not applied by the kernel, or the daemon did not stay honest through it (exit ${leap:-?}); the guest's log is above"
+say "PASSED: clock-test in the guest measured every setting within its limits, the daemon locked the guest's clock to the simulated leader within 1 ppm, told the kernel it is synchronised (maxerror below 100 ms) once NTP confirmed the time, reported another program's frequency change, and armed the kernel for an announced leap second that the kernel then inserted (guest run ${boot_s} s, total $(($(date +%s) - started)) s)"

@@ -23,6 +23,13 @@
 //!   STA_UNSYNC is clear and maxerror is below M ms (default 100), and exits 1 if that takes
 //!   more than S seconds (default 30).
 //!
+//! - `clock-test --serve-ntp ADDR:PORT --leap insert|delete|none [--serve-s S]`: a minimal
+//!   stratum-1 NTP server on the system clock announcing that leap indicator, for S seconds
+//!   (default 120): the upstream of the qemu run's leap second.
+//! - `clock-test --watch-leap S` (Linux) watches the kernel for up to S seconds, until the
+//!   clock is 2 s past a midnight UTC: passes when the kernel went through TIME_OOP (the
+//!   inserted 23:59:60) and CLOCK_REALTIME fell back one second against CLOCK_MONOTONIC_RAW.
+//!
 //! And one that writes, with the confirmation flag: `clock-test --interfere-ppm P
 //! --i-understand-this-adjusts-the-clock` sets the frequency to P ppm and exits, as another
 //! time service would (the qemu run checks that a running daemon reports it).
@@ -35,6 +42,9 @@ use clap::Args;
 use dantesync_clock::clock_exercise::{self, ClockTestConfig, MeasureConfig, RateMeasurement};
 use dantesync_clock::{ClockConfig, ClockError};
 use dantesync_core::mode::Mode;
+use dantesync_core::wire::ntp::{
+    Leap, Mode as NtpMode, NtpHeader, NtpTimestamp, ReferenceId, ShortTime,
+};
 use dantesync_core::wire::query::{QueryReply, QueryRequest};
 
 #[derive(Debug, Args)]
@@ -94,6 +104,22 @@ pub struct ClockTestArgs {
     #[arg(long, hide = true, value_name = "PPM", allow_negative_numbers = true,
           value_parser = finite, requires = "i_understand")]
     pub interfere_ppm: Option<f64>,
+    /// Serve NTP on ADDR:PORT from the system clock with the --leap indicator (changes nothing)
+    #[arg(long, hide = true, value_name = "ADDR:PORT",
+          conflicts_with_all = ["i_understand", "wait_lock", "measure_only", "kernel_status"])]
+    pub serve_ntp: Option<SocketAddr>,
+    /// With --serve-ntp: the leap indicator announced
+    #[arg(long, hide = true, value_name = "insert|delete|none", default_value = "none",
+          value_parser = ["insert", "delete", "none"], requires = "serve_ntp")]
+    pub leap: String,
+    /// With --serve-ntp: serve this many seconds
+    #[arg(long, hide = true, value_name = "S", default_value_t = 120.0,
+          value_parser = seconds, requires = "serve_ntp")]
+    pub serve_s: f64,
+    /// Watch the kernel through a leap second for up to S seconds (changes nothing)
+    #[arg(long, hide = true, value_name = "S", value_parser = seconds,
+          conflicts_with_all = ["i_understand", "wait_lock", "measure_only", "kernel_status", "serve_ntp"])]
+    pub watch_leap: Option<f64>,
 }
 
 fn finite(text: &str) -> Result<f64, String> {
@@ -125,6 +151,17 @@ pub fn run(args: &ClockTestArgs) -> ExitCode {
     }
     if args.kernel_status {
         return kernel_status(args);
+    }
+    if let Some(addr) = args.serve_ntp {
+        let leap = match args.leap.as_str() {
+            "insert" => Leap::InsertSecond,
+            "delete" => Leap::DeleteSecond,
+            _ => Leap::NoWarning,
+        };
+        return serve_ntp(addr, leap, Duration::from_secs_f64(args.serve_s));
+    }
+    if let Some(s) = args.watch_leap {
+        return watch_leap(Duration::from_secs_f64(s));
     }
     if !args.i_understand {
         eprintln!(
@@ -336,6 +373,141 @@ fn kernel_status(_: &ClockTestArgs) -> ExitCode {
     ExitCode::FAILURE
 }
 
+fn unix_now_ns() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i64,
+        Err(e) => -(e.duration().as_nanos() as i64),
+    }
+}
+
+/// The reply of `--serve-ntp` to `request`, received at `rx_ns`, sent at `tx_ns`.
+fn ntp_reply(request: &NtpHeader, leap: Leap, rx_ns: i64, tx_ns: i64) -> NtpHeader {
+    NtpHeader {
+        leap,
+        version: request.version,
+        mode: NtpMode::Server,
+        stratum: 1,
+        poll: request.poll,
+        precision: -20,
+        root_delay: ShortTime::ZERO,
+        root_dispersion: ShortTime::from_seconds_f64(0.0001),
+        reference_id: ReferenceId::from_bytes(*b"LEAP"),
+        reference_ts: NtpTimestamp::from_unix_nanos(rx_ns),
+        origin_ts: request.transmit_ts,
+        receive_ts: NtpTimestamp::from_unix_nanos(rx_ns),
+        transmit_ts: NtpTimestamp::from_unix_nanos(tx_ns),
+    }
+}
+
+/// `--serve-ntp`: answers client requests until `duration` has passed.
+fn serve_ntp(addr: SocketAddr, leap: Leap, duration: Duration) -> ExitCode {
+    let socket = match UdpSocket::bind(addr).and_then(|s| {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .map(|()| s)
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dantesync clock-test: cannot bind {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("clock-test: serving NTP on {addr} with leap indicator {leap:?}");
+    let started = Instant::now();
+    let mut answered = 0u64;
+    let mut buf = [0u8; 512];
+    while started.elapsed() < duration {
+        let Ok((len, from)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let rx = unix_now_ns();
+        let Ok((request, _)) = NtpHeader::parse(&buf[..len]) else {
+            continue;
+        };
+        if request.mode != NtpMode::Client {
+            continue;
+        }
+        let reply = ntp_reply(&request, leap, rx, unix_now_ns());
+        if socket.send_to(&reply.to_bytes(), from).is_ok() {
+            answered += 1;
+        }
+    }
+    println!("clock-test: NTP server answered {answered} requests");
+    ExitCode::SUCCESS
+}
+
+/// `--watch-leap`: reads adjtimex and the clocks every 20 ms, never writes.
+#[cfg(target_os = "linux")]
+fn watch_leap(limit: Duration) -> ExitCode {
+    use dantesync_clock::clock_exercise::Reference;
+    let clock = match dantesync_clock::linux::LinuxClock::open() {
+        Ok(clock) => clock,
+        Err(e) => {
+            eprintln!("dantesync clock-test: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let raw = dantesync_clock::linux::MonotonicRaw;
+    const DAY_NS: i64 = 86_400_000_000_000;
+    let gap = || unix_now_ns() - raw.now_ns();
+    let start_gap = gap();
+    let started = Instant::now();
+    let first_day = unix_now_ns().div_euclid(DAY_NS);
+    let mut states: Vec<i32> = Vec::new();
+    let mut passed_midnight_at: Option<i64> = None;
+    while started.elapsed() < limit {
+        if let Ok(k) = clock.kernel_status() {
+            if states.last() != Some(&k.clock_state) {
+                println!(
+                    "clock-test: {} kernel state {} (status 0x{:04x})",
+                    unix_now_ns().div_euclid(1_000_000_000) % 86_400,
+                    k.clock_state,
+                    k.status_flags
+                );
+                states.push(k.clock_state);
+            }
+        }
+        let now = unix_now_ns();
+        if now.div_euclid(DAY_NS) > first_day {
+            let past = now.rem_euclid(DAY_NS);
+            passed_midnight_at.get_or_insert(past);
+            if past > 2_000_000_000 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The disciplined clock also runs at its own rate against the raw one: up to 500 ppm of
+    // the watch's length on top of the second.
+    let fell_back_ns = start_gap - gap();
+    let slack = (started.elapsed().as_secs_f64() * 500e-6 * 1e9) as i64 + 50_000_000;
+    let oop = states.contains(&3);
+    let one_second = (fell_back_ns - 1_000_000_000).abs() <= slack;
+    let passed = passed_midnight_at.is_some() && oop && one_second;
+    println!(
+        "clock-test: leap second: midnight {}, TIME_OOP {}, CLOCK_REALTIME fell back {:.3} s \
+         against CLOCK_MONOTONIC_RAW (states {states:?}): {}",
+        if passed_midnight_at.is_some() {
+            "passed"
+        } else {
+            "NOT reached"
+        },
+        if oop { "seen" } else { "NOT seen" },
+        fell_back_ns as f64 * 1e-9,
+        if passed { "PASS" } else { "FAIL" }
+    );
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn watch_leap(_: Duration) -> ExitCode {
+    eprintln!("dantesync clock-test: --watch-leap reads Linux's adjtimex; this is not Linux");
+    ExitCode::FAILURE
+}
+
 /// `--wait-lock`: one compact DSYN query every 250 ms until the reply's mode is `until` (LOCK
 /// or NANO) or finer.
 fn wait_lock(addr: SocketAddr, until: Mode, timeout: Duration) -> ExitCode {
@@ -489,6 +661,38 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_leap_server_answers_with_its_indicator_and_the_clients_origin() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        drop(server);
+        let serving = std::thread::spawn(move || {
+            serve_ntp(addr, Leap::InsertSecond, Duration::from_millis(1_500))
+        });
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let t1 = unix_now_ns();
+        let request = NtpHeader::client_request(NtpTimestamp::from_unix_nanos(t1));
+        let mut buf = [0u8; 512];
+        let mut got = None;
+        for _ in 0..4 {
+            client.send_to(&request.to_bytes(), addr).unwrap();
+            if let Ok((len, _)) = client.recv_from(&mut buf) {
+                got = Some(NtpHeader::parse(&buf[..len]).unwrap().0);
+                break;
+            }
+        }
+        let reply = got.expect("an answer");
+        assert_eq!(reply.leap, Leap::InsertSecond);
+        assert_eq!((reply.mode, reply.stratum), (NtpMode::Server, 1));
+        assert_eq!(reply.origin_ts, request.transmit_ts);
+        let t2 = reply.receive_ts.to_unix_nanos(t1);
+        assert!((t2 - t1).abs() < 1_000_000_000, "{}", t2 - t1);
+        assert_eq!(serving.join().unwrap(), ExitCode::SUCCESS);
     }
 
     #[test]
