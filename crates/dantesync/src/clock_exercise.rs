@@ -29,6 +29,9 @@
 //! - `clock-test --watch-leap S` (Linux) watches the kernel for up to S seconds, until the
 //!   clock is 2 s past a midnight UTC: passes when the kernel went through TIME_OOP (the
 //!   inserted 23:59:60) and CLOCK_REALTIME fell back one second against CLOCK_MONOTONIC_RAW.
+//! - `clock-test --query-ntp ADDR:PORT --expect-leap insert|delete|none` asks an NTP server
+//!   once and exits 1 unless it answers synchronised, with that leap indicator, and within
+//!   50 ms of the system clock (a server one second off around a leap second fails).
 //!
 //! And one that writes, with the confirmation flag: `clock-test --interfere-ppm P
 //! --i-understand-this-adjusts-the-clock` sets the frequency to P ppm and exits, as another
@@ -120,6 +123,14 @@ pub struct ClockTestArgs {
     #[arg(long, hide = true, value_name = "S", value_parser = seconds,
           conflicts_with_all = ["i_understand", "wait_lock", "measure_only", "kernel_status", "serve_ntp"])]
     pub watch_leap: Option<f64>,
+    /// Ask the NTP server at ADDR:PORT once and check its answer (changes nothing)
+    #[arg(long, hide = true, value_name = "ADDR:PORT",
+          conflicts_with_all = ["i_understand", "wait_lock", "measure_only", "kernel_status", "serve_ntp"])]
+    pub query_ntp: Option<SocketAddr>,
+    /// With --query-ntp: the leap indicator the answer must carry
+    #[arg(long, hide = true, value_name = "insert|delete|none", default_value = "none",
+          value_parser = ["insert", "delete", "none"], requires = "query_ntp")]
+    pub expect_leap: String,
 }
 
 fn finite(text: &str) -> Result<f64, String> {
@@ -153,12 +164,11 @@ pub fn run(args: &ClockTestArgs) -> ExitCode {
         return kernel_status(args);
     }
     if let Some(addr) = args.serve_ntp {
-        let leap = match args.leap.as_str() {
-            "insert" => Leap::InsertSecond,
-            "delete" => Leap::DeleteSecond,
-            _ => Leap::NoWarning,
-        };
+        let leap = leap_named(&args.leap);
         return serve_ntp(addr, leap, Duration::from_secs_f64(args.serve_s));
+    }
+    if let Some(addr) = args.query_ntp {
+        return query_ntp(addr, leap_named(&args.expect_leap));
     }
     if let Some(s) = args.watch_leap {
         return watch_leap(Duration::from_secs_f64(s));
@@ -378,6 +388,79 @@ fn unix_now_ns() -> i64 {
         Ok(d) => d.as_nanos() as i64,
         Err(e) => -(e.duration().as_nanos() as i64),
     }
+}
+
+fn leap_named(name: &str) -> Leap {
+    match name {
+        "insert" => Leap::InsertSecond,
+        "delete" => Leap::DeleteSecond,
+        _ => Leap::NoWarning,
+    }
+}
+
+/// Within this of the system clock a served time is right (loopback, software emulation).
+const QUERY_TOLERANCE_NS: i64 = 50_000_000;
+
+/// `--query-ntp`: one request (three tries), the answer judged.
+fn query_ntp(addr: SocketAddr, expect: Leap) -> ExitCode {
+    let socket = match UdpSocket::bind(("127.0.0.1", 0)).and_then(|s| {
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .map(|()| s)
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dantesync clock-test: cannot open a UDP socket: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut buf = [0u8; 512];
+    for _ in 0..3 {
+        let t1 = unix_now_ns();
+        let request = NtpHeader::client_request(NtpTimestamp::from_unix_nanos(t1));
+        if socket.send_to(&request.to_bytes(), addr).is_err() {
+            continue;
+        }
+        let Ok((len, _)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let t4 = unix_now_ns();
+        let Ok((reply, _)) = NtpHeader::parse(&buf[..len]) else {
+            continue;
+        };
+        if reply.origin_ts != request.transmit_ts {
+            continue;
+        }
+        let (passed, line) = judge_ntp_answer(&reply, t1, t4, expect);
+        println!("{line}");
+        return if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    println!("clock-test: no answer from the NTP server at {addr}: FAIL");
+    ExitCode::FAILURE
+}
+
+/// Whether an NTP answer is synchronised, carries `expect` and is within
+/// [`QUERY_TOLERANCE_NS`] of the local clock; and the line saying so.
+fn judge_ntp_answer(reply: &NtpHeader, t1: i64, t4: i64, expect: Leap) -> (bool, String) {
+    let t2 = reply.receive_ts.to_unix_nanos(t1);
+    let t3 = reply.transmit_ts.to_unix_nanos(t1);
+    let offset = ((t2 - t1) + (t3 - t4)) / 2;
+    let passed = reply.leap == expect
+        && (1..=15).contains(&reply.stratum)
+        && offset.abs() <= QUERY_TOLERANCE_NS;
+    let line = format!(
+        "clock-test: NTP answer: leap {:?} (expected {expect:?}), stratum {}, offset {:+.3} ms \
+         (limit ±{} ms): {}",
+        reply.leap,
+        reply.stratum,
+        offset as f64 * 1e-6,
+        QUERY_TOLERANCE_NS / 1_000_000,
+        if passed { "PASS" } else { "FAIL" }
+    );
+    (passed, line)
 }
 
 /// The reply of `--serve-ntp` to `request`, received at `rx_ns`, sent at `tx_ns`.
@@ -693,6 +776,26 @@ mod tests {
         let t2 = reply.receive_ts.to_unix_nanos(t1);
         assert!((t2 - t1).abs() < 1_000_000_000, "{}", t2 - t1);
         assert_eq!(serving.join().unwrap(), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn an_ntp_answer_passes_with_the_expected_leap_and_time_only() {
+        let t1 = 1_782_863_999_000_000_000; // 2026-06-30 23:59:59
+        let request = NtpHeader::client_request(NtpTimestamp::from_unix_nanos(t1));
+        let answer = |leap, server_ns: i64| ntp_reply(&request, leap, server_ns, server_ns);
+        let ins = Leap::InsertSecond;
+        let (ok, line) = judge_ntp_answer(&answer(ins, t1 + 100_000), t1, t1 + 200_000, ins);
+        assert!(ok, "{line}");
+        // One second off (a leap applied twice, or not at all): fails.
+        let off = answer(ins, t1 + 1_000_000_000);
+        assert!(!judge_ntp_answer(&off, t1, t1 + 200_000, ins).0);
+        // The wrong indicator fails.
+        let (ok, line) = judge_ntp_answer(&answer(Leap::NoWarning, t1), t1, t1, ins);
+        assert!(!ok && line.contains("FAIL"), "{line}");
+        // So does an unsynchronised server.
+        let mut unsync = answer(ins, t1);
+        unsync.stratum = 16;
+        assert!(!judge_ntp_answer(&unsync, t1, t1, ins).0);
     }
 
     #[test]
