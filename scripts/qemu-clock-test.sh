@@ -9,8 +9,15 @@
 # simulated on the guest's loopback (`dantesync gm-sim --timebase raw --drift-ppm 40`: its uptime
 # runs on CLOCK_MONOTONIC_RAW, which the daemon's corrections cannot drag along) and must reach
 # LOCK within 60 s; the clock's rate is then measured without changing it
-# (`clock-test --measure-only`) and must be the leader's +40 ppm within 1 ppm. See
-# scripts/qemu/init.
+# (`clock-test --measure-only`) and must be the leader's +40 ppm within 1 ppm. The daemon's NTP
+# time comes from a second dantesync in the guest (a local_stratum master on loopback): once it
+# is confirmed, adjtimex must report STA_UNSYNC clear and maxerror below 100 ms
+# (`clock-test --kernel-status`), and a frequency set by another program
+# (`clock-test --interfere-ppm`) must show in the daemon's status and log. Last, the guest's
+# clock is set to a minute before the end of 30 June with an upstream announcing a leap second
+# (`clock-test --serve-ntp --leap insert`): the daemon must arm the kernel, the kernel must
+# insert 23:59:60 (`clock-test --watch-leap`), and the daemon must not correct the time around
+# it. See scripts/qemu/init.
 #
 #   bash scripts/qemu-clock-test.sh
 #
@@ -127,4 +134,10 @@ result=$(marker DANTESYNC-CLOCK-TEST-EXIT)
 discipline=$(marker DANTESYNC-DISCIPLINE-EXIT)
 [ -n "$discipline" ] || fail "the guest never reported the daemon's discipline result (qemu exit $qemu_rc; console above)"
 [ "$discipline" = 0 ] || fail "the daemon did not lock the guest clock to the simulated leader within 1 ppm (exit $discipline); the guest's log is above"
-say "PASSED: clock-test in the guest measured every setting within its limits, and the daemon locked the guest's clock to the simulated leader within 1 ppm (guest run ${boot_s} s, total $(($(date +%s) - started)) s)"
+kernel_status=$(marker DANTESYNC-KERNEL-STATUS-EXIT)
+[ "$kernel_status" = 0 ] || fail "after LOCK and a confirmed NTP time adjtimex did not report STA_UNSYNC clear with maxerror below 100 ms (exit ${kernel_status:-?}); the guest's log is above"
+interference=$(marker DANTESYNC-INTERFERENCE-EXIT)
+[ "$interference" = 0 ] || fail "another program's frequency change was not counted and logged by the daemon (exit ${interference:-?}); the guest's log is above"
+leap=$(marker DANTESYNC-LEAP-EXIT)
+[ "$leap" = 0 ] || fail "the leap second at 2026-06-30T23:59:60Z in the guest was not armed by the daemon, not applied by the kernel, or the daemon did not stay honest through it (exit ${leap:-?}); the guest's log is above"
+say "PASSED: clock-test in the guest measured every setting within its limits, the daemon locked the guest's clock to the simulated leader within 1 ppm, told the kernel it is synchronised (maxerror below 100 ms) once NTP confirmed the time, reported another program's frequency change, and armed the kernel for an announced leap second that the kernel then inserted (guest run ${boot_s} s, total $(($(date +%s) - started)) s)"

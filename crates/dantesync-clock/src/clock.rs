@@ -44,9 +44,24 @@ pub trait Clock {
         Ok(())
     }
 
+    /// Whether [`Clock::set_sync_status`] reaches an operating system that keeps such a status
+    /// (Linux's adjtimex), so the status surfaces can say "not applicable" for the others.
+    fn keeps_sync_status(&self) -> bool {
+        false
+    }
+
     /// Whether another program changed the frequency since this clock last set or saw it.
-    /// Reported once (the first time it is seen), so a caller can poll it and log what it gets.
+    /// Each change is reported once (changes seen between two polls come as one: what was
+    /// expected before the first, what was found after the last), so a caller can poll it and
+    /// count and log what it gets.
     fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
+        Ok(None)
+    }
+
+    /// Whether another program changed the synchronisation status this clock set with
+    /// [`Clock::set_sync_status`] (Linux: the STA_PLL, STA_FLL, STA_FREQHOLD, STA_PPS* and
+    /// STA_UNSYNC flags) since it last set or saw it. Each change is reported once.
+    fn foreign_status(&mut self) -> Result<Option<ForeignStatus>, ClockError> {
         Ok(None)
     }
 
@@ -79,8 +94,14 @@ impl<C: Clock + ?Sized> Clock for Box<C> {
     fn set_sync_status(&mut self, status: SyncStatus) -> Result<(), ClockError> {
         (**self).set_sync_status(status)
     }
+    fn keeps_sync_status(&self) -> bool {
+        (**self).keeps_sync_status()
+    }
     fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
         (**self).foreign_adjustment()
+    }
+    fn foreign_status(&mut self) -> Result<Option<ForeignStatus>, ClockError> {
+        (**self).foreign_status()
     }
     fn map_kernel_timestamp(&self, host: LocalTime) -> LocalTime {
         (**self).map_kernel_timestamp(host)
@@ -109,6 +130,30 @@ pub struct SyncStatus {
     pub max_error_ns: u64,
     /// The expected error, ns (Linux `esterror`).
     pub est_error_ns: u64,
+    /// A leap second the kernel should apply at the coming midnight UTC (Linux STA_INS /
+    /// STA_DEL); the caller arms it on the last day of June or December only.
+    pub leap: LeapSecond,
+}
+
+/// A leap second to apply at the end of the day (UTC).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LeapSecond {
+    #[default]
+    None,
+    /// 23:59:59 is followed by 23:59:60.
+    Insert,
+    /// 23:59:58 is followed by 00:00:00.
+    Delete,
+}
+
+impl LeapSecond {
+    pub fn name(self) -> &'static str {
+        match self {
+            LeapSecond::None => "none",
+            LeapSecond::Insert => "insert",
+            LeapSecond::Delete => "delete",
+        }
+    }
 }
 
 /// Another program changed the clock's frequency.
@@ -129,6 +174,28 @@ impl fmt::Display for ForeignAdjustment {
              clock fight each other; stop the other one (chronyd, ntpd, systemd-timesyncd, \
              ptp4l/phc2sys, w32time) or dantesync",
             self.expected_ppm, self.found_ppm
+        )
+    }
+}
+
+/// Another program changed the kernel's synchronisation status flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForeignStatus {
+    /// The flags this process set (Linux STA_*, the writable ones it watches).
+    pub expected: i32,
+    /// The flags the operating system reports now.
+    pub found: i32,
+}
+
+impl fmt::Display for ForeignStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "another program changed the kernel's clock status behind dantesync's back: \
+             dantesync set the flags 0x{:04x}, the kernel now reports 0x{:04x}. Two programs \
+             disciplining one clock fight each other; stop the other one (chronyd, ntpd, \
+             systemd-timesyncd, ptp4l/phc2sys) or dantesync",
+            self.expected, self.found
         )
     }
 }

@@ -26,7 +26,9 @@ pub mod linux;
 #[cfg(windows)]
 pub mod windows;
 
-pub use clock::{Clock, ClockConfig, ClockError, ForeignAdjustment, SyncStatus};
+pub use clock::{
+    Clock, ClockConfig, ClockError, ForeignAdjustment, ForeignStatus, LeapSecond, SyncStatus,
+};
 pub use simulated::SimulatedClock;
 
 /// Opens the clock a configuration names. Opening changes nothing on the clock.

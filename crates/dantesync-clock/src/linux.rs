@@ -11,7 +11,7 @@
 //!   `adjtimex`, `timedatectl` and the kernel's RTC sync see a disciplined clock.
 //! - Interference: the frequency found in the kernel is compared with the one dantesync set; a
 //!   difference means another program (chronyd, ntpd, timesyncd) is steering too, and is
-//!   reported once.
+//!   reported once per change (the status flags likewise).
 //!
 //! Dropping the clock changes nothing: the kernel keeps the learned frequency after the daemon
 //! exits, so a stopped daemon does not throw the clock off.
@@ -22,7 +22,7 @@ use std::cell::Cell;
 
 use dantesync_core::LocalTime;
 
-use crate::clock::{Clock, ClockError, ForeignAdjustment, SyncStatus};
+use crate::clock::{Clock, ClockError, ForeignAdjustment, ForeignStatus, LeapSecond, SyncStatus};
 use crate::clock_exercise::{Check, Reference};
 use crate::units::{
     error_bound_us, frequency_in_range, kernel_frequency_changed, kernel_total_ppm,
@@ -35,6 +35,15 @@ const PERMISSION_HINT: &str =
 
 /// STA_UNSYNC: the kernel's "clock not synchronised" flag (include/uapi/linux/timex.h).
 const STA_UNSYNC: i32 = 0x0040;
+/// STA_INS / STA_DEL: insert / delete a leap second at the next midnight UTC.
+const STA_INS: i32 = 0x0010;
+const STA_DEL: i32 = 0x0020;
+/// clock_adjtime's TIME_INS: a leap second insertion is armed for midnight.
+pub const TIME_INS: i32 = 1;
+/// The writable flags another time service would change (STA_PLL, STA_PPSFREQ, STA_PPSTIME,
+/// STA_FLL, STA_UNSYNC, STA_FREQHOLD). STA_INS / STA_DEL are left out: whether the kernel
+/// clears them after a leap second differs between kernels.
+const WATCHED_STATUS: i32 = 0x00cf;
 
 /// The Linux system clock. Opening it changes nothing.
 #[derive(Debug)]
@@ -44,7 +53,10 @@ pub struct LinuxClock {
     expected: Cell<(i64, i64)>,
     /// A foreign change seen but not yet reported.
     pending: Cell<Option<ForeignAdjustment>>,
-    warned: Cell<bool>,
+    /// The watched status flags this process last wrote or saw; `None` before its first
+    /// status write (the flags found at start are whoever's they are).
+    status_expected: Cell<Option<i32>>,
+    status_pending: Cell<Option<ForeignStatus>>,
 }
 
 impl LinuxClock {
@@ -55,7 +67,8 @@ impl LinuxClock {
             user_hz: sys::user_hz(),
             expected: Cell::new((state.freq, state.tick)),
             pending: Cell::new(None),
-            warned: Cell::new(false),
+            status_expected: Cell::new(None),
+            status_pending: Cell::new(None),
         })
     }
 
@@ -75,6 +88,20 @@ impl LinuxClock {
         })
     }
 
+    /// As [`LinuxClock::observe`], for the watched status flags.
+    fn observe_status(&self, status: i32) {
+        let found = status & WATCHED_STATUS;
+        let Some(expected) = self.status_expected.get() else {
+            return;
+        };
+        if found != expected {
+            let expected = self.status_pending.get().map_or(expected, |p| p.expected);
+            self.status_pending
+                .set(Some(ForeignStatus { expected, found }));
+            self.status_expected.set(Some(found));
+        }
+    }
+
     fn total_ppm(&self, freq: i64, tick: i64) -> f64 {
         kernel_total_ppm(freq, tick, self.user_hz)
     }
@@ -84,13 +111,18 @@ impl LinuxClock {
     fn observe(&self, freq: i64, tick: i64) {
         let expected = self.expected.get();
         if kernel_frequency_changed(expected, (freq, tick)) {
-            if !self.warned.get() {
-                self.warned.set(true);
-                self.pending.set(Some(ForeignAdjustment {
+            let found_ppm = self.total_ppm(freq, tick);
+            let seen = match self.pending.get() {
+                Some(earlier) => ForeignAdjustment {
+                    found_ppm,
+                    ..earlier
+                },
+                None => ForeignAdjustment {
                     expected_ppm: self.total_ppm(expected.0, expected.1),
-                    found_ppm: self.total_ppm(freq, tick),
-                }));
-            }
+                    found_ppm,
+                },
+            };
+            self.pending.set(Some(seen));
             self.expected.set((freq, tick));
         }
     }
@@ -164,27 +196,44 @@ impl Clock for LinuxClock {
     }
 
     fn set_sync_status(&mut self, status: SyncStatus) -> Result<(), ClockError> {
-        // ADJ_STATUS replaces the writable flags: keep the others (leap second, PLL mode) as
-        // they are and change only STA_UNSYNC.
+        // ADJ_STATUS replaces the writable flags: keep the others (PLL mode, PPS) as they are
+        // and change only STA_UNSYNC and the leap second's STA_INS / STA_DEL.
         let current = sys::read().map_err(|e| os("clock_adjtime(read)", e))?;
-        let flags = if status.synchronised {
-            current.status & !STA_UNSYNC
-        } else {
-            current.status | STA_UNSYNC
+        self.observe_status(current.status);
+        let mut flags = current.status & !(STA_UNSYNC | STA_INS | STA_DEL);
+        if !status.synchronised {
+            flags |= STA_UNSYNC;
+        }
+        flags |= match status.leap {
+            LeapSecond::None => 0,
+            LeapSecond::Insert => STA_INS,
+            LeapSecond::Delete => STA_DEL,
         };
-        sys::write(sys::KernelWrite::Status {
+        let after = sys::write(sys::KernelWrite::Status {
             status: flags,
             maxerror: error_bound_us(status.max_error_ns),
             esterror: error_bound_us(status.est_error_ns),
         })
         .map_err(|e| os("clock_adjtime(ADJ_STATUS)", e))?;
+        self.status_expected
+            .set(Some(after.status & WATCHED_STATUS));
         Ok(())
+    }
+
+    fn keeps_sync_status(&self) -> bool {
+        true
     }
 
     fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
         let s = sys::read().map_err(|e| os("clock_adjtime(read)", e))?;
         self.observe(s.freq, s.tick);
         Ok(self.pending.take())
+    }
+
+    fn foreign_status(&mut self) -> Result<Option<ForeignStatus>, ClockError> {
+        let s = sys::read().map_err(|e| os("clock_adjtime(read)", e))?;
+        self.observe_status(s.status);
+        Ok(self.status_pending.take())
     }
 }
 
@@ -240,6 +289,7 @@ fn kernel_checks() -> Result<Vec<Check>, ClockError> {
         synchronised: true,
         max_error_ns: 250_000,
         est_error_ns: 20_000,
+        leap: LeapSecond::None,
     })?;
     let synced = ours.kernel_status()?;
     // The kernel adds 500 µs to maxerror every second by itself; allow two seconds of it.
@@ -261,6 +311,7 @@ fn kernel_checks() -> Result<Vec<Check>, ClockError> {
         synchronised: false,
         max_error_ns: 16_000_000_000,
         est_error_ns: 16_000_000_000,
+        leap: LeapSecond::None,
     })?;
     let unsynced = ours.kernel_status()?;
     checks.push(Check {
@@ -274,6 +325,32 @@ fn kernel_checks() -> Result<Vec<Check>, ClockError> {
                 "set"
             },
             unsynced.max_error_us
+        ),
+    });
+
+    // A leap second armed: the kernel's state machine moves to TIME_INS at its next second
+    // boundary, and back to TIME_OK at the one after disarming.
+    let synced_with = |leap| SyncStatus {
+        synchronised: true,
+        max_error_ns: 250_000,
+        est_error_ns: 20_000,
+        leap,
+    };
+    ours.set_sync_status(synced_with(LeapSecond::Insert))?;
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let armed = ours.kernel_status()?;
+    ours.set_sync_status(synced_with(LeapSecond::None))?;
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let disarmed = ours.kernel_status()?;
+    checks.push(Check {
+        name: "leap second armed",
+        passed: armed.status_flags & STA_INS != 0
+            && armed.clock_state == TIME_INS
+            && disarmed.status_flags & STA_INS == 0
+            && disarmed.clock_state == 0,
+        detail: format!(
+            "STA_INS set: state {} (TIME_INS = 1); cleared: state {} (TIME_OK = 0)",
+            armed.clock_state, disarmed.clock_state
         ),
     });
     Ok(checks)
@@ -351,6 +428,20 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_status_change_is_reported_once_and_only_after_our_own_write() {
+        let mut clock = LinuxClock::open().unwrap();
+        // Nothing written yet: whatever flags the kernel has are not ours to compare.
+        assert_eq!(clock.foreign_status().unwrap(), None);
+        let now = sys::read().unwrap().status & WATCHED_STATUS;
+        // Pretend we had written STA_PLL flipped relative to what the kernel reports.
+        clock.status_expected.set(Some(now ^ 0x0001));
+        let seen = clock.foreign_status().unwrap().expect("reported");
+        assert_eq!((seen.expected, seen.found), (now ^ 0x0001, now));
+        assert!(seen.to_string().contains("chronyd"), "{seen}");
+        assert_eq!(clock.foreign_status().unwrap(), None);
+    }
+
+    #[test]
     fn a_foreign_frequency_change_is_reported_once() {
         let clock = LinuxClock::open().unwrap();
         let (freq, tick) = clock.expected.get();
@@ -362,8 +453,15 @@ mod tests {
             (seen.expected_ppm - seen.found_ppm - 7.0).abs() < 1e-3,
             "{seen:?}"
         );
-        // Once: a second difference is not reported again.
+        // Once: the same change is not reported again...
+        assert_eq!(clock.foreign_adjustment().unwrap(), None);
+        // ...but a new one is (the daemon counts each and rate-limits its warnings).
         clock.expected.set((freq + ppm_to_timex_freq(3.0), tick));
+        let again = clock.foreign_adjustment().unwrap().expect("a new change");
+        assert!(
+            (again.expected_ppm - again.found_ppm - 3.0).abs() < 1e-3,
+            "{again:?}"
+        );
         assert_eq!(clock.foreign_adjustment().unwrap(), None);
     }
 }

@@ -355,6 +355,7 @@ mod tests {
             synchronised: true,
             max_error_ns: 250_000,
             est_error_ns: 20_000,
+            leap: crate::LeapSecond::Insert,
         };
         c.set_sync_status(st).unwrap();
         assert_eq!(c.sync_status(), Some(st));

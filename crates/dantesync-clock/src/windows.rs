@@ -61,7 +61,6 @@ pub struct WindowsClock {
     /// (adjustment, disabled) last written or found at open.
     expected: Cell<(u64, bool)>,
     pending: Cell<Option<ForeignAdjustment>>,
-    warned: Cell<bool>,
 }
 
 impl WindowsClock {
@@ -93,7 +92,6 @@ impl WindowsClock {
             api,
             expected: Cell::new((0, true)),
             pending: Cell::new(None),
-            warned: Cell::new(false),
         };
         let now = clock.read()?;
         clock.expected.set((now.adjustment, now.disabled));
@@ -154,18 +152,25 @@ impl WindowsClock {
     fn observe(&self, a: sys::Adjustment) {
         let expected = self.expected.get();
         if expected != (a.adjustment, a.disabled) {
-            if !self.warned.get() {
-                self.warned.set(true);
-                let before = sys::Adjustment {
-                    adjustment: expected.0,
-                    increment: a.increment,
-                    disabled: expected.1,
-                };
-                self.pending.set(Some(ForeignAdjustment {
-                    expected_ppm: self.ppm_of(before),
-                    found_ppm: self.ppm_of(a),
-                }));
-            }
+            let found_ppm = self.ppm_of(a);
+            let seen = match self.pending.get() {
+                Some(earlier) => ForeignAdjustment {
+                    found_ppm,
+                    ..earlier
+                },
+                None => {
+                    let before = sys::Adjustment {
+                        adjustment: expected.0,
+                        increment: a.increment,
+                        disabled: expected.1,
+                    };
+                    ForeignAdjustment {
+                        expected_ppm: self.ppm_of(before),
+                        found_ppm,
+                    }
+                }
+            };
+            self.pending.set(Some(seen));
             self.expected.set((a.adjustment, a.disabled));
         }
     }

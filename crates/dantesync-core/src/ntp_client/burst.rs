@@ -7,6 +7,7 @@
 //! taking the single best halves the timestamp noise of a quiet network.
 
 use super::reply::Sample;
+use crate::wire::ntp::Leap;
 
 /// What one burst to one server measured.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -25,6 +26,8 @@ pub struct BurstResult {
     pub stratum: u8,
     pub root_delay_ns: i64,
     pub root_dispersion_ns: i64,
+    /// The leap indicator of the least-delayed reply.
+    pub leap: Leap,
 }
 
 /// Reduces a burst's samples; `None` when there are none.
@@ -47,6 +50,7 @@ pub fn reduce(samples: &[Sample]) -> Option<BurstResult> {
         stratum: best.stratum,
         root_delay_ns: best.root_delay_ns,
         root_dispersion_ns: best.root_dispersion_ns,
+        leap: best.leap,
     })
 }
 
@@ -61,6 +65,7 @@ mod tests {
             stratum: 3,
             root_delay_ns: 0,
             root_dispersion_ns: 0,
+            leap: Leap::NoWarning,
         }
     }
 

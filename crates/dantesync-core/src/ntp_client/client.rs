@@ -13,6 +13,7 @@ use super::source::{
 };
 use crate::controller::NtpMeasurement;
 use crate::ntp_server::UpstreamInfo;
+use crate::wire::ntp::Leap;
 
 /// Added to every server's correctness interval (ns): a floor for the error a server's own
 /// header does not own up to (a LAN server that claims zero root dispersion is still not
@@ -315,6 +316,13 @@ impl NtpClient {
         let Some((_, peer, peer_burst)) = best else {
             return Err("no truechimer".to_owned());
         };
+        let leap = majority_leap(
+            answered
+                .iter()
+                .zip(&truechimer)
+                .filter(|(_, &chimer)| chimer)
+                .map(|((_, b), _)| b.leap),
+        );
         let address = self.sources[peer]
             .address
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
@@ -328,9 +336,32 @@ impl NtpClient {
                 addr: address,
                 root_delay_s: peer_burst.root_delay_ns as f64 * 1e-9,
                 root_dispersion_s: peer_burst.root_dispersion_ns as f64 * 1e-9,
+                leap,
             },
             truechimers: truechimer.iter().filter(|&&t| t).count(),
         })
+    }
+}
+
+/// The leap second the truechimers announce: one that more than half of them announce, else
+/// none. A single server announcing a leap its peers do not know of (a misconfigured or
+/// stale server) is not passed on, neither to this node's clients nor to the kernel.
+pub fn majority_leap(truechimers: impl IntoIterator<Item = Leap>) -> Leap {
+    let (mut n, mut insert, mut delete) = (0usize, 0usize, 0usize);
+    for leap in truechimers {
+        n += 1;
+        match leap {
+            Leap::InsertSecond => insert += 1,
+            Leap::DeleteSecond => delete += 1,
+            Leap::NoWarning | Leap::Unsynchronized => {}
+        }
+    }
+    if insert * 2 > n {
+        Leap::InsertSecond
+    } else if delete * 2 > n {
+        Leap::DeleteSecond
+    } else {
+        Leap::NoWarning
     }
 }
 

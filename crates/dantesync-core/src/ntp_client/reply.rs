@@ -14,6 +14,9 @@ pub struct Sample {
     pub stratum: u8,
     pub root_delay_ns: i64,
     pub root_dispersion_ns: i64,
+    /// The server's leap indicator: a leap second announced for the end of this month's last
+    /// day (never `Unsynchronized`: such replies are refused).
+    pub leap: Leap,
 }
 
 /// A Kiss-o'-Death code (RFC 5905 §7.4) the client acts on.
@@ -103,6 +106,7 @@ pub fn evaluate(
         stratum: h.stratum,
         root_delay_ns: short(h.root_delay),
         root_dispersion_ns: short(h.root_dispersion),
+        leap: h.leap,
     })
 }
 

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::*;
+use crate::wire::ntp::Leap;
 
 const S: Duration = Duration::from_secs(1);
 
@@ -21,6 +22,7 @@ fn burst(offset_ms: f64, delay_us: i64) -> BurstResult {
         stratum: 2,
         root_delay_ns: 0,
         root_dispersion_ns: 0,
+        leap: Leap::NoWarning,
     }
 }
 
@@ -241,6 +243,7 @@ fn outcome() -> impl proptest::strategy::Strategy<Value = Outcome> {
                 stratum: 2,
                 root_delay_ns: rd,
                 root_dispersion_ns: rdisp,
+                leap: Leap::NoWarning,
             },
         );
     prop_oneof![
@@ -491,4 +494,61 @@ fn nothing_is_due_only_while_a_server_rests_between_polls() {
     c.complete(S, vec![silent(0)]);
     assert!(c.due(2 * S).is_empty());
     assert!(!c.nothing_due(2 * S));
+}
+
+/// A server's answer announcing `leap`.
+fn announcing(i: usize, offset_ms: f64, leap: Leap) -> (usize, Outcome) {
+    (
+        i,
+        Outcome::Answered {
+            address: ip(i as u8 + 1),
+            burst: BurstResult {
+                leap,
+                ..burst(offset_ms, 300)
+            },
+        },
+    )
+}
+
+#[test]
+fn the_leap_second_is_the_truechimers_majority() {
+    let ins = Leap::InsertSecond;
+    let leap_of = |outcomes: Vec<(usize, Outcome)>| {
+        three().complete(S, outcomes).result.unwrap().upstream.leap
+    };
+    // Two of three truechimers announce it: passed on.
+    assert_eq!(
+        leap_of(vec![
+            announcing(0, 1.0, ins),
+            announcing(1, 1.1, ins),
+            answered(2, 0.9)
+        ]),
+        ins
+    );
+    // One of three: not, even when it is the nearest server (the upstream named).
+    let mut near = announcing(0, 1.0, ins);
+    if let Outcome::Answered { burst, .. } = &mut near.1 {
+        burst.delay_ns = 0;
+    }
+    assert_eq!(
+        leap_of(vec![near, answered(1, 1.1), answered(2, 0.9)]),
+        Leap::NoWarning
+    );
+    // A falseticker's announcement does not count: two truechimers, one of them announcing,
+    // is no majority.
+    assert_eq!(
+        leap_of(vec![
+            announcing(0, 1.0, ins),
+            answered(1, 1.1),
+            announcing(2, 250.0, ins)
+        ]),
+        Leap::NoWarning
+    );
+    let del = Leap::DeleteSecond;
+    assert_eq!(
+        client::majority_leap([del, del, Leap::NoWarning, Leap::InsertSecond, del]),
+        del
+    );
+    assert_eq!(client::majority_leap([ins, del]), Leap::NoWarning);
+    assert_eq!(client::majority_leap([]), Leap::NoWarning);
 }

@@ -33,4 +33,6 @@ pub use access::{AccessList, Subnet};
 pub use rate_limit::{RateLimit, RateLimiter, Verdict};
 pub use reply::patch_transmit;
 pub use responder::{Counters, DropReason, Responder, ResponderConfig, Response};
-pub use state::{reference_id_of, ServerConfig, ServerState, UpstreamInfo, PHI_PPM};
+pub use state::{
+    leap_in_force, reference_id_of, utc_date, ServerConfig, ServerState, UpstreamInfo, PHI_PPM,
+};

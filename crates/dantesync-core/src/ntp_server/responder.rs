@@ -330,6 +330,7 @@ mod tests {
             addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
             root_delay_s: 0.0,
             root_dispersion_s: 0.0,
+            leap: crate::wire::ntp::Leap::NoWarning,
         };
         let cfg = crate::ntp_server::ServerConfig {
             local_stratum: Some(8),

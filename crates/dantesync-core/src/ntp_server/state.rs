@@ -27,6 +27,39 @@ pub struct UpstreamInfo {
     /// The upstream's own root delay and dispersion (from its reply header), s.
     pub root_delay_s: f64,
     pub root_dispersion_s: f64,
+    /// The leap second the upstream servers' majority announces (see
+    /// [`crate::ntp_client::client::majority_leap`]).
+    pub leap: Leap,
+}
+
+/// The civil UTC date (year, month 1–12, day 1–31) of a time on the Unix timescale
+/// (proleptic Gregorian; Howard Hinnant's `civil_from_days`).
+pub fn utc_date(now: LocalTime) -> (i64, u32, u32) {
+    let days = now.nanos().div_euclid(86_400_000_000_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The leap indicator to pass on at `now`: a leap second is only ever inserted or deleted at
+/// the end of June or December (IERS Bulletin C), so an announcement is passed on during
+/// those months only. After midnight it ends by itself, even before the upstream's next
+/// answer clears it: a stale LI would announce a second leap a month or six later.
+pub fn leap_in_force(leap: Leap, now: LocalTime) -> Leap {
+    match leap {
+        Leap::InsertSecond | Leap::DeleteSecond => match utc_date(now).1 {
+            6 | 12 => leap,
+            _ => Leap::NoWarning,
+        },
+        other => other,
+    }
 }
 
 /// The server's configuration, as far as the header is concerned.
@@ -138,7 +171,7 @@ impl ServerState {
                     root_dispersion_s: (u.root_dispersion_s.max(0.0) + PHI_PPM * 1e-6 * elapsed_s)
                         .min(MAXDISP_S),
                     precision: cfg.precision,
-                    leap: Leap::NoWarning,
+                    leap: leap_in_force(u.leap, now),
                 }
             }
             _ => match cfg.local_stratum {
@@ -187,7 +220,64 @@ mod tests {
             addr: IpAddr::V4(Ipv4Addr::new(10, 77, 8, 2)),
             root_delay_s: 0.010,
             root_dispersion_s: 0.020,
+            leap: Leap::NoWarning,
         }
+    }
+
+    #[test]
+    fn civil_dates_of_unix_times() {
+        assert_eq!(utc_date(LocalTime::from_nanos(0)), (1970, 1, 1));
+        assert_eq!(utc_date(LocalTime::from_nanos(T0)), (2026, 7, 30));
+        // The last leap second so far: 2016-12-31T23:59:60Z, then 2017-01-01.
+        assert_eq!(
+            utc_date(LocalTime::from_nanos(1_483_228_799 * S)),
+            (2016, 12, 31)
+        );
+        assert_eq!(
+            utc_date(LocalTime::from_nanos(1_483_228_800 * S)),
+            (2017, 1, 1)
+        );
+        assert_eq!(
+            utc_date(LocalTime::from_nanos(951_782_400 * S)),
+            (2000, 2, 29)
+        );
+        assert_eq!(utc_date(LocalTime::from_nanos(-S)), (1969, 12, 31));
+    }
+
+    #[test]
+    fn the_upstreams_leap_warning_is_served_in_june_and_december_only() {
+        let mut st = status(true);
+        st.time_confirmed = Some(LocalTime::from_nanos(T0));
+        let inserting = UpstreamInfo {
+            leap: Leap::InsertSecond,
+            ..upstream(2)
+        };
+        let cfg = ServerConfig::default();
+        let serve = |u: UpstreamInfo, unix_s: i64| {
+            ServerState::from_status(&st, Some(u), LocalTime::from_nanos(unix_s * S), &cfg).leap
+        };
+        // 2016-12-31 12:00 and the leap second's last instant before midnight.
+        assert_eq!(serve(inserting, 1_483_185_600), Leap::InsertSecond);
+        assert_eq!(serve(inserting, 1_483_228_799), Leap::InsertSecond);
+        // 2017-01-01 00:00:01: over, whatever the last answer said.
+        assert_eq!(serve(inserting, 1_483_228_801), Leap::NoWarning);
+        // 2017-03-15: no leap second can be at the end of March.
+        assert_eq!(serve(inserting, 1_489_536_000), Leap::NoWarning);
+        let deleting = UpstreamInfo {
+            leap: Leap::DeleteSecond,
+            ..upstream(2)
+        };
+        // 2026-06-30 20:00.
+        assert_eq!(serve(deleting, 1_782_849_600), Leap::DeleteSecond);
+        assert_eq!(serve(upstream(2), 1_782_849_600), Leap::NoWarning);
+        // Not synchronised: LI = 3 whatever the upstream says.
+        let unsync = ServerState::from_status(
+            &status(false),
+            Some(inserting),
+            LocalTime::from_nanos(1_483_185_600 * S),
+            &cfg,
+        );
+        assert_eq!(unsync.leap, Leap::Unsynchronized);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use dantesync_core::{Action, Controller, Mode, Notice, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::kernel_sync::KernelSync;
 use super::shared::{Event, NtpCheck, Shared};
 use super::systemd::Notifier;
 
@@ -41,6 +42,8 @@ pub struct Engine {
     last_offer: Option<Instant>,
     /// When the refusal of an offset beyond the panic threshold was last logged.
     last_refusal_log: Option<Instant>,
+    /// The kernel's synchronisation status and another program's interference.
+    pub kernel: KernelSync,
 }
 
 impl Engine {
@@ -62,6 +65,7 @@ impl Engine {
             last_clock_error: None,
             last_offer: None,
             last_refusal_log: None,
+            kernel: KernelSync::new(None),
         }
     }
 
@@ -182,7 +186,24 @@ impl Engine {
         }
         let status = self.controller.status();
         self.offer_learned(&status);
+        self.tell_kernel(&status);
         self.shared.publish(status);
+    }
+
+    /// After every servo update: the kernel's synchronisation status, and a look for another
+    /// program's frequency change (see `kernel_sync`).
+    fn tell_kernel(&mut self, status: &Status) {
+        let upstream = self.shared.upstream();
+        let mut clock = self.shared.clock();
+        let now = clock.now();
+        self.kernel.update(
+            &mut **clock,
+            status,
+            upstream,
+            now,
+            std::time::Instant::now(),
+            &self.shared.kernel,
+        );
     }
 
     fn clock_result(&mut self, what: &str, r: Result<(), ClockError>) {

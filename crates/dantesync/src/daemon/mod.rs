@@ -20,6 +20,7 @@
 mod engine;
 mod http;
 mod iface;
+mod kernel_sync;
 mod lock;
 mod logging;
 mod ntp;
@@ -281,6 +282,7 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
     )
     .learned_on(learned_on);
     let mut engine = Engine::new(controller, shared, ntp_tx, persister, notifier);
+    engine.kernel = kernel_sync::KernelSync::new(cfg.served_local_stratum());
     engine.execute(rest);
     let service_stop = hooks.stop.take();
     let stop = async move {

@@ -14,6 +14,7 @@ use dantesync_core::query_server::QueryCounters;
 use dantesync_core::wire::ptpv1::{Message, ParseError};
 use dantesync_core::{LocalTime, Moment, MonoTime, NtpMeasurement, Status};
 
+use super::kernel_sync::KernelShared;
 use crate::config::PtpSettings;
 
 /// The monotonic axis: nanoseconds since the first reading in this process, from
@@ -81,6 +82,8 @@ pub struct Shared {
     /// itself: what the built-in NTP server derives its stratum, reference id and root
     /// distance from.
     upstream: Mutex<Option<UpstreamInfo>>,
+    /// What the kernel was told about the clock, and another program's changes seen.
+    pub kernel: KernelShared,
 }
 
 impl Shared {
@@ -95,6 +98,7 @@ impl Shared {
             ntp_server: Mutex::new(None),
             started: Instant::now(),
             upstream: Mutex::new(None),
+            kernel: KernelShared::default(),
         }
     }
 

@@ -67,6 +67,12 @@ pub struct View {
     pub node: NodeInfo,
     pub ntp_server: Option<Counters>,
     pub ptp_dropped_source: u64,
+    /// Whether the kernel was last told the clock is synchronised; `None` when not applicable.
+    pub kernel_synchronised: Option<bool>,
+    /// Frequency changes by another program seen since start.
+    pub clock_interference: u64,
+    /// The leap second announced for the end of this month.
+    pub leap_pending: dantesync_clock::LeapSecond,
 }
 
 impl View {
@@ -79,6 +85,9 @@ impl View {
             node: app.node.clone(),
             ntp_server: sh.ntp_server_counters(),
             ptp_dropped_source: sh.ptp_dropped_source.load(Relaxed),
+            kernel_synchronised: sh.kernel.synchronised(),
+            clock_interference: sh.kernel.interference(),
+            leap_pending: sh.kernel.leap_pending(),
         }
     }
 }

@@ -84,6 +84,9 @@ pub(super) fn view() -> View {
         },
         ntp_server: Some(ntp_server),
         ptp_dropped_source: 5,
+        kernel_synchronised: Some(true),
+        clock_interference: 3,
+        leap_pending: dantesync_clock::LeapSecond::Insert,
     }
 }
 
@@ -238,6 +241,9 @@ fn metrics_parse_and_carry_the_status_values() {
     close("dantesync_uptime_seconds", 3600.5);
     close("dantesync_leader_stratum", 121.0);
     close("dantesync_ntp_server_requests_received_total", 11.0);
+    close("dantesync_kernel_synchronised", 1.0);
+    close("dantesync_clock_interference_total", 3.0);
+    close("dantesync_leap_pending", 1.0);
     close("dantesync_ntp_server_responses_total", 9.0);
     close("dantesync_ntp_server_kiss_of_death_total", 1.0);
     close("dantesync_ntp_server_rate_limited_total", 2.0);
@@ -291,9 +297,11 @@ fn unknown_values_and_a_disabled_ntp_server_are_left_out() {
     v.status.ntp = None;
     v.status.leader = None;
     v.ntp_server = None;
+    v.kernel_synchronised = None;
     let text = metrics::render(&v);
     let e = prom_text::parse(&text).unwrap();
     for gone in [
+        "dantesync_kernel_synchronised",
         "dantesync_drift_ratio",
         "dantesync_ntp_offset_seconds",
         "dantesync_ntp_delay_seconds",

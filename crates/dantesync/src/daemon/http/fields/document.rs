@@ -87,6 +87,33 @@ pub static NODE: &[Field] = &[
         metrics: &[],
         query: &[Wire::At(8)],
     },
+    Field {
+        path: "node.kernel_synchronised",
+        unit: Unit::Bool,
+        help: "Whether the kernel was told the clock is synchronised (adjtimex STA_UNSYNC clear), null for a clock without such a status (simulated, Windows).",
+        read: Read::Number(|v| v.kernel_synchronised.map(Num::Bool)),
+        metrics: &[Metric::gauge("dantesync_kernel_synchronised")],
+        query: &[],
+    },
+    Field {
+        path: "node.leap_pending",
+        unit: Unit::Text,
+        help: "The leap second the upstream servers' majority announces for the end of this month (June or December): none, insert or delete.",
+        read: Read::Json(|v| json!(v.leap_pending.name())),
+        metrics: &[Metric::one(
+            "dantesync_leap_pending",
+            Kind::Gauge,
+            "1 when a leap second is to be inserted at the end of this month, -1 deleted, 0 none.",
+            |v| {
+                Some(match v.leap_pending {
+                    dantesync_clock::LeapSecond::None => 0.0,
+                    dantesync_clock::LeapSecond::Insert => 1.0,
+                    dantesync_clock::LeapSecond::Delete => -1.0,
+                })
+            },
+        )],
+        query: &[],
+    },
 ];
 
 pub static COUNTERS: &[Field] = &[
@@ -146,6 +173,14 @@ pub static COUNTERS: &[Field] = &[
         help: "PTP datagrams from sources outside ptp.source_allowlist.",
         read: Read::Number(|v| Some(Num::Uint(v.ptp_dropped_source))),
         metrics: &[],
+        query: &[],
+    },
+    Field {
+        path: "counters.clock_interference",
+        unit: Unit::Count,
+        help: "Changes of the clock's frequency by another program (chronyd, ntpd, timesyncd...) seen since start.",
+        read: Read::Number(|v| Some(Num::Uint(v.clock_interference))),
+        metrics: &[Metric::counter("dantesync_clock_interference_total")],
         query: &[],
     },
     Field {
