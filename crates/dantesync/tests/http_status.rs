@@ -215,17 +215,21 @@ fn poke_ntp_server(port: u16) -> bool {
     matches!(s.recv(&mut buf), Ok(48))
 }
 
-/// The status snapshot without what changes by itself between two reads (ages, uptime).
+/// The status snapshot without what changes by itself between two reads (every time's age,
+/// wherever it sits, and the uptime).
 fn steady(doc: &Value) -> Value {
-    let mut s = doc["status"].clone();
-    for k in ["last_ptp_sample", "last_correction", "time_confirmed"] {
-        if let Some(o) = s[k].as_object_mut() {
-            o.remove("age_s");
+    fn without_ages(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                o.remove("age_s");
+                o.values_mut().for_each(without_ages);
+            }
+            Value::Array(a) => a.iter_mut().for_each(without_ages),
+            _ => {}
         }
     }
-    if let Some(o) = s["ntp"]["at"].as_object_mut() {
-        o.remove("age_s");
-    }
+    let mut s = doc["status"].clone();
+    without_ages(&mut s);
     if let Some(o) = s["host"].as_object_mut() {
         o.remove("uptime_s");
     }
