@@ -1,0 +1,31 @@
+//! The multi-host test bed: the real `dantesync` binary on several network-namespace "hosts"
+//! on one bridge, with faults, measured from outside.
+//!
+//! - [`net`]: namespaces, the bridge, veths; everything named `dsb-…`, removed on drop, on
+//!   failure and on Ctrl-C, and a crashed run's leftovers removed at the next start.
+//! - [`link`]: the link emulator (delay, jitter, loss per direction), a user-space AF_PACKET
+//!   relay in a namespace per link, which measures its own added error.
+//! - [`procs`]: leaders (`dantesync gm-sim`), upstream NTP (`chronyd -x`, never touching a
+//!   clock) and dantesync nodes on simulated clocks, each in its host's namespace.
+//! - [`truth`]: every node's clock against CLOCK_MONOTONIC_RAW from its query reply, so
+//!   node-to-node differences and true rates are measured without network assumptions.
+//! - [`bed`]: a topology built from a [`bed::Spec`]; [`scenario`] and [`scenarios`]: the
+//!   scenarios with asserted figures; [`report`]: `docs/e2e-results.md`.
+//!
+//! Why a crate of its own, std threads and no async runtime: the fleet-timescale work adds
+//! scenarios here, and a light crate keeps the bed's build cheap on small CI machines. Why one
+//! process holding every socket: a thread can enter a namespace (`setns`) to open a socket
+//! there, and the socket stays in that namespace, so the link relays and the pollers need no
+//! helper processes that could be left behind.
+//!
+//! Needs root (namespaces, packet sockets), `ip` (iproute2) and `chronyd`.
+
+pub mod bed;
+pub mod link;
+pub mod net;
+pub mod procs;
+pub mod report;
+pub mod scenario;
+pub mod scenarios;
+pub mod sys;
+pub mod truth;

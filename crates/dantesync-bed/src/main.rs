@@ -1,0 +1,167 @@
+//! `dantesync-bed list` | `dantesync-bed run [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]`
+//!
+//! Runs the named scenarios (all without names) one after the other, each in a fresh bed, and
+//! writes the report: to `docs/e2e-results.md` when every scenario ran, else to
+//! `<work>/e2e-results.md`, unless `--out` says where. Exits 1 when a scenario fails.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use dantesync_bed::scenario::{Ctx, Outcome};
+use dantesync_bed::{net, report, scenarios, sys};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: dantesync-bed list\n       dantesync-bed run [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]\n\
+         SCENARIO is a name from `list` or its number. Needs root."
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("list") => {
+            for s in scenarios::ALL {
+                println!("{:<12} {}", s.name, s.title);
+            }
+        }
+        Some("run") => std::process::exit(run(&args[1..])),
+        _ => usage(),
+    }
+}
+
+fn run(args: &[String]) -> i32 {
+    let mut out: Option<PathBuf> = None;
+    let mut bin: Option<PathBuf> = std::env::var_os("DANTESYNC_BIN").map(PathBuf::from);
+    let mut work = PathBuf::from("target/bed");
+    let mut names = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => out = it.next().map(PathBuf::from),
+            "--bin" => bin = it.next().map(PathBuf::from),
+            "--work" => work = it.next().map(PathBuf::from).unwrap_or_else(|| usage()),
+            s if s.starts_with('-') => usage(),
+            s => names.push(s.to_owned()),
+        }
+    }
+    let chosen: Vec<_> = if names.is_empty() {
+        scenarios::ALL.iter().collect()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                scenarios::find(n).unwrap_or_else(|| {
+                    eprintln!("dantesync-bed: no scenario {n:?} (see `dantesync-bed list`)");
+                    std::process::exit(2)
+                })
+            })
+            .collect()
+    };
+    // The daemon binary: next to this one (cargo builds both into the same directory).
+    let bin = bin.unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("dantesync")))
+            .unwrap_or_else(|| PathBuf::from("dantesync"))
+    });
+    if !bin.exists() {
+        eprintln!(
+            "dantesync-bed: no daemon binary at {} (build it: cargo build --release -p dantesync, or give --bin)",
+            bin.display()
+        );
+        return 2;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("dantesync-bed: needs root (network namespaces, packet sockets)");
+        return 2;
+    }
+    sys::install_stop_handler();
+    let stale = net::clean_stale();
+    if !stale.is_empty() {
+        eprintln!(
+            "dantesync-bed: removed leftovers of an earlier run: {}",
+            stale.join(" ")
+        );
+    }
+    let command = format!(
+        "sudo target/release/dantesync-bed run{}",
+        names.iter().map(|n| format!(" {n}")).collect::<String>()
+    );
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    for s in &chosen {
+        if sys::stopping() {
+            break;
+        }
+        eprintln!("=== {}", s.title);
+        let mut ctx = Ctx {
+            bin: bin.clone(),
+            dir: work.join(s.name),
+            set: 1,
+            figures: Vec::new(),
+            notes: Vec::new(),
+            emulator: Default::default(),
+        };
+        let t0 = Instant::now();
+        let result = (s.run)(&mut ctx);
+        let o = Outcome {
+            name: s.name,
+            title: s.title,
+            figures: ctx.figures,
+            notes: ctx.notes,
+            error: result.err(),
+            seconds: t0.elapsed().as_secs_f64(),
+            emulator: ctx.emulator,
+            work_dir: ctx.dir,
+        };
+        if let Some(e) = &o.error {
+            eprintln!("    ERROR: {e}");
+        }
+        eprintln!(
+            "=== {}: {} in {:.0} s (logs in {})",
+            s.name,
+            if o.passed() { "PASS" } else { "FAIL" },
+            o.seconds,
+            o.work_dir.display()
+        );
+        outcomes.push(o);
+    }
+    let all = outcomes.len() == scenarios::ALL.len();
+    let path = out.unwrap_or_else(|| {
+        if all {
+            PathBuf::from("docs/e2e-results.md")
+        } else {
+            work.join("e2e-results.md")
+        }
+    });
+    let text = report::markdown(&outcomes, &command, started.elapsed().as_secs_f64());
+    if let Err(e) = std::fs::write(&path, text) {
+        eprintln!("dantesync-bed: cannot write {}: {e}", path.display());
+        return 1;
+    }
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| !o.passed())
+        .map(|o| o.name)
+        .collect();
+    eprintln!(
+        "dantesync-bed: {} of {} scenarios passed in {:.0} s; report {}{}",
+        outcomes.len() - failed.len(),
+        outcomes.len(),
+        started.elapsed().as_secs_f64(),
+        path.display(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!("; FAILED: {}", failed.join(", "))
+        }
+    );
+    if sys::stopping() || !failed.is_empty() || outcomes.len() < chosen.len() {
+        1
+    } else {
+        0
+    }
+}

@@ -1,0 +1,604 @@
+//! The scenarios of issue #12, each with its asserted numbers. A scenario builds its own bed
+//! (so one's leftovers never bias the next), drives it, and records figures measured from
+//! outside ([`crate::truth`]) next to what the nodes say about themselves.
+//!
+//! To add one (the fleet-timescale work will): write `fn name(ctx: &mut Ctx) -> Result<(),
+//! String>` and list it in [`ALL`].
+
+use std::time::Duration;
+
+use crate::bed::{Bed, LeaderSpec, Spec};
+use crate::link::Impairment;
+use crate::scenario::{run_for, wait_for, wait_locked, Ctx, Limit, Scenario};
+use crate::sys;
+use crate::truth::{self, Sample, NTP_ONLY};
+
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "steady",
+        title: "1. Steady: every node locks, true rate within 0.1 ppm of the leader's, clients within 200 µs of the master",
+        run: steady,
+    },
+    Scenario {
+        name: "failover",
+        title: "2. Leader failover: the preferred leader stops, a +3 ppm one takes over; it returns: one switch back",
+        run: failover,
+    },
+    Scenario {
+        name: "leader-gone",
+        title: "3. Leader gone: NTP-ONLY within 10 s on every surface, holdover rate within 0.1 ppm for 60 s",
+        run: leader_gone,
+    },
+    Scenario {
+        name: "upstream-gone",
+        title: "4. Upstream NTP gone: PTP lock unaffected, the master keeps serving honestly, clients follow it",
+        run: upstream_gone,
+    },
+    Scenario {
+        name: "trouble",
+        title: "6. Network trouble: 10 % loss and 200 µs jitter on a client's link, locked, rate within 0.3 ppm",
+        run: trouble,
+    },
+    Scenario {
+        name: "cable",
+        title: "7. Cable pull: a client's link down 20 s; locked again within 20 s of its return",
+        run: cable,
+    },
+    Scenario {
+        name: "restart",
+        title: "8. Restart: a restarted client locks within 5 s from its saved frequency",
+        run: restart,
+    },
+];
+
+/// Looks a scenario up by name (or by its number, "1"...).
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    ALL.iter()
+        .find(|s| s.name == name || s.title.split('.').next() == Some(name))
+}
+
+/// Builds the venue and waits until every node is locked and has settled for `settle`.
+/// Returns the bed and the time to first lock of every node.
+fn locked_venue(ctx: &mut Ctx, spec: Spec, settle: Duration) -> Result<Bed, String> {
+    let t0 = sys::raw_ns();
+    let mut bed = ctx.bed(spec)?;
+    let nodes = bed.node_names();
+    let times = wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
+    lock_figures(ctx, &times);
+    run_for(&mut bed, settle)?;
+    Ok(bed)
+}
+
+fn secs_since(t0: i64, s: Option<Sample>) -> f64 {
+    s.map_or(f64::INFINITY, |x| (x.raw - t0) as f64 / 1e9)
+}
+
+const LOCK_LIMIT: Duration = Duration::from_secs(120);
+
+/// Records, per node, the largest |true rate − leader's rate| over 20 s windows in [from, to].
+fn rate_figures(
+    ctx: &mut Ctx,
+    bed: &Bed,
+    nodes: &[String],
+    leader_ppm: f64,
+    from: i64,
+    to: i64,
+    limit_ppm: f64,
+    label: &str,
+) {
+    for n in nodes {
+        let r = truth::rates(&bed.samples(n), from, to, 20.0);
+        let errs: Vec<f64> = r.iter().map(|(_, ppm)| ppm - leader_ppm).collect();
+        if errs.is_empty() {
+            ctx.figure(
+                format!("{n}: 20 s rate windows free of NTP corrections ({label})"),
+                0.0,
+                "",
+                Limit::AtLeast(1.0),
+            );
+            continue;
+        }
+        ctx.figure(
+            format!(
+                "{n}: max |true rate − leader| over {} windows ({label})",
+                errs.len()
+            ),
+            truth::max_abs(&errs),
+            "ppm",
+            Limit::AtMost(limit_ppm),
+        );
+    }
+}
+
+/// Records, per client, the largest |client − master| from its first NTP correction to `to`.
+fn offset_figures(
+    ctx: &mut Ctx,
+    bed: &Bed,
+    master: &str,
+    clients: &[String],
+    to: i64,
+    limit_us: f64,
+) {
+    let m = bed.samples(master);
+    for c in clients {
+        let s = bed.samples(c);
+        let Some(first) = truth::first_after(&s, 0, |x| x.corrections > 0) else {
+            ctx.figure(
+                format!("{c}: NTP corrections"),
+                0.0,
+                "",
+                Limit::AtLeast(1.0),
+            );
+            continue;
+        };
+        // The correction's own sample may still be mid-slew; from the next one on.
+        let d: Vec<f64> = truth::differences(&s, &m, first.raw + 1, to)
+            .iter()
+            .map(|ns| ns / 1e3)
+            .collect();
+        ctx.figure(
+            format!(
+                "{c} − {master}: max |Δ| after its first NTP correction ({} samples)",
+                d.len()
+            ),
+            truth::max_abs(&d),
+            "µs",
+            Limit::AtMost(limit_us),
+        );
+        ctx.figure(
+            format!("{c} − {master}: RMS"),
+            truth::rms(&d),
+            "µs",
+            Limit::Info,
+        );
+    }
+}
+
+/// The share (0..1) of samples in [from, to] in which `pred` holds, per node, worst node.
+fn worst_share(
+    bed: &Bed,
+    nodes: &[String],
+    from: i64,
+    to: i64,
+    pred: impl Fn(&Sample) -> bool,
+) -> f64 {
+    nodes
+        .iter()
+        .map(|n| {
+            let s: Vec<Sample> = bed
+                .samples(n)
+                .into_iter()
+                .filter(|x| x.raw >= from && x.raw <= to)
+                .collect();
+            if s.is_empty() {
+                0.0
+            } else {
+                s.iter().filter(|x| pred(x)).count() as f64 / s.len() as f64
+            }
+        })
+        .fold(1.0, f64::min)
+}
+
+fn lock_figures(ctx: &mut Ctx, times: &[(String, f64)]) {
+    for (n, t) in times {
+        ctx.figure(format!("{n}: time to first LOCK"), *t, "s", Limit::Info);
+    }
+}
+
+/// 1. Steady.
+fn steady(ctx: &mut Ctx) -> Result<(), String> {
+    let t0 = sys::raw_ns();
+    let mut bed = ctx.bed(Spec::venue())?;
+    let leader_ppm = bed.leader_raw_ppm("gm1");
+    ctx.figure(
+        "this host's realtime against CLOCK_MONOTONIC_RAW",
+        bed.host_rate_ppm,
+        "ppm",
+        Limit::Info,
+    );
+    let nodes = bed.node_names();
+    let times = wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
+    lock_figures(ctx, &times);
+    let from = sys::raw_ns();
+    run_for(&mut bed, Duration::from_secs(120))?;
+    let to = sys::raw_ns();
+    ctx.figure(
+        "share of samples in LOCK/NANO after every node locked (worst node)",
+        worst_share(&bed, &nodes, from, to, Sample::locked),
+        "",
+        Limit::Equal(1.0),
+    );
+    rate_figures(ctx, &bed, &nodes, leader_ppm, from, to, 0.1, "steady");
+    let clients: Vec<String> = nodes.iter().filter(|n| *n != "m").cloned().collect();
+    offset_figures(ctx, &bed, "m", &clients, to, 200.0);
+    ctx.finish(&bed);
+    Ok(())
+}
+
+/// 3. Leader gone.
+fn leader_gone(ctx: &mut Ctx) -> Result<(), String> {
+    let mut bed = locked_venue(ctx, Spec::venue(), Duration::from_secs(40))?;
+    let nodes = bed.node_names();
+    let leader_ppm = bed.leader_raw_ppm("gm1");
+    let gone = sys::raw_ns();
+    bed.stop("gm1");
+    wait_for(
+        &mut bed,
+        Duration::from_secs(20),
+        "every node NTP-ONLY",
+        |b| {
+            nodes
+                .iter()
+                .all(|n| b.pollers[n].latest(1.0).is_some_and(|s| s.mode == NTP_ONLY))
+        },
+    )?;
+    for n in &nodes {
+        let t = secs_since(
+            gone,
+            truth::first_after(&bed.samples(n), gone, |x| x.mode == NTP_ONLY),
+        );
+        ctx.figure(
+            format!("{n}: NTP-ONLY after the leader stopped (UDP mode byte)"),
+            t,
+            "s",
+            Limit::AtMost(10.0),
+        );
+        let status: serde_json::Value = serde_json::from_str(&bed.http_get(n, "/api/status")?)
+            .map_err(|e| format!("{n}: /api/status: {e}"))?;
+        let http_ok = status["status"]["mode"] == "NTP-ONLY";
+        ctx.figure(
+            format!("{n}: HTTP /api/status says NTP-ONLY (1 = yes)"),
+            f64::from(u8::from(http_ok)),
+            "",
+            Limit::Equal(1.0),
+        );
+        let metrics = bed.http_get(n, "/metrics")?;
+        let code = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("dantesync_mode_code "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(f64::NAN);
+        ctx.figure(
+            format!("{n}: /metrics dantesync_mode_code"),
+            code,
+            "",
+            Limit::Equal(5.0),
+        );
+    }
+    let from = sys::raw_ns();
+    run_for(&mut bed, Duration::from_secs(60))?;
+    let to = sys::raw_ns();
+    ctx.figure(
+        "share of samples in NTP-ONLY during the 60 s holdover (worst node)",
+        worst_share(&bed, &nodes, from, to, |x| x.mode == NTP_ONLY),
+        "",
+        Limit::Equal(1.0),
+    );
+    rate_figures(ctx, &bed, &nodes, leader_ppm, from, to, 0.1, "holdover");
+    ctx.finish(&bed);
+    Ok(())
+}
+
+/// 7. Cable pull.
+fn cable(ctx: &mut Ctx) -> Result<(), String> {
+    let mut bed = locked_venue(ctx, Spec::venue(), Duration::from_secs(20))?;
+    let pulled = sys::raw_ns();
+    bed.set_cable("c1", false)?;
+    run_for(&mut bed, Duration::from_secs(20))?;
+    let s = bed.samples("c1");
+    let worst = s
+        .iter()
+        .filter(|x| x.raw >= pulled)
+        .map(|x| x.mode)
+        .max()
+        .unwrap_or(0);
+    ctx.figure(
+        "c1: mode reached while unplugged (5 = NTP-ONLY)",
+        f64::from(worst),
+        "",
+        Limit::Info,
+    );
+    let back = sys::raw_ns();
+    bed.set_cable("c1", true)?;
+    let relock = wait_for(
+        &mut bed,
+        Duration::from_secs(40),
+        "c1 locked after the cable returned",
+        |b| b.pollers["c1"].latest(1.0).is_some_and(|x| x.locked()),
+    );
+    let t = secs_since(
+        back,
+        truth::first_after(&bed.samples("c1"), back, |x| {
+            x.locked() && x.ptp_received > 0
+        }),
+    );
+    ctx.figure(
+        "c1: locked again after the cable returned",
+        t,
+        "s",
+        Limit::AtMost(20.0),
+    );
+    relock.map(|_| ())?;
+    let others: Vec<String> = vec!["m".into(), "c2".into()];
+    ctx.figure(
+        "other nodes in LOCK/NANO throughout (worst share)",
+        worst_share(&bed, &others, pulled, sys::raw_ns(), Sample::locked),
+        "",
+        Limit::Equal(1.0),
+    );
+    ctx.finish(&bed);
+    Ok(())
+}
+
+/// 8. Restart.
+fn restart(ctx: &mut Ctx) -> Result<(), String> {
+    let mut bed = locked_venue(ctx, Spec::venue(), Duration::from_secs(40))?;
+    let clean = bed.stop("c1");
+    ctx.figure(
+        "c1: exited by itself on SIGTERM (1 = yes)",
+        f64::from(u8::from(clean)),
+        "",
+        Limit::Equal(1.0),
+    );
+    let started = sys::raw_ns();
+    bed.start_node("c1")?;
+    let r = wait_for(
+        &mut bed,
+        Duration::from_secs(30),
+        "c1 locked after its restart",
+        |b| {
+            b.pollers["c1"]
+                .latest(1.0)
+                .is_some_and(|x| x.raw > started && x.locked())
+        },
+    );
+    let s = bed.samples("c1");
+    let first = truth::first_after(&s, started, |x| x.locked());
+    ctx.figure(
+        "c1: locked after its restart",
+        secs_since(started, first),
+        "s",
+        Limit::AtMost(5.0),
+    );
+    let prior = truth::first_after(&s, started, |_| true).is_some_and(|x| x.flags & (1 << 3) != 0);
+    ctx.figure(
+        "c1: says a frequency learned in an earlier run contributes (flag bit 3; 1 = yes)",
+        f64::from(u8::from(prior)),
+        "",
+        Limit::Equal(1.0),
+    );
+    r?;
+    let from = sys::raw_ns();
+    run_for(&mut bed, Duration::from_secs(30))?;
+    let leader_ppm = bed.leader_raw_ppm("gm1");
+    let r = truth::rates(&bed.samples("c1"), from, sys::raw_ns(), 10.0);
+    let errs: Vec<f64> = r.iter().map(|(_, p)| p - leader_ppm).collect();
+    ctx.figure(
+        format!(
+            "c1: max |true rate − leader| in the 30 s after relock ({} windows of 10 s)",
+            errs.len()
+        ),
+        truth::max_abs(&errs),
+        "ppm",
+        Limit::Info,
+    );
+    ctx.finish(&bed);
+    Ok(())
+}
+
+/// 2. Leader failover.
+fn failover(ctx: &mut Ctx) -> Result<(), String> {
+    let mut spec = Spec::venue();
+    spec.leaders[0].preferred = true;
+    spec.leaders.push(LeaderSpec::new(
+        "gm2",
+        2,
+        3.0,
+        86_400 * 3 + 17,
+        "00:1d:c1:00:53:02",
+    ));
+    let gm2_uuid = [0x00, 0x1d, 0xc1, 0x00, 0x53, 0x02];
+    let gm1_uuid = [0x00, 0x1d, 0xc1, 0x00, 0x53, 0x01];
+    let mut bed = locked_venue(ctx, spec, Duration::from_secs(30))?;
+    let nodes = bed.node_names();
+    let (r1, r2) = (bed.leader_raw_ppm("gm1"), bed.leader_raw_ppm("gm2"));
+    for n in &nodes {
+        let on_gm1 = bed.pollers[n].latest(1.0).is_some_and(|x| x.gm == gm1_uuid);
+        ctx.figure(
+            format!("{n}: follows the preferred leader gm1 before (1 = yes)"),
+            f64::from(u8::from(on_gm1)),
+            "",
+            Limit::Equal(1.0),
+        );
+    }
+    let stop = sys::raw_ns();
+    bed.stop("gm1");
+    let _ = wait_for(
+        &mut bed,
+        Duration::from_secs(30),
+        "every node locked to gm2",
+        |b| {
+            nodes.iter().all(|n| {
+                b.pollers[n]
+                    .latest(1.0)
+                    .is_some_and(|x| x.gm == gm2_uuid && x.locked())
+            })
+        },
+    );
+    run_for(&mut bed, Duration::from_secs(10))?;
+    let after = sys::raw_ns();
+    for n in &nodes {
+        let s = bed.samples(n);
+        let t = secs_since(
+            stop,
+            truth::first_after(&s, stop, |x| x.gm == gm2_uuid && x.locked()),
+        );
+        ctx.figure(
+            format!("{n}: LOCK on gm2 after gm1 stopped"),
+            t,
+            "s",
+            Limit::AtMost(15.0),
+        );
+        // Excursion: how far the true rate (5 s windows) left the band between the two leaders.
+        let (lo, hi) = (r1.min(r2), r1.max(r2));
+        let exc = truth::rates(&s, stop, after, 5.0)
+            .iter()
+            .map(|(_, p)| (lo - p).max(p - hi).max(0.0))
+            .fold(0.0, f64::max);
+        ctx.figure(
+            format!("{n}: frequency excursion outside [gm1, gm2] during the change"),
+            exc,
+            "ppm",
+            Limit::AtMost(5.0),
+        );
+    }
+    // The preferred leader returns: one switch back after the hold, then no flapping.
+    let back = sys::raw_ns();
+    bed.start_leader("gm1")?;
+    run_for(&mut bed, Duration::from_secs(100))?;
+    for n in &nodes {
+        let s: Vec<Sample> = bed
+            .samples(n)
+            .into_iter()
+            .filter(|x| x.raw >= back)
+            .collect();
+        let switches = s.windows(2).filter(|w| w[0].gm != w[1].gm).count();
+        ctx.figure(
+            format!("{n}: leader switches in the 100 s after gm1 returned"),
+            switches as f64,
+            "",
+            Limit::Equal(1.0),
+        );
+        let t = secs_since(back, s.iter().copied().find(|x| x.gm == gm1_uuid));
+        ctx.figure(
+            format!("{n}: back on gm1 after it returned"),
+            t,
+            "s",
+            Limit::Info,
+        );
+        let end_ok = s.last().is_some_and(|x| x.gm == gm1_uuid && x.locked());
+        ctx.figure(
+            format!("{n}: on gm1 and locked at the end (1 = yes)"),
+            f64::from(u8::from(end_ok)),
+            "",
+            Limit::Equal(1.0),
+        );
+    }
+    ctx.finish(&bed);
+    Ok(())
+}
+
+/// 6. Network trouble.
+fn trouble(ctx: &mut Ctx) -> Result<(), String> {
+    let mut bed = locked_venue(ctx, Spec::venue(), Duration::from_secs(20))?;
+    let bad = Impairment {
+        delay_us: 0.0,
+        jitter_us: 200.0,
+        loss: 0.10,
+    };
+    bed.set_link("c1", bad, bad);
+    let from = sys::raw_ns();
+    run_for(&mut bed, Duration::from_secs(100))?;
+    let to = sys::raw_ns();
+    let c1 = vec!["c1".to_string()];
+    ctx.figure(
+        "c1: share of samples in LOCK/NANO under trouble",
+        worst_share(&bed, &c1, from, to, Sample::locked),
+        "",
+        Limit::Equal(1.0),
+    );
+    let leader_ppm = bed.leader_raw_ppm("gm1");
+    // The first 20 s let the estimator absorb the new noise.
+    rate_figures(
+        ctx,
+        &bed,
+        &c1,
+        leader_ppm,
+        from + 20_000_000_000,
+        to,
+        0.3,
+        "10 % loss, 200 µs jitter",
+    );
+    let (up, down) = bed.link("c1").dropped();
+    ctx.figure(
+        "c1's link: frames dropped by the emulator (up + down)",
+        (up + down) as f64,
+        "",
+        Limit::AtLeast(1.0),
+    );
+    ctx.finish(&bed);
+    Ok(())
+}
+
+/// 4. Upstream NTP gone.
+fn upstream_gone(ctx: &mut Ctx) -> Result<(), String> {
+    let mut bed = locked_venue(ctx, Spec::venue(), Duration::from_secs(20))?;
+    let nodes = bed.node_names();
+    let before = bed.ntp_query("c1", "m");
+    bed.stop("ntp");
+    let from = sys::raw_ns();
+    run_for(&mut bed, Duration::from_secs(45))?;
+    let mid = bed.ntp_query("c1", "m");
+    run_for(&mut bed, Duration::from_secs(45))?;
+    let after = bed.ntp_query("c1", "m");
+    let to = sys::raw_ns();
+    ctx.figure(
+        "share of samples in LOCK/NANO without upstream (worst node)",
+        worst_share(&bed, &nodes, from, to, Sample::locked),
+        "",
+        Limit::Equal(1.0),
+    );
+    let answered = [before, mid, after]
+        .iter()
+        .filter(|r| r.is_some_and(|(li, st, _)| li != 3 && st < 16))
+        .count();
+    ctx.figure(
+        "master answers as synchronised (of 3 queries: before, +45 s, +90 s)",
+        answered as f64,
+        "",
+        Limit::Equal(3.0),
+    );
+    let disp: Vec<f64> = [before, mid, after]
+        .iter()
+        .map(|r| r.map_or(f64::NAN, |x| x.2 * 1e3))
+        .collect();
+    ctx.figure(
+        "master root dispersion before upstream loss",
+        disp[0],
+        "ms",
+        Limit::Info,
+    );
+    ctx.figure(
+        "master root dispersion growth, +45 s → +90 s",
+        disp[2] - disp[1],
+        "ms",
+        Limit::AtLeast(0.0001),
+    );
+    ctx.figure(
+        "master root dispersion growth, before → +90 s",
+        disp[2] - disp[0],
+        "ms",
+        Limit::AtLeast(0.0001),
+    );
+    let clients: Vec<String> = nodes.iter().filter(|n| *n != "m").cloned().collect();
+    offset_figures(ctx, &bed, "m", &clients, to, 200.0);
+    for c in &clients {
+        let s = bed.samples(c);
+        let corr = |t: i64| truth::first_after(&s, t, |_| true).map_or(0, |x| x.corrections);
+        ctx.figure(
+            format!("{c}: checks against the master failing at the end (flag bit 2; 1 = failing)"),
+            s.last()
+                .map_or(1.0, |x| f64::from(u8::from(x.flags & 4 != 0))),
+            "",
+            Limit::Equal(0.0),
+        );
+        ctx.figure(
+            format!("{c}: NTP corrections without upstream"),
+            (corr(to - 1_000_000_000) - corr(from)) as f64,
+            "",
+            Limit::Info,
+        );
+    }
+    ctx.finish(&bed);
+    Ok(())
+}
