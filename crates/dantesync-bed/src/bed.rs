@@ -30,6 +30,8 @@ pub struct LeaderSpec {
     pub args: Vec<String>,
     /// Started with the bed (else by the scenario, [`Bed::start_leader`]).
     pub start: bool,
+    /// An address outside the bed's subnet (a foreign leader), else `10.231.<set>.<host>`.
+    pub addr: Option<Ipv4Addr>,
 }
 
 impl LeaderSpec {
@@ -43,6 +45,7 @@ impl LeaderSpec {
             preferred: false,
             args: Vec::new(),
             start: true,
+            addr: None,
         }
     }
 }
@@ -54,6 +57,9 @@ pub enum Role {
     Master { upstreams: Vec<String> },
     /// Takes its time from the master host.
     Client { master: String },
+    /// An upstream NTP server of the master with a clock of our choosing (a falseticker):
+    /// serves its simulated clock at stratum 8 (`local_stratum`), asks nobody.
+    Server,
 }
 
 /// A dantesync node on a simulated clock.
@@ -75,6 +81,8 @@ pub struct Spec {
     /// `chronyd -x` upstream NTP servers: (name, host number).
     pub upstreams: Vec<(String, u8)>,
     pub nodes: Vec<NodeSpec>,
+    /// Hosts with nothing started on them (a scenario uses them, e.g. to send abuse).
+    pub extra_hosts: Vec<(String, u8)>,
 }
 
 impl Spec {
@@ -112,7 +120,24 @@ impl Spec {
                     extra: json!({}),
                 },
             ],
+            extra_hosts: Vec::new(),
         }
+    }
+
+    pub fn node_mut(&mut self, name: &str) -> &mut NodeSpec {
+        self.nodes.iter_mut().find(|n| n.name == name).unwrap()
+    }
+
+    /// Adds an NTP server node (see [`Role::Server`]) whose clock is `offset_ms` off.
+    pub fn add_server(&mut self, name: &str, host: u8, offset_ms: f64) {
+        self.nodes.push(NodeSpec {
+            name: name.into(),
+            host,
+            drift_ppm: 0.0,
+            offset_ms,
+            role: Role::Server,
+            extra: json!({}),
+        });
     }
 
     pub fn node(&self, name: &str) -> &NodeSpec {
@@ -168,9 +193,13 @@ impl Bed {
         let mut hosts = BTreeMap::new();
         let mut links = BTreeMap::new();
         for l in &spec.leaders {
-            hosts.insert(l.name.clone(), net.add_host(&l.name, l.host, false)?);
+            let addr = l.addr.unwrap_or_else(|| net.addr(l.host));
+            hosts.insert(l.name.clone(), net.add_host_at(&l.name, addr, false)?);
         }
         for (name, n) in &spec.upstreams {
+            hosts.insert(name.clone(), net.add_host(name, *n, false)?);
+        }
+        for (name, n) in &spec.extra_hosts {
             hosts.insert(name.clone(), net.add_host(name, *n, false)?);
         }
         for n in &spec.nodes {
@@ -306,6 +335,9 @@ impl Bed {
             }
             Role::Client { master } => {
                 cfg["ntp_server"] = json!(self.addr(master).to_string());
+            }
+            Role::Server => {
+                cfg["ntp_server_mode"] = json!({"enabled": true, "port": 123, "local_stratum": 8});
             }
         }
         merge(&mut cfg, &n.extra);
@@ -448,6 +480,19 @@ impl Bed {
             Ok((buf[0] >> 6, buf[1], f64::from(disp) / 65536.0))
         })
         .ok()
+    }
+
+    /// The sum of every sample of metric `name` (all labels) on `node`'s /metrics.
+    pub fn metric_sum(&self, node: &str, name: &str) -> Result<f64, String> {
+        let text = self.http_get(node, "/metrics")?;
+        Ok(text
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with(' ') || r.starts_with('{'))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
     }
 
     /// The log tails of every process, for a failure message.

@@ -20,6 +20,7 @@
 //!
 //! Needs root (namespaces, packet sockets), `ip` (iproute2) and `chronyd`.
 
+pub mod abuse;
 pub mod bed;
 pub mod link;
 pub mod net;

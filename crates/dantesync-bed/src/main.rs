@@ -1,18 +1,19 @@
-//! `dantesync-bed list` | `dantesync-bed run [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]`
+//! `dantesync-bed list` | `dantesync-bed run [--jobs N] [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]`
 //!
-//! Runs the named scenarios (all without names) one after the other, each in a fresh bed, and
+//! Runs the named scenarios (all without names), each in a fresh bed, two at a time by default
+//! (`--jobs`: each waits mostly on the daemons, so two beds share 2 cores well), and
 //! writes the report: to `docs/e2e-results.md` when every scenario ran, else to
 //! `<work>/e2e-results.md`, unless `--out` says where. Exits 1 when a scenario fails.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use dantesync_bed::scenario::{Ctx, Outcome};
+use dantesync_bed::scenario::{Ctx, Outcome, Scenario};
 use dantesync_bed::{net, report, scenarios, sys};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: dantesync-bed list\n       dantesync-bed run [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]\n\
+        "usage: dantesync-bed list\n       dantesync-bed run [--jobs N] [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]\n\
          SCENARIO is a name from `list` or its number. Needs root."
     );
     std::process::exit(2)
@@ -31,16 +32,60 @@ fn main() {
     }
 }
 
+/// Runs one scenario in namespace set `set`.
+fn run_one(s: &Scenario, bin: &Path, work: &Path, set: u8) -> Outcome {
+    eprintln!("=== [{}] {}", s.name, s.title);
+    let mut ctx = Ctx {
+        name: s.name,
+        bin: bin.to_owned(),
+        dir: work.join(s.name),
+        set,
+        figures: Vec::new(),
+        notes: Vec::new(),
+        emulator: Default::default(),
+    };
+    let t0 = Instant::now();
+    let result = (s.run)(&mut ctx);
+    let o = Outcome {
+        name: s.name,
+        title: s.title,
+        figures: ctx.figures,
+        notes: ctx.notes,
+        error: result.err(),
+        seconds: t0.elapsed().as_secs_f64(),
+        emulator: ctx.emulator,
+        work_dir: ctx.dir,
+    };
+    if let Some(e) = &o.error {
+        eprintln!("[{}] ERROR: {e}", s.name);
+    }
+    eprintln!(
+        "=== [{}] {} in {:.0} s (logs in {})",
+        s.name,
+        if o.passed() { "PASS" } else { "FAIL" },
+        o.seconds,
+        o.work_dir.display()
+    );
+    o
+}
+
 fn run(args: &[String]) -> i32 {
     let mut out: Option<PathBuf> = None;
     let mut bin: Option<PathBuf> = std::env::var_os("DANTESYNC_BIN").map(PathBuf::from);
     let mut work = PathBuf::from("target/bed");
+    let mut jobs = 2usize;
     let mut names = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--out" => out = it.next().map(PathBuf::from),
             "--bin" => bin = it.next().map(PathBuf::from),
+            "--jobs" => {
+                jobs = it
+                    .next()
+                    .and_then(|j| j.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
             "--work" => work = it.next().map(PathBuf::from).unwrap_or_else(|| usage()),
             s if s.starts_with('-') => usage(),
             s => names.push(s.to_owned()),
@@ -91,44 +136,26 @@ fn run(args: &[String]) -> i32 {
         names.iter().map(|n| format!(" {n}")).collect::<String>()
     );
     let started = Instant::now();
-    let mut outcomes = Vec::new();
-    for s in &chosen {
-        if sys::stopping() {
-            break;
+    // Scenarios run `jobs` at a time, each in its own set of namespaces and addresses
+    // (10.231.<set>.0/24), in the order listed.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for worker in 0..jobs.max(1) {
+            let (next, done, chosen, bin, work) = (&next, &done, &chosen, &bin, &work);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= chosen.len() || sys::stopping() {
+                    return;
+                }
+                let o = run_one(chosen[i], bin, work, worker as u8 + 1);
+                done.lock().unwrap().push((i, o));
+            });
         }
-        eprintln!("=== {}", s.title);
-        let mut ctx = Ctx {
-            bin: bin.clone(),
-            dir: work.join(s.name),
-            set: 1,
-            figures: Vec::new(),
-            notes: Vec::new(),
-            emulator: Default::default(),
-        };
-        let t0 = Instant::now();
-        let result = (s.run)(&mut ctx);
-        let o = Outcome {
-            name: s.name,
-            title: s.title,
-            figures: ctx.figures,
-            notes: ctx.notes,
-            error: result.err(),
-            seconds: t0.elapsed().as_secs_f64(),
-            emulator: ctx.emulator,
-            work_dir: ctx.dir,
-        };
-        if let Some(e) = &o.error {
-            eprintln!("    ERROR: {e}");
-        }
-        eprintln!(
-            "=== {}: {} in {:.0} s (logs in {})",
-            s.name,
-            if o.passed() { "PASS" } else { "FAIL" },
-            o.seconds,
-            o.work_dir.display()
-        );
-        outcomes.push(o);
-    }
+    });
+    let mut outcomes = done.into_inner().unwrap();
+    outcomes.sort_by_key(|(i, _)| *i);
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
     let all = outcomes.len() == scenarios::ALL.len();
     let path = out.unwrap_or_else(|| {
         if all {

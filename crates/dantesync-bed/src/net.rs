@@ -161,6 +161,17 @@ impl Net {
     /// Adds host `name` with address `.n`: directly on the bridge, or (with `emulated`)
     /// behind a link namespace whose two veths the link emulator relays between.
     pub fn add_host(&mut self, name: &str, n: u8, emulated: bool) -> Result<Host, String> {
+        self.add_host_at(name, self.addr(n), emulated)
+    }
+
+    /// Adds host `name` with address `addr`/24, which may be outside the bed's subnet (a
+    /// foreign subnet on the same wire).
+    pub fn add_host_at(
+        &mut self,
+        name: &str,
+        addr: Ipv4Addr,
+        emulated: bool,
+    ) -> Result<Host, String> {
         let ns = self.ns(name)?;
         let sw = self.switch_ns();
         let port = format!("p-{name}");
@@ -184,7 +195,6 @@ impl Net {
             None
         };
         ip(&["-n", &sw, "link", "set", &port, "master", "br0", "up"])?;
-        let addr = self.addr(n);
         ip(&[
             "-n",
             &ns,

@@ -80,6 +80,8 @@ impl Outcome {
 /// A running scenario's context.
 #[derive(Debug)]
 pub struct Ctx {
+    /// The scenario's name, which prefixes what it prints.
+    pub name: &'static str,
     pub bin: PathBuf,
     pub dir: PathBuf,
     pub set: u8,
@@ -109,7 +111,8 @@ impl Ctx {
             limit,
         };
         eprintln!(
-            "    {} {:<60} {:>12.3} {:<4} {}",
+            "[{}] {} {:<60} {:>12.3} {:<4} {}",
+            self.name,
             if f.pass() { "ok  " } else { "FAIL" },
             f.what,
             f.value,
@@ -121,7 +124,7 @@ impl Ctx {
 
     pub fn note(&mut self, text: impl Into<String>) {
         let t = text.into();
-        eprintln!("    note: {t}");
+        eprintln!("[{}] note: {t}", self.name);
         self.notes.push(t);
     }
 

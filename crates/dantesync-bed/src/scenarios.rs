@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::bed::{Bed, LeaderSpec, Spec};
+use crate::bed::{Bed, LeaderSpec, Role, Spec};
 use crate::link::Impairment;
 use crate::scenario::{run_for, wait_for, wait_locked, Ctx, Limit, Scenario};
 use crate::sys;
@@ -35,6 +35,11 @@ pub const ALL: &[Scenario] = &[
         run: upstream_gone,
     },
     Scenario {
+        name: "falseticker",
+        title: "5. Falseticker: of three upstreams one jumps 250 ms: nobody follows; one upstream that jumps: no step on a single check",
+        run: falseticker,
+    },
+    Scenario {
         name: "trouble",
         title: "6. Network trouble: 10 % loss and 200 µs jitter on a client's link, locked, rate within 0.3 ppm",
         run: trouble,
@@ -48,6 +53,16 @@ pub const ALL: &[Scenario] = &[
         name: "restart",
         title: "8. Restart: a restarted client locks within 5 s from its saved frequency",
         run: restart,
+    },
+    Scenario {
+        name: "abuse",
+        title: "9. Abuse: garbage, PTPv2, oversized, truncated and spoofed floods for 10 s: no crash, drops counted, still locked",
+        run: abuse,
+    },
+    Scenario {
+        name: "foreign",
+        title: "10. Foreign leaders (another subnet, another subdomain): ignored with source_allowlist; else one choice on every node",
+        run: foreign,
     },
 ];
 
@@ -91,7 +106,7 @@ fn rate_figures(
         let errs: Vec<f64> = r.iter().map(|(_, ppm)| ppm - leader_ppm).collect();
         if errs.is_empty() {
             ctx.figure(
-                format!("{n}: 20 s rate windows free of NTP corrections ({label})"),
+                format!("{n}: 20 s rate windows with 5 s free of NTP corrections ({label})"),
                 0.0,
                 "",
                 Limit::AtLeast(1.0),
@@ -600,5 +615,294 @@ fn upstream_gone(ctx: &mut Ctx) -> Result<(), String> {
         );
     }
     ctx.finish(&bed);
+    Ok(())
+}
+
+/// Dantesync daemons (master, clients) of a spec, without the NTP server nodes.
+fn sync_nodes(spec: &Spec) -> Vec<String> {
+    spec.nodes
+        .iter()
+        .filter(|n| !matches!(n.role, Role::Server))
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+/// Restarts server node `name` with its clock `offset_ms` off: a server whose time jumps.
+fn jump_server(bed: &mut Bed, name: &str, offset_ms: f64) -> Result<(), String> {
+    bed.spec.node_mut(name).offset_ms = offset_ms;
+    bed.stop(name);
+    bed.start_node(name)
+}
+
+/// Steps (|Δ phase| > 100 ms between consecutive samples) after `from`, and the number of NTP
+/// checks the node completed from `from` up to and including the first step.
+fn steps_after(s: &[Sample], from: i64) -> (usize, Option<usize>) {
+    let after: Vec<&Sample> = s.iter().filter(|x| x.raw >= from).collect();
+    let mut steps = 0;
+    let mut checks_at_first = None;
+    for w in after.windows(2) {
+        if (w[1].phase() - w[0].phase()).abs() > 100_000_000 {
+            steps += 1;
+            if checks_at_first.is_none() {
+                let mut seen: Vec<u64> = after
+                    .iter()
+                    .filter(|x| x.raw <= w[1].raw && x.last_check != 0)
+                    .map(|x| x.last_check)
+                    .collect();
+                seen.dedup();
+                // The first value is the check before the jump.
+                checks_at_first = Some(seen.len().saturating_sub(1));
+            }
+        }
+    }
+    (steps, checks_at_first)
+}
+
+/// 5. Falseticker.
+fn falseticker(ctx: &mut Ctx) -> Result<(), String> {
+    // Three upstreams: chronyd, and two daemons serving simulated clocks (u2, u3).
+    let mut spec = Spec::venue();
+    spec.add_server("u2", 6, 0.0);
+    spec.add_server("u3", 7, 0.0);
+    spec.node_mut("m").role = Role::Master {
+        upstreams: vec!["ntp".into(), "u2".into(), "u3".into()],
+    };
+    let nodes = sync_nodes(&spec);
+    let t0 = sys::raw_ns();
+    let mut bed = ctx.bed(spec)?;
+    let times = wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
+    lock_figures(ctx, &times);
+    run_for(&mut bed, Duration::from_secs(15))?;
+    let jump = sys::raw_ns();
+    jump_server(&mut bed, "u3", 250.0)?;
+    run_for(&mut bed, Duration::from_secs(75))?;
+    for n in &nodes {
+        let (steps, _) = steps_after(&bed.samples(n), jump);
+        ctx.figure(
+            format!("{n}: steps > 100 ms in 75 s after u3 jumped 250 ms (3 upstreams)"),
+            steps as f64,
+            "",
+            Limit::Equal(0.0),
+        );
+    }
+    let d: Vec<f64> =
+        truth::differences(&bed.samples("c1"), &bed.samples("m"), jump, sys::raw_ns())
+            .iter()
+            .map(|x| x / 1e3)
+            .collect();
+    ctx.figure(
+        "c1 − m after the jump: max |Δ|",
+        truth::max_abs(&d),
+        "µs",
+        Limit::AtMost(200.0),
+    );
+    ctx.finish(&bed);
+    drop(bed);
+
+    // One upstream, and it jumps: the master may follow only after more than one check.
+    let mut spec = Spec::venue();
+    spec.upstreams.clear();
+    spec.add_server("u3", 7, 0.0);
+    spec.node_mut("m").role = Role::Master {
+        upstreams: vec!["u3".into()],
+    };
+    let t0 = sys::raw_ns();
+    let mut bed = ctx.bed(spec)?;
+    let times = wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
+    lock_figures(ctx, &times);
+    run_for(&mut bed, Duration::from_secs(15))?;
+    let jump = sys::raw_ns();
+    jump_server(&mut bed, "u3", 250.0)?;
+    run_for(&mut bed, Duration::from_secs(90))?;
+    for n in &nodes {
+        let (steps, checks) = steps_after(&bed.samples(n), jump);
+        ctx.figure(
+            format!("{n}: steps > 100 ms in 90 s after its only upstream jumped"),
+            steps as f64,
+            "",
+            Limit::Info,
+        );
+        if let Some(c) = checks {
+            ctx.figure(
+                format!("{n}: NTP checks up to its first step (a step on a single check = 1)"),
+                c as f64,
+                "",
+                Limit::AtLeast(2.0),
+            );
+        }
+    }
+    ctx.finish(&bed);
+    Ok(())
+}
+
+/// 9. Abuse.
+fn abuse(ctx: &mut Ctx) -> Result<(), String> {
+    let mut spec = Spec::venue();
+    spec.extra_hosts.push(("evil".into(), 66));
+    let mut bed = locked_venue(ctx, spec, Duration::from_secs(10))?;
+    let nodes = bed.node_names();
+    let count = |bed: &Bed, n: &str| -> Result<(f64, f64, f64), String> {
+        Ok((
+            bed.metric_sum(n, "dantesync_ptp_packets_dropped_total")?,
+            bed.metric_sum(n, "dantesync_ntp_server_requests_dropped_total")?,
+            bed.pollers[n]
+                .latest(2.0)
+                .map_or(f64::NAN, |x| x.query_dropped as f64),
+        ))
+    };
+    let before: Vec<(f64, f64, f64)> = nodes
+        .iter()
+        .map(|n| count(&bed, n))
+        .collect::<Result<_, _>>()?;
+    let targets: Vec<std::net::Ipv4Addr> = nodes.iter().map(|n| bed.addr(n)).collect();
+    let (ns, local) = (bed.ns("evil").to_owned(), bed.addr("evil"));
+    let subnet = {
+        let o = local.octets();
+        [o[0], o[1], o[2]]
+    };
+    let from = sys::raw_ns();
+    let (t1, t2) = (targets.clone(), ns.clone());
+    let flood = std::thread::spawn(move || crate::abuse::spoofed_flood(&t2, subnet, t1, 10.0));
+    let sent = crate::abuse::malformed(&ns, local, targets, 10.0)?;
+    let spoofed = flood.join().map_err(|_| "flood thread panicked")??;
+    run_for(&mut bed, Duration::from_secs(5))?;
+    let to = sys::raw_ns();
+    ctx.figure(
+        "malformed datagrams sent (all nodes and the PTP group, 4 ports)",
+        sent as f64,
+        "",
+        Limit::Info,
+    );
+    ctx.figure(
+        "spoofed-source compact queries sent to 31900",
+        spoofed as f64,
+        "",
+        Limit::Info,
+    );
+    for (n, b) in nodes.iter().zip(&before) {
+        let a = count(&bed, n)?;
+        ctx.figure(
+            format!("{n}: PTP datagrams dropped during the abuse (metrics)"),
+            a.0 - b.0,
+            "",
+            Limit::AtLeast(1.0),
+        );
+        ctx.figure(
+            format!("{n}: NTP requests dropped during the abuse (metrics)"),
+            a.1 - b.1,
+            "",
+            Limit::AtLeast(1.0),
+        );
+        ctx.figure(
+            format!("{n}: query datagrams dropped during the abuse (reply)"),
+            a.2 - b.2,
+            "",
+            Limit::AtLeast(1.0),
+        );
+    }
+    ctx.figure(
+        "share of samples in LOCK/NANO during and after (worst node)",
+        worst_share(&bed, &nodes, from, to, Sample::locked),
+        "",
+        Limit::Equal(1.0),
+    );
+    ctx.figure(
+        "processes that exited (crashed)",
+        bed.crashed().len() as f64,
+        "",
+        Limit::Equal(0.0),
+    );
+    ctx.finish(&bed);
+    Ok(())
+}
+
+/// The venue with two foreign leaders that start later, both better by the best-master rule
+/// (Preferred Leader): `fx` on another subnet, `fs` on subdomain _ALT1 (224.0.1.130).
+fn foreign_spec(set: u8, allowlist: bool) -> Spec {
+    let mut spec = Spec::venue();
+    let mut fx = LeaderSpec::new("fx", 0, 1.0, 5000, "00:1d:c1:00:53:0f");
+    fx.addr = Some(std::net::Ipv4Addr::new(10, 232, set, 1));
+    fx.preferred = true;
+    fx.start = false;
+    let mut fs = LeaderSpec::new("fs", 3, 2.0, 6000, "00:1d:c1:00:53:0e");
+    fs.preferred = true;
+    fs.start = false;
+    fs.args = vec!["--dest".into(), "224.0.1.130".into()];
+    spec.leaders.push(fx);
+    spec.leaders.push(fs);
+    if allowlist {
+        for n in &mut spec.nodes {
+            n.extra =
+                serde_json::json!({"ptp": {"source_allowlist": [format!("10.231.{set}.0/24")]}});
+        }
+    }
+    spec
+}
+
+/// 10. Foreign leaders.
+fn foreign(ctx: &mut Ctx) -> Result<(), String> {
+    let gm1 = [0x00, 0x1d, 0xc1, 0x00, 0x53, 0x01];
+    let fx = [0x00, 0x1d, 0xc1, 0x00, 0x53, 0x0f];
+    for allowlist in [true, false] {
+        let label = if allowlist {
+            "with source_allowlist"
+        } else {
+            "without allowlist"
+        };
+        let mut bed = locked_venue(
+            ctx,
+            foreign_spec(ctx.set, allowlist),
+            Duration::from_secs(10),
+        )?;
+        let nodes = bed.node_names();
+        let from = sys::raw_ns();
+        bed.start_leader("fx")?;
+        bed.start_leader("fs")?;
+        run_for(&mut bed, Duration::from_secs(40))?;
+        let mut finals = Vec::new();
+        for n in &nodes {
+            let s: Vec<Sample> = bed
+                .samples(n)
+                .into_iter()
+                .filter(|x| x.raw >= from)
+                .collect();
+            let switches = s.windows(2).filter(|w| w[0].gm != w[1].gm).count();
+            let last = s.last().map(|x| x.gm).unwrap_or_default();
+            finals.push(last);
+            if allowlist {
+                ctx.figure(
+                    format!("{n}: leader switches ({label})"),
+                    switches as f64,
+                    "",
+                    Limit::Equal(0.0),
+                );
+                ctx.figure(
+                    format!("{n}: follows gm1 at the end ({label}; 1 = yes)"),
+                    f64::from(u8::from(last == gm1)),
+                    "",
+                    Limit::Equal(1.0),
+                );
+            } else {
+                ctx.figure(
+                    format!("{n}: leader switches ({label})"),
+                    switches as f64,
+                    "",
+                    Limit::AtMost(1.0),
+                );
+                ctx.figure(format!("{n}: follows the other-subnet leader fx, better by the best-master rule ({label}; 1 = yes)"), f64::from(u8::from(last == fx)), "", Limit::Info);
+            }
+        }
+        if !allowlist {
+            finals.sort();
+            finals.dedup();
+            ctx.figure(
+                format!("distinct leaders followed at the end ({label})"),
+                finals.len() as f64,
+                "",
+                Limit::Equal(1.0),
+            );
+        }
+        ctx.finish(&bed);
+    }
     Ok(())
 }

@@ -40,6 +40,8 @@ pub struct Sample {
     pub leader_changes: u64,
     pub ptp_received: u64,
     pub query_dropped: u64,
+    /// When the last NTP check completed, node clock ns (0: never).
+    pub last_check: u64,
 }
 
 impl Sample {
@@ -74,6 +76,7 @@ pub fn parse_reply(b: &[u8], id: u32) -> Option<Sample> {
         leader_changes: u64_at(b, 256),
         ptp_received: u64_at(b, 240),
         query_dropped: u64_at(b, 272),
+        last_check: u64_at(b, 192),
     })
 }
 
@@ -185,7 +188,7 @@ pub fn differences(a: &[Sample], b: &[Sample], from: i64, to: i64) -> Vec<f64> {
 }
 
 /// Least-squares slope of phase over raw, ppm, of samples `s`.
-fn slope_ppm(s: &[Sample]) -> Option<f64> {
+pub fn slope_ppm(s: &[Sample]) -> Option<f64> {
     if s.len() < 5 {
         return None;
     }
@@ -205,26 +208,34 @@ fn slope_ppm(s: &[Sample]) -> Option<f64> {
 }
 
 /// The node's true rate against raw, ppm, over consecutive windows of `window_s` inside
-/// [from, to]; a window is used only when no NTP correction or slew touched the clock in it
-/// (those move the time on purpose, which is not a rate error). Returns (window end, ppm).
+/// [from, to]. NTP corrections move the time on purpose, which is not a rate error: the rate
+/// is taken over the stretches between two samples in which no correction or slew touched the
+/// clock (the node's reply says when one runs; the amount is not taken from it), as the sum of
+/// their phase changes over the sum of their lengths. A window counts when such stretches
+/// cover at least a quarter of it. Returns (window end, ppm).
 pub fn rates(s: &[Sample], from: i64, to: i64, window_s: f64) -> Vec<(i64, f64)> {
     let w = (window_s * 1e9) as i64;
     let mut out = Vec::new();
     let mut start = from;
     while start + w <= to {
-        let win: Vec<Sample> = s
+        let win: Vec<&Sample> = s
             .iter()
             .filter(|x| x.raw >= start && x.raw < start + w)
-            .copied()
             .collect();
-        let clean = win.len() as f64 >= window_s * 3.0
-            && win
-                .iter()
-                .all(|x| x.slew_ppt == 0 && x.corrections == win[0].corrections);
-        if clean {
-            if let Some(r) = slope_ppm(&win) {
-                out.push((start + w, r));
+        let (mut dp, mut dt) = (0i64, 0i64);
+        for p in win.windows(2) {
+            let (a, b) = (p[0], p[1]);
+            let clean = a.slew_ppt == 0
+                && b.slew_ppt == 0
+                && a.corrections == b.corrections
+                && b.raw - a.raw < 1_000_000_000;
+            if clean {
+                dp += b.phase() - a.phase();
+                dt += b.raw - a.raw;
             }
+        }
+        if dt >= w / 4 {
+            out.push((start + w, dp as f64 / dt as f64 * 1e6));
         }
         start += w / 2;
     }
