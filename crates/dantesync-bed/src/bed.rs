@@ -176,6 +176,8 @@ pub struct Bed {
     // Drop order is field order: pollers, then processes, then links, then namespaces.
     pub pollers: BTreeMap<String, Poller>,
     pub procs: BTreeMap<String, Proc>,
+    /// Captures: they end by themselves, so they are not watched like `procs`.
+    pub captures: Vec<Proc>,
     pub links: BTreeMap<String, Link>,
     pub net: Net,
 }
@@ -216,6 +218,7 @@ impl Bed {
             hosts,
             pollers: BTreeMap::new(),
             procs: BTreeMap::new(),
+            captures: Vec::new(),
             links,
             net,
         };
@@ -371,7 +374,7 @@ impl Bed {
     pub fn stop(&mut self, name: &str) -> bool {
         self.procs
             .remove(name)
-            .map_or(true, |mut p| p.stop(Duration::from_secs(5)))
+            .is_none_or(|mut p| p.stop(Duration::from_secs(5)))
     }
 
     /// Every process that should run and does not: (name, its log's tail).
@@ -480,6 +483,30 @@ impl Bed {
             Ok((buf[0] >> 6, buf[1], f64::from(disp) / 65536.0))
         })
         .ok()
+    }
+
+    /// Starts a `seconds`-long tshark capture on the switch's bridge into `pcap` (its own
+    /// process, stopped on drop if still running). `name` names the process.
+    pub fn capture(&mut self, name: &str, pcap: &Path, seconds: u32) -> Result<(), String> {
+        let _ = std::fs::File::create(pcap);
+        let args: Vec<String> = vec![
+            "-q".into(),
+            "-i".into(),
+            "br0".into(),
+            "-a".into(),
+            format!("duration:{seconds}"),
+            "-w".into(),
+            pcap.display().to_string(),
+        ];
+        let p = Proc::spawn(
+            name,
+            &self.net.switch_ns(),
+            Path::new("tshark"),
+            &args,
+            &self.dir.join(format!("{name}.log")),
+        )?;
+        self.captures.push(p);
+        Ok(())
     }
 
     /// The sum of every sample of metric `name` (all labels) on `node`'s /metrics.

@@ -188,7 +188,7 @@ fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> Option<(usize, i64, bool)> {
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    let outgoing = from.sll_pkttype == libc::PACKET_OUTGOING as u8;
+    let outgoing = from.sll_pkttype == libc::PACKET_OUTGOING;
     Some((n as usize, stamp, outgoing))
 }
 
