@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::leader::LeaderProbe;
 use crate::link::{Impairment, Link, LinkStats};
 use crate::net::{Host, Net};
 use crate::procs::Proc;
@@ -178,6 +179,8 @@ pub struct Bed {
     pub procs: BTreeMap<String, Proc>,
     /// Captures: they end by themselves, so they are not watched like `procs`.
     pub captures: Vec<Proc>,
+    /// Measures every leader's timescale from the probe host.
+    pub probe: LeaderProbe,
     pub links: BTreeMap<String, Link>,
     pub net: Net,
 }
@@ -204,6 +207,8 @@ impl Bed {
         for (name, n) in &spec.extra_hosts {
             hosts.insert(name.clone(), net.add_host(name, *n, false)?);
         }
+        let probe_host = net.add_host("probe", 250, false)?;
+        let probe = LeaderProbe::start(&probe_host.ns, probe_host.addr)?;
         for n in &spec.nodes {
             let h = net.add_host(&n.name, n.host, true)?;
             let link = Link::start(&n.name, h.link_ns.as_deref().unwrap())?;
@@ -219,6 +224,7 @@ impl Bed {
             pollers: BTreeMap::new(),
             procs: BTreeMap::new(),
             captures: Vec::new(),
+            probe,
             links,
             net,
         };
@@ -241,6 +247,31 @@ impl Bed {
     pub fn leader_raw_ppm(&self, name: &str) -> f64 {
         let d = self.spec.leader(name).drift_ppm;
         ((1.0 + d * 1e-6) * (1.0 + self.host_rate_ppm * 1e-6) - 1.0) * 1e6
+    }
+
+    /// Leader `name`'s UUID as bytes.
+    pub fn leader_uuid(&self, name: &str) -> [u8; 6] {
+        let mut u = [0u8; 6];
+        for (i, b) in self
+            .spec
+            .leader(name)
+            .uuid
+            .split([':', '-'])
+            .enumerate()
+            .take(6)
+        {
+            u[i] = u8::from_str_radix(b, 16).unwrap_or(0);
+        }
+        u
+    }
+
+    /// Leader `name`'s true rate against raw over [from, to], ppm, as the probe measured it;
+    /// its nominal rate ([`Bed::leader_raw_ppm`]) when the probe has too few points.
+    pub fn leader_true_ppm(&self, name: &str, from: i64, to: i64) -> (f64, bool) {
+        match self.probe.rate_ppm(self.leader_uuid(name), from, to) {
+            Some((ppm, _)) => (ppm, true),
+            None => (self.leader_raw_ppm(name), false),
+        }
     }
 
     pub fn addr(&self, host: &str) -> Ipv4Addr {

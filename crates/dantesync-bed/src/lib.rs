@@ -7,6 +7,8 @@
 //!   relay in a namespace per link, which measures its own added error.
 //! - [`procs`]: leaders (`dantesync gm-sim`), upstream NTP (`chronyd -x`, never touching a
 //!   clock) and dantesync nodes on simulated clocks, each in its host's namespace.
+//! - [`leader`]: a probe host pairs each leader's Follow_Up with its Sync's arrival, so each
+//!   leader's timescale is known against CLOCK_MONOTONIC_RAW too.
 //! - [`truth`]: every node's clock against CLOCK_MONOTONIC_RAW from its query reply, so
 //!   node-to-node differences and true rates are measured without network assumptions.
 //! - [`bed`]: a topology built from a [`bed::Spec`]; [`scenario`] and [`scenarios`]: the
@@ -22,6 +24,7 @@
 
 pub mod abuse;
 pub mod bed;
+pub mod leader;
 pub mod link;
 pub mod net;
 pub mod procs;

@@ -90,6 +90,25 @@ fn secs_since(t0: i64, s: Option<Sample>) -> f64 {
 
 const LOCK_LIMIT: Duration = Duration::from_secs(120);
 
+/// Leader `name`'s true rate over [from, to] (the probe's measurement), recorded next to its
+/// nominal setting; what nodes' rates are compared with.
+fn leader_rate(ctx: &mut Ctx, bed: &Bed, name: &str, from: i64, to: i64) -> f64 {
+    let (ppm, measured) = bed.leader_true_ppm(name, from, to);
+    ctx.figure(
+        format!("{name}: nominal rate against CLOCK_MONOTONIC_RAW"),
+        bed.leader_raw_ppm(name),
+        "ppm",
+        Limit::Info,
+    );
+    ctx.figure(
+        format!("{name}: true rate against CLOCK_MONOTONIC_RAW, measured by the probe"),
+        if measured { ppm } else { f64::NAN },
+        "ppm",
+        Limit::Info,
+    );
+    ppm
+}
+
 /// Records, per node, the largest |true rate − leader's rate| over 20 s windows in [from, to].
 fn rate_figures(
     ctx: &mut Ctx,
@@ -203,7 +222,6 @@ fn lock_figures(ctx: &mut Ctx, times: &[(String, f64)]) {
 fn steady(ctx: &mut Ctx) -> Result<(), String> {
     let t0 = sys::raw_ns();
     let mut bed = ctx.bed(Spec::venue())?;
-    let leader_ppm = bed.leader_raw_ppm("gm1");
     ctx.figure(
         "this host's realtime against CLOCK_MONOTONIC_RAW",
         bed.host_rate_ppm,
@@ -219,6 +237,7 @@ fn steady(ctx: &mut Ctx) -> Result<(), String> {
     run_for(&mut bed, Duration::from_secs(90))?;
     let to = sys::raw_ns();
     capture_figures(ctx, &pcap)?;
+    let leader_ppm = leader_rate(ctx, &bed, "gm1", from, to);
     ctx.figure(
         "share of samples in LOCK/NANO after every node locked (worst node)",
         worst_share(&bed, &nodes, from, to, Sample::locked),
@@ -236,8 +255,9 @@ fn steady(ctx: &mut Ctx) -> Result<(), String> {
 fn leader_gone(ctx: &mut Ctx) -> Result<(), String> {
     let mut bed = locked_venue(ctx, Spec::venue(), Duration::from_secs(40))?;
     let nodes = bed.node_names();
-    let leader_ppm = bed.leader_raw_ppm("gm1");
     let gone = sys::raw_ns();
+    // The rate the nodes must hold: the leader's over the 40 s before it went.
+    let leader_ppm = leader_rate(ctx, &bed, "gm1", gone - 40_000_000_000, gone);
     bed.stop("gm1");
     wait_for(
         &mut bed,
@@ -389,7 +409,7 @@ fn restart(ctx: &mut Ctx) -> Result<(), String> {
     // (5 s windows) must be within 5 ppm of the leader's.
     let from = first.map_or(started, |x| x.raw);
     run_for(&mut bed, Duration::from_secs(30))?;
-    let leader_ppm = bed.leader_raw_ppm("gm1");
+    let leader_ppm = leader_rate(ctx, &bed, "gm1", from, from + 30_000_000_000);
     let r = truth::rates(&bed.samples("c1"), from, from + 30_000_000_000, 5.0);
     let errs: Vec<f64> = r.iter().map(|(_, p)| p - leader_ppm).collect();
     ctx.figure(
@@ -424,7 +444,9 @@ fn failover(ctx: &mut Ctx) -> Result<(), String> {
     let gm1_uuid = [0x00, 0x1d, 0xc1, 0x00, 0x53, 0x01];
     let mut bed = locked_venue(ctx, spec, Duration::from_secs(30))?;
     let nodes = bed.node_names();
-    let (r1, r2) = (bed.leader_raw_ppm("gm1"), bed.leader_raw_ppm("gm2"));
+    let now = sys::raw_ns();
+    let r1 = leader_rate(ctx, &bed, "gm1", now - 30_000_000_000, now);
+    let r2 = leader_rate(ctx, &bed, "gm2", now - 30_000_000_000, now);
     for n in &nodes {
         let on_gm1 = bed.pollers[n].latest(1.0).is_some_and(|x| x.gm == gm1_uuid);
         ctx.figure(
@@ -530,7 +552,7 @@ fn trouble(ctx: &mut Ctx) -> Result<(), String> {
         "",
         Limit::Equal(1.0),
     );
-    let leader_ppm = bed.leader_raw_ppm("gm1");
+    let leader_ppm = leader_rate(ctx, &bed, "gm1", from, to);
     // The first 20 s let the estimator absorb the new noise.
     rate_figures(
         ctx,

@@ -113,6 +113,17 @@ pub fn tight_timer_slack() {
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
 }
 
+/// Puts the calling thread in the SCHED_FIFO class (priority 50): the link emulator's
+/// threads then run as soon as a frame is due even when builds load the machine, instead of
+/// waiting for a time slice (milliseconds). They block on sockets and timers, so they never
+/// hold a core; the kernel's real-time throttling bounds them anyway. Best effort: without the
+/// privilege the thread stays as it was, and the emulator's measured error says so.
+pub fn realtime_priority() {
+    let param = libc::sched_param { sched_priority: 50 };
+    // SAFETY: pthread_setschedparam on the calling thread with a valid parameter block.
+    unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+}
+
 /// xorshift64*: enough randomness for loss and jitter, without a dependency.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
