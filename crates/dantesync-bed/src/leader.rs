@@ -20,6 +20,9 @@ use crate::sys;
 /// One Sync paired with its Follow_Up: (raw ns at arrival, leader time ns).
 pub type Point = (i64, i64);
 
+/// Sync arrivals waiting for their Follow_Up: (leader UUID, sequence id) → raw ns.
+type PendingSyncs = Arc<Mutex<HashMap<([u8; 6], u16), i64>>>;
+
 #[derive(Debug)]
 pub struct LeaderProbe {
     points: Arc<Mutex<HashMap<[u8; 6], Vec<Point>>>>,
@@ -110,8 +113,7 @@ impl LeaderProbe {
         let (event, general) = sys::in_netns(ns, move || Ok((socket(319, on)?, socket(320, on)?)))
             .map_err(|e| format!("leader probe in {ns}: {e}"))?;
         let points: Arc<Mutex<HashMap<[u8; 6], Vec<Point>>>> = Arc::default();
-        // Sync arrivals waiting for their Follow_Up: (uuid, seq) → raw ns.
-        let syncs: Arc<Mutex<HashMap<([u8; 6], u16), i64>>> = Arc::default();
+        let syncs: PendingSyncs = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let (s1, st1) = (syncs.clone(), stop.clone());
         let t_event = std::thread::spawn(move || {
