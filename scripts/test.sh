@@ -162,7 +162,7 @@ stage fuzz bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
 stage servo-bench cargo run --release -p dantesync-sim --bin servo-bench -- --out target/servo-bench.md
 # The multi-host test bed (crates/dantesync-bed): the real daemon on namespace hosts with an
 # emulated link each, every scenario of the issue, measured from outside; it writes
-# docs/e2e-results.md. Needs root (namespaces, packet sockets), ip and chronyd: in CI a missing
+# docs/e2e-results.md. Needs root (namespaces, packet sockets), ip, chronyd, tshark: in CI a missing
 # piece fails the run; elsewhere, without root or sudo, the stage is skipped.
 bed_run() {
   cargo build --release -p dantesync -p dantesync-bed || return
@@ -173,7 +173,7 @@ bed_run() {
   fi
 }
 bed_missing=""
-for tool in ip chronyd; do
+for tool in ip chronyd tshark; do
   command -v "$tool" >/dev/null || bed_missing="${bed_missing:+$bed_missing, }$tool"
 done
 if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then

@@ -20,7 +20,24 @@
 //! there, and the socket stays in that namespace, so the link relays and the pollers need no
 //! helper processes that could be left behind.
 //!
-//! Needs root (namespaces, packet sockets), `ip` (iproute2) and `chronyd`.
+//! Running: `cargo build --release -p dantesync -p dantesync-bed`, then as root
+//! `target/release/dantesync-bed list` and `target/release/dantesync-bed run [NAME|NUMBER...]`
+//! (all scenarios, two at a time, without names; the report goes to `docs/e2e-results.md` when
+//! all ran, else to `target/bed/e2e-results.md`). Each scenario's logs, configs, capture and
+//! every node's samples (`<node>-truth.csv`) stay in `target/bed/<scenario>/bed/`. One bed run
+//! at a time per machine: a run removes every `dsb-` namespace it finds at start.
+//!
+//! For the fleet-timescale work: links take a delay, jitter and loss per direction
+//! ([`link::Impairment`], [`bed::Bed::set_link`]) at any time; leaders start and stop with a
+//! chosen uptime and drift ([`bed::LeaderSpec`], [`bed::Bed::start_leader`]); each node's
+//! config can be extended ([`bed::NodeSpec::extra`]); node-to-node differences at common raw
+//! instants come from [`truth::differences`], a leader's timescale at any raw instant from
+//! [`leader::LeaderProbe::points`], and [`truth::max_abs`] / [`truth::rms`] summarise them.
+//! The emulator's own error is in every scenario's report: a figure finer than it is not
+//! measurable here.
+//!
+//! Needs root (namespaces, packet sockets, SCHED_FIFO for the relays), `ip` (iproute2),
+//! `chronyd` and `tshark`.
 
 pub mod abuse;
 pub mod bed;

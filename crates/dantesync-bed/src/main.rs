@@ -123,6 +123,24 @@ fn run(args: &[String]) -> i32 {
         eprintln!("dantesync-bed: needs root (network namespaces, packet sockets)");
         return 2;
     }
+    // Every tool the scenarios use, checked before anything is built: a missing one fails the
+    // run (it is never a silent skip).
+    let missing: Vec<&str> = ["ip", "chronyd", "tshark"]
+        .into_iter()
+        .filter(|t| {
+            !std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "dantesync-bed: missing {} (sudo bash scripts/install-deps.sh installs them)",
+            missing.join(", ")
+        );
+        return 2;
+    }
     sys::install_stop_handler();
     let stale = net::clean_stale();
     if !stale.is_empty() {
