@@ -185,15 +185,23 @@ impl LeaderProbe {
             .unwrap_or_default()
     }
 
-    /// The leader's true rate against raw, ppm, over [from, to] (least squares), with the
-    /// number of points; `None` with fewer than 20.
+    /// The leader's true rate against raw, ppm, over [from, to], with the number of points
+    /// used; `None` with fewer than 10. A Sync's way to the probe is sometimes late (a busy
+    /// machine delays the bridge's softirq), never early: of each 2 s the least-delayed pair
+    /// (smallest raw − leader) is kept, and the rate is the least-squares slope through those.
     pub fn rate_ppm(&self, uuid: [u8; 6], from: i64, to: i64) -> Option<(f64, usize)> {
-        let p: Vec<Point> = self
-            .points(uuid)
-            .into_iter()
-            .filter(|(r, _)| *r >= from && *r <= to)
-            .collect();
-        if p.len() < 20 {
+        let mut best: std::collections::BTreeMap<i64, Point> = std::collections::BTreeMap::new();
+        for (r, l) in self.points(uuid) {
+            if r < from || r > to {
+                continue;
+            }
+            let slot = best.entry((r - from) / 2_000_000_000).or_insert((r, l));
+            if r - l < slot.0 - slot.1 {
+                *slot = (r, l);
+            }
+        }
+        let p: Vec<Point> = best.into_values().collect();
+        if p.len() < 10 {
             return None;
         }
         let (r0, l0) = p[0];
