@@ -39,8 +39,11 @@
 //! Needs root (namespaces, packet sockets, SCHED_FIFO for the relays), `ip` (iproute2),
 //! `chronyd` and `tshark`.
 
+#![cfg(target_os = "linux")]
+
 pub mod abuse;
 pub mod bed;
+pub mod cli;
 pub mod leader;
 pub mod link;
 pub mod net;
