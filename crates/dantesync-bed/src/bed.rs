@@ -236,7 +236,10 @@ impl Bed {
                 bed.start_leader(&l.name)?;
             }
         }
-        for n in bed.spec.nodes.clone() {
+        // NTP servers first, so that the master's first check finds them answering.
+        let mut nodes = bed.spec.nodes.clone();
+        nodes.sort_by_key(|n| !matches!(n.role, Role::Server));
+        for n in nodes {
             bed.start_node(&n.name)?;
         }
         Ok(bed)

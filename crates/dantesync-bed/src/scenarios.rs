@@ -711,6 +711,17 @@ fn falseticker(ctx: &mut Ctx) -> Result<(), String> {
     let times = wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
     lock_figures(ctx, &times);
     run_for(&mut bed, Duration::from_secs(15))?;
+    // Every node has its time from NTP before the jump (a first correction may step).
+    wait_for(
+        &mut bed,
+        Duration::from_secs(60),
+        "every node corrected by NTP",
+        |b| {
+            nodes
+                .iter()
+                .all(|n| b.pollers[n].latest(1.0).is_some_and(|x| x.corrections > 0))
+        },
+    )?;
     let jump = sys::raw_ns();
     jump_server(&mut bed, "u3", 250.0)?;
     run_for(&mut bed, Duration::from_secs(75))?;
@@ -749,6 +760,17 @@ fn falseticker(ctx: &mut Ctx) -> Result<(), String> {
     let times = wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
     lock_figures(ctx, &times);
     run_for(&mut bed, Duration::from_secs(15))?;
+    // Every node has its time from NTP before the jump (a first correction may step).
+    wait_for(
+        &mut bed,
+        Duration::from_secs(60),
+        "every node corrected by NTP",
+        |b| {
+            nodes
+                .iter()
+                .all(|n| b.pollers[n].latest(1.0).is_some_and(|x| x.corrections > 0))
+        },
+    )?;
     let jump = sys::raw_ns();
     jump_server(&mut bed, "u3", 250.0)?;
     run_for(&mut bed, Duration::from_secs(75))?;
