@@ -73,6 +73,8 @@ pub struct NodeSpec {
     pub role: Role,
     /// Merged over the generated config (e.g. `{"ptp": {"source_allowlist": [...]}}`).
     pub extra: Value,
+    /// Behind an emulated link (else its veth is on the bridge directly).
+    pub emulated: bool,
 }
 
 /// The whole bed.
@@ -103,6 +105,7 @@ impl Spec {
                         upstreams: vec!["ntp".into()],
                     },
                     extra: json!({}),
+                    emulated: true,
                 },
                 NodeSpec {
                     name: "c1".into(),
@@ -111,6 +114,7 @@ impl Spec {
                     offset_ms: -4.0,
                     role: Role::Client { master: "m".into() },
                     extra: json!({}),
+                    emulated: true,
                 },
                 NodeSpec {
                     name: "c2".into(),
@@ -119,6 +123,7 @@ impl Spec {
                     offset_ms: 7.0,
                     role: Role::Client { master: "m".into() },
                     extra: json!({}),
+                    emulated: true,
                 },
             ],
             extra_hosts: Vec::new(),
@@ -138,6 +143,7 @@ impl Spec {
             offset_ms,
             role: Role::Server,
             extra: json!({}),
+            emulated: true,
         });
     }
 
@@ -210,9 +216,10 @@ impl Bed {
         let probe_host = net.add_host("probe", 250, false)?;
         let probe = LeaderProbe::start(&probe_host.ns, probe_host.addr)?;
         for n in &spec.nodes {
-            let h = net.add_host(&n.name, n.host, true)?;
-            let link = Link::start(&n.name, h.link_ns.as_deref().unwrap())?;
-            links.insert(n.name.clone(), link);
+            let h = net.add_host(&n.name, n.host, n.emulated)?;
+            if let Some(l) = &h.link_ns {
+                links.insert(n.name.clone(), Link::start(&n.name, l)?);
+            }
             hosts.insert(n.name.clone(), h);
         }
         let mut bed = Bed {

@@ -20,6 +20,11 @@ pub const ALL: &[Scenario] = &[
         run: steady,
     },
     Scenario {
+        name: "steady-direct",
+        title: "1b. Steady without the link emulator (every node's veth on the bridge): what the emulator's own noise costs",
+        run: steady_direct,
+    },
+    Scenario {
         name: "failover",
         title: "2. Leader failover: the preferred leader stops, a +3 ppm one takes over; it returns: one switch back",
         run: failover,
@@ -220,8 +225,22 @@ fn lock_figures(ctx: &mut Ctx, times: &[(String, f64)]) {
 
 /// 1. Steady.
 fn steady(ctx: &mut Ctx) -> Result<(), String> {
+    steady_in(ctx, Spec::venue())
+}
+
+/// 1b. Steady with no relay between the nodes and the bridge: the same assertions, so a
+/// difference from scenario 1 is the emulator's doing, not the daemon's.
+fn steady_direct(ctx: &mut Ctx) -> Result<(), String> {
+    let mut spec = Spec::venue();
+    for n in &mut spec.nodes {
+        n.emulated = false;
+    }
+    steady_in(ctx, spec)
+}
+
+fn steady_in(ctx: &mut Ctx, spec: Spec) -> Result<(), String> {
     let t0 = sys::raw_ns();
-    let mut bed = ctx.bed(Spec::venue())?;
+    let mut bed = ctx.bed(spec)?;
     ctx.figure(
         "this host's realtime against CLOCK_MONOTONIC_RAW",
         bed.host_rate_ppm,
