@@ -215,6 +215,7 @@ impl Bed {
         }
         let probe_host = net.add_host("probe", 250, false)?;
         let probe = LeaderProbe::start(&probe_host.ns, probe_host.addr)?;
+        hosts.insert("probe".into(), probe_host);
         for n in &spec.nodes {
             let h = net.add_host(&n.name, n.host, n.emulated)?;
             if let Some(l) = &h.link_ns {
@@ -237,6 +238,20 @@ impl Bed {
         };
         for (name, _) in bed.spec.upstreams.clone() {
             bed.start_upstream(&name)?;
+        }
+        // chronyd needs a moment before it answers; a master asking too early backs off for
+        // tens of seconds, which no scenario means to test.
+        for (name, _) in bed.spec.upstreams.clone() {
+            let t0 = std::time::Instant::now();
+            while bed.ntp_query("probe", &name).is_none() {
+                if t0.elapsed() > Duration::from_secs(15) {
+                    return Err(format!(
+                        "upstream {name} does not answer NTP\n{}",
+                        bed.diagnose()
+                    ));
+                }
+                crate::sys::sleep(Duration::from_millis(200))?;
+            }
         }
         for l in bed.spec.leaders.clone() {
             if l.start {

@@ -606,6 +606,16 @@ fn trouble(ctx: &mut Ctx) -> Result<(), String> {
 fn upstream_gone(ctx: &mut Ctx) -> Result<(), String> {
     let mut bed = locked_venue(ctx, Spec::venue(), Duration::from_secs(20))?;
     let nodes = bed.node_names();
+    wait_for(
+        &mut bed,
+        Duration::from_secs(60),
+        "every node corrected by NTP",
+        |b| {
+            nodes
+                .iter()
+                .all(|n| b.pollers[n].latest(1.0).is_some_and(|x| x.corrections > 0))
+        },
+    )?;
     let before = bed.ntp_query("c1", "m");
     bed.stop("ntp");
     let from = sys::raw_ns();
