@@ -154,7 +154,7 @@ fn offset_figures(
     bed: &Bed,
     master: &str,
     clients: &[String],
-    to: i64,
+    (from, to): (i64, i64),
     limit_us: f64,
 ) {
     let m = bed.samples(master);
@@ -169,14 +169,16 @@ fn offset_figures(
             );
             continue;
         };
-        // The correction's own sample may still be mid-slew; from the next one on.
-        let d: Vec<f64> = truth::differences(&s, &m, first.raw + 1, to)
+        // The correction's own sample may still be mid-slew; from the next one on, and not
+        // before `from` (a first correction made before PTP lock is followed by the rate
+        // acquisition, which moves the time on purpose).
+        let d: Vec<f64> = truth::differences(&s, &m, (first.raw + 1).max(from), to)
             .iter()
             .map(|ns| ns / 1e3)
             .collect();
         ctx.figure(
             format!(
-                "{c} − {master}: max |Δ| after its first NTP correction ({} samples)",
+                "{c} − {master}: max |Δ| after its first NTP correction, in the window ({} samples)",
                 d.len()
             ),
             truth::max_abs(&d),
@@ -268,7 +270,7 @@ fn steady_in(ctx: &mut Ctx, spec: Spec) -> Result<(), String> {
     );
     rate_figures(ctx, &bed, &nodes, leader_ppm, (from, to), 0.1, "steady");
     let clients: Vec<String> = nodes.iter().filter(|n| *n != "m").cloned().collect();
-    offset_figures(ctx, &bed, "m", &clients, to, 200.0);
+    offset_figures(ctx, &bed, "m", &clients, (from, to), 200.0);
     ctx.finish(&bed);
     Ok(())
 }
@@ -663,7 +665,7 @@ fn upstream_gone(ctx: &mut Ctx) -> Result<(), String> {
         Limit::AtLeast(0.0001),
     );
     let clients: Vec<String> = nodes.iter().filter(|n| *n != "m").cloned().collect();
-    offset_figures(ctx, &bed, "m", &clients, to, 200.0);
+    offset_figures(ctx, &bed, "m", &clients, (from, to), 200.0);
     for c in &clients {
         let s = bed.samples(c);
         let corr = |t: i64| truth::first_after(&s, t, |_| true).map_or(0, |x| x.corrections);
