@@ -10,12 +10,13 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 export DEBIAN_FRONTEND=noninteractive
-# tshark, text2pcap: Wireshark cross-checks of the wire codecs.
+# tshark, text2pcap: Wireshark cross-checks of the wire codecs (and of the test bed's captures).
 # gcc-mingw-w64-x86-64: linker for the Windows cross-build.
 # g++: libFuzzer's C++ runtime for the fuzz smoke run.
 # qemu-system-x86, busybox-static, cpio: the real-kernel clock test in a qemu guest.
 # sntp, ntpsec-ntpdig, chrony, iproute2: NTP interop in network namespaces (query tools;
-#   chronyd -x never touches a clock).
+#   chronyd -x never touches a clock), and the multi-host test bed (crates/dantesync-bed), which
+#   needs no iptables: its link emulator is its own.
 # chromium, nodejs: the live status page's headless browser test (scripts/ui-test.sh).
 # tmux: terminal programs driven by the tests.
 # python3, python3-matplotlib: the monitoring tools' tests (analyze-sync.py --plot draws with

@@ -1,0 +1,215 @@
+//! The command line of the `dantesync-bed` binary.
+//!
+//! `dantesync-bed list` | `dantesync-bed run [--jobs N] [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]`
+//!
+//! Runs the named scenarios (all without names), each in a fresh bed, two at a time by default
+//! (`--jobs`: each waits mostly on the daemons, so two beds share 2 cores well), and
+//! writes the report: to `docs/e2e-results.md` when every scenario ran, else to
+//! `<work>/e2e-results.md`, unless `--out` says where. Exits 1 when a scenario fails.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::scenario::{Ctx, Outcome, Scenario};
+use crate::{net, report, scenarios, sys};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: dantesync-bed list\n       dantesync-bed run [--jobs N] [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]\n\
+         SCENARIO is a name from `list` or its number. Needs root."
+    );
+    std::process::exit(2)
+}
+
+/// Runs the command line; exits the process.
+pub fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("list") => {
+            for s in scenarios::ALL {
+                println!("{:<12} {}", s.name, s.title);
+            }
+        }
+        Some("run") => std::process::exit(run(&args[1..])),
+        _ => usage(),
+    }
+}
+
+/// Runs one scenario in namespace set `set`.
+fn run_one(s: &Scenario, bin: &Path, work: &Path, set: u8) -> Outcome {
+    eprintln!("=== [{}] {}", s.name, s.title);
+    let mut ctx = Ctx {
+        name: s.name,
+        bin: bin.to_owned(),
+        dir: work.join(s.name),
+        set,
+        figures: Vec::new(),
+        notes: Vec::new(),
+        emulator: Default::default(),
+    };
+    let t0 = Instant::now();
+    let result = (s.run)(&mut ctx);
+    let o = Outcome {
+        name: s.name,
+        title: s.title,
+        figures: ctx.figures,
+        notes: ctx.notes,
+        error: result.err(),
+        seconds: t0.elapsed().as_secs_f64(),
+        emulator: ctx.emulator,
+        work_dir: ctx.dir,
+    };
+    if let Some(e) = &o.error {
+        eprintln!("[{}] ERROR: {e}", s.name);
+    }
+    eprintln!(
+        "=== [{}] {} in {:.0} s (logs in {})",
+        s.name,
+        if o.passed() { "PASS" } else { "FAIL" },
+        o.seconds,
+        o.work_dir.display()
+    );
+    o
+}
+
+fn run(args: &[String]) -> i32 {
+    let mut out: Option<PathBuf> = None;
+    let mut bin: Option<PathBuf> = std::env::var_os("DANTESYNC_BIN").map(PathBuf::from);
+    let mut work = PathBuf::from("target/bed");
+    let mut jobs = 2usize;
+    let mut names = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => out = it.next().map(PathBuf::from),
+            "--bin" => bin = it.next().map(PathBuf::from),
+            "--jobs" => {
+                jobs = it
+                    .next()
+                    .and_then(|j| j.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            "--work" => work = it.next().map(PathBuf::from).unwrap_or_else(|| usage()),
+            s if s.starts_with('-') => usage(),
+            s => names.push(s.to_owned()),
+        }
+    }
+    let chosen: Vec<_> = if names.is_empty() {
+        scenarios::ALL.iter().collect()
+    } else {
+        names
+            .iter()
+            .map(|n| {
+                scenarios::find(n).unwrap_or_else(|| {
+                    eprintln!("dantesync-bed: no scenario {n:?} (see `dantesync-bed list`)");
+                    std::process::exit(2)
+                })
+            })
+            .collect()
+    };
+    // The daemon binary: next to this one (cargo builds both into the same directory).
+    let bin = bin.unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("dantesync")))
+            .unwrap_or_else(|| PathBuf::from("dantesync"))
+    });
+    if !bin.exists() {
+        eprintln!(
+            "dantesync-bed: no daemon binary at {} (build it: cargo build --release -p dantesync, or give --bin)",
+            bin.display()
+        );
+        return 2;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("dantesync-bed: needs root (network namespaces, packet sockets)");
+        return 2;
+    }
+    // Every tool the scenarios use, checked before anything is built: a missing one fails the
+    // run (it is never a silent skip).
+    let missing: Vec<&str> = ["ip", "chronyd", "tshark"]
+        .into_iter()
+        .filter(|t| {
+            !std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "dantesync-bed: missing {} (sudo bash scripts/install-deps.sh installs them)",
+            missing.join(", ")
+        );
+        return 2;
+    }
+    sys::install_stop_handler();
+    let stale = net::clean_stale();
+    if !stale.is_empty() {
+        eprintln!(
+            "dantesync-bed: removed leftovers of an earlier run: {}",
+            stale.join(" ")
+        );
+    }
+    let command = format!(
+        "sudo target/release/dantesync-bed run{}",
+        names.iter().map(|n| format!(" {n}")).collect::<String>()
+    );
+    let started = Instant::now();
+    // Scenarios run `jobs` at a time, each in its own set of namespaces and addresses
+    // (10.231.<set>.0/24), in the order listed.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for worker in 0..jobs.max(1) {
+            let (next, done, chosen, bin, work) = (&next, &done, &chosen, &bin, &work);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= chosen.len() || sys::stopping() {
+                    return;
+                }
+                let o = run_one(chosen[i], bin, work, worker as u8 + 1);
+                done.lock().unwrap().push((i, o));
+            });
+        }
+    });
+    let mut outcomes = done.into_inner().unwrap();
+    outcomes.sort_by_key(|(i, _)| *i);
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    let all = outcomes.len() == scenarios::ALL.len();
+    let path = out.unwrap_or_else(|| {
+        if all {
+            PathBuf::from("docs/e2e-results.md")
+        } else {
+            work.join("e2e-results.md")
+        }
+    });
+    let text = report::markdown(&outcomes, &command, started.elapsed().as_secs_f64());
+    if let Err(e) = std::fs::write(&path, text) {
+        eprintln!("dantesync-bed: cannot write {}: {e}", path.display());
+        return 1;
+    }
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| !o.passed())
+        .map(|o| o.name)
+        .collect();
+    eprintln!(
+        "dantesync-bed: {} of {} scenarios passed in {:.0} s; report {}{}",
+        outcomes.len() - failed.len(),
+        outcomes.len(),
+        started.elapsed().as_secs_f64(),
+        path.display(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!("; FAILED: {}", failed.join(", "))
+        }
+    );
+    if sys::stopping() || !failed.is_empty() || outcomes.len() < chosen.len() {
+        1
+    } else {
+        0
+    }
+}

@@ -1,0 +1,454 @@
+//! The link emulator: this kernel has no netem, so each emulated link is a user-space relay of
+//! our own between the two veths of the link's namespace ([`crate::net`]). Per direction it
+//! adds a fixed delay, a random jitter (uniform in 0..=jitter) and random loss; the settings
+//! can change while it runs (a scenario turns trouble on and off).
+//!
+//! Why AF_PACKET and not NFQUEUE: it needs no iptables, no br_netfilter and no extra package,
+//! it sees every frame of the link (ARP too) and it adds delay in both directions the same way.
+//!
+//! Timing: each frame is stamped by the kernel when it arrives (SO_TIMESTAMPNS,
+//! CLOCK_REALTIME); its release time is that stamp plus delay and jitter; a sender thread per
+//! direction sleeps until then (timer slack 1 µs, SCHED_FIFO) and sends; with nothing to add
+//! the receiving thread sends at once. The relay measures its own error on every frame: the
+//! time it hands the frame to the kernel minus the release time, i.e. what it added beyond
+//! what it was asked to add (wake-up latencies; the veth's own path is not counted, as a
+//! real cable's is not). [`LinkStats`] reports it; the bed's
+//! report shows it next to every scenario's figures.
+//!
+//! Frames from a veth carry a UDP checksum the sender's stack left to the "hardware"
+//! (CHECKSUM_PARTIAL); the relay fills in the real checksum before passing a frame on, as the
+//! NIC would have, so receivers and captures see valid packets.
+
+use std::collections::BinaryHeap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::sys::{self, Rng};
+
+/// What one direction of a link does to frames.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Impairment {
+    pub delay_us: f64,
+    /// Extra delay, uniform in 0..=jitter_us.
+    pub jitter_us: f64,
+    /// Probability of dropping a frame, 0..1.
+    pub loss: f64,
+}
+
+/// The relay's own error for one direction: the time each frame left minus the time it was
+/// due (kernel arrival + delay + jitter), ns.
+#[derive(Debug, Clone, Default)]
+pub struct LinkStats {
+    pub frames: u64,
+    pub dropped: u64,
+    errors_ns: Vec<i64>,
+}
+
+impl LinkStats {
+    fn record(&mut self, err_ns: i64) {
+        self.frames += 1;
+        if self.errors_ns.len() < 200_000 {
+            self.errors_ns.push(err_ns);
+        }
+    }
+
+    pub fn merge(&mut self, o: &LinkStats) {
+        self.frames += o.frames;
+        self.dropped += o.dropped;
+        self.errors_ns.extend_from_slice(&o.errors_ns);
+    }
+
+    /// (median, 99th percentile, max) of the added error, µs; `None` without frames.
+    pub fn error_us(&self) -> Option<(f64, f64, f64)> {
+        if self.errors_ns.is_empty() {
+            return None;
+        }
+        let mut v = self.errors_ns.clone();
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+        Some((at(0.5), at(0.99), *v.last().unwrap() as f64 / 1e3))
+    }
+}
+
+/// One direction's shared state.
+#[derive(Debug, Default)]
+struct Direction {
+    imp: Mutex<Impairment>,
+    stats: Mutex<LinkStats>,
+}
+
+/// A running link: two relay directions ("up" = host → switch, "down" = switch → host).
+/// Stopped and joined on drop.
+#[derive(Debug)]
+pub struct Link {
+    pub name: String,
+    up: Arc<Direction>,
+    down: Arc<Direction>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn packet_socket(dev: &str) -> std::io::Result<OwnedFd> {
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain socket(2); the fd is owned at once.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, valid descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let cname = std::ffi::CString::new(dev).unwrap();
+    // SAFETY: a NUL-terminated name.
+    let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+    if index == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: zeroed sockaddr_ll is valid; we fill the fields bind reads.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = proto;
+    sll.sll_ifindex = index as i32;
+    // SAFETY: bind with a sockaddr_ll of the right size.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            &sll as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let one: libc::c_int = 1;
+    let setopt = |level, name, val: &libc::c_int| {
+        // SAFETY: an int option on our socket.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                level,
+                name,
+                val as *const _ as *const libc::c_void,
+                4,
+            )
+        }
+    };
+    // Our own transmissions on this device are not input (PACKET_IGNORE_OUTGOING = 23).
+    setopt(libc::SOL_PACKET, 23, &one);
+    setopt(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &one);
+    let tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 200_000,
+    };
+    // SAFETY: a timeval option on our socket.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as u32,
+        )
+    };
+    Ok(fd)
+}
+
+/// Receives one frame: its length, the kernel's arrival stamp (CLOCK_REALTIME ns) and whether
+/// it was our own transmission (skipped).
+fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> Option<(usize, i64, bool)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let mut ctrl = [0u64; 16];
+    // SAFETY: zeroed sockaddr_ll and msghdr are valid; we point the msghdr at our buffers.
+    let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = &mut from as *mut _ as *mut libc::c_void;
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&ctrl);
+    // SAFETY: recvmsg into the buffers msg points at, all alive for the call.
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, 0) };
+    if n <= 0 {
+        return None;
+    }
+    let mut stamp = sys::realtime_ns();
+    // SAFETY: walking the control buffer the kernel filled, with the CMSG macros.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                stamp = ts.tv_sec * 1_000_000_000 + ts.tv_nsec;
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    let outgoing = from.sll_pkttype == libc::PACKET_OUTGOING;
+    Some((n as usize, stamp, outgoing))
+}
+
+fn send_frame(fd: &OwnedFd, frame: &[u8]) {
+    // SAFETY: send(2) of a buffer we own on our bound packet socket.
+    unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            frame.as_ptr() as *const libc::c_void,
+            frame.len(),
+            0,
+        )
+    };
+}
+
+fn sum16(data: &[u8], mut acc: u32) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [b] = chunks.remainder() {
+        acc += u32::from(*b) << 8;
+    }
+    acc
+}
+
+fn fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
+/// Fills in the UDP checksum of an unfragmented IPv4/UDP frame (what the NIC would do for a
+/// CHECKSUM_PARTIAL frame). Other frames are left alone.
+pub fn fix_udp_checksum(f: &mut [u8]) {
+    if f.len() < 14 + 20 + 8 || f[12..14] != [0x08, 0x00] {
+        return;
+    }
+    let ip = &f[14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let frag = u16::from_be_bytes([ip[6], ip[7]]);
+    if ip[0] >> 4 != 4 || ip[9] != 17 || frag & 0x3fff != 0 || total > ip.len() || ihl < 20 {
+        return;
+    }
+    let udp_len = total - ihl;
+    if udp_len < 8 || u16::from_be_bytes([ip[ihl + 4], ip[ihl + 5]]) as usize != udp_len {
+        return;
+    }
+    let mut pseudo = [0u8; 12];
+    pseudo[..8].copy_from_slice(&ip[12..20]);
+    pseudo[9] = 17;
+    pseudo[10..12].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    let start = 14 + ihl;
+    f[start + 6] = 0;
+    f[start + 7] = 0;
+    let mut c = fold(sum16(&f[start..start + udp_len], sum16(&pseudo, 0)));
+    if c == 0 {
+        c = 0xffff;
+    }
+    f[start + 6..start + 8].copy_from_slice(&c.to_be_bytes());
+}
+
+/// A frame waiting for its release time (earliest first).
+struct Due(i64, Vec<u8>);
+
+impl PartialEq for Due {
+    fn eq(&self, o: &Self) -> bool {
+        self.0 == o.0
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.0.cmp(&self.0)
+    }
+}
+
+/// Receives on `from`, impairs, and hands frames to a sender thread that writes them to `to`.
+fn relay(
+    from: Arc<OwnedFd>,
+    to: Arc<OwnedFd>,
+    dir: Arc<Direction>,
+    stop: Arc<AtomicBool>,
+    seed: u64,
+) -> Vec<JoinHandle<()>> {
+    let (tx, rx) = mpsc::channel::<Due>();
+    let to_now = to.clone();
+    let d2 = dir.clone();
+    let stop2 = stop.clone();
+    let sender = std::thread::spawn(move || {
+        sys::tight_timer_slack();
+        sys::realtime_priority();
+        let mut heap = BinaryHeap::new();
+        loop {
+            if stop2.load(Ordering::Relaxed) {
+                return;
+            }
+            let wait = match heap.peek() {
+                Some(Due(at, _)) => Duration::from_nanos((at - sys::realtime_ns()).max(0) as u64),
+                None => Duration::from_millis(200),
+            };
+            if !wait.is_zero() {
+                match rx.recv_timeout(wait) {
+                    Ok(d) => {
+                        heap.push(d);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            while heap
+                .peek()
+                .is_some_and(|Due(at, _)| *at <= sys::realtime_ns())
+            {
+                let Due(at, mut frame) = heap.pop().unwrap();
+                fix_udp_checksum(&mut frame);
+                let err = sys::realtime_ns() - at;
+                send_frame(&to, &frame);
+                d2.stats.lock().unwrap().record(err);
+            }
+        }
+    });
+    let receiver = std::thread::spawn(move || {
+        sys::realtime_priority();
+        let mut rng = Rng::new(seed);
+        let mut buf = vec![0u8; 65_600];
+        while !stop.load(Ordering::Relaxed) {
+            let Some((n, stamp, outgoing)) = recv_frame(&from, &mut buf) else {
+                continue;
+            };
+            if outgoing {
+                continue;
+            }
+            let imp = *dir.imp.lock().unwrap();
+            if imp.loss > 0.0 && rng.unit() < imp.loss {
+                dir.stats.lock().unwrap().dropped += 1;
+                continue;
+            }
+            if imp.delay_us == 0.0 && imp.jitter_us == 0.0 {
+                // Nothing to add: straight through, without a hand-over to the sender thread.
+                fix_udp_checksum(&mut buf[..n]);
+                let err = sys::realtime_ns() - stamp;
+                send_frame(&to_now, &buf[..n]);
+                dir.stats.lock().unwrap().record(err);
+                continue;
+            }
+            let add_us = imp.delay_us + imp.jitter_us * rng.unit();
+            let due = stamp + (add_us * 1e3) as i64;
+            if tx.send(Due(due, buf[..n].to_vec())).is_err() {
+                return;
+            }
+        }
+    });
+    vec![sender, receiver]
+}
+
+impl Link {
+    /// Starts relaying between `n` (host side) and `s` (switch side) in namespace `ns`.
+    pub fn start(name: &str, ns: &str) -> Result<Link, String> {
+        let (host_side, switch_side) =
+            sys::in_netns(ns, || Ok((packet_socket("n")?, packet_socket("s")?)))
+                .map_err(|e| format!("link {name}: packet sockets in {ns}: {e}"))?;
+        let (host_side, switch_side) = (Arc::new(host_side), Arc::new(switch_side));
+        let up = Arc::new(Direction::default());
+        let down = Arc::new(Direction::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let seed = sys::raw_ns() as u64;
+        let mut threads = relay(
+            host_side.clone(),
+            switch_side.clone(),
+            up.clone(),
+            stop.clone(),
+            seed,
+        );
+        threads.extend(relay(
+            switch_side,
+            host_side,
+            down.clone(),
+            stop.clone(),
+            seed ^ 0x5555,
+        ));
+        Ok(Link {
+            name: name.to_owned(),
+            up,
+            down,
+            stop,
+            threads,
+        })
+    }
+
+    /// Sets both directions' impairment.
+    pub fn set(&self, up: Impairment, down: Impairment) {
+        *self.up.imp.lock().unwrap() = up;
+        *self.down.imp.lock().unwrap() = down;
+    }
+
+    /// Both directions alike.
+    pub fn set_both(&self, imp: Impairment) {
+        self.set(imp, imp);
+    }
+
+    /// The relay's own error so far over both directions, and its loss counts (up, down).
+    pub fn stats(&self) -> LinkStats {
+        let mut s = self.up.stats.lock().unwrap().clone();
+        s.merge(&self.down.stats.lock().unwrap());
+        s
+    }
+
+    /// Frames dropped on purpose (up, down).
+    pub fn dropped(&self) -> (u64, u64) {
+        (
+            self.up.stats.lock().unwrap().dropped,
+            self.down.stats.lock().unwrap().dropped,
+        )
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp_checksum_matches_a_known_frame() {
+        // 10.0.0.1:1234 → 10.0.0.2:319, payload "ab", with the garbage a partial checksum
+        // leaves: after the fix, the one's-complement sum over pseudo header and datagram is 0.
+        let mut f = vec![0u8; 14 + 20 + 10];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&30u16.to_be_bytes());
+        f[23] = 17;
+        f[26..30].copy_from_slice(&[10, 0, 0, 1]);
+        f[30..34].copy_from_slice(&[10, 0, 0, 2]);
+        f[34..36].copy_from_slice(&1234u16.to_be_bytes());
+        f[36..38].copy_from_slice(&319u16.to_be_bytes());
+        f[38..40].copy_from_slice(&10u16.to_be_bytes());
+        f[40] = 0xde; // garbage a partial checksum would leave
+        f[42..44].copy_from_slice(b"ab");
+        fix_udp_checksum(&mut f);
+        let mut pseudo = vec![10, 0, 0, 1, 10, 0, 0, 2, 0, 17, 0, 10];
+        pseudo.extend_from_slice(&f[34..44]);
+        assert_eq!(fold(sum16(&pseudo, 0)), 0, "the checksum must verify");
+        assert_ne!(&f[40..42], &[0, 0]);
+    }
+}

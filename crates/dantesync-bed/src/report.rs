@@ -1,0 +1,91 @@
+//! `docs/e2e-results.md`: every figure of every scenario as the harness measured it, the
+//! command that ran it, the date, and the link emulator's own precision. Written only by the
+//! harness, so no number in it is typed by hand.
+
+use std::fmt::Write;
+
+use crate::scenario::Outcome;
+
+fn utc_now() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M:%S UTC"])
+        .output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn emulator_text(o: &Outcome) -> String {
+    match o.emulator.error_us() {
+        Some((med, p99, max)) => format!(
+            "{} frames relayed, {} dropped on purpose; added beyond the set delay: median {med:.1} µs, 99th percentile {p99:.1} µs, max {max:.1} µs",
+            o.emulator.frames, o.emulator.dropped
+        ),
+        None => "no frames relayed".into(),
+    }
+}
+
+/// The Markdown report of `outcomes`, run by `command`.
+pub fn markdown(outcomes: &[Outcome], command: &str, total_s: f64) -> String {
+    let mut s = String::new();
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    let _ = writeln!(s, "# End-to-end results: the multi-host test bed\n");
+    let _ = writeln!(
+        s,
+        "Written by the harness (`crates/dantesync-bed`); do not edit by hand. Every figure below \
+         was measured from outside the nodes: each node's clock is read with CLOCK_MONOTONIC_RAW \
+         in its query reply, so differences between nodes and true rates need no assumption \
+         about network delay. See `crates/dantesync-bed/src/lib.rs` for how.\n"
+    );
+    let _ = writeln!(s, "- Command: `{command}`");
+    let _ = writeln!(s, "- Date: {}", utc_now());
+    let _ = writeln!(
+        s,
+        "- Host: {} cores; total {:.0} s; {passed} of {} scenarios passed\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        total_s,
+        outcomes.len()
+    );
+    let _ = writeln!(s, "| scenario | result | time |\n|---|---|---|");
+    for o in outcomes {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.0} s |",
+            o.title,
+            if o.passed() { "PASS" } else { "FAIL" },
+            o.seconds
+        );
+    }
+    for o in outcomes {
+        let _ = writeln!(s, "\n## {}\n", o.title);
+        let _ = writeln!(
+            s,
+            "`dantesync-bed run {}`: **{}** in {:.0} s. Link emulator: {}.\n",
+            o.name,
+            if o.passed() { "PASS" } else { "FAIL" },
+            o.seconds,
+            emulator_text(o)
+        );
+        if !o.figures.is_empty() {
+            let _ = writeln!(s, "| figure | measured | limit | |\n|---|---|---|---|");
+            for f in &o.figures {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} {} | {} | {} |",
+                    f.what,
+                    f.value,
+                    f.unit,
+                    f.limit_text(),
+                    if f.pass() { "ok" } else { "**FAIL**" }
+                );
+            }
+        }
+        for n in &o.notes {
+            let _ = writeln!(s, "\n- {n}");
+        }
+        if let Some(e) = &o.error {
+            let first: Vec<&str> = e.lines().take(3).collect();
+            let _ = writeln!(s, "\nDid not complete: {}", first.join(" / "));
+        }
+    }
+    s
+}

@@ -1,0 +1,283 @@
+//! The scenarios of issue #12, each with its asserted numbers. A scenario builds its own bed
+//! (so one's leftovers never bias the next), drives it, and records figures measured from
+//! outside ([`crate::truth`]) next to what the nodes say about themselves.
+//!
+//! To add one (the fleet-timescale work will): write `fn name(ctx: &mut Ctx) -> Result<(),
+//! String>` and list it in [`ALL`].
+
+use std::time::Duration;
+
+use crate::bed::{Bed, LeaderSpec, Role, Spec};
+use crate::link::Impairment;
+use crate::scenario::{run_for, wait_for, wait_locked, Ctx, Limit, Scenario};
+use crate::sys;
+use crate::truth::{self, Sample, NTP_ONLY};
+
+mod hostile;
+mod ntp;
+mod ptp;
+
+use hostile::{abuse, foreign};
+use ntp::{falseticker, upstream_gone};
+use ptp::{cable, failover, leader_gone, restart, steady, steady_direct, trouble};
+
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "steady",
+        title: "1. Steady: every node locks, true rate within 0.1 ppm of the leader's, clients within 200 µs of the master",
+        run: steady,
+    },
+    Scenario {
+        name: "steady-direct",
+        title: "1b. Steady without the link emulator (every node's veth on the bridge): what the emulator's own noise costs",
+        run: steady_direct,
+    },
+    Scenario {
+        name: "failover",
+        title: "2. Leader failover: the preferred leader stops, a +3 ppm one takes over; it returns: one switch back",
+        run: failover,
+    },
+    Scenario {
+        name: "leader-gone",
+        title: "3. Leader gone: NTP-ONLY within 10 s on every surface, holdover rate within 0.1 ppm for 60 s",
+        run: leader_gone,
+    },
+    Scenario {
+        name: "upstream-gone",
+        title: "4. Upstream NTP gone: PTP lock unaffected, the master keeps serving honestly, clients follow it",
+        run: upstream_gone,
+    },
+    Scenario {
+        name: "falseticker",
+        title: "5. Falseticker: of three upstreams one jumps 250 ms: nobody follows; one upstream that jumps: no step on a single check",
+        run: falseticker,
+    },
+    Scenario {
+        name: "trouble",
+        title: "6. Network trouble: 10 % loss and 200 µs jitter on a client's link, locked, rate within 0.3 ppm",
+        run: trouble,
+    },
+    Scenario {
+        name: "cable",
+        title: "7. Cable pull: a client's link down 20 s; locked again within 20 s of its return",
+        run: cable,
+    },
+    Scenario {
+        name: "restart",
+        title: "8. Restart: a restarted client locks within 5 s from its saved frequency",
+        run: restart,
+    },
+    Scenario {
+        name: "abuse",
+        title: "9. Abuse: garbage, PTPv2, oversized, truncated and spoofed floods for 10 s: no crash, drops counted, still locked",
+        run: abuse,
+    },
+    Scenario {
+        name: "foreign",
+        title: "10. Foreign leaders (another subnet, another subdomain): ignored with source_allowlist; else one choice on every node",
+        run: foreign,
+    },
+];
+
+/// Looks a scenario up by name (or by its number, "1"...).
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    ALL.iter()
+        .find(|s| s.name == name || s.title.split('.').next() == Some(name))
+}
+
+/// Builds the venue and waits until every node is locked and has settled for `settle`.
+/// Returns the bed and the time to first lock of every node.
+pub(super) fn locked_venue(ctx: &mut Ctx, spec: Spec, settle: Duration) -> Result<Bed, String> {
+    let t0 = sys::raw_ns();
+    let mut bed = ctx.bed(spec)?;
+    let nodes = bed.node_names();
+    let times = wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
+    lock_figures(ctx, &times);
+    run_for(&mut bed, settle)?;
+    Ok(bed)
+}
+
+pub(super) fn secs_since(t0: i64, s: Option<Sample>) -> f64 {
+    s.map_or(f64::INFINITY, |x| (x.raw - t0) as f64 / 1e9)
+}
+
+pub(super) const LOCK_LIMIT: Duration = Duration::from_secs(120);
+
+/// Leader `name`'s true rate over [from, to] (the probe's measurement), recorded next to its
+/// nominal setting; what nodes' rates are compared with.
+pub(super) fn leader_rate(ctx: &mut Ctx, bed: &Bed, name: &str, from: i64, to: i64) -> f64 {
+    let (ppm, measured) = bed.leader_true_ppm(name, from, to);
+    ctx.figure(
+        format!("{name}: nominal rate against CLOCK_MONOTONIC_RAW"),
+        bed.leader_raw_ppm(name),
+        "ppm",
+        Limit::Info,
+    );
+    ctx.figure(
+        format!("{name}: true rate against CLOCK_MONOTONIC_RAW, measured by the probe"),
+        if measured { ppm } else { f64::NAN },
+        "ppm",
+        Limit::Info,
+    );
+    ppm
+}
+
+/// Records, per node, the largest |true rate − leader's rate| over 20 s windows in [from, to].
+pub(super) fn rate_figures(
+    ctx: &mut Ctx,
+    bed: &Bed,
+    nodes: &[String],
+    leader_ppm: f64,
+    (from, to): (i64, i64),
+    limit_ppm: f64,
+    label: &str,
+) {
+    for n in nodes {
+        let r = truth::rates(&bed.samples(n), from, to, 20.0);
+        let errs: Vec<f64> = r.iter().map(|(_, ppm)| ppm - leader_ppm).collect();
+        if errs.is_empty() {
+            ctx.figure(
+                format!("{n}: 20 s rate windows with 5 s free of NTP corrections ({label})"),
+                0.0,
+                "",
+                Limit::AtLeast(1.0),
+            );
+            continue;
+        }
+        ctx.figure(
+            format!(
+                "{n}: max |true rate − leader| over {} windows ({label})",
+                errs.len()
+            ),
+            truth::max_abs(&errs),
+            "ppm",
+            Limit::AtMost(limit_ppm),
+        );
+    }
+}
+
+/// Records, per client, the largest |client − master| from its first NTP correction to `to`.
+pub(super) fn offset_figures(
+    ctx: &mut Ctx,
+    bed: &Bed,
+    master: &str,
+    clients: &[String],
+    (from, to): (i64, i64),
+    limit_us: f64,
+) {
+    let m = bed.samples(master);
+    for c in clients {
+        let s = bed.samples(c);
+        let Some(first) = truth::first_after(&s, 0, |x| x.corrections > 0) else {
+            ctx.figure(
+                format!("{c}: NTP corrections"),
+                0.0,
+                "",
+                Limit::AtLeast(1.0),
+            );
+            continue;
+        };
+        // The correction's own sample may still be mid-slew; from the next one on, and not
+        // before `from` (a first correction made before PTP lock is followed by the rate
+        // acquisition, which moves the time on purpose).
+        let d: Vec<f64> = truth::differences(&s, &m, (first.raw + 1).max(from), to)
+            .iter()
+            .map(|ns| ns / 1e3)
+            .collect();
+        ctx.figure(
+            format!(
+                "{c} − {master}: max |Δ| after its first NTP correction, in the window ({} samples)",
+                d.len()
+            ),
+            truth::max_abs(&d),
+            "µs",
+            Limit::AtMost(limit_us),
+        );
+        ctx.figure(
+            format!("{c} − {master}: RMS"),
+            truth::rms(&d),
+            "µs",
+            Limit::Info,
+        );
+    }
+}
+
+/// The share (0..1) of samples in [from, to] in which `pred` holds, per node, worst node.
+pub(super) fn worst_share(
+    bed: &Bed,
+    nodes: &[String],
+    from: i64,
+    to: i64,
+    pred: impl Fn(&Sample) -> bool,
+) -> f64 {
+    nodes
+        .iter()
+        .map(|n| {
+            let s: Vec<Sample> = bed
+                .samples(n)
+                .into_iter()
+                .filter(|x| x.raw >= from && x.raw <= to)
+                .collect();
+            if s.is_empty() {
+                0.0
+            } else {
+                s.iter().filter(|x| pred(x)).count() as f64 / s.len() as f64
+            }
+        })
+        .fold(1.0, f64::min)
+}
+
+pub(super) fn lock_figures(ctx: &mut Ctx, times: &[(String, f64)]) {
+    for (n, t) in times {
+        ctx.figure(format!("{n}: time to first LOCK"), *t, "s", Limit::Info);
+    }
+}
+
+/// Dantesync daemons (master, clients) of a spec, without the NTP server nodes.
+pub(super) fn sync_nodes(spec: &Spec) -> Vec<String> {
+    spec.nodes
+        .iter()
+        .filter(|n| !matches!(n.role, Role::Server))
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+/// Decodes a capture of the bed with tshark: how many PTP and NTP packets it holds, and how
+/// many frames tshark calls malformed (must be none: everything on the wire is ours).
+pub(super) fn capture_figures(ctx: &mut Ctx, pcap: &std::path::Path) -> Result<(), String> {
+    let count = |filter: &str| -> Result<f64, String> {
+        let out = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(pcap)
+            .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+            .output()
+            .map_err(|e| format!("tshark: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "tshark -r {}: {}",
+                pcap.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).lines().count() as f64)
+    };
+    ctx.figure(
+        "capture on the switch (30 s): PTP packets tshark decodes",
+        count("ptp")?,
+        "",
+        Limit::AtLeast(100.0),
+    );
+    ctx.figure(
+        "capture on the switch (30 s): NTP packets tshark decodes",
+        count("ntp")?,
+        "",
+        Limit::AtLeast(2.0),
+    );
+    ctx.figure(
+        "capture on the switch (30 s): malformed frames",
+        count("_ws.malformed")?,
+        "",
+        Limit::Equal(0.0),
+    );
+    Ok(())
+}

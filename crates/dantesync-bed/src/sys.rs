@@ -1,0 +1,151 @@
+//! The few OS calls the bed needs, behind safe functions: clocks, entering a network namespace
+//! on a thread, the Ctrl-C flag, timer slack, and a small random generator.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+fn read_clock(id: libc::clockid_t) -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we own.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// CLOCK_MONOTONIC_RAW, ns: the counter every namespace shares and nothing disciplines, the
+/// common axis of every truth measurement.
+pub fn raw_ns() -> i64 {
+    read_clock(libc::CLOCK_MONOTONIC_RAW)
+}
+
+/// CLOCK_REALTIME, ns: the clock of the kernel's packet receive stamps.
+pub fn realtime_ns() -> i64 {
+    read_clock(libc::CLOCK_REALTIME)
+}
+
+/// The rate of CLOCK_REALTIME against CLOCK_MONOTONIC_RAW, ppm, over about 1 s: how fast
+/// this host's time (what the upstream `chronyd` serves and the simulated clocks run over)
+/// goes by the raw counter. Each pair is the tightest of raw/real/raw sandwiches.
+pub fn realtime_rate_ppm() -> f64 {
+    let pair = || {
+        (0..20)
+            .map(|_| {
+                let a = raw_ns();
+                let r = realtime_ns();
+                let b = raw_ns();
+                (b - a, a + (b - a) / 2, r)
+            })
+            .min()
+            .map(|(_, raw, real)| (raw, real))
+            .unwrap()
+    };
+    let (raw0, real0) = pair();
+    std::thread::sleep(Duration::from_millis(1000));
+    let (raw1, real1) = pair();
+    ((real1 - real0) as f64 / (raw1 - raw0) as f64 - 1.0) * 1e6
+}
+
+/// Runs `f` on a fresh thread that has entered the network namespace `ns` (a name under
+/// /var/run/netns). Sockets opened there stay in that namespace for their whole life, so the
+/// bed can hold sockets in many namespaces from one process.
+pub fn in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = File::open(&path)?;
+        // SAFETY: setns on an open namespace file; it changes only this thread's namespace.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        f()
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("netns thread panicked"))?
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT and SIGTERM set a flag that every wait of the bed checks: the run then unwinds
+/// through its guards, which remove everything it created.
+pub fn install_stop_handler() {
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { libc::signal(sig, handler as libc::sighandler_t) };
+    }
+}
+
+/// Whether Ctrl-C (or SIGTERM) was received.
+pub fn stopping() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Sleeps `d` in short steps, returning `Err` as soon as a stop was asked for.
+pub fn sleep(d: Duration) -> Result<(), String> {
+    let end = std::time::Instant::now() + d;
+    loop {
+        if stopping() {
+            return Err("interrupted".into());
+        }
+        let now = std::time::Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(100)));
+    }
+}
+
+/// Asks the kernel to wake this thread within 1 µs of its timers instead of the default
+/// 50 µs slack: the link emulator's release times depend on it.
+pub fn tight_timer_slack() {
+    // SAFETY: prctl(PR_SET_TIMERSLACK) takes a plain integer and affects only this thread.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+}
+
+/// Puts the calling thread in the SCHED_FIFO class (priority 50): the link emulator's
+/// threads then run as soon as a frame is due even when builds load the machine, instead of
+/// waiting for a time slice (milliseconds). They block on sockets and timers, so they never
+/// hold a core; the kernel's real-time throttling bounds them anyway. Best effort: without the
+/// privilege the thread stays as it was, and the emulator's measured error says so.
+pub fn realtime_priority() {
+    let param = libc::sched_param { sched_priority: 50 };
+    // SAFETY: pthread_setschedparam on the calling thread with a valid parameter block.
+    unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+}
+
+/// xorshift64*: enough randomness for loss and jitter, without a dependency.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    pub fn from_time() -> Rng {
+        Rng::new(raw_ns() as u64 ^ 0x9e37_79b9_7f4a_7c15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
