@@ -18,6 +18,18 @@ const EXTERNAL_STEP_MIN_NS: i64 = 1_000_000;
 /// range plus its oscillator's own error (a monotonic clock such as QPC is not disciplined).
 const EXTERNAL_STEP_DRIFT: f64 = 1000e-6;
 
+/// How far from its announced instant a leap second may show on the monotonic axis and still
+/// be the leap (ns): the kernel applies it at midnight, the controller sees it at its next input.
+const LEAP_WINDOW_NS: i64 = 10_000_000_000;
+
+/// A leap second the kernel will apply: at `at` (midnight UTC on the clock), the clock moves by
+/// `nanos` (−1 s for an inserted second, +1 s for a deleted one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeapExpected {
+    pub at: LocalTime,
+    pub nanos: i64,
+}
+
 /// An NTP slew in progress: `ppm` on top of the servo's frequency until `end_sf`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Slew {
@@ -26,6 +38,24 @@ pub(super) struct Slew {
 }
 
 impl Controller {
+    /// Tells the controller of a leap second the kernel will apply (`None`: none any more), as
+    /// of `now`. That step of the clock is then the leap, not someone else's step: the time
+    /// stays confirmed and the rate estimate goes on. A withdrawal right around the leap (the
+    /// announcement ends at midnight) keeps the expectation until its window has passed.
+    pub fn expect_leap(&mut self, leap: Option<LeapExpected>, now: LocalTime) {
+        match leap {
+            Some(l) => self.leap = Some(l),
+            None => {
+                if self
+                    .leap
+                    .is_some_and(|l| now.nanos() < l.at.nanos().saturating_sub(LEAP_WINDOW_NS))
+                {
+                    self.leap = None;
+                }
+            }
+        }
+    }
+
     /// The host could not apply the last frequency: the clock runs at `actual_ppm` (read back
     /// from it). The books follow the clock, so the servo never subtracts a correction that did
     /// not happen.
@@ -87,7 +117,16 @@ impl Controller {
                 let tolerance =
                     EXTERNAL_STEP_MIN_NS + (elapsed as f64 * EXTERNAL_STEP_DRIFT) as i64;
                 let jump = unexplained.saturating_sub(before);
-                if jump.abs() > tolerance {
+                let leap = self.leap.filter(|l| {
+                    (jump - l.nanos).abs() <= tolerance
+                        && (at.local.nanos() - l.at.nanos()).abs() <= LEAP_WINDOW_NS
+                });
+                if leap.is_some() {
+                    // The kernel applied the announced leap second: on the books like a step
+                    // of ours, nothing restarted.
+                    self.external_total = self.external_total.saturating_add(jump);
+                    self.leap = None;
+                } else if jump.abs() > tolerance {
                     self.external_total = self.external_total.saturating_add(jump);
                     self.external_steps += 1;
                     out.push(Action::Notice(Notice::ExternalStep { nanos: jump }));

@@ -25,6 +25,7 @@ mod tests;
 mod traffic;
 
 pub use actions::{Action, Notice};
+pub use books::LeapExpected;
 use books::Slew;
 pub use execute::{execute, ClockControl, Executed, Task};
 pub use mode_select::{ModeInputs, ModeSelector, ModeThresholds};
@@ -95,6 +96,8 @@ pub struct Controller {
     external_total: i64,
     /// How many such steps were seen.
     external_steps: u64,
+    /// A leap second the kernel will apply (see `expect_leap`).
+    leap: Option<books::LeapExpected>,
     /// At the last input with a monotonic reading: local minus monotonic time with every known
     /// step taken out, and the monotonic time.
     axes: Option<(i64, i64)>,
@@ -136,6 +139,7 @@ impl Controller {
         Self {
             external_total: 0,
             external_steps: 0,
+            leap: None,
             axes: now.mono.map(|m| (sf.saturating_sub(m.nanos()), m.nanos())),
             source: PtpSource::new(cfg.ptp.clone()),
             estimator: RateEstimator::new(cfg.estimator.clone()),

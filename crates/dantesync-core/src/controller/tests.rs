@@ -340,3 +340,48 @@ fn every_ptp_datagram_counts_as_traffic_usable_or_not() {
     assert_eq!(s.last_ptp_packet, Some(at_ns(79 * S / 4 + 1_000)));
     assert_eq!(s.ptp_packets_per_s, Some(8.0));
 }
+
+#[test]
+fn a_leap_second_the_kernel_applies_is_not_a_step_by_someone_else() {
+    use crate::time::{Moment, MonoTime};
+    const DAY: i64 = 86_400 * S;
+    // Start 20 s before a midnight UTC; the kernel inserts 23:59:60, so the clock reads one
+    // second less from then on, against the monotonic axis.
+    let midnight = (T0 / DAY + 1) * DAY;
+    let start = midnight - T0 - 20 * S;
+    let both = |mono_s: i64, local_shift_ns: i64| {
+        let mono = start + mono_s * S;
+        Moment::new(at_ns(mono + local_shift_ns), MonoTime::from_nanos(mono))
+    };
+    let external = |actions: &[Action]| {
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Notice(Notice::ExternalStep { .. })))
+    };
+    let leap = LeapExpected {
+        at: LocalTime::from_nanos(midnight),
+        nanos: -S,
+    };
+    // Announced: the inserted second is taken as the leap, not counted, nothing restarted.
+    let mut c = Controller::new(ptp_only(), both(0, 0), 0.0);
+    c.start(both(0, 0));
+    c.expect_leap(Some(leap), both(1, 0).local);
+    c.tick(both(19, 0));
+    assert!(!external(&c.tick(both(21, -S))), "the leap taken as a step");
+    assert_eq!(c.status().external_steps, 0);
+    // Not announced: the same second is a step by someone else.
+    let mut c = Controller::new(ptp_only(), both(0, 0), 0.0);
+    c.start(both(0, 0));
+    c.tick(both(19, 0));
+    assert!(external(&c.tick(both(21, -S))));
+    assert_eq!(c.status().external_steps, 1);
+    // Announced, but the clock jumps by another amount, or at another time: a step.
+    let mut c = Controller::new(ptp_only(), both(0, 0), 0.0);
+    c.start(both(0, 0));
+    c.expect_leap(Some(leap), both(1, 0).local);
+    assert!(external(&c.tick(both(2, -S))), "a second back, 18 s early");
+    let mut c = Controller::new(ptp_only(), both(0, 0), 0.0);
+    c.start(both(0, 0));
+    c.expect_leap(Some(leap), both(1, 0).local);
+    assert!(external(&c.tick(both(21, -2 * S))), "two seconds back");
+}

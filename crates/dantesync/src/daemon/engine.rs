@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use dantesync_clock::state::{LearnedState, Persister};
-use dantesync_clock::ClockError;
-use dantesync_core::controller::{self, Executed, Method, Task};
-use dantesync_core::{Action, Controller, Mode, Notice, Status};
+use dantesync_clock::{ClockError, LeapSecond};
+use dantesync_core::controller::{self, Executed, LeapExpected, Method, Task};
+use dantesync_core::{Action, Controller, LocalTime, Mode, Notice, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -204,6 +204,19 @@ impl Engine {
             std::time::Instant::now(),
             &self.shared.kernel,
         );
+        drop(clock);
+        // The controller must take the kernel's leap second for what it is, not for a step of
+        // the clock by someone else.
+        let leap = match self.shared.kernel.leap_pending() {
+            LeapSecond::None => None,
+            LeapSecond::Insert => Some(-1_000_000_000),
+            LeapSecond::Delete => Some(1_000_000_000),
+        };
+        let expected = leap.map(|nanos| LeapExpected {
+            at: LocalTime::from_nanos(next_midnight_utc_ns(now.nanos())),
+            nanos,
+        });
+        self.controller.expect_leap(expected, now);
     }
 
     fn clock_result(&mut self, what: &str, r: Result<(), ClockError>) {
@@ -392,8 +405,24 @@ fn describe(s: &Status) -> String {
     out
 }
 
+/// The next midnight UTC after `ns` (ns since the Unix epoch, which has no leap seconds).
+fn next_midnight_utc_ns(ns: i64) -> i64 {
+    const DAY: i64 = 86_400_000_000_000;
+    (ns.div_euclid(DAY) + 1) * DAY
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_next_midnight_utc_is_the_end_of_the_day() {
+        // 2026-06-30T23:59:30Z → 2026-07-01T00:00:00Z.
+        let day = 86_400_000_000_000i64;
+        let late = 1_782_863_970_000_000_000i64;
+        assert_eq!(super::next_midnight_utc_ns(late), 1_782_864_000_000_000_000);
+        assert_eq!(super::next_midnight_utc_ns(0), day);
+        assert_eq!(super::next_midnight_utc_ns(day), 2 * day);
+    }
+
     use super::*;
     use dantesync_core::ntp_client::{NtpSourceStatus, SourceState};
     use dantesync_core::{Controller, LocalTime};
