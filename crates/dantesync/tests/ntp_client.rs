@@ -21,10 +21,9 @@
 //! with SKIPPED; in CI it fails naming the tool.
 
 mod support;
-use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,14 +42,7 @@ const TOLERANCE_MS: f64 = 0.2;
 const INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y \
                        --no-install-recommends chrony ntpsec-ntpdate iproute2";
 
-/// Where `tool` is: on PATH, or in the sbin directories a non-login root shell may lack.
-fn tool_path(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
+use support::netns::{tool_path, Netns};
 
 fn tool(name: &str) -> PathBuf {
     tool_path(name).unwrap_or_else(|| panic!("`{name}` is missing: install it with `{INSTALL}`"))
@@ -97,70 +89,28 @@ fn prerequisites() -> bool {
     false
 }
 
-/// A private network namespace with loopback up, held by a `sleep` that dies with the guard.
-struct Netns {
-    holder: Child,
-}
-
-impl Netns {
-    fn new() -> Netns {
-        let script = format!(
-            "{} link set lo up && echo ready && exec sleep 600",
-            tool("ip").display()
-        );
-        let mut holder = Command::new(tool("unshare"))
-            .args(["-n", "--", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("unshare");
-        let mut line = String::new();
-        BufReader::new(holder.stdout.take().unwrap())
-            .read_line(&mut line)
+/// ntpdig's offset (s) and stratum for `ip`, once it gets an answer (at most 20 s).
+fn ntpdig(ns: &Netns, ip: &str) -> (f64, u64) {
+    let t0 = Instant::now();
+    let mut last = String::new();
+    while t0.elapsed() < Duration::from_secs(20) {
+        let out = ns
+            .command("timeout")
+            .arg("5")
+            .arg(tool("ntpdig"))
+            .args(["-j", "-p", "4", "-g", "20", "-t", "1", ip])
+            .output()
             .unwrap();
-        assert_eq!(line.trim(), "ready", "the namespace did not come up");
-        Netns { holder }
-    }
-
-    /// `program` run inside the namespace (nsenter execs it: the child is the program).
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new(tool("nsenter"));
-        c.args(["-t", &self.holder.id().to_string(), "-n", "--"]);
-        c.arg(program);
-        c.stdin(Stdio::null());
-        c
-    }
-
-    /// ntpdig's offset (s) and stratum for `ip`, once it gets an answer (at most 20 s).
-    fn ntpdig(&self, ip: &str) -> (f64, u64) {
-        let t0 = Instant::now();
-        let mut last = String::new();
-        while t0.elapsed() < Duration::from_secs(20) {
-            let out = self
-                .command("timeout")
-                .arg("5")
-                .arg(tool("ntpdig"))
-                .args(["-j", "-p", "4", "-g", "20", "-t", "1", ip])
-                .output()
-                .unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            if let Ok(json) = serde_json::from_str::<serde_json::Value>(stdout.trim()) {
-                if let (Some(o), Some(s)) = (json["offset"].as_f64(), json["stratum"].as_u64()) {
-                    return (o, s);
-                }
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(stdout.trim()) {
+            if let (Some(o), Some(s)) = (json["offset"].as_f64(), json["stratum"].as_u64()) {
+                return (o, s);
             }
-            last = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-            std::thread::sleep(Duration::from_millis(500));
         }
-        panic!("ntpdig got no answer from {ip} in 20 s: {last}");
+        last = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-    }
+    panic!("ntpdig got no answer from {ip} in 20 s: {last}");
 }
 
 /// Files of this test's chronyd instances. They live in /run/chrony because Debian confines
@@ -340,7 +290,7 @@ fn the_client_measures_a_chronyd_server() {
     let dir = TempDir::new("ntpc", "one");
     let ns = Netns::new();
     let _server = chronyd(&ns, &dir.0, "one", 2, local_stratum_server());
-    let (o, stratum) = ns.ntpdig("127.0.0.2");
+    let (o, stratum) = ntpdig(&ns, "127.0.0.2");
     assert_eq!(stratum, 8);
     assert!(o.abs() < 1e-3, "chronyd shares the host clock: {o} s");
 
@@ -399,7 +349,7 @@ fn a_server_250_ms_off_is_a_falseticker_and_not_followed() {
     // The shift is real before the daemon is asked to judge it.
     let t0 = Instant::now();
     let shift = loop {
-        let (o, _) = ns.ntpdig("127.0.0.3");
+        let (o, _) = ntpdig(&ns, "127.0.0.3");
         if (o - SHIFT_S).abs() < 1e-3 || t0.elapsed() > Duration::from_secs(20) {
             break o;
         }
@@ -410,7 +360,7 @@ fn a_server_250_ms_off_is_a_falseticker_and_not_followed() {
         "127.0.0.3 serves {shift:+.6} s from the host clock, expected +{SHIFT_S} s"
     );
     for ip in ["127.0.0.2", "127.0.0.4"] {
-        let (o, stratum) = ns.ntpdig(ip);
+        let (o, stratum) = ntpdig(&ns, ip);
         assert!(
             o.abs() < 1e-3 && stratum == 8,
             "{ip}: {o} s, stratum {stratum}"
@@ -465,7 +415,7 @@ fn a_rate_limiting_chronyd_is_still_measured() {
         2,
         "local stratum 8\nratelimit interval 1 burst 1 leak 4",
     );
-    let (o, stratum) = ns.ntpdig("127.0.0.2");
+    let (o, stratum) = ntpdig(&ns, "127.0.0.2");
     assert!(o.abs() < 1e-3 && stratum == 8, "{o} s, stratum {stratum}");
     // chrony remembers ntpdig's burst; let its rate limit forget it.
     std::thread::sleep(Duration::from_secs(4));

@@ -15,9 +15,8 @@
 //! drops, also when an assertion fails, and the namespace goes with its last process.
 
 mod support;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{serial, Proc, TempDir};
 
@@ -33,13 +32,7 @@ const INITIAL: usize = 8;
 const INSTALL: &str = "DEBIAN_FRONTEND=noninteractive apt-get install -y \
                        --no-install-recommends chrony tshark iproute2";
 
-fn tool_path(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
+use support::netns::{tool_path, Netns};
 
 fn tool(name: &str) -> PathBuf {
     tool_path(name).unwrap_or_else(|| panic!("`{name}` is missing: install it with `{INSTALL}`"))
@@ -80,48 +73,6 @@ fn prerequisites() -> bool {
     }
     eprintln!("SKIPPED: the NTP manners test needs {what} (install: {INSTALL})");
     false
-}
-
-/// A private network namespace with loopback up, held by a `sleep` that dies with the guard.
-struct Netns {
-    holder: Child,
-}
-
-impl Netns {
-    fn new() -> Netns {
-        let script = format!(
-            "{} link set lo up && echo ready && exec sleep 600",
-            tool("ip").display()
-        );
-        let mut holder = Command::new(tool("unshare"))
-            .args(["-n", "--", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("unshare");
-        let mut line = String::new();
-        BufReader::new(holder.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the namespace did not come up");
-        Netns { holder }
-    }
-
-    /// `program` run inside the namespace (nsenter execs it: the child is the program).
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new(tool("nsenter"));
-        c.args(["-t", &self.holder.id().to_string(), "-n", "--"]);
-        c.arg(program);
-        c.stdin(Stdio::null());
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-    }
 }
 
 /// A chronyd serving `local stratum 8` on `ip`:123, its pid file removed on drop. The pid

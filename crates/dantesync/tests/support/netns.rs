@@ -30,3 +30,64 @@ pub fn udp_socket_in(name: &str, bind: &str, wait: Duration) -> UdpSocket {
     .join()
     .unwrap()
 }
+
+/// Where `tool` is: on PATH, or in the sbin directories a non-login root shell may lack.
+pub fn tool_path(tool: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(std::path::PathBuf::from))
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+fn needed(tool: &str) -> std::path::PathBuf {
+    tool_path(tool).unwrap_or_else(|| {
+        panic!("`{tool}` is missing: apt-get install -y iproute2 util-linux (or bash scripts/install-deps.sh)")
+    })
+}
+
+/// A private network namespace with loopback up, held by a `sleep` that dies with the guard
+/// (and the namespace with its last process).
+#[derive(Debug)]
+pub struct Netns {
+    holder: std::process::Child,
+}
+
+impl Netns {
+    pub fn new() -> Netns {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let script = format!(
+            "{} link set lo up && echo ready && exec sleep 600",
+            needed("ip").display()
+        );
+        let mut holder = Command::new(needed("unshare"))
+            .args(["-n", "--", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("unshare");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the namespace did not come up");
+        Netns { holder }
+    }
+
+    /// `program` run inside the namespace (nsenter execs it: the child is the program).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut c = std::process::Command::new(needed("nsenter"));
+        c.args(["-t", &self.holder.id().to_string(), "-n", "--"]);
+        c.arg(program);
+        c.stdin(std::process::Stdio::null());
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
