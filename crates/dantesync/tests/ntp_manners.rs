@@ -184,6 +184,10 @@ fn a_server_outside_the_lan_gets_one_request_per_64_s_after_its_initial_burst() 
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // tshark says "Capturing on" before its capture filter is surely in place (seen once: the
+    // daemon's first request, sent a millisecond later, was not in the capture); a second more
+    // makes sure the capture holds the whole initial burst.
+    std::thread::sleep(Duration::from_secs(1));
 
     let config = format!(
         r#"{{
