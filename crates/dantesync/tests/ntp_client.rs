@@ -23,7 +23,6 @@
 mod support;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -59,25 +58,13 @@ fn prerequisites() -> bool {
     if !is_root() {
         missing.push("root (network namespaces and port 123)".to_owned());
     }
-    for (tool, arg) in [
+    missing.extend(support::netns::missing_tools(&[
         ("chronyd", "-v"),
         ("ntpdig", "-V"),
         ("unshare", "--version"),
         ("nsenter", "--version"),
         ("ip", "-V"),
-    ] {
-        let ok = tool_path(tool).is_some_and(|path| {
-            Command::new(path)
-                .arg(arg)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        });
-        if !ok {
-            missing.push(format!("`{tool}`"));
-        }
-    }
+    ]));
     if missing.is_empty() {
         return true;
     }

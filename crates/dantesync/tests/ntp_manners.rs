@@ -16,7 +16,7 @@
 
 mod support;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{serial, Proc, TempDir};
 
@@ -45,25 +45,13 @@ fn prerequisites() -> bool {
     if unsafe { libc::geteuid() } != 0 {
         missing.push("root (network namespaces and port 123)".to_owned());
     }
-    for (tool, arg) in [
+    missing.extend(support::netns::missing_tools(&[
         ("chronyd", "-v"),
         ("tshark", "--version"),
         ("unshare", "--version"),
         ("nsenter", "--version"),
         ("ip", "-V"),
-    ] {
-        let ok = tool_path(tool).is_some_and(|path| {
-            Command::new(path)
-                .arg(arg)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        });
-        if !ok {
-            missing.push(format!("`{tool}`"));
-        }
-    }
+    ]));
     if missing.is_empty() {
         return true;
     }

@@ -91,3 +91,22 @@ impl Drop for Netns {
         let _ = self.holder.wait();
     }
 }
+
+/// The tools of `tools` (name, an argument that makes it print its version) that are not
+/// there or do not run, each named in backquotes.
+pub fn missing_tools(tools: &[(&str, &str)]) -> Vec<String> {
+    tools
+        .iter()
+        .filter(|(tool, arg)| {
+            !tool_path(tool).is_some_and(|path| {
+                std::process::Command::new(path)
+                    .arg(arg)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+        })
+        .map(|(tool, _)| format!("`{tool}`"))
+        .collect()
+}
