@@ -74,10 +74,14 @@ fn run_with(flags: &Flags<'_>, hooks: &mut ServiceHooks) -> Result<(), Stage> {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dantesync: {e}");
+            hooks.fatal(&e.to_string());
             return Err(Stage::Config);
         }
     };
-    logging::init(cfg.log.level);
+    if let Err(e) = logging::init(cfg.log.level, hooks.log_dir.as_deref()) {
+        tracing::warn!("{e}; logging to stderr");
+        hooks.event(win_service::ServiceEvent::LogUnavailable, &e);
+    }
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
@@ -89,6 +93,7 @@ fn run_with(flags: &Flags<'_>, hooks: &mut ServiceHooks) -> Result<(), Stage> {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("cannot start the runtime: {e}");
+            hooks.fatal(&format!("cannot start the runtime: {e}"));
             return Err(Stage::Runtime);
         }
     };
@@ -97,6 +102,7 @@ fn run_with(flags: &Flags<'_>, hooks: &mut ServiceHooks) -> Result<(), Stage> {
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("dantesync: {e}");
+            hooks.fatal(&e);
             Err(hooks.stage)
         }
     }

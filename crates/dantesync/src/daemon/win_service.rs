@@ -12,8 +12,13 @@
 //!   actions restart the service (with "enable actions for stops with errors",
 //!   `sc.exe failureflag DanteSync 1`).
 //!
-//! The stages, their codes and the state machine ([`Lifecycle`]) are plain Rust, tested on
-//! every platform; only [`run`]'s Windows body talks to the SCM (through `windows-service`).
+//! The SCM discards stderr: the service logs to `C:\ProgramData\DanteSync\logs\dantesync.log`
+//! (rotated by size) and reports its start, stop and fatal errors ([`ServiceEvent`]) to the
+//! Windows Event Log under the source `DanteSync`.
+//!
+//! The stages, their codes, the events and the state machine ([`Lifecycle`]) are plain Rust,
+//! tested on every platform; only [`run`]'s Windows body talks to the SCM (through
+//! `windows-service`).
 
 #![cfg_attr(
     not(windows),
@@ -24,11 +29,60 @@
 )]
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
-/// The service's name in the SCM.
+/// The service's name in the SCM, and its Event Log source.
 pub const SERVICE_NAME: &str = "DanteSync";
+
+/// The service's log folder.
+pub const LOG_DIR: &str = r"C:\ProgramData\DanteSync\logs";
+
+/// What the service writes to the Windows Event Log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceEvent {
+    Started,
+    Stopped,
+    /// The start failed; the service stops with the stage's exit code.
+    StartFailed,
+    /// The running daemon failed.
+    Failed,
+    /// The log file cannot be written; the service runs on without it.
+    LogUnavailable,
+}
+
+/// Where a service manager's events go.
+pub type EventSink = Box<dyn Fn(ServiceEvent, &str) + Send>;
+
+/// An Event Log entry's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventLevel {
+    Information,
+    Warning,
+    Error,
+}
+
+impl ServiceEvent {
+    /// The event ID: one per kind, so a monitoring rule can filter on it.
+    pub fn id(self) -> u32 {
+        match self {
+            ServiceEvent::Started => 1,
+            ServiceEvent::Stopped => 2,
+            ServiceEvent::StartFailed => 3,
+            ServiceEvent::Failed => 4,
+            ServiceEvent::LogUnavailable => 5,
+        }
+    }
+
+    pub fn level(self) -> EventLevel {
+        match self {
+            ServiceEvent::Started | ServiceEvent::Stopped => EventLevel::Information,
+            ServiceEvent::LogUnavailable => EventLevel::Warning,
+            ServiceEvent::StartFailed | ServiceEvent::Failed => EventLevel::Error,
+        }
+    }
+}
 
 /// How far the daemon's start got; when it fails, the stage says what failed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -78,6 +132,42 @@ pub struct ServiceHooks {
     pub on_ready: Option<Box<dyn FnOnce() + Send>>,
     /// Resolves (with what asked) when the service manager asks the daemon to stop.
     pub stop: Option<Pin<Box<dyn Future<Output = &'static str> + Send>>>,
+    /// Log to a rotated file in this folder instead of stderr.
+    pub log_dir: Option<PathBuf>,
+    /// Where the service's events go (the Windows Event Log).
+    pub on_event: Option<EventSink>,
+}
+
+impl ServiceHooks {
+    pub fn event(&self, event: ServiceEvent, text: &str) {
+        if let Some(f) = &self.on_event {
+            f(event, text);
+        }
+    }
+
+    /// The daemon cannot go on: the event says at which stage and with which exit code.
+    pub fn fatal(&self, error: &str) {
+        let (event, text) = fatal_event(self.stage, error);
+        self.event(event, &text);
+    }
+}
+
+/// The Event Log entry for a fatal error at `stage`.
+pub fn fatal_event(stage: Stage, error: &str) -> (ServiceEvent, String) {
+    if stage == Stage::Running {
+        (
+            ServiceEvent::Failed,
+            format!("DanteSync failed and stops (exit code 8): {error}"),
+        )
+    } else {
+        (
+            ServiceEvent::StartFailed,
+            format!(
+                "DanteSync could not start ({stage:?}, exit code {}): {error}",
+                stage.exit_code()
+            ),
+        )
+    }
 }
 
 impl std::fmt::Debug for ServiceHooks {
@@ -86,6 +176,8 @@ impl std::fmt::Debug for ServiceHooks {
             .field("stage", &self.stage)
             .field("on_ready", &self.on_ready.is_some())
             .field("stop", &self.stop.is_some())
+            .field("log_dir", &self.log_dir)
+            .field("on_event", &self.on_event.is_some())
             .finish()
     }
 }
@@ -228,8 +320,9 @@ mod scm {
     use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
     use windows_service::{define_windows_service, service_dispatcher};
 
-    use super::{Lifecycle, Report, ScmState, ServiceHooks, SERVICE_NAME};
+    use super::{Lifecycle, Report, ScmState, ServiceEvent, ServiceHooks, LOG_DIR, SERVICE_NAME};
     use crate::config::Overrides;
+    use crate::daemon::logging::event_log;
 
     /// The flags `main` parsed, for the service's main function (the SCM calls it on its own
     /// thread, with the arguments of StartService rather than the command line).
@@ -332,13 +425,22 @@ mod scm {
         let handle = match service_control_handler::register(SERVICE_NAME, handler) {
             Ok(h) => h,
             Err(e) => {
-                eprintln!("dantesync: cannot register with the service control manager: {e}");
+                event_log::report(
+                    ServiceEvent::StartFailed,
+                    &format!("DanteSync cannot register with the service control manager: {e}"),
+                );
                 return;
             }
         };
         *handle_slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
         report(Some(first));
 
+        let config_shown = config
+            .clone()
+            .unwrap_or_else(crate::config::default_path)
+            .display()
+            .to_string();
+        let stopped_by = Arc::new(Mutex::new("service stop"));
         let mut hooks = ServiceHooks {
             on_ready: Some(Box::new({
                 let life = life.clone();
@@ -346,11 +448,26 @@ mod scm {
                 move || {
                     let r = life.lock().unwrap_or_else(PoisonError::into_inner).ready();
                     report(r);
+                    event_log::report(
+                        ServiceEvent::Started,
+                        &format!(
+                            "DanteSync {} started (config {config_shown}, log {LOG_DIR}\\{})",
+                            env!("CARGO_PKG_VERSION"),
+                            crate::daemon::logging::LOG_FILE_NAME
+                        ),
+                    );
                 }
             })),
-            stop: Some(Box::pin(
-                async move { stop_rx.await.unwrap_or("service stop") },
-            )),
+            log_dir: Some(std::path::PathBuf::from(LOG_DIR)),
+            on_event: Some(Box::new(event_log::report)),
+            stop: Some(Box::pin({
+                let stopped_by = stopped_by.clone();
+                async move {
+                    let what = stop_rx.await.unwrap_or("service stop");
+                    *stopped_by.lock().unwrap_or_else(PoisonError::into_inner) = what;
+                    what
+                }
+            })),
             ..ServiceHooks::default()
         };
         let result = super::super::run_with(
@@ -360,6 +477,13 @@ mod scm {
             },
             &mut hooks,
         );
+        if result.is_ok() {
+            let what = *stopped_by.lock().unwrap_or_else(PoisonError::into_inner);
+            event_log::report(
+                ServiceEvent::Stopped,
+                &format!("DanteSync stopped ({what})"),
+            );
+        }
         let last = life
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -436,6 +560,58 @@ mod tests {
         let r = life.stop_requested().unwrap();
         assert_eq!((r.state, r.checkpoint), (ScmState::StopPending, 2));
         assert_eq!(life.ready(), None);
+    }
+
+    #[test]
+    fn events_have_fixed_ids_and_a_fatal_one_names_stage_and_exit_code() {
+        let all = [
+            ServiceEvent::Started,
+            ServiceEvent::Stopped,
+            ServiceEvent::StartFailed,
+            ServiceEvent::Failed,
+            ServiceEvent::LogUnavailable,
+        ];
+        let ids: Vec<u32> = all.iter().map(|e| e.id()).collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5]);
+        assert_eq!(ServiceEvent::Started.level(), EventLevel::Information);
+        assert_eq!(ServiceEvent::LogUnavailable.level(), EventLevel::Warning);
+        assert_eq!(ServiceEvent::StartFailed.level(), EventLevel::Error);
+
+        let (event, text) = fatal_event(Stage::Sockets, "cannot bind UDP 319");
+        assert_eq!(event, ServiceEvent::StartFailed);
+        assert_eq!(
+            text,
+            "DanteSync could not start (Sockets, exit code 6): cannot bind UDP 319"
+        );
+        let (event, text) = fatal_event(Stage::Running, "runtime gone");
+        assert_eq!(event, ServiceEvent::Failed);
+        assert_eq!(
+            text,
+            "DanteSync failed and stops (exit code 8): runtime gone"
+        );
+    }
+
+    #[test]
+    fn hooks_send_fatal_errors_to_the_event_sink() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let hooks = ServiceHooks {
+            stage: Stage::Config,
+            on_event: Some(Box::new({
+                let seen = seen.clone();
+                move |e, t: &str| seen.lock().unwrap().push((e, t.to_owned()))
+            })),
+            ..ServiceHooks::default()
+        };
+        hooks.fatal("config.json:3:5: unknown key");
+        hooks.event(ServiceEvent::LogUnavailable, "no folder");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].0, ServiceEvent::StartFailed);
+        assert!(seen[0].1.contains("(Config, exit code 1): config.json:3:5"));
+        assert_eq!(
+            seen[1],
+            (ServiceEvent::LogUnavailable, "no folder".to_owned())
+        );
     }
 
     #[test]
