@@ -6,6 +6,7 @@ mod daemon;
 mod demo;
 mod gm_sim;
 mod replay;
+mod service;
 mod status;
 mod sys;
 
@@ -77,6 +78,10 @@ enum Command {
     /// Exit status: 0 when the node is locked (LOCK or NANO), 1 when it answered but is not
     /// locked, 3 when it did not answer (2 is a usage error).
     Status(status::StatusArgs),
+    /// Install, remove or inspect the Windows service (DanteSync). On Linux: the .deb or
+    /// packaging/linux/install.sh, and systemctl.
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
         Some(Command::ClockTest(args)) => clock_exercise::run(&args),
         Some(Command::Demo(args)) => demo::run(&args),
         Some(Command::Status(args)) => status::run(&args),
+        Some(Command::Service(command)) => service::run(&command),
         None => run_daemon(&cli.daemon),
     }
 }

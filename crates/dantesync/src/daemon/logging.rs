@@ -1,10 +1,8 @@
 //! Logging: `tracing` to stderr (journald takes it from there under systemd), at the
 //! configured level unless `RUST_LOG` says otherwise. Under the Windows service control
 //! manager, which discards stderr, to a size-rotated file instead ([`rotate`]), and the
-//! service's start, stop and fatal errors also to the Windows Event Log ([`event_log`]).
+//! service's start, stop and fatal errors also to the Windows Event Log (`win_service.rs`).
 
-#[cfg(windows)]
-pub mod event_log;
 pub mod rotate;
 
 use std::path::Path;

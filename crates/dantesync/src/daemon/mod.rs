@@ -46,7 +46,10 @@ use crate::config::{self, ClockKind, Config, Overrides};
 use engine::Engine;
 use shared::Shared;
 use systemd::Notifier;
+pub use win_service::exit_code_meaning;
 pub use win_service::run as run_service;
+#[cfg(windows)]
+pub use win_service::SERVICE_NAME;
 use win_service::{ServiceHooks, Stage};
 
 /// The daemon's flags, as `main` parsed them.

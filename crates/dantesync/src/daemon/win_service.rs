@@ -122,6 +122,22 @@ impl Stage {
     }
 }
 
+/// What a service-specific exit code means, for `dantesync service status`.
+pub fn exit_code_meaning(code: u32) -> &'static str {
+    match code {
+        0 => "clean exit",
+        1 => "start failed: the configuration",
+        2 => "start failed: the async runtime",
+        3 => "start failed: another dantesync holds the instance lock",
+        4 => "start failed: opening the clock",
+        5 => "start failed: the clock's self-test",
+        6 => "start failed: binding the sockets",
+        7 => "start failed: writing the starting frequency",
+        8 => "failed while running",
+        _ => "unknown",
+    }
+}
+
 /// What a service manager plugs into the daemon's start and stop. The default plugs nothing:
 /// the daemon run from a terminal or by systemd.
 #[derive(Default)]
@@ -308,189 +324,7 @@ pub fn run(
 pub use scm::run;
 
 #[cfg(windows)]
-mod scm {
-    use std::ffi::OsString;
-    use std::process::ExitCode;
-    use std::sync::{Arc, Mutex, PoisonError};
-
-    use windows_service::service::{
-        ServiceControl, ServiceControlAccept, ServiceExitCode, ServiceState, ServiceStatus,
-        ServiceType,
-    };
-    use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
-    use windows_service::{define_windows_service, service_dispatcher};
-
-    use super::{Lifecycle, Report, ScmState, ServiceEvent, ServiceHooks, LOG_DIR, SERVICE_NAME};
-    use crate::config::Overrides;
-    use crate::daemon::logging::event_log;
-
-    /// The flags `main` parsed, for the service's main function (the SCM calls it on its own
-    /// thread, with the arguments of StartService rather than the command line).
-    static FLAGS: Mutex<Option<(Option<std::path::PathBuf>, Overrides)>> = Mutex::new(None);
-
-    define_windows_service!(ffi_service_main, service_main);
-
-    pub fn run(config: Option<std::path::PathBuf>, overrides: Overrides) -> ExitCode {
-        *FLAGS.lock().unwrap_or_else(PoisonError::into_inner) = Some((config, overrides));
-        match service_dispatcher::start(SERVICE_NAME, ffi_service_main) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!(
-                    "dantesync: --service: not started by the service control manager ({e}); \
-                     without --service the daemon runs in this console"
-                );
-                ExitCode::from(2)
-            }
-        }
-    }
-
-    fn to_status(r: Report) -> ServiceStatus {
-        ServiceStatus {
-            service_type: ServiceType::OWN_PROCESS,
-            current_state: match r.state {
-                ScmState::StartPending => ServiceState::StartPending,
-                ScmState::Running => ServiceState::Running,
-                ScmState::StopPending => ServiceState::StopPending,
-                ScmState::Stopped => ServiceState::Stopped,
-            },
-            controls_accepted: if r.accepts_stop {
-                ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN
-            } else {
-                ServiceControlAccept::empty()
-            },
-            exit_code: if r.exit_code == 0 {
-                ServiceExitCode::NO_ERROR
-            } else {
-                ServiceExitCode::ServiceSpecific(r.exit_code)
-            },
-            checkpoint: r.checkpoint,
-            wait_hint: r.wait_hint,
-            process_id: None,
-        }
-    }
-
-    fn service_main(_arguments: Vec<OsString>) {
-        let (config, overrides) = FLAGS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .unwrap_or_default();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<&'static str>();
-        let stop_tx = Mutex::new(Some(stop_tx));
-        let (life, first) = Lifecycle::starting();
-        let life = Arc::new(Mutex::new(life));
-        let handle_slot: Arc<Mutex<Option<service_control_handler::ServiceStatusHandle>>> =
-            Arc::default();
-
-        let report = {
-            let slot = handle_slot.clone();
-            move |r: Option<Report>| {
-                let handle = *slot.lock().unwrap_or_else(PoisonError::into_inner);
-                if let (Some(h), Some(r)) = (handle, r) {
-                    if let Err(e) = h.set_service_status(to_status(r)) {
-                        tracing::warn!("cannot report the service state: {e}");
-                    }
-                }
-            }
-        };
-
-        let handler = {
-            let life = life.clone();
-            let report = report.clone();
-            move |control| match control {
-                ServiceControl::Stop | ServiceControl::Shutdown => {
-                    let r = life
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .stop_requested();
-                    report(r);
-                    let what = if matches!(control, ServiceControl::Stop) {
-                        "service stop"
-                    } else {
-                        "system shutdown"
-                    };
-                    if let Some(tx) = stop_tx
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .take()
-                    {
-                        let _ = tx.send(what);
-                    }
-                    ServiceControlHandlerResult::NoError
-                }
-                ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
-                _ => ServiceControlHandlerResult::NotImplemented,
-            }
-        };
-        let handle = match service_control_handler::register(SERVICE_NAME, handler) {
-            Ok(h) => h,
-            Err(e) => {
-                event_log::report(
-                    ServiceEvent::StartFailed,
-                    &format!("DanteSync cannot register with the service control manager: {e}"),
-                );
-                return;
-            }
-        };
-        *handle_slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
-        report(Some(first));
-
-        let config_shown = config
-            .clone()
-            .unwrap_or_else(crate::config::default_path)
-            .display()
-            .to_string();
-        let stopped_by = Arc::new(Mutex::new("service stop"));
-        let mut hooks = ServiceHooks {
-            on_ready: Some(Box::new({
-                let life = life.clone();
-                let report = report.clone();
-                move || {
-                    let r = life.lock().unwrap_or_else(PoisonError::into_inner).ready();
-                    report(r);
-                    event_log::report(
-                        ServiceEvent::Started,
-                        &format!(
-                            "DanteSync {} started (config {config_shown}, log {LOG_DIR}\\{})",
-                            env!("CARGO_PKG_VERSION"),
-                            crate::daemon::logging::LOG_FILE_NAME
-                        ),
-                    );
-                }
-            })),
-            log_dir: Some(std::path::PathBuf::from(LOG_DIR)),
-            on_event: Some(Box::new(event_log::report)),
-            stop: Some(Box::pin({
-                let stopped_by = stopped_by.clone();
-                async move {
-                    let what = stop_rx.await.unwrap_or("service stop");
-                    *stopped_by.lock().unwrap_or_else(PoisonError::into_inner) = what;
-                    what
-                }
-            })),
-            ..ServiceHooks::default()
-        };
-        let result = super::super::run_with(
-            &super::super::Flags {
-                config: config.as_deref(),
-                overrides,
-            },
-            &mut hooks,
-        );
-        if result.is_ok() {
-            let what = *stopped_by.lock().unwrap_or_else(PoisonError::into_inner);
-            event_log::report(
-                ServiceEvent::Stopped,
-                &format!("DanteSync stopped ({what})"),
-            );
-        }
-        let last = life
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .exited(result);
-        report(Some(last));
-    }
-}
+mod scm;
 
 #[cfg(test)]
 mod tests {
@@ -560,6 +394,22 @@ mod tests {
         let r = life.stop_requested().unwrap();
         assert_eq!((r.state, r.checkpoint), (ScmState::StopPending, 2));
         assert_eq!(life.ready(), None);
+    }
+
+    #[test]
+    fn every_exit_code_has_a_meaning_that_matches_its_stage() {
+        for (stage, words) in [
+            (Stage::Config, "configuration"),
+            (Stage::InstanceLock, "instance lock"),
+            (Stage::ClockSelfTest, "self-test"),
+            (Stage::Sockets, "sockets"),
+            (Stage::StartFrequency, "starting frequency"),
+        ] {
+            let meaning = exit_code_meaning(stage.exit_code());
+            assert!(meaning.contains(words), "{stage:?}: {meaning}");
+        }
+        assert_eq!(exit_code_meaning(8), "failed while running");
+        assert_eq!(exit_code_meaning(99), "unknown");
     }
 
     #[test]

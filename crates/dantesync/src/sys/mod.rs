@@ -5,8 +5,11 @@
 //! - [`socket`]: receiving with kernel receive timestamps and the arrival interface (daemon);
 //! - [`txstamp`]: the kernel's transmit stamps of datagrams sent (gm-sim's Sync);
 //! - [`interfaces`]: the interfaces and their IPv4 addresses (daemon and gm-sim);
-//! - [`process`]: the single-instance lock, the root check, children that die with the demo.
+//! - [`process`]: the single-instance lock, the root check, children that die with the demo;
+//! - `event_log` (Windows): the Windows Event Log, for the service.
 
+#[cfg(windows)]
+pub mod event_log;
 #[cfg(unix)]
 pub mod interfaces;
 pub mod process;

@@ -1,5 +1,5 @@
-//! The Windows Event Log (Application log, source `DanteSync`): the service's start, stop and
-//! fatal errors, where an administrator looks first. Each event carries its text as the one
+//! Writing to the Windows Event Log (the Application log), for the service's start, stop and
+//! fatal errors (`daemon/win_service.rs` decides which). Each event carries its text as the one
 //! insertion string; `dantesync service install` registers the source with .NET's
 //! `EventLogMessages.dll`, whose every message is "%1", so Event Viewer shows the text as is
 //! (unregistered, the text is still stored, behind a "description cannot be found" note).
@@ -11,7 +11,13 @@ use windows_sys::Win32::System::EventLog::{
     EVENTLOG_INFORMATION_TYPE, EVENTLOG_WARNING_TYPE,
 };
 
-use crate::daemon::win_service::{EventLevel, ServiceEvent};
+/// An entry's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Information,
+    Warning,
+    Error,
+}
 
 fn wide(s: &str) -> Vec<u16> {
     s.encode_utf16()
@@ -20,19 +26,19 @@ fn wide(s: &str) -> Vec<u16> {
         .collect()
 }
 
-/// Writes one event; a failure is ignored (the log file has the same line).
-pub fn report(event: ServiceEvent, text: &str) {
-    let source = wide(crate::daemon::win_service::SERVICE_NAME);
+/// Writes one event from `source`; a failure is ignored (the log file has the same line).
+pub fn report(source: &str, kind: EventType, id: u32, text: &str) {
+    let source = wide(source);
     // SAFETY: a null server name is the local computer; `source` is NUL-terminated and
     // outlives the call.
     let handle = unsafe { RegisterEventSourceW(ptr::null(), source.as_ptr()) };
     if handle.is_null() {
         return;
     }
-    let kind = match event.level() {
-        EventLevel::Information => EVENTLOG_INFORMATION_TYPE,
-        EventLevel::Warning => EVENTLOG_WARNING_TYPE,
-        EventLevel::Error => EVENTLOG_ERROR_TYPE,
+    let kind = match kind {
+        EventType::Information => EVENTLOG_INFORMATION_TYPE,
+        EventType::Warning => EVENTLOG_WARNING_TYPE,
+        EventType::Error => EVENTLOG_ERROR_TYPE,
     };
     let message = wide(text);
     let strings = [message.as_ptr()];
@@ -43,7 +49,7 @@ pub fn report(event: ServiceEvent, text: &str) {
             handle,
             kind,
             0,
-            event.id(),
+            id,
             ptr::null_mut(),
             1,
             0,
