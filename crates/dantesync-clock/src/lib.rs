@@ -20,6 +20,7 @@ pub mod guard;
 pub mod simulated;
 pub mod state;
 pub mod units;
+pub mod windows_step;
 
 #[cfg(target_os = "linux")]
 pub mod linux;

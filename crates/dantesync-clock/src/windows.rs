@@ -7,9 +7,10 @@
 //!   [`crate::units::legacy_adjustment_for_ppm`]. Microsoft documents the precise API's units
 //!   only through its sample code, so [`WindowsClock::self_test`] measures an adjustment against
 //!   QPC before a servo may rely on it.
-//! - Steps: the time is read with `GetSystemTimePreciseAsFileTime` and set with ntdll's
-//!   `NtSetSystemTime`, both in 100 ns units, right after each other (SetSystemTime's SYSTEMTIME
-//!   has only whole milliseconds; it is the fallback).
+//! - Steps: the time is read with `GetSystemTimePreciseAsFileTime` bracketed by QPC and set
+//!   with ntdll's `NtSetSystemTime`, both in 100 ns units (SetSystemTime's SYSTEMTIME has only
+//!   whole milliseconds; it is the fallback), then read back: a residual above 10 µs is
+//!   corrected and the set latency learned ([`crate::windows_step`]).
 //! - Privilege: SeSystemtimePrivilege is enabled explicitly when the clock is opened; an
 //!   account that lacks it gets a clear error at start instead of failures later.
 //!
@@ -31,8 +32,9 @@ use crate::clock_exercise::{
 use crate::units::{
     filetime_to_unix_nanos, frequency_in_range, legacy_adjustment_for_ppm, legacy_ppm,
     legacy_resolution_ppm, precise_adjustment_for_ppm, precise_ppm, qpc_to_nanos,
-    step_to_filetime_ticks, LINUX_MAX_FREQ_PPM,
+    LINUX_MAX_FREQ_PPM,
 };
+use crate::windows_step::{StepOs, StepOutcome, Stepper};
 
 const PERMISSION_HINT: &str =
     "adjusting the system clock needs the \"Change the system time\" right \
@@ -61,6 +63,8 @@ pub struct WindowsClock {
     /// (adjustment, disabled) last written or found at open.
     expected: Cell<(u64, bool)>,
     pending: Cell<Option<ForeignAdjustment>>,
+    stepper: Stepper,
+    last_step: Option<StepOutcome>,
 }
 
 impl WindowsClock {
@@ -92,6 +96,8 @@ impl WindowsClock {
             api,
             expected: Cell::new((0, true)),
             pending: Cell::new(None),
+            stepper: Stepper::default(),
+            last_step: None,
         };
         let now = clock.read()?;
         clock.expected.set((now.adjustment, now.disabled));
@@ -116,6 +122,11 @@ impl WindowsClock {
                 legacy_resolution_ppm(*increment)
             ),
         }
+    }
+
+    /// How the last step landed: its residual, the sets it took, the learned set latency.
+    pub fn last_step(&self) -> Option<StepOutcome> {
+        self.last_step
     }
 
     /// The start-up self-test: a +100 ppm change must measure +100 ppm against QPC (±5 ppm),
@@ -236,22 +247,49 @@ impl Clock for WindowsClock {
     }
 
     fn step(&mut self, nanos: i64) -> Result<(), ClockError> {
-        let ticks = step_to_filetime_ticks(nanos);
-        // Read and set back to back: the few µs between them are lost from the step, far less
-        // than NTP's own uncertainty (Windows has no atomic "add to the time" call).
-        let now = sys::system_time_filetime();
-        let target =
-            u64::try_from(i128::from(now) + i128::from(ticks)).map_err(|_| ClockError::Os {
-                operation: "NtSetSystemTime",
-                source: std::io::Error::other("the stepped time is before 1601"),
-            })?;
-        sys::set_system_time_filetime(target).map_err(|e| os("NtSetSystemTime", e))?;
+        let outcome = self
+            .stepper
+            .step(&mut SystemStepOs::new(), nanos)
+            .map_err(|e| os("NtSetSystemTime", e))?;
+        self.last_step = Some(outcome);
         Ok(())
     }
 
     fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
         self.observe(self.read()?);
         Ok(self.pending.take())
+    }
+}
+
+/// The real calls behind a step.
+#[derive(Debug)]
+struct SystemStepOs {
+    qpc_frequency: i64,
+}
+
+impl SystemStepOs {
+    fn new() -> Self {
+        Self {
+            qpc_frequency: sys::qpc_frequency(),
+        }
+    }
+}
+
+impl StepOs for SystemStepOs {
+    fn qpc(&mut self) -> i64 {
+        sys::qpc()
+    }
+
+    fn qpc_frequency(&self) -> i64 {
+        self.qpc_frequency
+    }
+
+    fn read(&mut self) -> u64 {
+        sys::system_time_filetime()
+    }
+
+    fn set(&mut self, filetime: u64) -> std::io::Result<()> {
+        sys::set_system_time_filetime(filetime).map(|_| ())
     }
 }
 
