@@ -251,6 +251,12 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the rest may go on without it (a warning, not a failure): the service runs
+    /// without recovery actions or a registered Event Log source, only less well looked after.
+    pub fn is_optional(&self) -> bool {
+        matches!(self, Action::SetRecovery | Action::RegisterEventSource)
+    }
+
     /// One line for the operator.
     pub fn describe(&self) -> String {
         match self {

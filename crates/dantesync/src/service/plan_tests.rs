@@ -262,3 +262,19 @@ fn every_action_says_what_it_did() {
         "firewall rule \"DanteSync PTP\": inbound UDP 319,320"
     );
 }
+
+#[test]
+fn only_recovery_and_the_event_source_may_fail_without_stopping_the_install() {
+    let plan = install_plan(
+        &Observed {
+            w32time: Some(w32time(StartType::Auto, true)),
+            ..Observed::default()
+        },
+        &request(&Config::default()),
+    );
+    let optional: Vec<&Action> = plan.iter().filter(|a| a.is_optional()).collect();
+    assert_eq!(
+        optional,
+        [&Action::RegisterEventSource, &Action::SetRecovery]
+    );
+}

@@ -30,6 +30,7 @@ pub const NOT_RUNNING: u8 = 3;
 pub const NOT_INSTALLED: u8 = 4;
 
 const ERROR_SERVICE_SPECIFIC_ERROR: u32 = 1066;
+const ERROR_SERVICE_NEVER_STARTED: u32 = 1077;
 
 /// The text to print and the exit status.
 pub fn render(found: Option<&Found>) -> (String, u8) {
@@ -55,6 +56,8 @@ pub fn render(found: Option<&Found>) -> (String, u8) {
         )
     } else if f.win32_exit_code == 0 {
         "0".to_owned()
+    } else if f.win32_exit_code == ERROR_SERVICE_NEVER_STARTED {
+        "none (never started)".to_owned()
     } else {
         format!("Win32 error {}", f.win32_exit_code)
     };
@@ -116,6 +119,13 @@ mod tests {
         let (text, code) = render(Some(&f));
         assert_eq!(code, 3);
         assert!(text.contains("exit code:  Win32 error 1067"), "{text}");
+        let f = Found {
+            win32_exit_code: 1077,
+            ..found("stopped")
+        };
+        assert!(render(Some(&f))
+            .0
+            .contains("exit code:  none (never started)"));
     }
 
     #[test]

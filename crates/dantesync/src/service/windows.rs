@@ -175,10 +175,13 @@ fn is_missing(e: &windows_service::Error) -> bool {
 }
 
 fn explain(what: &str, e: windows_service::Error) -> String {
-    if os_code(&e) == Some(ERROR_ACCESS_DENIED) {
-        format!("{what}: access denied; run this from an elevated prompt (Run as administrator)")
-    } else {
-        format!("{what}: {e}")
+    match e {
+        _ if os_code(&e) == Some(ERROR_ACCESS_DENIED) => format!(
+            "{what}: access denied; run this from an elevated prompt (Run as administrator)"
+        ),
+        // Its own text says only "IO error in winapi call".
+        windows_service::Error::Winapi(io) => format!("{what}: {io}"),
+        e => format!("{what}: {e}"),
     }
 }
 
@@ -234,12 +237,25 @@ fn execute(
     exe: &Path,
     request: Option<&InstallRequest>,
 ) -> Result<(), String> {
+    let mut warnings = 0;
     for action in plan {
-        perform(scm, action, exe, request)
-            .map_err(|e| format!("failed: {}: {e}", action.describe()))?;
-        if !matches!(action, Action::DeleteFirewallRule(_)) {
-            println!("  {}", action.describe());
+        match perform(scm, action, exe, request) {
+            Ok(()) if matches!(action, Action::DeleteFirewallRule(_)) => {}
+            Ok(()) => println!("  {}", action.describe()),
+            // The service runs without restarts on failure (Wine has no failure actions):
+            // say so and go on rather than leave a half-installed service.
+            Err(e) if action.is_optional() => {
+                warnings += 1;
+                eprintln!(
+                    "dantesync service: warning: not done: {}: {e}",
+                    action.describe()
+                );
+            }
+            Err(e) => return Err(format!("failed: {}: {e}", action.describe())),
         }
+    }
+    if warnings > 0 {
+        eprintln!("dantesync service: {warnings} step(s) not done, see above");
     }
     Ok(())
 }
