@@ -185,6 +185,49 @@ mod tests {
     }
 
     #[test]
+    fn tracing_events_through_the_writer_are_never_split_across_files() {
+        let dir = scratch("tracing");
+        let limits = Limits {
+            max_bytes: 300,
+            files: 50,
+        };
+        let file = RotatingFile::open(&dir, "d.log", limits).unwrap();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..40 {
+                tracing::info!("event {i:03} {}", "x".repeat(i % 7 * 10));
+            }
+        });
+        let mut lines = Vec::new();
+        for n in (1..50).rev() {
+            if let Ok(text) = fs::read_to_string(dir.join(format!("d.log.{n}"))) {
+                assert!(text.len() <= 300, "d.log.{n} is {} bytes", text.len());
+                assert!(text.ends_with('\n'), "d.log.{n} ends inside a line");
+                lines.extend(text.lines().map(str::to_owned));
+            }
+        }
+        lines.extend(
+            fs::read_to_string(dir.join("d.log"))
+                .unwrap()
+                .lines()
+                .map(str::to_owned),
+        );
+        assert_eq!(lines.len(), 40);
+        for (i, line) in lines.iter().enumerate() {
+            assert!(
+                line.starts_with(&format!(" INFO event {i:03} ")),
+                "line {i}: {line}"
+            );
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_reopened_log_appends_and_counts_what_is_there() {
         let dir = scratch("reopen");
         let limits = Limits {
