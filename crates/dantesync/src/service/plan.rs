@@ -36,6 +36,7 @@ pub enum StartType {
     Boot,
     System,
     Auto,
+    DelayedAuto,
     Demand,
     Disabled,
 }
@@ -46,6 +47,7 @@ impl StartType {
             StartType::Boot => "boot",
             StartType::System => "system",
             StartType::Auto => "auto",
+            StartType::DelayedAuto => "delayed-auto",
             StartType::Demand => "demand",
             StartType::Disabled => "disabled",
         }
@@ -57,6 +59,7 @@ impl StartType {
             StartType::Boot => "boot",
             StartType::System => "system",
             StartType::Auto => "automatic",
+            StartType::DelayedAuto => "automatic (delayed start)",
             StartType::Demand => "manual",
             StartType::Disabled => "disabled",
         }

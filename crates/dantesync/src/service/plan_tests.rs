@@ -252,6 +252,20 @@ fn the_w32time_record_round_trips_as_json() {
 }
 
 #[test]
+fn a_delayed_automatic_start_is_recorded_and_restored_as_such() {
+    let r = w32time(StartType::DelayedAuto, true);
+    assert_eq!(
+        r.to_json(),
+        "{\n  \"start_type\": \"delayed-auto\",\n  \"running\": true\n}\n"
+    );
+    assert_eq!(StartType::DelayedAuto.sc_name(), "delayed-auto");
+    assert_eq!(
+        Action::RestoreW32Time(r).describe(),
+        "W32Time restored: automatic (delayed start), started"
+    );
+}
+
+#[test]
 fn every_action_says_what_it_did() {
     assert_eq!(
         Action::RestoreW32Time(w32time(StartType::Demand, true)).describe(),

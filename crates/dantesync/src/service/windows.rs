@@ -201,14 +201,23 @@ fn observe(scm: &ServiceManager) -> Result<Observed, String> {
         W32TIME,
         ServiceAccess::QUERY_STATUS | ServiceAccess::QUERY_CONFIG,
     ) {
-        Ok(s) => Some(W32TimeRecord {
-            start_type: start_type(
+        Ok(s) => {
+            let mut start = start_type(
                 s.query_config()
                     .map_err(|e| explain("reading W32Time's configuration", e))?
                     .start_type,
-            ),
-            running: is_running(&s),
-        }),
+            );
+            if start == StartType::Auto
+                && crate::sys::service_config::delayed_auto_start(s.raw_handle())
+                    .map_err(|e| format!("reading W32Time's delayed start: {e}"))?
+            {
+                start = StartType::DelayedAuto;
+            }
+            Some(W32TimeRecord {
+                start_type: start,
+                running: is_running(&s),
+            })
+        }
         Err(e) if is_missing(&e) => None,
         Err(e) => return Err(explain("opening W32Time", e)),
     };

@@ -6,13 +6,16 @@
 //! - [`txstamp`]: the kernel's transmit stamps of datagrams sent (gm-sim's Sync);
 //! - [`interfaces`]: the interfaces and their IPv4 addresses (daemon and gm-sim);
 //! - [`process`]: the single-instance lock, the root check, children that die with the demo;
-//! - `event_log` (Windows): the Windows Event Log, for the service.
+//! - `event_log` (Windows): the Windows Event Log, for the service;
+//! - `service_config` (Windows): a service's delayed automatic start, for `dantesync service`.
 
 #[cfg(windows)]
 pub mod event_log;
 #[cfg(unix)]
 pub mod interfaces;
 pub mod process;
+#[cfg(windows)]
+pub mod service_config;
 #[cfg(target_os = "linux")]
 pub mod socket;
 #[cfg(target_os = "linux")]
