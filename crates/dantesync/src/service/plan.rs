@@ -29,6 +29,21 @@ pub const W32TIME_RECORD: &str = "w32time-before.json";
 /// The Windows Time service.
 pub const W32TIME: &str = "W32Time";
 
+/// The configuration install writes when there is none at the default path: the service is
+/// started with `--config`, and a named file that is missing stops the daemon.
+pub const STARTER_CONFIG: &str = r#"{
+  "_about": "dantesync's configuration (docs/config.md; every key is optional, keys starting with _ are comments). As installed, the node runs PTP-only: its clock's rate follows the Dante leader, nothing corrects its time. Add ntp_server, then: Restart-Service DanteSync. Check the file with: dantesync config check",
+
+  "_ntp_server": "Upstream NTP: one server or a list, e.g. \"10.77.8.2\" or [\"10.77.8.2\", \"10.77.8.3\"]. The NTP master of a Dante network takes it from outside; the other nodes from the master.",
+
+  "_interface": "The IPv4 address of the interface that receives PTP from the Dante leader, e.g. \"192.168.1.20\"; without it, the system's default interface.",
+
+  "log": {
+    "level": "info"
+  }
+}
+"#;
+
 /// A Windows service's start type, named as `sc.exe config start=` takes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -208,6 +223,8 @@ pub struct Observed {
     /// The record an earlier install left.
     pub w32time_record: Option<W32TimeRecord>,
     pub data_dir_exists: bool,
+    /// Whether the configuration the service is to run with exists.
+    pub config_exists: bool,
 }
 
 /// What install is asked to do.
@@ -233,6 +250,8 @@ impl InstallRequest {
 pub enum Action {
     /// Create the data and log folders and set their access.
     PrepareDataDir,
+    /// Write [`STARTER_CONFIG`] to the (missing) configuration file.
+    CreateConfig,
     /// Name the Event Log source's message file, so Event Viewer shows the text.
     RegisterEventSource,
     CreateService,
@@ -267,6 +286,9 @@ impl Action {
                 "{DATA_DIR} and its logs folder: writable by Administrators and SYSTEM, \
                  readable by Users"
             ),
+            Action::CreateConfig => {
+                "configuration written: PTP-only until you add ntp_server".into()
+            }
             Action::RegisterEventSource => "Event Log source DanteSync registered".into(),
             Action::CreateService => "service DanteSync created (automatic start)".into(),
             Action::UpdateService => "service DanteSync updated (automatic start)".into(),
@@ -308,7 +330,11 @@ impl Action {
 }
 
 pub fn install_plan(found: &Observed, request: &InstallRequest) -> Vec<Action> {
-    let mut plan = vec![Action::PrepareDataDir, Action::RegisterEventSource];
+    let mut plan = vec![Action::PrepareDataDir];
+    if !found.config_exists {
+        plan.push(Action::CreateConfig);
+    }
+    plan.push(Action::RegisterEventSource);
     plan.push(if found.service.is_some() {
         Action::UpdateService
     } else {

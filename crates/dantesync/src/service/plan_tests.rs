@@ -102,6 +102,7 @@ fn a_first_install_records_w32time_then_stops_and_disables_it() {
     let cfg = Config::default();
     let found = Observed {
         w32time: Some(w32time(StartType::Demand, true)),
+        config_exists: true,
         ..Observed::default()
     };
     let plan = install_plan(&found, &request(&cfg));
@@ -165,9 +166,14 @@ fn a_second_install_updates_and_keeps_the_first_record() {
         w32time: Some(w32time(StartType::Disabled, false)),
         w32time_record: Some(w32time(StartType::Auto, true)),
         data_dir_exists: true,
+        config_exists: true,
     };
     let plan = install_plan(&found, &request(&cfg));
     assert!(plan.contains(&Action::UpdateService));
+    assert!(
+        !plan.contains(&Action::CreateConfig),
+        "an existing config is never rewritten"
+    );
     assert!(!plan.contains(&Action::CreateService));
     assert!(
         !plan.iter().any(|a| matches!(
@@ -203,6 +209,7 @@ fn uninstall_stops_removes_and_restores_w32time_as_recorded() {
         w32time: Some(w32time(StartType::Disabled, false)),
         w32time_record: Some(w32time(StartType::Auto, true)),
         data_dir_exists: true,
+        config_exists: true,
     };
     let plan = uninstall_plan(&found, false);
     let mut expected = vec![Action::StopService, Action::DeleteService];
@@ -291,4 +298,16 @@ fn only_recovery_and_the_event_source_may_fail_without_stopping_the_install() {
         optional,
         [&Action::RegisterEventSource, &Action::SetRecovery]
     );
+}
+
+#[test]
+fn a_missing_config_gets_the_starter_which_loads_as_ptp_only_defaults() {
+    let plan = install_plan(&Observed::default(), &request(&Config::default()));
+    assert_eq!(plan[..2], [Action::PrepareDataDir, Action::CreateConfig]);
+    let path = Path::new(r"C:\ProgramData\DanteSync\config.json");
+    let cfg = crate::config::parse(STARTER_CONFIG.as_bytes(), path).unwrap();
+    assert!(cfg.ntp_servers.is_empty());
+    assert_eq!(cfg.interface, None);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    assert_eq!(firewall_rules(&cfg), firewall_rules(&Config::default()));
 }

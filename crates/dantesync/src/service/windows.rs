@@ -19,7 +19,8 @@ use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 
 use super::plan::{
     firewall_rules, icacls_args, install_plan, netsh_delete, uninstall_plan, Action, FoundService,
-    InstallRequest, Observed, StartType, W32TimeRecord, DATA_DIR, W32TIME, W32TIME_RECORD,
+    InstallRequest, Observed, StartType, W32TimeRecord, DATA_DIR, STARTER_CONFIG, W32TIME,
+    W32TIME_RECORD,
 };
 use super::status::{self, Found};
 use super::ServiceCommand;
@@ -232,6 +233,7 @@ fn observe(scm: &ServiceManager) -> Result<Observed, String> {
         w32time,
         w32time_record,
         data_dir_exists: data_dir().is_dir(),
+        config_exists: false,
     })
 }
 
@@ -281,6 +283,16 @@ fn perform(
             let logs = data_dir().join("logs");
             fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
             run_tool("icacls", &icacls_args(&data_dir()))
+        }
+        Action::CreateConfig => {
+            let request = request.ok_or("no install request")?;
+            // create_new: never over a file that appeared meanwhile.
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&request.config)
+                .and_then(|mut f| io::Write::write_all(&mut f, STARTER_CONFIG.as_bytes()))
+                .map_err(|e| format!("{}: {e}", request.config.display()))
         }
         Action::RegisterEventSource => {
             run_tool(
