@@ -57,7 +57,8 @@ die() {
 inside() {
   ip link set lo up
   ip route add 224.0.0.0/4 dev lo
-  local pids=()
+  # Global: the EXIT trap runs after this function has returned.
+  pids=()
   cleanup() {
     local p
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
