@@ -32,6 +32,9 @@ EXE=target/$TARGET/debug/dantesync.exe
 LINUX_BIN=target/debug/dantesync
 OUT=target/wine-test
 export WINEPREFIX="$PWD/$OUT/prefix" WINEDEBUG=-all
+# No .NET (wine-mono) or HTML engine (wine-gecko): nothing here needs them, and without a
+# network the prefix's creation must not offer to download them.
+export WINEDLLOVERRIDES="mscoree,mshtml="
 # No test changes this machine's clock; Wine passes the variable on to Windows programs.
 export DANTESYNC_FORBID_CLOCK_WRITES=1
 

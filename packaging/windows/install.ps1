@@ -65,7 +65,8 @@ function Get-ExpectedHash {
     if (-not (Test-Path -LiteralPath $HashFile -PathType Leaf)) {
         Stop-WithError "no hash file $HashFile beside the zip: download it with the zip (nothing was changed)"
     }
-    $text = (Get-Content -LiteralPath $HashFile -Raw).Trim()
+    # [string]: an empty file reads as $null, which has no Trim().
+    $text = ([string](Get-Content -LiteralPath $HashFile -Raw)).Trim()
     $word = ($text -split '\s+')[0]
     if ($word -notmatch '^[0-9A-Fa-f]{64}$') {
         Stop-WithError "$HashFile does not start with a SHA-256 hash (64 hex digits) (nothing was changed)"
