@@ -11,7 +11,9 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 # tshark, text2pcap: Wireshark cross-checks of the wire codecs (and of the test bed's captures).
-# gcc-mingw-w64-x86-64: linker for the Windows cross-build.
+# gcc-mingw-w64-x86-64: linker for the Windows cross-build (and the ProcessPrng DLL for Wine).
+# wine64: runs the Windows binary and its unit tests (scripts/wine-test.sh); Debian's has no
+#   /usr/bin/wine, only /usr/lib/wine/wine64.
 # g++: libFuzzer's C++ runtime for the fuzz smoke run.
 # qemu-system-x86, busybox-static, cpio: the real-kernel clock test in a qemu guest.
 # sntp, ntpsec-ntpdig, chrony, iproute2: NTP interop in network namespaces (query tools;
@@ -23,7 +25,7 @@ export DEBIAN_FRONTEND=noninteractive
 #   matplotlib).
 # pandoc: the man pages from the docs; debootstrap: the scratch Debian roots of the package
 #   test (scripts/package-test.sh).
-packages=(tshark gcc-mingw-w64-x86-64 g++ qemu-system-x86 busybox-static cpio sntp ntpsec-ntpdig
+packages=(tshark gcc-mingw-w64-x86-64 wine64 g++ qemu-system-x86 busybox-static cpio sntp ntpsec-ntpdig
   chrony iproute2 chromium nodejs tmux python3 python3-matplotlib pandoc debootstrap)
 rust_components=(clippy rustfmt)
 rust_targets=(x86_64-pc-windows-gnu x86_64-unknown-linux-musl)

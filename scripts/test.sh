@@ -13,7 +13,7 @@
 #
 # Opt-outs for a developer machine that lacks a tool (refused when CI is set):
 #   DANTESYNC_SKIP_TSHARK=1    the tshark cross-checks print SKIPPED instead of failing
-#   DANTESYNC_SKIP_WINDOWS=1   the Windows cross-build stage is skipped
+#   DANTESYNC_SKIP_WINDOWS=1   the Windows stage (cross-build, clippy, Wine, packaging) is skipped
 #   DANTESYNC_SKIP_QEMU=1      the real-kernel clock test in a qemu guest is skipped
 # Other knobs: FUZZ_SECONDS (per fuzz target, default 20).
 set -euo pipefail
@@ -106,9 +106,12 @@ fi
 if ! command -v "$win_linker" >/dev/null; then
   win_missing="${win_missing:+$win_missing and }the linker $win_linker (apt-get install -y gcc-mingw-w64-x86-64)"
 fi
+if [ ! -x /usr/lib/wine/wine64 ]; then
+  win_missing="${win_missing:+$win_missing and }Wine (apt-get install -y --no-install-recommends wine64)"
+fi
 if [ -n "$win_missing" ] && [ "${DANTESYNC_SKIP_WINDOWS:-}" != 1 ]; then
-  fail "the Windows cross-build needs $win_missing.
-  'sudo bash scripts/install-deps.sh' installs both; or skip that stage on this machine only:
+  fail "the Windows stage needs $win_missing.
+  'sudo bash scripts/install-deps.sh' installs them; or skip that stage on this machine only:
   DANTESYNC_SKIP_WINDOWS=1 bash scripts/test.sh"
 fi
 
@@ -119,6 +122,7 @@ cargo clippy --version
 cargo fmt --version
 command -v tshark >/dev/null && tshark --version | sed -n 1p
 command -v "$win_linker" >/dev/null && "$win_linker" --version | sed -n 1p
+[ -x /usr/lib/wine/wine64 ] && echo "wine64 $(/usr/lib/wine/wine64 --version 2>/dev/null)"
 c++ --version | sed -n 1p
 command -v qemu-system-x86_64 >/dev/null && qemu-system-x86_64 --version | sed -n 1p
 command -v chromium >/dev/null && chromium --version 2>/dev/null | sed -n 1p
@@ -151,7 +155,17 @@ fi
 if [ "${DANTESYNC_SKIP_WINDOWS:-}" = 1 ]; then
   skipped windows "DANTESYNC_SKIP_WINDOWS=1${win_missing:+ (missing: $win_missing)}"
 else
-  stage windows cargo build --workspace --target "$win_target"
+  # The cross-build, clippy for the Windows target, the Windows binary and its unit tests
+  # under Wine (scripts/wine-test.sh), then install.ps1/uninstall.ps1's syntax and the release
+  # zip (packaging/windows/check.sh).
+  windows_stage() {
+    cargo build --workspace --target "$win_target" &&
+      cargo clippy --workspace --all-targets --target "$win_target" -- -D warnings &&
+      bash scripts/wine-test.sh &&
+      bash packaging/windows/check.sh
+  }
+  shown="cargo build + clippy -D warnings --target $win_target; scripts/wine-test.sh; packaging/windows/check.sh" \
+    stage windows windows_stage
 fi
 # The Linux clock backend's writes are tested only on a real kernel inside a throw-away qemu
 # guest (software emulation): this machine's clock is never touched.

@@ -36,6 +36,13 @@ use crate::units::{
 };
 use crate::windows_step::{StepOs, StepOutcome, Stepper};
 
+/// Whether this Windows has Get/SetSystemTimeAdjustmentPrecise (Windows 10 and later; not
+/// Wine 8), found without opening the clock: a daemon on a simulated clock says it too, so a
+/// machine that would fall back to the legacy interface is known before it matters.
+pub fn has_precise_adjustment() -> bool {
+    sys::precise_api().is_some()
+}
+
 const PERMISSION_HINT: &str =
     "adjusting the system clock needs the \"Change the system time\" right \
      (SeSystemtimePrivilege): run dantesync as a service under LocalSystem or from an elevated \

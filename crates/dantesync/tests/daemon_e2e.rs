@@ -58,6 +58,8 @@ impl Setup {
         self.dir.0.join("config.json")
     }
 
+    // Only the SIGTERM test (Unix) reads the saved state.
+    #[cfg(unix)]
     fn state(&self) -> PathBuf {
         self.dir.0.join("state.json")
     }
@@ -245,6 +247,8 @@ fn a_restarted_leader_with_a_jumped_timescale_is_locked_again() {
     eprintln!("LOCK again {:.2} s after the restart", relock.as_secs_f64());
 }
 
+// SIGTERM is a Unix signal; the Windows service's stop is tested with the service.
+#[cfg(unix)]
 #[test]
 fn sigterm_saves_the_learned_frequency_and_a_warm_start_locks_fast() {
     let _serial = serial();

@@ -35,6 +35,8 @@ impl Demo {
         Demo(Some(child))
     }
 
+    // Only the interrupt test (Linux: /proc and SIGINT) needs it.
+    #[cfg(target_os = "linux")]
     fn pid(&self) -> u32 {
         self.0.as_ref().unwrap().id()
     }

@@ -6,11 +6,16 @@
 
 mod support;
 
+// Only the tests that signal or drop privileges (Unix) use these.
+#[cfg(unix)]
 use std::process::Command;
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
 use support::gm_sim::*;
 
+// SIGTERM is a Unix signal.
+#[cfg(unix)]
 #[test]
 fn runs_until_sigterm_and_still_prints_the_summary() {
     let sim = Sim::start(&["--sync-interval-log2", "-5"]);
@@ -76,6 +81,8 @@ fn bad_arguments_are_clear_errors() {
     }
 }
 
+// Privileged ports, geteuid and setpriv are Unix notions.
+#[cfg(unix)]
 #[test]
 fn port_319_without_root_says_what_to_do() {
     // Needs an unprivileged user to be meaningful: drop to nobody with setpriv when root.

@@ -327,6 +327,19 @@ fn log_start(cfg: &Config, shared: &Shared, learned: Option<f64>) {
         ),
     };
     drop(clock);
+    match http::clock_adjustment() {
+        Some(how) if how.contains("legacy") => tracing::warn!(
+            "the system clock's frequency would be set with {how}: coarser steps than the \
+             precise interface{}",
+            if matches!(cfg.clock, ClockKind::Simulated { .. }) {
+                " (this daemon runs on a simulated clock)"
+            } else {
+                ""
+            }
+        ),
+        Some(how) => tracing::info!("this Windows sets the system clock's frequency with {how}"),
+        None => {}
+    }
     let ntp = match cfg.ptp_only_reason() {
         Some(reason) => format!("PTP-only: {reason}"),
         None => format!(

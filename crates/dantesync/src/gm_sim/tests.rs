@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::args::{GmSimArgs, TxStamps};
+use super::args::GmSimArgs;
 use super::plan::Plan;
-use super::schedule::kernel_tx_stamps;
-use super::sockets::Sockets;
 use super::uptime::Timebase;
+// Kernel transmit stamps are a Linux feature; only its test block uses these.
+#[cfg(target_os = "linux")]
+use super::{args::TxStamps, schedule::kernel_tx_stamps, sockets::Sockets};
 
 #[derive(Debug, Parser)]
 struct Cli {

@@ -34,6 +34,7 @@ impl Proc {
     }
 
     /// Sends it `sig` (SIGTERM, SIGINT...).
+    #[cfg(unix)]
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, sig) };

@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 mod child;
 pub mod gm_sim;
+#[cfg(unix)]
 pub mod netns;
 pub mod prom_text;
 pub mod query;

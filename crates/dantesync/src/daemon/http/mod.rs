@@ -38,6 +38,21 @@ pub struct NodeInfo {
     pub interface: Option<String>,
     /// The NTP server asked (`None` when PTP-only).
     pub ntp_upstream: Option<String>,
+    /// Windows: the interface that sets the system clock's frequency ([`clock_adjustment`]).
+    pub clock_adjustment: Option<&'static str>,
+}
+
+/// Windows only: how this Windows sets the system clock's frequency. Said on a simulated clock
+/// too, so a machine without the precise interface (before Windows 10, or Wine) shows it.
+pub fn clock_adjustment() -> Option<&'static str> {
+    #[cfg(windows)]
+    return Some(if dantesync_clock::windows::has_precise_adjustment() {
+        "SetSystemTimeAdjustmentPrecise"
+    } else {
+        "SetSystemTimeAdjustment (legacy: this Windows lacks GetSystemTimeAdjustmentPrecise)"
+    });
+    #[cfg(not(windows))]
+    None
 }
 
 impl NodeInfo {
@@ -54,6 +69,7 @@ impl NodeInfo {
             } else {
                 cfg.ntp_servers.first().map(ToString::to_string)
             },
+            clock_adjustment: clock_adjustment(),
         }
     }
 }

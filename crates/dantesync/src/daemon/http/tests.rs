@@ -81,6 +81,7 @@ pub(super) fn view() -> View {
             clock: "simulated".into(),
             interface: None,
             ntp_upstream: Some("127.0.0.1:123".into()),
+            clock_adjustment: None,
         },
         ntp_server: Some(ntp_server),
         ptp_dropped_source: 5,

@@ -40,6 +40,14 @@ pub static NODE: &[Field] = &[
         query: &[],
     },
     Field {
+        path: "node.clock_adjustment",
+        unit: Unit::Text,
+        help: "Windows: the interface that sets the system clock's frequency; null elsewhere.",
+        read: Read::Json(|v| json!(v.node.clock_adjustment)),
+        metrics: &[],
+        query: &[],
+    },
+    Field {
         path: "node.interface",
         unit: Unit::Text,
         help: "The configured network interface, null for all.",
