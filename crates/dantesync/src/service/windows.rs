@@ -69,7 +69,7 @@ fn install(config: Option<&Path>) -> Result<(), String> {
         rules: firewall_rules(&cfg),
     };
     let scm = manager(ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE)?;
-    let found = observe(&scm)?;
+    let found = observe(&scm, Some(&request.config))?;
     execute(
         &scm,
         &install_plan(&found, &request),
@@ -88,7 +88,7 @@ fn install(config: Option<&Path>) -> Result<(), String> {
 
 fn uninstall(purge: bool) -> Result<(), String> {
     let scm = manager(ServiceManagerAccess::CONNECT)?;
-    let found = observe(&scm)?;
+    let found = observe(&scm, None)?;
     let exe = std::env::current_exe().unwrap_or_default();
     execute(&scm, &uninstall_plan(&found, purge), &exe, None)?;
     println!("DanteSync uninstalled");
@@ -190,7 +190,9 @@ fn data_dir() -> PathBuf {
     PathBuf::from(DATA_DIR)
 }
 
-fn observe(scm: &ServiceManager) -> Result<Observed, String> {
+/// What is there now: the service, W32Time and our record of it, the data folder, and (for an
+/// install) whether the config file the service will start with already exists.
+fn observe(scm: &ServiceManager, config: Option<&Path>) -> Result<Observed, String> {
     let service = match scm.open_service(SERVICE_NAME, ServiceAccess::QUERY_STATUS) {
         Ok(s) => Some(FoundService {
             running: is_running(&s),
@@ -233,7 +235,7 @@ fn observe(scm: &ServiceManager) -> Result<Observed, String> {
         w32time,
         w32time_record,
         data_dir_exists: data_dir().is_dir(),
-        config_exists: false,
+        config_exists: config.is_some_and(Path::exists),
     })
 }
 

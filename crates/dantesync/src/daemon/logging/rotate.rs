@@ -181,6 +181,7 @@ mod tests {
         let kept: String = [two, one, live].concat();
         let expected: String = (10..23).map(line).collect();
         assert_eq!(kept, expected, "the newest 13 lines, in order, none split");
+        drop(f); // Windows cannot remove a folder holding an open file.
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -247,6 +248,7 @@ mod tests {
             [line(0), line(1)].concat()
         );
         assert_eq!(fs::read_to_string(dir.join("d.log")).unwrap(), line(2));
+        drop(f); // Windows cannot remove a folder holding an open file.
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -262,6 +264,7 @@ mod tests {
         f.write_all(line(8).as_bytes()).unwrap();
         assert_eq!(fs::read_to_string(dir.join("d.log")).unwrap(), line(8));
         assert_eq!(fs::read_to_string(dir.join("d.log.1")).unwrap(), line(7));
+        drop(f); // Windows cannot remove a folder holding an open file.
         fs::remove_dir_all(&dir).unwrap();
     }
 
