@@ -7,6 +7,7 @@
 #   2. gm-sim stopped, 10 s later:        orange (NTP-only)
 #   3. the daemon frozen (SIGSTOP):       red    (a hung daemon must not look healthy)
 #   4. the daemon stopped:                red    (unreachable)
+# and a second tray started in the same session leaves at once (one icon per session).
 # The screenshots are kept in target/tray-test/ (and the logs, when it fails).
 #
 #   bash scripts/tray-test.sh             run it (about 2 minutes)
@@ -198,6 +199,12 @@ PY
 echo "tray-test: waiting for the node to lock (up to 150 s)"
 wait_for 150 state_is Lock || fail "the tray never showed LOCK (state: $(state))"
 shot_shows 1-lock-green green Lock
+
+echo "tray-test: a second tray in the same session must leave the first be"
+second=$(timeout 20 "$bin/dantesync-tray" --url "http://127.0.0.1:$http" 2>&1) ||
+  fail "a second tray exited with an error: $second"
+grep -q "another dantesync-tray runs in this session" <<<"$second" ||
+  fail "a second tray did not see the first: $second"
 
 echo "tray-test: stopping gm-sim: NTP-only after 10 s without PTP"
 kill "$gm_pid"

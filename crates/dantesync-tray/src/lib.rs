@@ -44,6 +44,9 @@ mod notify;
 #[cfg(any(target_os = "linux", windows))]
 mod open;
 
+#[cfg(any(target_os = "linux", windows))]
+mod single;
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(windows)]
@@ -51,8 +54,15 @@ mod windows;
 #[cfg(windows)]
 mod windows_sys_calls;
 
-/// Runs the tray until the user quits it.
+/// Runs the tray until the user quits it; returns at once when another tray runs in this
+/// session.
 pub fn run(options: app::Options) -> Result<(), String> {
+    #[cfg(any(target_os = "linux", windows))]
+    let Some(_instance) = single::claim()?
+    else {
+        eprintln!("dantesync-tray: another dantesync-tray runs in this session: leaving it be");
+        return Ok(());
+    };
     #[cfg(target_os = "linux")]
     return linux::run(options);
     #[cfg(windows)]

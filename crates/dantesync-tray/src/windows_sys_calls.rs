@@ -71,3 +71,20 @@ pub fn message_loop(tick_ms: u32, mut tick: impl FnMut() -> bool) {
         }
     }
 }
+
+/// Creates the named mutex `name` and keeps it for the life of the process; false when it
+/// already existed (another process holds it).
+pub fn session_mutex(name: &str) -> Result<bool, String> {
+    use windows_sys::Win32::Foundation::{GetLastError, ERROR_ALREADY_EXISTS};
+    use windows_sys::Win32::System::Threading::CreateMutexW;
+    let name = wide(name);
+    // SAFETY: `name` is NUL-terminated UTF-16 alive for the call; null attributes are allowed.
+    // The handle is deliberately never closed: the OS releases it when the process ends.
+    let handle = unsafe { CreateMutexW(null(), 0, name.as_ptr()) };
+    // SAFETY: reads this thread's last error, set by CreateMutexW just above.
+    let error = unsafe { GetLastError() };
+    if handle.is_null() {
+        return Err(format!("CreateMutexW failed with error {error}"));
+    }
+    Ok(error != ERROR_ALREADY_EXISTS)
+}
