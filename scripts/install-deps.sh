@@ -20,13 +20,17 @@ export DEBIAN_FRONTEND=noninteractive
 #   chronyd -x never touches a clock), and the multi-host test bed (crates/dantesync-bed), which
 #   needs no iptables: its link emulator is its own.
 # chromium, nodejs: the live status page's headless browser test (scripts/ui-test.sh).
+# xvfb, imagemagick, dbus-daemon, dbus-bin, haskell-status-notifier-item-utils,
+#   haskell-gtk-sni-tray-utils: the tray under a virtual X server with a StatusNotifierWatcher
+#   and a standalone SNI tray host, read off screenshots (scripts/tray-test.sh).
 # tmux: terminal programs driven by the tests.
 # python3, python3-matplotlib: the monitoring tools' tests (analyze-sync.py --plot draws with
 #   matplotlib).
 # pandoc: the man pages from the docs; debootstrap: the scratch Debian roots of the package
 #   test (scripts/package-test.sh).
 packages=(tshark gcc-mingw-w64-x86-64 wine64 g++ qemu-system-x86 busybox-static cpio sntp ntpsec-ntpdig
-  chrony iproute2 chromium nodejs tmux python3 python3-matplotlib pandoc debootstrap)
+  chrony iproute2 chromium nodejs tmux python3 python3-matplotlib pandoc debootstrap
+  xvfb imagemagick dbus-daemon dbus-bin haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils)
 rust_components=(clippy rustfmt)
 rust_targets=(x86_64-pc-windows-gnu x86_64-unknown-linux-musl)
 # Cargo tools, pinned: `cargo deb` builds the .deb (scripts/package-test.sh).

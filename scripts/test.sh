@@ -3,7 +3,7 @@
 #
 #   bash scripts/test.sh
 #
-# Stages: fmt, clippy, test, ui, windows, qemu-clock, monitoring, fuzz, servo-bench, package
+# Stages: fmt, clippy, test, ui, tray, windows, qemu-clock, monitoring, fuzz, servo-bench, package
 # (see README.md). Each stage's output goes straight through; each is timed; the last line is
 # a one-line summary.
 #
@@ -151,6 +151,17 @@ elif [ -n "${CI:-}" ] && [ "${CI}" != "false" ]; then
   fail "missing $ui_missing; 'sudo bash scripts/install-deps.sh' installs them"
 else
   skipped ui "missing $ui_missing"
+fi
+# The tray under Xvfb with a tray host, its icon's colours read off screenshots; skipped
+# without its tools, except in CI.
+tray_missing=$(bash scripts/tray-test.sh --missing)
+if [ -z "$tray_missing" ]; then
+  stage tray bash scripts/tray-test.sh
+elif [ -n "${CI:-}" ] && [ "${CI}" != "false" ]; then
+  current=tray
+  fail "missing $tray_missing; 'sudo bash scripts/install-deps.sh' installs them"
+else
+  skipped tray "missing $tray_missing"
 fi
 if [ "${DANTESYNC_SKIP_WINDOWS:-}" = 1 ]; then
   skipped windows "DANTESYNC_SKIP_WINDOWS=1${win_missing:+ (missing: $win_missing)}"
