@@ -2,6 +2,7 @@
 # Checks the Windows packaging without Windows (scripts/test.sh stage "windows"):
 #
 #   bash packaging/windows/check.sh [--exe PATH]    default exe: the debug cross-build
+#                                                   (and dantesync-tray.exe beside it)
 #
 # 1. install.ps1 and uninstall.ps1 parse as PowerShell. PowerShell itself cannot be installed
 #    here (no registry reachable from CI ships it), so ps-check/ parses them with the
@@ -18,6 +19,7 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.."
 
 exe=target/x86_64-pc-windows-gnu/debug/dantesync.exe
 [ "${1:-}" != --exe ] || exe=$2
+tray=$(dirname "$exe")/dantesync-tray.exe
 work=target/windows-check
 rm -rf "$work"
 mkdir -p "$work"
@@ -46,11 +48,12 @@ echo "windows-check: install.ps1 with one brace removed is rejected: $(head -1 "
 
 echo "windows-check: the release zip"
 [ -f "$exe" ] || cargo build -q -p dantesync --target x86_64-pc-windows-gnu
-zip=$(bash packaging/windows/make-zip.sh --exe "$exe" --out "$work/zip" | tail -1)
+[ -f "$tray" ] || cargo build -q -p dantesync-tray --target x86_64-pc-windows-gnu
+zip=$(bash packaging/windows/make-zip.sh --exe "$exe" --tray "$tray" --out "$work/zip" | tail -1)
 entries=$(python3 -c '
 import sys, zipfile
 print(" ".join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))' "$zip")
-for want in README.md config.example.json dantesync.exe install.ps1 uninstall.ps1; do
+for want in README.md config.example.json dantesync.exe dantesync-tray.exe install.ps1 uninstall.ps1; do
   [[ " $entries " == *" $want "* ]] || die "$zip lacks $want (has: $entries)"
 done
 (cd "$(dirname "$zip")" && sha256sum -c --quiet "$(basename "$zip").sha256") || die "the .sha256 does not match"

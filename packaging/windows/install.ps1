@@ -16,6 +16,10 @@
        folder's permissions; running it again changes nothing that is already right) and
        starts it, unless -NoStart.
     5. Adds the install folder to the machine's PATH (for `dantesync status`), once.
+    6. The tray app: the per-user Run entry DanteSyncTray (HKCU, the user running this
+       script), or for every user of the PC (HKLM) with -TrayForAllUsers; none with -NoTray.
+       It starts at the next sign-in (this script runs elevated; a tray started from it would
+       run elevated too). A running tray is stopped for an upgrade and starts again at sign-in.
 
     Run it again with the same or a newer zip to repair or upgrade. uninstall.ps1 undoes it.
 
@@ -29,6 +33,13 @@
 .PARAMETER NoStart
     Register the service but do not start it (e.g. to edit the configuration first).
 
+.PARAMETER NoTray
+    Do not start the tray app at sign-in (its Run entries are removed if an earlier install
+    wrote them; the program file is still installed).
+
+.PARAMETER TrayForAllUsers
+    Start the tray app at every user's sign-in (HKLM Run) instead of only this user's.
+
 .EXAMPLE
     powershell -ExecutionPolicy Bypass -File .\install.ps1 -Zip .\dantesync-0.1.0-windows-x86_64.zip
 #>
@@ -37,7 +48,9 @@ param(
     [Parameter(Mandatory = $true)]
     [string]$Zip,
     [string]$InstallDir = (Join-Path $env:ProgramFiles 'DanteSync'),
-    [switch]$NoStart
+    [switch]$NoStart,
+    [switch]$NoTray,
+    [switch]$TrayForAllUsers
 )
 
 Set-StrictMode -Version Latest
@@ -47,6 +60,10 @@ $ServiceName = 'DanteSync'
 $DataDir = Join-Path $env:ProgramData 'DanteSync'
 $ConfigPath = Join-Path $DataDir 'config.json'
 $Exe = Join-Path $InstallDir 'dantesync.exe'
+$TrayExe = Join-Path $InstallDir 'dantesync-tray.exe'
+$RunKeyUser = 'HKCU:\Software\Microsoft\Windows\CurrentVersion\Run'
+$RunKeyMachine = 'HKLM:\Software\Microsoft\Windows\CurrentVersion\Run'
+$RunValue = 'DanteSyncTray'
 
 function Stop-WithError {
     param([string]$Message)
@@ -96,6 +113,29 @@ function Stop-DanteSyncService {
         $service.WaitForStatus('Stopped', [TimeSpan]::FromSeconds(30))
     }
     return $true
+}
+
+# Trays of any user running from the install folder hold the file: stopped before the swap.
+function Stop-Tray {
+    Get-Process -Name 'dantesync-tray' -ErrorAction SilentlyContinue |
+        Where-Object { $_.Path -eq $TrayExe } |
+        ForEach-Object {
+            Write-Step "stopping the tray app (pid $($_.Id)) for the upgrade; it starts again at sign-in"
+            Stop-Process -Id $_.Id -Force
+        }
+}
+
+function Set-TrayAutostart {
+    foreach ($key in @($RunKeyUser, $RunKeyMachine)) {
+        Remove-ItemProperty -Path $key -Name $RunValue -ErrorAction SilentlyContinue
+    }
+    if ($NoTray) {
+        Write-Step "the tray app does not start at sign-in (-NoTray)"
+        return
+    }
+    $key = if ($TrayForAllUsers) { $RunKeyMachine } else { $RunKeyUser }
+    New-ItemProperty -Path $key -Name $RunValue -PropertyType String -Value ('"' + $TrayExe + '"') -Force | Out-Null
+    Write-Step "the tray app starts at sign-in ($key\$RunValue)"
 }
 
 function Invoke-DanteSync {
@@ -148,9 +188,15 @@ try {
 
     # 2. Stop (upgrade), then swap the files in.
     $wasInstalled = Stop-DanteSyncService
+    Stop-Tray
     New-Item -ItemType Directory -Force -Path $InstallDir | Out-Null
     Copy-Item -LiteralPath $newExe -Destination "$Exe.new" -Force
     Move-Item -LiteralPath "$Exe.new" -Destination $Exe -Force
+    $newTray = Join-Path $staging 'dantesync-tray.exe'
+    if (Test-Path -LiteralPath $newTray -PathType Leaf) {
+        Copy-Item -LiteralPath $newTray -Destination "$TrayExe.new" -Force
+        Move-Item -LiteralPath "$TrayExe.new" -Destination $TrayExe -Force
+    }
     foreach ($name in @('config.example.json', 'README.md', 'LICENSE', 'uninstall.ps1', 'install.ps1')) {
         $from = Join-Path $staging $name
         if (Test-Path -LiteralPath $from -PathType Leaf) {
@@ -173,6 +219,9 @@ try {
 # 4. The service: registered (again: idempotent), then started.
 Invoke-DanteSync -Arguments @('service', 'install', '--config', $ConfigPath)
 Add-ToMachinePath -Dir $InstallDir
+if (Test-Path -LiteralPath $TrayExe -PathType Leaf) {
+    Set-TrayAutostart
+}
 if ($NoStart) {
     Write-Step "registered, not started (-NoStart): Start-Service $ServiceName"
     exit 0

@@ -2,9 +2,9 @@
 # Builds the Windows release zip and its .sha256 from the cross-built dantesync.exe:
 #
 #   bash packaging/windows/make-zip.sh                  release build, into target/windows-release/
-#   bash packaging/windows/make-zip.sh --exe PATH --out DIR    an exe already built (tests)
+#   bash packaging/windows/make-zip.sh --exe PATH --tray PATH --out DIR    exes already built (tests)
 #
-# The zip holds, at its top level: dantesync.exe, config.example.json (packaging/windows/
+# The zip holds, at its top level: dantesync.exe, dantesync-tray.exe, config.example.json (packaging/windows/
 # config.json), install.ps1, uninstall.ps1, README.md and the license files that exist. Next to
 # it, NAME.zip.sha256 in sha256sum's format ("<hash>  NAME.zip"), which install.ps1 checks.
 # Prints the zip's path last.
@@ -13,19 +13,23 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.."
 
 target=x86_64-pc-windows-gnu
 exe=""
+tray=""
 out=target/windows-release
 while [ $# -gt 0 ]; do
   case $1 in
   --exe) exe=$2; shift 2 ;;
+  --tray) tray=$2; shift 2 ;;
   --out) out=$2; shift 2 ;;
-  *) echo "make-zip: unknown argument $1 (--exe PATH, --out DIR)" >&2; exit 2 ;;
+  *) echo "make-zip: unknown argument $1 (--exe PATH, --tray PATH, --out DIR)" >&2; exit 2 ;;
   esac
 done
-if [ -z "$exe" ]; then
-  cargo build --release -p dantesync --target "$target"
-  exe=target/$target/release/dantesync.exe
+if [ -z "$exe" ] || [ -z "$tray" ]; then
+  cargo build --release -p dantesync -p dantesync-tray --target "$target"
+  exe=${exe:-target/$target/release/dantesync.exe}
+  tray=${tray:-target/$target/release/dantesync-tray.exe}
 fi
 [ -f "$exe" ] || { echo "make-zip: no $exe" >&2; exit 1; }
+[ -f "$tray" ] || { echo "make-zip: no $tray" >&2; exit 1; }
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 [ -n "$version" ] || { echo "make-zip: no version in Cargo.toml" >&2; exit 1; }
@@ -35,6 +39,7 @@ out=$(cd "$out" && pwd)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 cp "$exe" "$stage/dantesync.exe"
+cp "$tray" "$stage/dantesync-tray.exe"
 cp packaging/windows/config.json "$stage/config.example.json"
 cp packaging/windows/install.ps1 packaging/windows/uninstall.ps1 README.md "$stage/"
 for f in LICENSE LICENSE-MIT LICENSE-APACHE; do

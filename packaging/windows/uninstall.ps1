@@ -6,7 +6,8 @@
 .DESCRIPTION
     1. Stops the DanteSync service and removes it with `dantesync.exe service uninstall`
        (which also removes its firewall rules and puts W32Time back as it was before).
-    2. Removes the install folder ("C:\Program Files\DanteSync") and its PATH entry.
+    2. Stops the tray app, removes its sign-in entries (DanteSyncTray under HKCU and HKLM Run),
+       the install folder ("C:\Program Files\DanteSync") and its PATH entry.
     3. Keeps C:\ProgramData\DanteSync (configuration, learned state, logs) unless -Purge.
 
     Running it again, or on a machine without dantesync, changes nothing and says so.
@@ -79,8 +80,22 @@ if (Test-Path -LiteralPath $Exe -PathType Leaf) {
     Write-Step "no $ServiceName service and no ${Exe}: the program is not installed"
 }
 
-# 2. The program's folder and its PATH entry. This script may run from that folder: it is read
+# 2. The tray app (running copies and its sign-in entries), the program's folder and its PATH
+# entry. This script may run from that folder: it is read
 # into memory already, so deleting it is safe.
+Get-Process -Name 'dantesync-tray' -ErrorAction SilentlyContinue |
+    Where-Object { $_.Path -eq (Join-Path $InstallDir 'dantesync-tray.exe') } |
+    ForEach-Object {
+        Write-Step "stopping the tray app (pid $($_.Id))"
+        Stop-Process -Id $_.Id -Force
+    }
+foreach ($key in @('HKCU:\Software\Microsoft\Windows\CurrentVersion\Run',
+        'HKLM:\Software\Microsoft\Windows\CurrentVersion\Run')) {
+    if ($null -ne (Get-ItemProperty -Path $key -Name 'DanteSyncTray' -ErrorAction SilentlyContinue)) {
+        Remove-ItemProperty -Path $key -Name 'DanteSyncTray'
+        Write-Step "removed the tray app's sign-in entry in $key"
+    }
+}
 Remove-FromMachinePath -Dir $InstallDir
 if (Test-Path -LiteralPath $InstallDir) {
     Remove-Item -LiteralPath $InstallDir -Recurse -Force
