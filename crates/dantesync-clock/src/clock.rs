@@ -36,6 +36,14 @@ pub trait Clock {
     /// rate alone.
     fn step(&mut self, nanos: i64) -> Result<(), ClockError>;
 
+    /// How the last [`Clock::step`] landed, for the log, when the backend measures it (Windows:
+    /// the residual read back, the sets it took and the set latency learned); `Err` when it
+    /// missed its tolerance. `None` when the backend has nothing to say (a step on Linux or a
+    /// simulated clock lands exactly).
+    fn step_report(&self) -> Option<Result<String, String>> {
+        None
+    }
+
     /// Tells the operating system whether the clock is synchronised and how good it is, for
     /// other programs that ask (`adjtimex`, `timedatectl`). A clock with no such notion ignores
     /// it.
@@ -90,6 +98,9 @@ impl<C: Clock + ?Sized> Clock for Box<C> {
     }
     fn step(&mut self, nanos: i64) -> Result<(), ClockError> {
         (**self).step(nanos)
+    }
+    fn step_report(&self) -> Option<Result<String, String>> {
+        (**self).step_report()
     }
     fn set_sync_status(&mut self, status: SyncStatus) -> Result<(), ClockError> {
         (**self).set_sync_status(status)
@@ -299,6 +310,19 @@ mod tests {
             self.stepped += nanos;
             Ok(())
         }
+        fn step_report(&self) -> Option<Result<String, String>> {
+            (self.stepped != 0).then(|| Err(format!("{} ns off", self.stepped)))
+        }
+    }
+
+    #[test]
+    fn a_boxed_clock_passes_its_step_report_on() {
+        let mut c: Box<dyn Clock + Send> = Box::new(Recorder::default());
+        assert_eq!(c.step_report(), None);
+        c.step(7).unwrap();
+        assert_eq!(c.step_report(), Some(Err("7 ns off".to_owned())));
+        let boxed_again: Box<Box<dyn Clock + Send>> = Box::new(c);
+        assert_eq!(boxed_again.step_report(), Some(Err("7 ns off".to_owned())));
     }
 
     #[test]

@@ -262,6 +262,23 @@ impl Clock for WindowsClock {
         Ok(())
     }
 
+    fn step_report(&self) -> Option<Result<String, String>> {
+        self.last_step.map(|o| {
+            let text = format!(
+                "landed {:+.1} µs from its target after {} set{} (set latency {:.1} µs)",
+                o.residual_ns as f64 / 1e3,
+                o.tries,
+                if o.tries == 1 { "" } else { "s" },
+                o.latency_ns as f64 / 1e3
+            );
+            if o.within_tolerance {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        })
+    }
+
     fn foreign_adjustment(&mut self) -> Result<Option<ForeignAdjustment>, ClockError> {
         self.observe(self.read()?);
         Ok(self.pending.take())

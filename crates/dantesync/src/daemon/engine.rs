@@ -151,7 +151,17 @@ impl Engine {
                     self.execute(more);
                 }
                 Executed::Stepped { nanos } => {
-                    tracing::info!("clock stepped by {:+.6} s", nanos as f64 * 1e-9);
+                    match self.shared.clock().step_report() {
+                        None => tracing::info!("clock stepped by {:+.6} s", nanos as f64 * 1e-9),
+                        Some(Ok(how)) => {
+                            tracing::info!("clock stepped by {:+.6} s: {how}", nanos as f64 * 1e-9)
+                        }
+                        Some(Err(how)) => tracing::warn!(
+                            "clock stepped by {:+.6} s but {how}, beyond the 10 µs it aims for: \
+                             the remainder is left to the next NTP check",
+                            nanos as f64 * 1e-9
+                        ),
+                    }
                     self.clock_result("step the clock", Ok(()));
                 }
                 Executed::StepRefused { nanos, error } => {
