@@ -154,7 +154,7 @@ pub fn markdown(rows: &[WarmRow]) -> String {
     for r in rows {
         let prior = match r.wrong_by_ppm {
             None => "none (cold)".to_string(),
-            Some(w) if w == 0.0 => "right".to_string(),
+            Some(0.0) => "right".to_string(),
             Some(w) => format!("±{w:.0} ppm wrong"),
         };
         writeln!(

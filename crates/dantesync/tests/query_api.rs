@@ -207,7 +207,7 @@ fn the_extended_reply_gives_the_known_offset_and_status_reports_the_mode() {
         "last PTP datagram {since} s ago; {v}"
     );
     let rate = v["ptp_packets_per_s"].as_f64().unwrap();
-    assert!(rate >= 0.5 && rate <= 8.5, "{rate} PTP datagrams/s; {v}");
+    assert!((0.5..=8.5).contains(&rate), "{rate} PTP datagrams/s; {v}");
     // The servo has bent the clock's rate by a few ppm for a few seconds since: the offset is
     // the known one within that, reported in the table too.
     let offset_us = v["exchange"]["offset_us"].as_f64().unwrap();
