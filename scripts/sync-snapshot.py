@@ -43,7 +43,9 @@ REQUEST_MAGIC = 0x4453594E  # "DSYN"
 REPLY_MAGIC = 0x44535952  # "DSYR"
 COMPACT_LEN = 64
 EXTENDED_LEN = 384
-EXTENDED_VERSION = 1
+EXTENDED_VERSION = 2
+LEAP = {0: "none", 1: "insert", 2: "delete"}
+KERNEL_SYNC = {0: None, 1: True, 2: False}
 ABSENT = -(1 << 63)
 MODES = {0: "INIT", 1: "ACQ", 2: "PROD", 3: "LOCK", 4: "NANO", 5: "NTP-ONLY"}
 DEFAULT_HOSTS_FILE = os.path.join("~", ".config", "dantesync", "hosts")
@@ -163,6 +165,13 @@ def parse_reply(data):
         "no_ntp_server": bool(flags & FLAG_NO_NTP_SERVER),
         "phase_us": float(phase_us),
         "version": None,
+        # Extended version 2 (docs/query-api.md); None from an older node.
+        "since_last_ptp_s": None,
+        "ptp_packets_per_s": None,
+        "external_steps": None,
+        "clock_interference": None,
+        "leap_pending": None,
+        "kernel_synchronised": None,
     }
     if len(data) >= EXTENDED_LEN and data[64] != 0:
         length = struct.unpack_from(">H", data, 66)[0]
@@ -192,6 +201,18 @@ def parse_reply(data):
                     "version": _text(data[288:304]),
                 }
             )
+            if data[64] >= 2:
+                since, pps, steps, interference = struct.unpack_from(">qqQQ", data, 336)
+                r.update(
+                    {
+                        "since_last_ptp_s": None if _opt(since) is None else since / 1e9,
+                        "ptp_packets_per_s": None if _opt(pps) is None else pps / 1e3,
+                        "external_steps": steps,
+                        "clock_interference": interference,
+                        "leap_pending": LEAP.get(data[368], "unknown"),
+                        "kernel_synchronised": KERNEL_SYNC.get(data[369]),
+                    }
+                )
     return r
 
 
@@ -507,6 +528,12 @@ def evaluate(hosts, requested=None, sample_rate=None):
                 "rtt_ms": h.best[1] / 1e6,
                 "serves_ntp": h.ntp_stratum is not None and 0 < h.ntp_stratum < 16,
                 "version": r["version"],
+                "since_last_ptp_s": r["since_last_ptp_s"],
+                "ptp_packets_per_s": r["ptp_packets_per_s"],
+                "external_steps": r["external_steps"],
+                "clock_interference": r["clock_interference"],
+                "leap_pending": r["leap_pending"],
+                "kernel_synchronised": r["kernel_synchronised"],
             }
         )
         if sample_rate and r["drift_ppm"] is not None:
@@ -532,6 +559,12 @@ def evaluate(hosts, requested=None, sample_rate=None):
             flags.append("NTP failing")
         if r["no_ntp_server"]:
             flags.append("no NTP server")
+        if r["external_steps"]:
+            flags.append("stepped by others")
+        if r["clock_interference"]:
+            flags.append("interference")
+        if r["leap_pending"] in ("insert", "delete"):
+            flags.append("leap " + r["leap_pending"])
         e["flags"] = flags
         out.append(e)
     verdict = overall(out)

@@ -102,11 +102,33 @@ class Wire(unittest.TestCase):
         self.assertEqual(r["version"], "0.1.0")
         self.assertAlmostEqual(r["phase_us"], -40.4)
 
+    def test_extended_version_2(self):
+        # A version-1 reply (an older node): the version-2 fields are unknown, not zero.
+        b = bytearray(extended_reply(1, 2, 3))
+        r = snap.parse_reply(bytes(b))
+        self.assertIsNone(r["since_last_ptp_s"])
+        self.assertIsNone(r["external_steps"])
+        # Version 2: the same bytes, with the fields in what version 1 reserved.
+        b[64] = 2
+        struct.pack_into(">qqQQBB", b, 336, 180_000_000, 8_000, 2, 3, 1, 1)
+        r = snap.parse_reply(bytes(b))
+        self.assertAlmostEqual(r["since_last_ptp_s"], 0.18)
+        self.assertAlmostEqual(r["ptp_packets_per_s"], 8.0)
+        self.assertEqual((r["external_steps"], r["clock_interference"]), (2, 3))
+        self.assertEqual(r["leap_pending"], "insert")
+        self.assertIs(r["kernel_synchronised"], True)
+        self.assertEqual(r["version"], "0.1.0")
+        struct.pack_into(">q", b, 336, -(1 << 63))
+        b[369] = 0
+        r = snap.parse_reply(bytes(b))
+        self.assertIsNone(r["since_last_ptp_s"])
+        self.assertIsNone(r["kernel_synchronised"])
+
     def test_requests(self):
         self.assertEqual(snap.compact_request(5), b"DSYN\x00\x00\x00\x05")
         x = snap.extended_request(5, 0x0102030405060708)
         self.assertEqual(len(x), 384)
-        self.assertEqual(x[8], 1)
+        self.assertEqual(x[8], 2)
         self.assertEqual(x[16:24], bytes(range(1, 9)))
 
     def test_exchange(self):

@@ -159,6 +159,45 @@ test('the live page shows the mode in colour and charts the last hour', { timeou
     // The applied frequency plotted is the servo's answer to the simulated +50 ppm.
     assert.ok(Math.abs(plotted.lastApplied + 50) < 5, `applied ${plotted.lastApplied} ppm`);
 
+    // Whether the node can be trusted as the time daemon right now: PTP fresh, at gm-sim's
+    // rate (a Sync and a Follow_Up every 250 ms: 8 datagrams/s over the last 10 s), no kernel
+    // status for a simulated clock, no leap second, nobody else stepping or adjusting the clock.
+    await page.waitForFunction(() => Number(document.getElementById('ptp-packets').dataset.perS) >= 7.5,
+      null, { timeout: 20_000 });
+    const trust = await page.evaluate(() => {
+      const d = (id) => document.getElementById(id);
+      return {
+        ptp: d('ptp-packets').textContent,
+        ageS: Number(d('ptp-packets').dataset.ageS),
+        perS: Number(d('ptp-packets').dataset.perS),
+        kernel: d('kernel-sync').dataset.state,
+        kernelText: d('kernel-sync').textContent,
+        leap: d('leap').dataset.leap,
+        leapText: d('leap').textContent,
+        steps: d('clock-events').dataset.externalSteps,
+        interference: d('clock-events').dataset.interference,
+        events: d('clock-events').textContent,
+      };
+    });
+    assert.ok(trust.ageS > 0 && trust.ageS < 1.0, `last PTP datagram ${trust.ageS} s ago`);
+    assert.ok(trust.perS >= 7.5 && trust.perS <= 8.5, `${trust.perS} PTP datagrams/s`);
+    assert.match(trust.ptp, /^last \d+\.\d s ago, \d+\.\d per second over the last 10 s$/);
+    assert.equal(trust.kernel, 'none');
+    assert.equal(trust.kernelText, 'no such status (simulated clock, or Windows)');
+    assert.equal(trust.leap, 'none');
+    assert.equal(trust.leapText, 'none announced');
+    assert.equal(trust.steps, '0');
+    assert.equal(trust.interference, '0');
+    assert.equal(trust.events, '0 steps by someone else, 0 changes by another program');
+    // The same as the daemon's JSON says.
+    const now = await (await fetch(`${base}/api/status`)).json();
+    assert.equal(now.node.kernel_synchronised, null);
+    assert.equal(now.node.leap_pending, 'none');
+    assert.equal(now.status.external_steps, 0);
+    assert.equal(now.counters.clock_interference, 0);
+    assert.ok(Math.abs(now.status.ptp_packets_per_s - trust.perS) <= 0.5,
+      `API ${now.status.ptp_packets_per_s} vs page ${trust.perS}`);
+
     fs.mkdirSync(path.dirname(SHOT), { recursive: true });
     await page.screenshot({ path: SHOT, fullPage: true });
     console.log(`screenshot: ${SHOT} (${plotted.drift} drift points)`);

@@ -3,8 +3,9 @@
 //! round trips and no-panic on arbitrary input.
 
 use dantesync_core::wire::query::{
-    text_field, AccumulatedPhase, Exchange, ExtendedFlags, ExtendedLeader, ExtendedReply,
-    QueryError, QueryReply, ReplyFlags, EXTENDED_REPLY_LEN,
+    text_field, AccumulatedPhase, Exchange, ExtendedFlags, ExtendedHealth, ExtendedLeader,
+    ExtendedReply, KernelSync, LeapPending, QueryError, QueryReply, ReplyFlags, EXTENDED_REPLY_LEN,
+    EXTENDED_VERSION,
 };
 use dantesync_core::Mode;
 use proptest::prelude::*;
@@ -64,7 +65,39 @@ fn sample() -> ExtendedReply {
         query_rate_limited: 1,
         software_version: text_field("0.1.0"),
         ntp_server: text_field("10.0.0.1:123"),
+        health: None,
     }
+}
+
+/// The same reply in version 2, as a node of today writes it.
+fn sample_v2() -> ExtendedReply {
+    ExtendedReply {
+        version: 2,
+        health: Some(ExtendedHealth {
+            since_last_ptp_ns: Some(180_000_000),
+            ptp_packets_per_s_milli: Some(8_000),
+            external_steps: 2,
+            clock_interference: 3,
+            leap_pending: LeapPending::Insert,
+            kernel_sync: KernelSync::Synchronised,
+        }),
+        ..sample()
+    }
+}
+
+/// Version 2's bytes: version 1's, with the version byte and the fields written into what
+/// version 1 reserved.
+fn sample_v2_bytes() -> Vec<u8> {
+    let mut b = sample_bytes();
+    let mut put = |at: usize, bytes: &[u8]| b[at..at + bytes.len()].copy_from_slice(bytes);
+    put(64, &[2]);
+    put(336, &[0, 0, 0, 0, 0x0a, 0xba, 0x95, 0x00]); // 180 ms since the last PTP datagram
+    put(344, &[0, 0, 0, 0, 0, 0, 0x1f, 0x40]); // 8.000 datagrams/s
+    put(352, &[0, 0, 0, 0, 0, 0, 0, 2]); // external steps
+    put(360, &[0, 0, 0, 0, 0, 0, 0, 3]); // interference
+    put(368, &[1, 1]); // leap: insert; kernel: synchronised
+                       // 370..384 reserved, zero.
+    b
 }
 
 /// The expected datagram, written field by field from the table in docs/query-api.md.
@@ -134,6 +167,40 @@ fn extended_reply_is_byte_exact() {
 }
 
 #[test]
+fn version_2_writes_the_health_fields_into_version_1s_reserved_room() {
+    assert_eq!(EXTENDED_VERSION, 2);
+    assert_eq!(sample_v2().to_bytes().to_vec(), sample_v2_bytes());
+    assert_eq!(ExtendedReply::parse(&sample_v2_bytes()), Ok(sample_v2()));
+    // Same length; only the version byte and bytes 336..370 differ from version 1, which a
+    // version-1 reader took as reserved and ignored: it reads every field it knows unchanged.
+    let (v1, v2) = (sample_bytes(), sample_v2_bytes());
+    assert_eq!(v1.len(), v2.len());
+    let differ: Vec<usize> = (0..v1.len()).filter(|&i| v1[i] != v2[i]).collect();
+    assert!(
+        differ.iter().all(|&i| i == 64 || (336..370).contains(&i)),
+        "{differ:?}"
+    );
+    // A version-1 reply (an older node) has no health fields: unknown, not zero.
+    assert_eq!(ExtendedReply::parse(&v1).unwrap().health, None);
+    // Absent values and unknown codes survive a round trip.
+    let odd = ExtendedReply {
+        health: Some(ExtendedHealth {
+            since_last_ptp_ns: None,
+            ptp_packets_per_s_milli: None,
+            leap_pending: LeapPending::Other(9),
+            kernel_sync: KernelSync::NotApplicable,
+            ..sample_v2().health.unwrap()
+        }),
+        ..sample_v2()
+    };
+    let bytes = odd.to_bytes();
+    assert_eq!(bytes[336], 0x80);
+    assert_eq!(bytes[344], 0x80);
+    assert_eq!(bytes[368..370], [9, 0]);
+    assert_eq!(ExtendedReply::parse(&bytes), Ok(odd));
+}
+
+#[test]
 fn the_transmit_time_is_stamped_into_both_places() {
     let mut bytes = sample().to_bytes();
     ExtendedReply::stamp_transmit(&mut bytes, 0x0a0b_0c0d_0e0f_1011, 0x99);
@@ -152,23 +219,24 @@ fn the_transmit_time_is_stamped_into_both_places() {
 
 #[test]
 fn an_older_reader_takes_a_newer_longer_reply() {
-    // A later version appends 64 bytes and sets a flag bit this version does not know.
-    let mut newer = sample_bytes();
-    newer[64] = 2;
+    // A later version appends 64 bytes, uses today's reserved room and sets a flag bit this
+    // version does not know.
+    let mut newer = sample_v2_bytes();
+    newer[64] = 3;
     newer[66..68].copy_from_slice(&448u16.to_be_bytes());
     newer[68..72].copy_from_slice(&[0x80, 0x00, 0x00, 0x41]);
-    newer[350] = 0x55; // something in today's reserved room
+    newer[375] = 0x55; // something in today's reserved room
     newer.extend_from_slice(&[0xaa; 64]);
     let r = ExtendedReply::parse(&newer).unwrap();
-    assert_eq!(r.version, 2);
+    assert_eq!(r.version, 3);
     assert!(r.flags.has(ExtendedFlags::RX_KERNEL) && r.flags.has(ExtendedFlags::LEADER));
     assert_eq!(
         ExtendedReply {
-            version: 1,
+            version: 2,
             flags: sample().flags,
             ..r
         },
-        sample()
+        sample_v2()
     );
 }
 
@@ -236,6 +304,7 @@ prop_compose! {
         times: [u64; 3], counts: [u64; 7], small: [u32; 2], phase: i64,
         uuids: [[u8; 6]; 2], port: u16, log2: i8, stratum: u8, variance: i16,
         identifier: [u8; 4], version in 1u8..=255, texts: ([u8; 16], [u8; 32]),
+        health in (opt_i64(), opt_i64(), any::<[u64; 2]>(), any::<[u8; 2]>()),
     ) -> ExtendedReply {
         let mut r = sample();
         r.base.request_id = request_id;
@@ -261,6 +330,15 @@ prop_compose! {
             sync_interval_log2: log2, stratum, variance, identifier,
         };
         (r.software_version, r.ntp_server) = texts;
+        // Version 2's fields exist exactly in replies of version 2 and newer.
+        r.health = (version >= 2).then_some(ExtendedHealth {
+            since_last_ptp_ns: health.0,
+            ptp_packets_per_s_milli: health.1,
+            external_steps: health.2[0],
+            clock_interference: health.2[1],
+            leap_pending: LeapPending::from_code(health.3[0]),
+            kernel_sync: KernelSync::from_code(health.3[1]),
+        });
         r
     }
 }

@@ -13,7 +13,8 @@ pub mod oscillator;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod warm_start;
 
 pub use metrics::Metrics;
-pub use run::{run, Observation, Trace};
+pub use run::{run, Claim, Observation, Trace};
 pub use scenario::Scenario;

@@ -55,6 +55,19 @@ pub struct Trace {
     pub ntp_checks: u64,
     /// Steps of the clock made by someone else.
     pub external_steps: u64,
+    /// The controller's mode beside the true frequency error, recorded after every event that
+    /// changed either: a step function, exact between events (unlike the 250 ms
+    /// observations, which can miss a claim that lasts one 125 ms Sync).
+    pub claims: Vec<Claim>,
+}
+
+/// From `t_s` until the next claim, the controller showed `mode` while the true frequency
+/// error was `error_ppm`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Claim {
+    pub t_s: f64,
+    pub mode: Mode,
+    pub error_ppm: f64,
 }
 
 impl Trace {
@@ -64,6 +77,21 @@ impl Trace {
         self.mode_changes()
             .find(|(t, _, to)| *t >= from_s && pred(*to))
             .map(|(t, _, _)| t)
+    }
+
+    /// Seconds (exact, from the claims up to `end_s`) during which LOCK was shown while the
+    /// true error was at or above `lock_ppm`, and NANO while it was at or above `nano_ppm`.
+    pub fn dishonest_claims_s(&self, lock_ppm: f64, nano_ppm: f64, end_s: f64) -> f64 {
+        let ends = self.claims.iter().skip(1).map(|c| c.t_s).chain([end_s]);
+        self.claims
+            .iter()
+            .zip(ends)
+            .filter(|(c, _)| {
+                (c.mode.is_locked() && c.error_ppm.abs() >= lock_ppm)
+                    || (c.mode == Mode::Nano && c.error_ppm.abs() >= nano_ppm)
+            })
+            .map(|(c, until)| (until.min(end_s) - c.t_s).max(0.0))
+            .sum()
     }
 
     pub fn mode_changes(&self) -> impl Iterator<Item = (f64, Mode, Mode)> + '_ {
@@ -169,6 +197,7 @@ pub fn run(scenario: &Scenario) -> Trace {
         ntp_requests: 0,
         ntp_checks: 0,
         external_steps: 0,
+        claims: Vec::new(),
     };
     let mut timer_generation = 0u64;
     let end_ns = to_ns(scenario.duration_s);
@@ -189,6 +218,13 @@ pub fn run(scenario: &Scenario) -> Trace {
             break;
         }
         let since_s = (now - SIM_EPOCH_NS) as f64 * 1e-9;
+        // Every event that can change the mode or the frequency has moved the oscillator to
+        // `now` (it read the clock), so its truth is exact here without advancing it again
+        // (which would draw the random walk at other instants and change every run).
+        let claims_may_change = matches!(
+            ev.kind,
+            Kind::PacketRx { .. } | Kind::Tick { .. } | Kind::NtpDone | Kind::ExternalStep { .. }
+        );
         let actions = match ev.kind {
             Kind::SyncTx { leader } => {
                 let span = &scenario.leaders[leader];
@@ -304,6 +340,18 @@ pub fn run(scenario: &Scenario) -> Trace {
             ntp.as_mut(),
             &mut trace,
         );
+        if claims_may_change {
+            let claim = Claim {
+                t_s: since_s,
+                mode: controller.mode(),
+                error_ppm: osc.natural_ppm() + osc.applied_ppm()
+                    - current_leader_drift(scenario, since_s),
+            };
+            let last = trace.claims.last();
+            if last.is_none_or(|c| c.mode != claim.mode || c.error_ppm != claim.error_ppm) {
+                trace.claims.push(claim);
+            }
+        }
     }
     trace.final_status = controller.status();
     trace

@@ -84,7 +84,8 @@ impl Scenario {
         self
     }
 
-    fn sync_interval(mut self, log2: i8) -> Self {
+    /// Every leader sends a Sync every 2^`log2` s.
+    pub fn sync_interval(mut self, log2: i8) -> Self {
         for l in &mut self.leaders {
             l.model.identity.sync_interval_log2 = log2;
         }

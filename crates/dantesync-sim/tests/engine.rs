@@ -285,12 +285,15 @@ fn a_learned_frequency_locks_a_restarted_node_within_seconds_and_honestly() {
     let lock = warm
         .first_switch(0.0, Mode::is_locked)
         .expect("never locked");
-    // The samples must confirm the prior before it backs a LOCK (at 20 µs of jitter they are
-    // good to the needed ~4 ppm after 4 to 8 s); it still locks ahead of a cold start (9.1 s).
-    assert!(lock < 8.0, "warm LOCK at {lock} s");
+    // The samples must confirm the prior before it backs a LOCK: at 20 µs of jitter and 4
+    // Syncs/s that takes about as long as a cold start's own LOCK (S1: under 10 s). What the
+    // prior buys is the frequency: right from the first Sync, not 50 ppm off for seconds.
+    assert!(lock < 10.0, "warm LOCK at {lock} s");
     let (cold, _) = by_name("S1").unwrap();
-    let cold_lock = run(&cold).first_switch(0.0, Mode::is_locked).unwrap();
-    assert!(lock < cold_lock - 2.0, "warm {lock} s, cold {cold_lock} s");
+    let cold = run(&cold);
+    let first_8_s = |t: &Trace| max_abs(errors_between(t, 0.0, 8.0));
+    assert!(first_8_s(&warm) < 1.0, "warm: {} ppm", first_8_s(&warm));
+    assert!(first_8_s(&cold) > 40.0, "cold: 50 ppm off at first");
     // Honest: every LOCK/NANO claim covered the truth.
     for o in &warm.observations {
         assert!(
@@ -306,9 +309,11 @@ fn a_learned_frequency_locks_a_restarted_node_within_seconds_and_honestly() {
             o
         );
     }
-    // The oscillator moved 2 ppm while stopped: still locked early, still honest.
+    // The oscillator moved 2 ppm while stopped: the frequency starts 2 ppm off and LOCK waits
+    // until the samples alone are good enough to see that it is within 5 ppm (10.85 s here,
+    // 5.9 to 11.4 s over 12 seeds), never on the prior's word.
     let moved = warm_start(-48.0, AM2);
-    assert!(moved.first_switch(0.0, Mode::is_locked).unwrap() < 8.0);
+    assert!(moved.first_switch(0.0, Mode::is_locked).unwrap() < 12.0);
     assert!(moved
         .observations
         .iter()
@@ -484,10 +489,11 @@ fn a_wrong_learned_frequency_never_shows_lock_before_the_data_confirm_it() {
             );
         }
     }
-    // A right prior still shortens the way to LOCK, once the samples confirm it.
+    // A right prior still locks once the samples confirm it (the warm-start table in
+    // tests/warm_start.rs has the times across jitter and Sync interval).
     let right = warm_start(-50.0, AM2);
     let lock = right.first_switch(0.0, Mode::is_locked).unwrap();
-    assert!(lock < 8.0, "right prior: LOCK at {lock} s");
+    assert!(lock < 10.0, "right prior: LOCK at {lock} s");
 }
 
 /// Someone else steps the clock (`date -s`, a VM resume, another time service) by ±1 s or

@@ -161,6 +161,15 @@ fn the_extended_reply_gives_the_known_offset_and_status_reports_the_mode() {
         (status_offset_ns - OFFSET_NS as f64).abs() < TOLERANCE_NS as f64,
         "status offset {status_offset_ns} ns"
     );
+    // Query version 2: no PTP datagram yet (unknown, not zero), a simulated clock has no
+    // kernel status, no leap second, nobody else has touched the clock.
+    assert_eq!(v["query_version"], 2, "{v}");
+    assert_eq!(v["since_last_ptp_packet_s"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["ptp_packets_per_s"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["kernel_synchronised"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["leap_pending"], "none", "{v}");
+    assert_eq!(v["counters"]["external_steps"], 0, "{v}");
+    assert_eq!(v["counters"]["clock_interference"], 0, "{v}");
 
     // With a leader: LOCK or NANO, exit 0, the leader named, PTP kernel-stamped.
     let _gm = node.gm_sim();
@@ -190,6 +199,15 @@ fn the_extended_reply_gives_the_known_offset_and_status_reports_the_mode() {
     assert!(v["error_bound_ppm"].as_f64().unwrap() < 5.0, "{v}");
     assert!(v["counters"]["ptp_samples"].as_u64().unwrap() > 0, "{v}");
     assert!(v["uptime_s"].as_f64().unwrap() > 0.0, "{v}");
+    // gm-sim sends a Sync and a Follow_Up every 250 ms: the last came within a Sync interval
+    // (plus the time to run the command), and the rate counts up to 8/s over its 10 s window.
+    let since = v["since_last_ptp_packet_s"].as_f64().unwrap();
+    assert!(
+        since > 0.0 && since < 1.0,
+        "last PTP datagram {since} s ago; {v}"
+    );
+    let rate = v["ptp_packets_per_s"].as_f64().unwrap();
+    assert!((0.5..=8.5).contains(&rate), "{rate} PTP datagrams/s; {v}");
     // The servo has bent the clock's rate by a few ppm for a few seconds since: the offset is
     // the known one within that, reported in the table too.
     let offset_us = v["exchange"]["offset_us"].as_f64().unwrap();
@@ -206,6 +224,10 @@ fn the_extended_reply_gives_the_known_offset_and_status_reports_the_mode() {
         "Drift",
         "Applied frequency",
         "Query exchange",
+        "Last PTP datagram : ",
+        "Kernel sync       : not applicable",
+        "Leap second       : none announced",
+        "Clock events      : 0 external steps",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }

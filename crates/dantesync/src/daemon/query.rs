@@ -14,8 +14,8 @@ use std::sync::Arc;
 use dantesync_core::query_server::{Decision, QueryCounters, QueryGate, QueryRateLimit};
 use dantesync_core::wire::query::{
     micros_to_i32_saturating, ppm_to_ppb_saturating, ppm_to_ppt, text_field, AccumulatedPhase,
-    ExtendedFlags, ExtendedLeader, ExtendedReply, QueryReply, ReplyFlags, EXTENDED_REPLY_LEN,
-    REPLY_LEN,
+    ExtendedFlags, ExtendedHealth, ExtendedLeader, ExtendedReply, KernelSync, LeapPending,
+    QueryReply, ReplyFlags, EXTENDED_REPLY_LEN, REPLY_LEN,
 };
 use dantesync_core::{LocalTime, Status};
 use tokio::net::UdpSocket;
@@ -106,10 +106,21 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
             }
             Decision::Extended {
                 request_id,
+                version,
                 client_tx,
-                ..
             } => {
-                let reply = extended_from(&shared.status(), request_id, client_tx, &got, &info);
+                let status = shared.status();
+                let mut reply = extended_from(&status, request_id, client_tx, &got, &info);
+                reply.version = version.get();
+                if reply.version >= dantesync_core::wire::query::HEALTH_VERSION {
+                    reply.health = Some(health_from(
+                        &status,
+                        shared.now(),
+                        shared.kernel.synchronised(),
+                        shared.kernel.interference(),
+                        shared.kernel.leap_pending(),
+                    ));
+                }
                 let mut bytes = reply.to_bytes();
                 let (mono, now) = (monotonic_ns(), now_ns(&shared));
                 ExtendedReply::stamp_transmit(&mut bytes, now, mono);
@@ -308,6 +319,34 @@ fn extended_from(
         query_rate_limited: counters.rate_limited,
         software_version: text_field(env!("CARGO_PKG_VERSION")),
         ntp_server: text_field(&info.ntp_server),
+        health: None,
+    }
+}
+
+/// Version 2's fields: what says whether the node can be trusted right now, as `/api/status`
+/// shows it (`status.last_ptp_packet`, `status.ptp_packets_per_s`, `status.external_steps`,
+/// `counters.clock_interference`, `node.leap_pending`, `node.kernel_synchronised`).
+fn health_from(
+    s: &Status,
+    now: LocalTime,
+    kernel_synchronised: Option<bool>,
+    clock_interference: u64,
+    leap: dantesync_clock::LeapSecond,
+) -> ExtendedHealth {
+    ExtendedHealth {
+        since_last_ptp_ns: s
+            .last_ptp_packet
+            .map(|t| now.nanos_since(t).clamp(0, i64::MAX)),
+        ptp_packets_per_s_milli: super::http::ptp_packets_per_s_at(s, now)
+            .map(|r| (r * 1e3).round() as i64),
+        external_steps: s.external_steps,
+        clock_interference,
+        leap_pending: match leap {
+            dantesync_clock::LeapSecond::None => LeapPending::None,
+            dantesync_clock::LeapSecond::Insert => LeapPending::Insert,
+            dantesync_clock::LeapSecond::Delete => LeapPending::Delete,
+        },
+        kernel_sync: KernelSync::from_bool(kernel_synchronised),
     }
 }
 
@@ -460,5 +499,38 @@ mod tests {
         ] {
             assert!(!r.flags.has(bit), "{bit:#x}");
         }
+    }
+
+    #[test]
+    fn version_2_says_what_api_status_says_about_trust() {
+        let mut s = status();
+        let last = LocalTime::from_nanos(1_785_412_800_000_000_000);
+        s.last_ptp_packet = Some(last);
+        s.ptp_packets_per_s = Some(8.0);
+        s.external_steps = 2;
+        let now = last.add_nanos(180_000_000);
+        let h = health_from(&s, now, Some(true), 3, dantesync_clock::LeapSecond::Insert);
+        assert_eq!(h.since_last_ptp_ns, Some(180_000_000));
+        assert_eq!(h.ptp_packets_per_s_milli, Some(8_000));
+        assert_eq!((h.external_steps, h.clock_interference), (2, 3));
+        assert_eq!(h.leap_pending, LeapPending::Insert);
+        assert_eq!(h.kernel_sync, KernelSync::Synchronised);
+        // Silent for 10 s: no datagrams per second any more, whatever was counted before;
+        // a clock without a kernel status says so.
+        let later = last.add_nanos(12_000_000_000);
+        let h = health_from(&s, later, None, 0, dantesync_clock::LeapSecond::None);
+        assert_eq!(h.since_last_ptp_ns, Some(12_000_000_000));
+        assert_eq!(h.ptp_packets_per_s_milli, Some(0));
+        assert_eq!(h.kernel_sync, KernelSync::NotApplicable);
+        // Before the first datagram: unknown, not zero.
+        s.last_ptp_packet = None;
+        s.ptp_packets_per_s = None;
+        let h = health_from(&s, now, Some(false), 0, dantesync_clock::LeapSecond::Delete);
+        assert_eq!(
+            (h.since_last_ptp_ns, h.ptp_packets_per_s_milli),
+            (None, None)
+        );
+        assert_eq!(h.leap_pending, LeapPending::Delete);
+        assert_eq!(h.kernel_sync, KernelSync::Unsynchronised);
     }
 }

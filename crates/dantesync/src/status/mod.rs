@@ -8,6 +8,7 @@
 //! - 3: no answer (nothing listens, the address is not in the node's `query_api.allow`, the
 //!   host cannot be resolved) or the answer could not be read.
 
+mod health;
 mod print;
 mod query;
 

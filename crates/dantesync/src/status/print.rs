@@ -6,6 +6,7 @@ use dantesync_core::wire::ptpv1::Uuid;
 use dantesync_core::wire::query::{ppt_to_ppm, ExtendedFlags, ExtendedReply, QueryReply};
 use serde_json::{json, Value};
 
+use super::health;
 use super::query::Answer;
 
 fn mode_line(base: &QueryReply) -> String {
@@ -90,7 +91,7 @@ pub fn json(host: &str, port: u16, answer: &Answer) -> String {
             addr,
         } => {
             let ptp_only = r.flags.has(ExtendedFlags::PTP_ONLY);
-            json!({
+            let mut v = json!({
                 "host": host,
                 "port": port,
                 "address": addr.to_string(),
@@ -139,7 +140,9 @@ pub fn json(host: &str, port: u16, answer: &Answer) -> String {
                     "query_dropped": r.query_dropped,
                     "query_rate_limited": r.query_rate_limited,
                 },
-            })
+            });
+            health::add_json(r, &mut v);
+            v
         }
     };
     v.to_string()
@@ -340,6 +343,9 @@ pub fn text(host: &str, answer: &Answer) -> String {
                 format!("{:+.1} µs", r.accumulated_phase_ns as f64 / 1e3),
             );
             line("Uptime", duration(r.uptime_ns as f64 / 1e9));
+            for (name, value) in health::lines(r) {
+                line(name, value);
+            }
             line(
                 "Timestamping",
                 format!(
@@ -382,196 +388,5 @@ pub fn text(host: &str, answer: &Answer) -> String {
 mod doc_tables;
 
 #[cfg(test)]
-mod tests {
-    use super::doc_tables::{quoted, Table};
-    use super::*;
-    use dantesync_core::wire::query::{
-        text_field, AccumulatedPhase, Exchange, ExtendedLeader, ReplyFlags,
-    };
-    use dantesync_core::Mode;
-    use std::collections::BTreeSet;
-
-    const QUERY_API: &str = include_str!("../../../../docs/query-api.md");
-
-    fn reply(mode: Mode, flags: u32) -> ExtendedReply {
-        ExtendedReply {
-            base: QueryReply {
-                request_id: 1,
-                system_time_ns: 2_000_000_000_000,
-                monotonic_counter: 0,
-                ptp_offset_ns: 0,
-                drift_rate_ppb: 0,
-                frequency_adjustment_ppb: -50_000,
-                mode,
-                is_locked: mode.is_locked(),
-                grandmaster_uuid: [0, 0x1d, 0xc1, 0, 0x53, 1],
-                monotonic_frequency_hz: 1_000_000_000,
-                last_ntp_offset_us: 0,
-                accumulated_phase: AccumulatedPhase::ZERO,
-                flags: ReplyFlags::default(),
-            },
-            version: 1,
-            flags: ExtendedFlags(flags),
-            request_rx_ns: 0,
-            client_tx: 0,
-            reply_tx_ns: 2_000_000_000_000,
-            drift_ppt: Some(12_000),
-            drift_sigma_ppt: None,
-            error_bound_ppt: Some(250_000),
-            natural_rate_ppt: None,
-            applied_ppt: -50_000_000,
-            slew_ppt: 0,
-            noise_ns: None,
-            leader: ExtendedLeader {
-                sender_uuid: [0, 0x1d, 0xc1, 0, 0x53, 1],
-                sender_port: 1,
-                grandmaster_uuid: [0, 0x1d, 0xc1, 0, 0x53, 1],
-                sync_interval_log2: -2,
-                stratum: 153,
-                variance: 28768,
-                identifier: *b"DFLT",
-            },
-            ntp_offset_ns: Some(-1_500),
-            ntp_delay_ns: Some(300_000),
-            ntp_at_ns: 1_990_000_000_000,
-            last_correction_ns: 0,
-            ntp_corrections: 0,
-            accumulated_phase_ns: 0,
-            ntp_interval_ms: 64_000,
-            window_samples: 100,
-            uptime_ns: 3_725_000_000_000,
-            ptp_received: 0,
-            ptp_samples: 0,
-            leader_changes: 0,
-            query_answered: 0,
-            query_dropped: 0,
-            query_rate_limited: 0,
-            software_version: text_field("9.9.9"),
-            ntp_server: text_field("10.0.0.1"),
-        }
-    }
-
-    fn answer(r: ExtendedReply) -> Answer {
-        Answer::Extended {
-            reply: Box::new(r),
-            exchange: Exchange {
-                offset_ns: 37_000_500,
-                delay_ns: 42_000,
-            },
-            addr: "127.0.0.1:31900".parse().unwrap(),
-        }
-    }
-
-    #[test]
-    fn json_carries_the_fields_in_natural_units() {
-        let a = answer(reply(
-            Mode::Nano,
-            ExtendedFlags::LEADER | ExtendedFlags::LEADER_QUALITY | ExtendedFlags::PTP_RX_KERNEL,
-        ));
-        let v: Value = serde_json::from_str(&json("node", 31900, &a)).unwrap();
-        assert_eq!(v["mode"], "NANO");
-        assert_eq!(v["locked"], true);
-        assert_eq!(v["drift_ppm"], 0.012);
-        assert_eq!(v["drift_sigma_ppm"], Value::Null);
-        assert_eq!(v["error_bound_ppm"], 0.25);
-        assert_eq!(v["applied_ppm"], -50.0);
-        assert_eq!(v["leader"]["uuid"], "00:1d:c1:00:53:01");
-        assert_eq!(v["leader"]["identifier"], "DFLT");
-        assert_eq!(v["ntp"]["server"], "10.0.0.1");
-        assert_eq!(v["ntp"]["offset_us"], -1.5);
-        assert_eq!(v["ntp"]["age_s"], 10.0);
-        assert_eq!(v["ntp"]["last_correction_age_s"], Value::Null);
-        assert_eq!(v["uptime_s"], 3725.0);
-        assert_eq!(v["timestamping"]["ptp"], "kernel");
-        assert_eq!(v["timestamping"]["query_rx"], "user-space");
-        assert_eq!(v["exchange"]["offset_us"], 37_000.5);
-        assert_eq!(v["version"], "9.9.9");
-    }
-
-    #[test]
-    fn no_leader_and_ptp_only_show_as_such() {
-        let a = answer(reply(Mode::Acq, ExtendedFlags::PTP_ONLY));
-        let v: Value = serde_json::from_str(&json("node", 1, &a)).unwrap();
-        assert_eq!(v["leader"], Value::Null);
-        assert_eq!(v["ntp"]["server"], Value::Null);
-        assert_eq!(v["locked"], false);
-        let t = text("node", &a);
-        assert!(t.contains("Leader            : none"), "{t}");
-        assert!(t.contains("NTP server        : none (PTP-only)"), "{t}");
-        assert!(t.contains("Mode              : ACQ (not locked)"), "{t}");
-        assert!(t.contains("Uptime            : 1 h 02 min 05 s"), "{t}");
-        assert!(t.contains("node offset +37000.5 µs"), "{t}");
-    }
-
-    /// Every leaf of a JSON object, as dot-separated paths.
-    fn leaves(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m {
-                    let path = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    leaves(x, &path, out);
-                }
-            }
-            _ => {
-                out.insert(prefix.to_owned());
-            }
-        }
-    }
-
-    /// The keys named in the `--json` column of a table of docs/query-api.md.
-    fn documented(t: &Table) -> BTreeSet<String> {
-        let col = t.column("in `dantesync status --json`");
-        t.rows
-            .values()
-            .flat_map(|r| quoted(&r[col]))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    #[test]
-    fn json_shows_every_documented_slot_and_every_key_is_documented() {
-        let compact_doc = documented(&Table::after(QUERY_API, "Reply, 64 bytes:"));
-        let mut extended_doc = documented(&Table::after(QUERY_API, "### Reply, version 1"));
-        extended_doc.extend(documented(&Table::after(QUERY_API, "Flags (offset 68):")));
-        assert!(compact_doc.len() >= 8 && extended_doc.len() >= 40);
-        // What the command adds itself: not read from the reply.
-        let own = ["host", "port", "address", "reachable", "extended"].map(String::from);
-
-        let r = reply(
-            Mode::Lock,
-            ExtendedFlags::LEADER
-                | ExtendedFlags::LEADER_QUALITY
-                | ExtendedFlags::LEADER_PREFERRED
-                | ExtendedFlags::PTP_RX_KERNEL,
-        );
-        let compact = Answer::Compact {
-            reply: r.base,
-            addr: "127.0.0.1:31900".parse().unwrap(),
-        };
-        for (answer, doc, also) in [
-            (answer(r), &extended_doc, &compact_doc),
-            (compact, &compact_doc, &BTreeSet::new()),
-        ] {
-            let v: Value = serde_json::from_str(&json("node", 31900, &answer)).unwrap();
-            for key in doc {
-                let found = key
-                    .split('.')
-                    .try_fold(&v, |v, k| v.as_object()?.get(k))
-                    .is_some();
-                assert!(found, "docs/query-api.md names `{key}`, missing from {v}");
-            }
-            let mut shown = BTreeSet::new();
-            leaves(&v, "", &mut shown);
-            for key in shown {
-                assert!(
-                    doc.contains(&key) || also.contains(&key) || own.contains(&key),
-                    "`{key}` of `dantesync status --json` has no row in docs/query-api.md"
-                );
-            }
-        }
-    }
-}
+#[path = "print_tests.rs"]
+mod tests;

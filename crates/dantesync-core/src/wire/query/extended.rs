@@ -1,7 +1,9 @@
-//! The extended reply (our design, version 1): the 64-byte compact reply, then the four
+//! The extended reply (our design, versions 1 and 2): the 64-byte compact reply, then the four
 //! timestamps of an NTP-style exchange, the servo's state at full resolution, the leader, the
-//! NTP state, counters and the software version. `docs/query-api.md` has the byte table and the
-//! versioning rules; this file is their one implementation.
+//! NTP state, counters and the software version; version 2 adds, in the room version 1
+//! reserved, what says whether the node can be trusted right now ([`ExtendedHealth`]).
+//! `docs/query-api.md` has the byte table and the versioning rules; this file (with
+//! `health.rs`) is their one implementation.
 //!
 //! Rates travel as signed parts per trillion (ppm × 10⁶) in 64 bits, times and offsets as ns.
 //! A signed field that has no value yet holds [`ABSENT`] (`i64::MIN`); a time that has none
@@ -10,12 +12,16 @@
 //! replies.
 
 use super::error::QueryError;
+use super::health::ExtendedHealth;
 use super::reply::{QueryReply, REPLY_LEN};
 use crate::controller::RxTimestamping;
 
 /// The newest extended version this code writes and reads.
-pub const EXTENDED_VERSION: u8 = 1;
-/// Length of a version-1 extended reply; every extended request must be at least this long.
+pub const EXTENDED_VERSION: u8 = 2;
+/// The version whose fields [`ExtendedHealth`] holds.
+pub const HEALTH_VERSION: u8 = 2;
+/// Length of a version-1 (and version-2) extended reply; every extended request must be at
+/// least this long.
 pub const EXTENDED_REPLY_LEN: usize = 384;
 /// A signed field with no value.
 pub const ABSENT: i64 = i64::MIN;
@@ -23,7 +29,7 @@ pub const ABSENT: i64 = i64::MIN;
 pub const REQUEST_CLIENT_TX_AT: usize = 16;
 
 /// Where the fixed fields of the extended part sit (offsets in the whole datagram).
-mod at {
+pub(super) mod at {
     pub const VERSION: usize = 64;
     pub const LENGTH: usize = 66;
     pub const FLAGS: usize = 68;
@@ -61,10 +67,18 @@ mod at {
     pub const QUERY_RATE_LIMITED: usize = 280;
     pub const VERSION_TEXT: usize = 288;
     pub const NTP_SERVER: usize = 304;
-    pub const RESERVED: usize = 336;
+    /// Version 2, in what version 1 reserved.
+    pub const SINCE_LAST_PTP: usize = 336;
+    pub const PTP_PACKETS_PER_S: usize = 344;
+    pub const EXTERNAL_STEPS: usize = 352;
+    pub const CLOCK_INTERFERENCE: usize = 360;
+    pub const LEAP_PENDING: usize = 368;
+    pub const KERNEL_SYNC: usize = 369;
+    pub const RESERVED: usize = 370;
 }
 
-const _: () = assert!(at::NTP_SERVER + NTP_SERVER_LEN == at::RESERVED);
+const _: () = assert!(at::NTP_SERVER + NTP_SERVER_LEN == at::SINCE_LAST_PTP);
+const _: () = assert!(at::KERNEL_SYNC + 1 == at::RESERVED);
 const _: () = assert!(at::RESERVED < EXTENDED_REPLY_LEN);
 
 /// Width of the software version text.
@@ -186,6 +200,9 @@ pub struct ExtendedReply {
     pub software_version: [u8; VERSION_TEXT_LEN],
     /// The configured NTP server as text, UTF-8 NUL-padded (empty when PTP-only).
     pub ntp_server: [u8; NTP_SERVER_LEN],
+    /// Version 2's fields: `Some` exactly when `version` is 2 or newer (a version-1 reply, from
+    /// an older node, has none and its bytes 336–383 are zero).
+    pub health: Option<ExtendedHealth>,
 }
 
 /// ppm as signed parts per trillion, rounded and saturated; NaN is absent.
@@ -275,7 +292,10 @@ impl ExtendedReply {
         );
         put(at::VERSION_TEXT, &self.software_version);
         put(at::NTP_SERVER, &self.ntp_server);
-        // 336..384 reserved, zero.
+        if self.version >= HEALTH_VERSION {
+            self.health.unwrap_or_default().write(&mut out);
+        }
+        // The rest (from 336 in version 1, from 370 in version 2) reserved, zero.
         out
     }
 
@@ -292,7 +312,8 @@ impl ExtendedReply {
     }
 
     /// Reads an extended reply of version 1 or newer; what a newer version appended past the
-    /// fields known here is ignored.
+    /// fields known here is ignored, and so are the bytes version 1 reserved when the reply is
+    /// of version 1.
     pub fn parse(datagram: &[u8]) -> Result<ExtendedReply, QueryError> {
         let base = QueryReply::parse(datagram)?;
         if datagram.len() < at::FLAGS {
@@ -373,6 +394,7 @@ impl ExtendedReply {
             query_rate_limited: u64_at(at::QUERY_RATE_LIMITED),
             software_version,
             ntp_server,
+            health: (version >= HEALTH_VERSION).then(|| ExtendedHealth::read(b)),
         })
     }
 

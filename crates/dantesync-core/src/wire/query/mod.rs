@@ -9,6 +9,7 @@
 
 mod error;
 mod extended;
+mod health;
 mod reply;
 mod request;
 mod units;
@@ -16,9 +17,10 @@ mod units;
 pub use error::QueryError;
 pub use extended::{
     field_text, ppm_to_ppt, ppt_to_ppm, text_field, Exchange, ExtendedFlags, ExtendedLeader,
-    ExtendedReply, ABSENT, EXTENDED_REPLY_LEN, EXTENDED_VERSION, NTP_SERVER_LEN,
+    ExtendedReply, ABSENT, EXTENDED_REPLY_LEN, EXTENDED_VERSION, HEALTH_VERSION, NTP_SERVER_LEN,
     REQUEST_CLIENT_TX_AT, VERSION_TEXT_LEN,
 };
+pub use health::{ExtendedHealth, KernelSync, LeapPending};
 pub use reply::{QueryReply, ReplyFlags, REPLY_LEN, REPLY_MAGIC};
 pub use request::{QueryRequest, COMPACT_REQUEST_LEN, EXTENDED_REQUEST_MIN_LEN, REQUEST_MAGIC};
 pub use units::{micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase};

@@ -14,6 +14,8 @@ mod metrics;
 mod page;
 mod status_json;
 
+pub(crate) use fields::ptp_packets_per_s_at;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 

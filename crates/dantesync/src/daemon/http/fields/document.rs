@@ -101,7 +101,7 @@ pub static NODE: &[Field] = &[
         help: "Whether the kernel was told the clock is synchronised (adjtimex STA_UNSYNC clear), null for a clock without such a status (simulated, Windows).",
         read: Read::Number(|v| v.kernel_synchronised.map(Num::Bool)),
         metrics: &[Metric::gauge("dantesync_kernel_synchronised")],
-        query: &[],
+        query: &[Wire::At(369)],
     },
     Field {
         path: "node.leap_pending",
@@ -120,7 +120,7 @@ pub static NODE: &[Field] = &[
                 })
             },
         )],
-        query: &[],
+        query: &[Wire::At(368)],
     },
 ];
 
@@ -189,7 +189,7 @@ pub static COUNTERS: &[Field] = &[
         help: "Changes of the clock's frequency by another program (chronyd, ntpd, timesyncd...) seen since start.",
         read: Read::Number(|v| Some(Num::Uint(v.clock_interference))),
         metrics: &[Metric::counter("dantesync_clock_interference_total")],
-        query: &[],
+        query: &[Wire::At(360)],
     },
     Field {
         path: "counters.query_answered",

@@ -31,6 +31,8 @@
 mod document;
 mod snapshot;
 
+pub(crate) use snapshot::ptp_packets_per_s_at;
+
 use serde_json::Value;
 
 use super::View;

@@ -2,7 +2,7 @@
 //! ([`dantesync_core::Status`]), in the order `/metrics` shows their metrics (the fields with
 //! none at the end). See the module above for how to add one.
 
-use dantesync_core::Mode;
+use dantesync_core::{LocalTime, Mode, Status};
 use serde_json::{json, Value};
 
 use super::super::status_json::{self as shape, clamp_i64, identifier_text};
@@ -160,7 +160,7 @@ pub static STATUS: &[Field] = &[
                     .map(|t| v.now.nanos_since(t) as f64 * 1e-9)
             },
         )],
-        query: &[],
+        query: &[Wire::At(336)],
     },
     Field {
         path: "status.ptp_packets_per_s",
@@ -173,7 +173,7 @@ pub static STATUS: &[Field] = &[
             "PTP datagrams per second over the last 10 s.",
             ptp_packets_per_s,
         )],
-        query: &[],
+        query: &[Wire::At(344)],
     },
     Field {
         path: "status.leader",
@@ -374,7 +374,7 @@ pub static STATUS: &[Field] = &[
         help: "Steps of the clock made by something other than dantesync (an admin, a VM resume, another time service), seen against the monotonic clock.",
         read: Read::Number(|v| Some(Num::Uint(v.status.external_steps))),
         metrics: &[Metric::counter("dantesync_external_steps_total")],
-        query: &[],
+        query: &[Wire::At(352)],
     },
     Field {
         path: "status.host.query",
@@ -446,13 +446,18 @@ pub static STATUS: &[Field] = &[
     },
 ];
 
-/// The rate the controller counted up to the last datagram, or 0 once that is 10 s old (the
-/// controller hears of no time between datagrams; the reader knows the time now).
 fn ptp_packets_per_s(v: &View) -> Option<f64> {
-    let last = v.status.last_ptp_packet?;
-    if v.now.nanos_since(last) >= 10_000_000_000 {
+    ptp_packets_per_s_at(&v.status, v.now)
+}
+
+/// The rate the controller counted up to the last datagram, or 0 once that is 10 s old (the
+/// controller hears of no time between datagrams; the reader knows the time now). The query
+/// API's version 2 carries the same figure.
+pub(crate) fn ptp_packets_per_s_at(status: &Status, now: LocalTime) -> Option<f64> {
+    let last = status.last_ptp_packet?;
+    if now.nanos_since(last) >= 10_000_000_000 {
         Some(0.0)
     } else {
-        v.status.ptp_packets_per_s
+        status.ptp_packets_per_s
     }
 }

@@ -75,8 +75,39 @@ function showStatus(doc) {
     return `${x.name}: ${x.state.replace('_', ' ')}${last}${retry}${poll}`;
   }).join(' · ');
   $('phase').textContent = fmt(s.accumulated_phase_us, 1, 'µs');
+  showTrust(doc);
   $('timestamping').textContent = n.timestamping;
   $('uptime').textContent = duration(n.uptime_s);
+}
+
+// Whether the node can be trusted as the machine's time daemon right now: how fresh its PTP
+// is, what the kernel was told, a leap second coming, and anyone else touching the clock.
+// The data attributes carry the raw values for tests.
+function showTrust(doc) {
+  const s = doc.status, n = doc.node, c = doc.counters;
+  const ptp = $('ptp-packets');
+  const last = s.last_ptp_packet;
+  ptp.dataset.ageS = last ? String(last.age_s) : '';
+  ptp.dataset.perS = s.ptp_packets_per_s === null ? '' : String(s.ptp_packets_per_s);
+  ptp.textContent = !last ? 'none received yet'
+    : `last ${last.age_s.toFixed(1)} s ago, ${fmt(s.ptp_packets_per_s, 1, 'per second')} over the last 10 s`;
+  const kernel = $('kernel-sync');
+  const k = n.kernel_synchronised;
+  kernel.dataset.state = k === true ? 'synchronised' : k === false ? 'unsynchronised' : 'none';
+  kernel.textContent = k === true ? 'synchronised (STA_UNSYNC clear)'
+    : k === false ? 'not synchronised (STA_UNSYNC set)'
+      : 'no such status (simulated clock, or Windows)';
+  const leap = $('leap');
+  leap.dataset.leap = n.leap_pending;
+  leap.textContent = n.leap_pending === 'insert' ? 'to insert at the end of this month (23:59:60)'
+    : n.leap_pending === 'delete' ? 'to delete at the end of this month'
+      : 'none announced';
+  const events = $('clock-events');
+  events.dataset.externalSteps = String(s.external_steps);
+  events.dataset.interference = String(c.clock_interference);
+  events.textContent = `${s.external_steps} step${s.external_steps === 1 ? '' : 's'} by someone else, ` +
+    `${c.clock_interference} change${c.clock_interference === 1 ? '' : 's'} by another program`;
+  events.className = s.external_steps > 0 || c.clock_interference > 0 ? 'warn' : '';
 }
 
 function showOffline(why) {
