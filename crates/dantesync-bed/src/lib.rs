@@ -51,6 +51,7 @@ pub mod bed;
 pub mod cli;
 pub mod leader;
 pub mod link;
+mod linkwatch;
 pub mod net;
 pub mod procs;
 pub mod report;
