@@ -13,9 +13,9 @@
 //! late the relay's threads wake up (tens of µs usually, a millisecond or more while builds
 //! load both cores) is absorbed in it instead of being added to the frame, as a switch's
 //! constant latency would be; being constant and the same both ways, it changes no rate and
-//! no NTP offset. A sender thread per direction (SCHED_FIFO) sleeps until [`SPIN_NS`] before
-//! the release time and then spins to it, so the frame leaves within a microsecond or two of
-//! when it is due. The relay measures its own error on every frame: the time it hands the
+//! no NTP offset. One release thread for all links (SCHED_FIFO, above the receiving
+//! threads) sleeps until [`SPIN_NS`] before the next release time and then spins to it, so
+//! the frame leaves within a microsecond or two of when it is due. The relay measures its own error on every frame: the time it hands the
 //! frame to the kernel minus the release time, i.e. what it added beyond what it was asked
 //! to add. [`LinkStats`] reports it; the bed's report shows it next to every scenario's
 //! figures, with the error measured from outside ([`crate::linkwatch`]).
@@ -295,12 +295,18 @@ pub fn fix_udp_checksum(f: &mut [u8]) {
     f[start + 6..start + 8].copy_from_slice(&c.to_be_bytes());
 }
 
-/// A frame waiting for its release time (earliest first).
-struct Due(i64, Vec<u8>);
+/// A frame waiting for its release time (earliest first), with where it goes and whose
+/// error it adds to.
+struct Due {
+    at: i64,
+    frame: Vec<u8>,
+    to: Arc<OwnedFd>,
+    dir: Arc<Direction>,
+}
 
 impl PartialEq for Due {
     fn eq(&self, o: &Self) -> bool {
-        self.0 == o.0
+        self.at == o.at
     }
 }
 impl Eq for Due {}
@@ -311,11 +317,68 @@ impl PartialOrd for Due {
 }
 impl Ord for Due {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        o.0.cmp(&self.0)
+        o.at.cmp(&self.at)
     }
 }
 
-/// Receives on `from`, impairs, and hands frames to a sender thread that writes them to `to`.
+/// The one thread that releases every link's frames, in order of their release times. One
+/// thread rather than one per link direction: a multicast Sync reaches every link at once,
+/// and several spinning SCHED_FIFO senders on two cores would delay one another by a varying
+/// amount; one thread sends them one after the other in the same order every time. Lives as
+/// long as the process.
+fn releaser() -> mpsc::Sender<Due> {
+    static TX: Mutex<Option<mpsc::Sender<Due>>> = Mutex::new(None);
+    let mut tx = TX.lock().unwrap();
+    tx.get_or_insert_with(|| {
+        let (tx, rx) = mpsc::channel::<Due>();
+        std::thread::spawn(move || release(&rx));
+        tx
+    })
+    .clone()
+}
+
+fn release(rx: &mpsc::Receiver<Due>) {
+    sys::tight_timer_slack();
+    sys::realtime_priority(60);
+    let mut heap = BinaryHeap::new();
+    loop {
+        // Sleep (taking in new frames) until SPIN_NS before the first release time.
+        let wait = match heap.peek() {
+            Some(Due { at, .. }) => (at - SPIN_NS - sys::realtime_ns()).max(0),
+            None => 200_000_000,
+        };
+        if wait > 0 {
+            match rx.recv_timeout(Duration::from_nanos(wait as u64)) {
+                Ok(d) => heap.push(d),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+            continue;
+        }
+        // Less than SPIN_NS to go: frames arriving now are due at least LATENCY_US later,
+        // so nothing can overtake this one.
+        let Some(Due {
+            at,
+            mut frame,
+            to,
+            dir,
+        }) = heap.pop()
+        else {
+            continue;
+        };
+        fix_udp_checksum(&mut frame);
+        let mut now = sys::realtime_ns();
+        while now < at {
+            std::hint::spin_loop();
+            now = sys::realtime_ns();
+        }
+        send_frame(&to, &frame);
+        dir.stats.lock().unwrap().record(now - at);
+    }
+}
+
+/// Receives on `from`, impairs, and hands frames to the release thread, which writes them to
+/// `to`.
 fn relay(
     from: Arc<OwnedFd>,
     to: Arc<OwnedFd>,
@@ -323,49 +386,9 @@ fn relay(
     stop: Arc<AtomicBool>,
     seed: u64,
 ) -> Vec<JoinHandle<()>> {
-    let (tx, rx) = mpsc::channel::<Due>();
-    let d2 = dir.clone();
-    let stop2 = stop.clone();
-    let sender = std::thread::spawn(move || {
-        sys::tight_timer_slack();
-        sys::realtime_priority();
-        let mut heap = BinaryHeap::new();
-        loop {
-            if stop2.load(Ordering::Relaxed) {
-                return;
-            }
-            // Sleep (taking in new frames) until SPIN_NS before the first release time.
-            let wait = match heap.peek() {
-                Some(Due(at, _)) => (at - SPIN_NS - sys::realtime_ns()).max(0),
-                None => 200_000_000,
-            };
-            if wait > 0 {
-                match rx.recv_timeout(Duration::from_nanos(wait as u64)) {
-                    Ok(d) => {
-                        heap.push(d);
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                }
-            }
-            // Less than SPIN_NS to go: frames arriving now are due at least LATENCY_US later,
-            // so nothing can overtake this one.
-            let Some(Due(at, mut frame)) = heap.pop() else {
-                continue;
-            };
-            fix_udp_checksum(&mut frame);
-            let mut now = sys::realtime_ns();
-            while now < at {
-                std::hint::spin_loop();
-                now = sys::realtime_ns();
-            }
-            send_frame(&to, &frame);
-            d2.stats.lock().unwrap().record(now - at);
-        }
-    });
+    let tx = releaser();
     let receiver = std::thread::spawn(move || {
-        sys::realtime_priority();
+        sys::realtime_priority(50);
         let mut rng = Rng::new(seed);
         let mut buf = vec![0u8; 65_600];
         while !stop.load(Ordering::Relaxed) {
@@ -382,12 +405,22 @@ fn relay(
             }
             let add_us = LATENCY_US + imp.delay_us + imp.jitter_us * rng.unit();
             let due = stamp + (add_us * 1e3) as i64;
-            if tx.send(Due(due, buf[..n].to_vec())).is_err() {
+            let frame = buf[..n].to_vec();
+            let (to, dir) = (to.clone(), dir.clone());
+            if tx
+                .send(Due {
+                    at: due,
+                    frame,
+                    to,
+                    dir,
+                })
+                .is_err()
+            {
                 return;
             }
         }
     });
-    vec![sender, receiver]
+    vec![receiver]
 }
 
 impl Link {
