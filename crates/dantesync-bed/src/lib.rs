@@ -4,7 +4,11 @@
 //! - [`net`]: namespaces, the bridge, veths; everything named `dsb-…`, removed on drop, on
 //!   failure and on Ctrl-C, and a crashed run's leftovers removed at the next start.
 //! - [`link`]: the link emulator (delay, jitter, loss per direction), a user-space AF_PACKET
-//!   relay in a namespace per link, which measures its own added error.
+//!   relay in a namespace per link (this kernel has neither netem nor the `fq`/`etf` qdiscs a
+//!   tc BPF program would need to delay packets): each frame leaves at its kernel arrival
+//!   stamp plus a constant link latency plus delay and jitter, which absorbs the relay's own
+//!   wake-ups; it measures its own error, and `linkwatch` measures the same from outside, with
+//!   kernel stamps at both ends of the link.
 //! - [`procs`]: leaders (`dantesync gm-sim`), upstream NTP (`chronyd -x`, never touching a
 //!   clock) and dantesync nodes on simulated clocks, each in its host's namespace.
 //! - [`leader`]: a probe host pairs each leader's Follow_Up with its Sync's arrival, so each

@@ -35,11 +35,11 @@ use std::time::Duration;
 use crate::sys::{self, Rng};
 
 /// Every emulated link's own one-way latency, µs: the budget for the relay's wake-ups.
-pub const LATENCY_US: f64 = 1000.0;
+pub const LATENCY_US: f64 = 2000.0;
 
 /// How long before a frame's release time the sender stops sleeping and spins, ns: longer
 /// than a SCHED_FIFO thread's usual wake-up latency here, short enough to cost little CPU.
-pub const SPIN_NS: i64 = 150_000;
+pub const SPIN_NS: i64 = 500_000;
 
 /// What one direction of a link does to frames.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
