@@ -125,7 +125,7 @@ pub struct Link {
 }
 
 /// Reads the errors measured from outside so far.
-struct Outside(Box<dyn Fn() -> Vec<i64> + Send + Sync>);
+struct Outside(crate::linkwatch::Reader);
 
 impl std::fmt::Debug for Outside {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -483,7 +483,7 @@ impl Link {
             down,
             stop,
             threads,
-            outside: Outside(Box::new(read)),
+            outside: Outside(read),
         })
     }
 

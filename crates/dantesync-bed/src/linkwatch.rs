@@ -20,6 +20,12 @@ use std::thread::JoinHandle;
 use crate::link::{packet_socket, recv_frame, Impairment, LATENCY_US};
 use crate::sys;
 
+/// What a direction is set to add now (`true`: up).
+pub(crate) type Settings = Arc<dyn Fn(bool) -> Impairment + Send + Sync>;
+
+/// Reads the errors measured so far, ns.
+pub(crate) type Reader = Box<dyn Fn() -> Vec<i64> + Send + Sync>;
+
 /// A sighting waiting for its other side: (stamp ns, seen on the host side, outgoing there).
 type Pending = HashMap<u64, (i64, bool, bool)>;
 
@@ -65,9 +71,9 @@ pub(crate) fn start(
     host_ns: &str,
     switch_ns: &str,
     port: &str,
-    imp: Arc<dyn Fn(bool) -> Impairment + Send + Sync>,
+    imp: Settings,
     stop: Arc<AtomicBool>,
-) -> Result<(Vec<JoinHandle<()>>, impl Fn() -> Vec<i64>), String> {
+) -> Result<(Vec<JoinHandle<()>>, Reader), String> {
     let host = sys::in_netns(host_ns, || packet_socket("eth0", true))
         .map_err(|e| format!("link {name}: capture on eth0 in {host_ns}: {e}"))?;
     let port_name = port.to_owned();
@@ -78,7 +84,7 @@ pub(crate) fn start(
         spawn(host, true, shared.clone(), imp.clone(), stop.clone()),
         spawn(sw, false, shared.clone(), imp, stop),
     ];
-    let read = move || shared.errors_ns.lock().unwrap().clone();
+    let read: Reader = Box::new(move || shared.errors_ns.lock().unwrap().clone());
     Ok((threads, read))
 }
 
@@ -86,7 +92,7 @@ fn spawn(
     fd: OwnedFd,
     host_side: bool,
     shared: Arc<Shared>,
-    imp: Arc<dyn Fn(bool) -> Impairment + Send + Sync>,
+    imp: Settings,
     stop: Arc<AtomicBool>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
