@@ -219,7 +219,9 @@ impl Bed {
         for n in &spec.nodes {
             let h = net.add_host(&n.name, n.host, n.emulated)?;
             if let Some(l) = &h.link_ns {
-                links.insert(n.name.clone(), Link::start(&n.name, l)?);
+                let port = format!("p-{}", n.name);
+                let link = Link::start(&n.name, l, &h.ns, &net.switch_ns(), &port)?;
+                links.insert(n.name.clone(), link);
             }
             hosts.insert(n.name.clone(), h);
         }

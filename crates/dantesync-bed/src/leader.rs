@@ -117,7 +117,7 @@ impl LeaderProbe {
         let stop = Arc::new(AtomicBool::new(false));
         let (s1, st1) = (syncs.clone(), stop.clone());
         let t_event = std::thread::spawn(move || {
-            sys::realtime_priority();
+            sys::realtime_priority(50);
             let mut buf = [0u8; 512];
             while !st1.load(Ordering::Relaxed) {
                 let Some((n, stamp)) = recv_stamped(&event, &mut buf) else {

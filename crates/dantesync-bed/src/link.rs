@@ -1,19 +1,24 @@
-//! The link emulator: this kernel has no netem, so each emulated link is a user-space relay of
-//! our own between the two veths of the link's namespace ([`crate::net`]). Per direction it
-//! adds a fixed delay, a random jitter (uniform in 0..=jitter) and random loss; the settings
-//! can change while it runs (a scenario turns trouble on and off).
+//! The link emulator: this kernel has no netem (nor `fq` or `etf`, the qdiscs that release a
+//! packet at a departure time a tc BPF program could set), so each emulated link is a
+//! user-space relay of our own between the two veths of the link's namespace ([`crate::net`]).
+//! Per direction it adds a fixed delay, a random jitter (uniform in 0..=jitter) and random
+//! loss; the settings can change while it runs (a scenario turns trouble on and off).
 //!
 //! Why AF_PACKET and not NFQUEUE: it needs no iptables, no br_netfilter and no extra package,
 //! it sees every frame of the link (ARP too) and it adds delay in both directions the same way.
 //!
 //! Timing: each frame is stamped by the kernel when it arrives (SO_TIMESTAMPNS,
-//! CLOCK_REALTIME); its release time is that stamp plus delay and jitter; a sender thread per
-//! direction sleeps until then (timer slack 1 µs, SCHED_FIFO) and sends; with nothing to add
-//! the receiving thread sends at once. The relay measures its own error on every frame: the
-//! time it hands the frame to the kernel minus the release time, i.e. what it added beyond
-//! what it was asked to add (wake-up latencies; the veth's own path is not counted, as a
-//! real cable's is not). [`LinkStats`] reports it; the bed's
-//! report shows it next to every scenario's figures.
+//! CLOCK_REALTIME), and leaves at that stamp plus the link's own latency ([`LATENCY_US`]),
+//! delay and jitter. The latency is what makes the relay precise on a loaded machine: how
+//! late the relay's threads wake up (tens of µs usually, a millisecond or more while builds
+//! load both cores) is absorbed in it instead of being added to the frame, as a switch's
+//! constant latency would be; being constant and the same both ways, it changes no rate and
+//! no NTP offset. One release thread for all links (SCHED_FIFO, above the receiving
+//! threads) sleeps until [`SPIN_NS`] before the next release time and then spins to it, so
+//! the frame leaves within a microsecond or two of when it is due. The relay measures its own error on every frame: the time it hands the
+//! frame to the kernel minus the release time, i.e. what it added beyond what it was asked
+//! to add. [`LinkStats`] reports it; the bed's report shows it next to every scenario's
+//! figures, with the error measured from outside ([`crate::linkwatch`]).
 //!
 //! Frames from a veth carry a UDP checksum the sender's stack left to the "hardware"
 //! (CHECKSUM_PARTIAL); the relay fills in the real checksum before passing a frame on, as the
@@ -28,6 +33,18 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::sys::{self, Rng};
+
+/// Every emulated link's own one-way latency, µs: the budget for the relay's wake-ups.
+pub const LATENCY_US: f64 = 2000.0;
+
+/// How long before a frame's release time the sender stops sleeping and spins, ns: longer
+/// than a SCHED_FIFO thread's usual wake-up latency here, short enough to cost little CPU.
+pub const SPIN_NS: i64 = 500_000;
+
+/// At most this much spinning per [`SPIN_PERIOD_NS`] (a fifth of a core): under a flood the
+/// release thread then sleeps to each release time instead of holding a core of the two.
+const SPIN_BUDGET_NS: i64 = 20_000_000;
+const SPIN_PERIOD_NS: i64 = 100_000_000;
 
 /// What one direction of a link does to frames.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -46,6 +63,8 @@ pub struct LinkStats {
     pub frames: u64,
     pub dropped: u64,
     errors_ns: Vec<i64>,
+    /// The same error measured from outside ([`crate::linkwatch`]), ns.
+    outside_ns: Vec<i64>,
 }
 
 impl LinkStats {
@@ -60,23 +79,35 @@ impl LinkStats {
         self.frames += o.frames;
         self.dropped += o.dropped;
         self.errors_ns.extend_from_slice(&o.errors_ns);
+        self.outside_ns.extend_from_slice(&o.outside_ns);
     }
 
-    /// (median, 99th percentile, max) of the added error, µs; `None` without frames.
+    /// (median, 99th percentile, max) of the added error as the relay saw it, µs; `None`
+    /// without frames.
     pub fn error_us(&self) -> Option<(f64, f64, f64)> {
-        if self.errors_ns.is_empty() {
-            return None;
-        }
-        let mut v = self.errors_ns.clone();
-        v.sort_unstable();
-        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
-        Some((at(0.5), at(0.99), *v.last().unwrap() as f64 / 1e3))
+        quantiles_us(&self.errors_ns)
     }
+
+    /// (frames, median, 99th percentile, max) of the added error measured from outside the
+    /// relay, µs; `None` without frames.
+    pub fn outside_error_us(&self) -> Option<(usize, f64, f64, f64)> {
+        quantiles_us(&self.outside_ns).map(|(a, b, c)| (self.outside_ns.len(), a, b, c))
+    }
+}
+
+fn quantiles_us(v: &[i64]) -> Option<(f64, f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+    Some((at(0.5), at(0.99), *v.last().unwrap() as f64 / 1e3))
 }
 
 /// One direction's shared state.
 #[derive(Debug, Default)]
-struct Direction {
+pub(crate) struct Direction {
     imp: Mutex<Impairment>,
     stats: Mutex<LinkStats>,
 }
@@ -90,9 +121,21 @@ pub struct Link {
     down: Arc<Direction>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    outside: Outside,
 }
 
-fn packet_socket(dev: &str) -> std::io::Result<OwnedFd> {
+/// Reads the errors measured from outside so far.
+struct Outside(crate::linkwatch::Reader);
+
+impl std::fmt::Debug for Outside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Outside")
+    }
+}
+
+/// A raw packet socket bound to `dev` with kernel receive stamps; with `outgoing` it also
+/// sees the frames the device sends (a capture), else only what arrives (a relay).
+pub(crate) fn packet_socket(dev: &str, outgoing: bool) -> std::io::Result<OwnedFd> {
     let proto = (libc::ETH_P_ALL as u16).to_be();
     // SAFETY: plain socket(2); the fd is owned at once.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
@@ -137,7 +180,9 @@ fn packet_socket(dev: &str) -> std::io::Result<OwnedFd> {
         }
     };
     // Our own transmissions on this device are not input (PACKET_IGNORE_OUTGOING = 23).
-    setopt(libc::SOL_PACKET, 23, &one);
+    if !outgoing {
+        setopt(libc::SOL_PACKET, 23, &one);
+    }
     setopt(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &one);
     let tv = libc::timeval {
         tv_sec: 0,
@@ -158,7 +203,7 @@ fn packet_socket(dev: &str) -> std::io::Result<OwnedFd> {
 
 /// Receives one frame: its length, the kernel's arrival stamp (CLOCK_REALTIME ns) and whether
 /// it was our own transmission (skipped).
-fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> Option<(usize, i64, bool)> {
+pub(crate) fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> Option<(usize, i64, bool)> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr() as *mut libc::c_void,
         iov_len: buf.len(),
@@ -255,12 +300,18 @@ pub fn fix_udp_checksum(f: &mut [u8]) {
     f[start + 6..start + 8].copy_from_slice(&c.to_be_bytes());
 }
 
-/// A frame waiting for its release time (earliest first).
-struct Due(i64, Vec<u8>);
+/// A frame waiting for its release time (earliest first), with where it goes and whose
+/// error it adds to.
+struct Due {
+    at: i64,
+    frame: Vec<u8>,
+    to: Arc<OwnedFd>,
+    dir: Arc<Direction>,
+}
 
 impl PartialEq for Due {
     fn eq(&self, o: &Self) -> bool {
-        self.0 == o.0
+        self.at == o.at
     }
 }
 impl Eq for Due {}
@@ -271,11 +322,78 @@ impl PartialOrd for Due {
 }
 impl Ord for Due {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        o.0.cmp(&self.0)
+        o.at.cmp(&self.at)
     }
 }
 
-/// Receives on `from`, impairs, and hands frames to a sender thread that writes them to `to`.
+/// The one thread that releases every link's frames, in order of their release times. One
+/// thread rather than one per link direction: a multicast Sync reaches every link at once,
+/// and several spinning SCHED_FIFO senders on two cores would delay one another by a varying
+/// amount; one thread sends them one after the other in the same order every time. Lives as
+/// long as the process.
+fn releaser() -> mpsc::Sender<Due> {
+    static TX: Mutex<Option<mpsc::Sender<Due>>> = Mutex::new(None);
+    let mut tx = TX.lock().unwrap();
+    tx.get_or_insert_with(|| {
+        let (tx, rx) = mpsc::channel::<Due>();
+        std::thread::spawn(move || release(&rx));
+        tx
+    })
+    .clone()
+}
+
+fn release(rx: &mpsc::Receiver<Due>) {
+    sys::tight_timer_slack();
+    sys::realtime_priority(60);
+    let mut heap = BinaryHeap::new();
+    // Spinning time in the present budget period: (period start, ns spent).
+    let mut spent = (0i64, 0i64);
+    loop {
+        let now = sys::realtime_ns();
+        if now - spent.0 >= SPIN_PERIOD_NS {
+            spent = (now, 0);
+        }
+        // Sleep (taking in new frames) until SPIN_NS before the first release time, or until
+        // the release time itself once the spin budget is spent (a flood).
+        let spin = if spent.1 < SPIN_BUDGET_NS { SPIN_NS } else { 0 };
+        let wait = match heap.peek() {
+            Some(Due { at, .. }) => (at - spin - now).max(0),
+            None => 200_000_000,
+        };
+        if wait > 0 {
+            match rx.recv_timeout(Duration::from_nanos(wait as u64)) {
+                Ok(d) => heap.push(d),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+            continue;
+        }
+        // Less than SPIN_NS to go: frames arriving now are due at least LATENCY_US later,
+        // so nothing can overtake this one.
+        let Some(Due {
+            at,
+            mut frame,
+            to,
+            dir,
+        }) = heap.pop()
+        else {
+            continue;
+        };
+        fix_udp_checksum(&mut frame);
+        let mut now = sys::realtime_ns();
+        let spin_from = now;
+        while now < at {
+            std::hint::spin_loop();
+            now = sys::realtime_ns();
+        }
+        spent.1 += now - spin_from;
+        send_frame(&to, &frame);
+        dir.stats.lock().unwrap().record(now - at);
+    }
+}
+
+/// Receives on `from`, impairs, and hands frames to the release thread, which writes them to
+/// `to`.
 fn relay(
     from: Arc<OwnedFd>,
     to: Arc<OwnedFd>,
@@ -283,46 +401,9 @@ fn relay(
     stop: Arc<AtomicBool>,
     seed: u64,
 ) -> Vec<JoinHandle<()>> {
-    let (tx, rx) = mpsc::channel::<Due>();
-    let to_now = to.clone();
-    let d2 = dir.clone();
-    let stop2 = stop.clone();
-    let sender = std::thread::spawn(move || {
-        sys::tight_timer_slack();
-        sys::realtime_priority();
-        let mut heap = BinaryHeap::new();
-        loop {
-            if stop2.load(Ordering::Relaxed) {
-                return;
-            }
-            let wait = match heap.peek() {
-                Some(Due(at, _)) => Duration::from_nanos((at - sys::realtime_ns()).max(0) as u64),
-                None => Duration::from_millis(200),
-            };
-            if !wait.is_zero() {
-                match rx.recv_timeout(wait) {
-                    Ok(d) => {
-                        heap.push(d);
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                }
-            }
-            while heap
-                .peek()
-                .is_some_and(|Due(at, _)| *at <= sys::realtime_ns())
-            {
-                let Due(at, mut frame) = heap.pop().unwrap();
-                fix_udp_checksum(&mut frame);
-                let err = sys::realtime_ns() - at;
-                send_frame(&to, &frame);
-                d2.stats.lock().unwrap().record(err);
-            }
-        }
-    });
+    let tx = releaser();
     let receiver = std::thread::spawn(move || {
-        sys::realtime_priority();
+        sys::realtime_priority(50);
         let mut rng = Rng::new(seed);
         let mut buf = vec![0u8; 65_600];
         while !stop.load(Ordering::Relaxed) {
@@ -337,30 +418,41 @@ fn relay(
                 dir.stats.lock().unwrap().dropped += 1;
                 continue;
             }
-            if imp.delay_us == 0.0 && imp.jitter_us == 0.0 {
-                // Nothing to add: straight through, without a hand-over to the sender thread.
-                fix_udp_checksum(&mut buf[..n]);
-                let err = sys::realtime_ns() - stamp;
-                send_frame(&to_now, &buf[..n]);
-                dir.stats.lock().unwrap().record(err);
-                continue;
-            }
-            let add_us = imp.delay_us + imp.jitter_us * rng.unit();
+            let add_us = LATENCY_US + imp.delay_us + imp.jitter_us * rng.unit();
             let due = stamp + (add_us * 1e3) as i64;
-            if tx.send(Due(due, buf[..n].to_vec())).is_err() {
+            let frame = buf[..n].to_vec();
+            let (to, dir) = (to.clone(), dir.clone());
+            if tx
+                .send(Due {
+                    at: due,
+                    frame,
+                    to,
+                    dir,
+                })
+                .is_err()
+            {
                 return;
             }
         }
     });
-    vec![sender, receiver]
+    vec![receiver]
 }
 
 impl Link {
-    /// Starts relaying between `n` (host side) and `s` (switch side) in namespace `ns`.
-    pub fn start(name: &str, ns: &str) -> Result<Link, String> {
-        let (host_side, switch_side) =
-            sys::in_netns(ns, || Ok((packet_socket("n")?, packet_socket("s")?)))
-                .map_err(|e| format!("link {name}: packet sockets in {ns}: {e}"))?;
+    /// Starts relaying between `n` (host side) and `s` (switch side) in namespace `ns`, and
+    /// watching the link from outside: the host's `eth0` in `host_ns` and its switch port
+    /// `port` in `switch_ns`.
+    pub fn start(
+        name: &str,
+        ns: &str,
+        host_ns: &str,
+        switch_ns: &str,
+        port: &str,
+    ) -> Result<Link, String> {
+        let (host_side, switch_side) = sys::in_netns(ns, || {
+            Ok((packet_socket("n", false)?, packet_socket("s", false)?))
+        })
+        .map_err(|e| format!("link {name}: packet sockets in {ns}: {e}"))?;
         let (host_side, switch_side) = (Arc::new(host_side), Arc::new(switch_side));
         let up = Arc::new(Direction::default());
         let down = Arc::new(Direction::default());
@@ -380,12 +472,18 @@ impl Link {
             stop.clone(),
             seed ^ 0x5555,
         ));
+        let (u, d) = (up.clone(), down.clone());
+        let imp = Arc::new(move |is_up: bool| *if is_up { &u } else { &d }.imp.lock().unwrap());
+        let (watchers, read) =
+            crate::linkwatch::start(name, host_ns, switch_ns, port, imp, stop.clone())?;
+        threads.extend(watchers);
         Ok(Link {
             name: name.to_owned(),
             up,
             down,
             stop,
             threads,
+            outside: Outside(read),
         })
     }
 
@@ -404,6 +502,7 @@ impl Link {
     pub fn stats(&self) -> LinkStats {
         let mut s = self.up.stats.lock().unwrap().clone();
         s.merge(&self.down.stats.lock().unwrap());
+        s.outside_ns = (self.outside.0)();
         s
     }
 

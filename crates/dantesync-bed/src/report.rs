@@ -15,12 +15,20 @@ fn utc_now() -> String {
 }
 
 fn emulator_text(o: &Outcome) -> String {
-    match o.emulator.error_us() {
+    let relay = match o.emulator.error_us() {
         Some((med, p99, max)) => format!(
-            "{} frames relayed, {} dropped on purpose; added beyond the set delay: median {med:.1} µs, 99th percentile {p99:.1} µs, max {max:.1} µs",
-            o.emulator.frames, o.emulator.dropped
+            "{} frames relayed, {} dropped on purpose; the relay's error (sent − due, due = kernel arrival + the link's {} µs latency + delay + jitter): median {med:.1} µs, 99th percentile {p99:.1} µs, max {max:.1} µs",
+            o.emulator.frames,
+            o.emulator.dropped,
+            crate::link::LATENCY_US
         ),
-        None => "no frames relayed".into(),
+        None => return "no frames relayed".into(),
+    };
+    match o.emulator.outside_error_us() {
+        Some((n, med, p99, max)) => format!(
+            "{relay}; from outside (kernel stamps at the host's eth0 and its switch port, {n} frames without jitter; path delay − latency − delay): median {med:.1} µs, 99th percentile {p99:.1} µs, max {max:.1} µs"
+        ),
+        None => format!("{relay}; no frame measured from outside"),
     }
 }
 

@@ -113,13 +113,16 @@ pub fn tight_timer_slack() {
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
 }
 
-/// Puts the calling thread in the SCHED_FIFO class (priority 50): the link emulator's
+/// Puts the calling thread in the SCHED_FIFO class at `priority` (the relays' 50, their
+/// release thread's 60): the link emulator's
 /// threads then run as soon as a frame is due even when builds load the machine, instead of
 /// waiting for a time slice (milliseconds). They block on sockets and timers, so they never
 /// hold a core; the kernel's real-time throttling bounds them anyway. Best effort: without the
 /// privilege the thread stays as it was, and the emulator's measured error says so.
-pub fn realtime_priority() {
-    let param = libc::sched_param { sched_priority: 50 };
+pub fn realtime_priority(priority: i32) {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
     // SAFETY: pthread_setschedparam on the calling thread with a valid parameter block.
     unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
 }

@@ -12,8 +12,15 @@ pub(super) fn abuse(ctx: &mut Ctx) -> Result<(), String> {
         Ok((
             bed.metric_sum(n, "dantesync_ptp_packets_dropped_total")?,
             bed.metric_sum(n, "dantesync_ntp_server_requests_dropped_total")?,
-            bed.pollers[n]
-                .latest(2.0)
+            // Right after the flood a node may answer its poller late: wait up to 5 s.
+            (0..50)
+                .find_map(|_| {
+                    let s = bed.pollers[n].latest(2.0);
+                    if s.is_none() {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    s
+                })
                 .map_or(f64::NAN, |x| x.query_dropped as f64),
         ))
     };

@@ -98,9 +98,9 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
         match decision {
             Decision::Compact { request_id } => {
                 let mut bytes = reply_from(request_id, &shared.status(), info.ptp_only).to_bytes();
-                // Read last, back to back, so a client can relate this clock to the host's
+                // Read last, as one pair, so a client can relate this clock to the host's
                 // monotonic counter.
-                let (mono, now) = (monotonic_ns(), now_ns(&shared));
+                let (mono, now) = paired_reading(&shared);
                 QueryReply::stamp_transmit(&mut bytes, now, mono);
                 send(&socket, &bytes, got.from).await;
             }
@@ -122,7 +122,7 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                     ));
                 }
                 let mut bytes = reply.to_bytes();
-                let (mono, now) = (monotonic_ns(), now_ns(&shared));
+                let (mono, now) = paired_reading(&shared);
                 ExtendedReply::stamp_transmit(&mut bytes, now, mono);
                 send(&socket, &bytes, got.from).await;
             }
@@ -162,9 +162,27 @@ async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
     }
 }
 
-/// The clock now, ns since the Unix epoch (0 before it).
-fn now_ns(shared: &Shared) -> u64 {
-    shared.now().nanos().max(0) as u64
+/// The host's monotonic counter and the clock (ns since the Unix epoch, 0 before it), read
+/// as one pair: the clock's lock taken first, so waiting for it (the engine may hold it) falls
+/// outside the pair, then the tightest of three counter/clock/counter sandwiches, the counter
+/// taken at its middle. Read one after the other, a preemption or a lock wait between the two
+/// reads (hundreds of µs on a loaded machine) would show to the client as that much error in
+/// this clock.
+fn paired_reading(shared: &Shared) -> (u64, u64) {
+    paired(&**shared.clock(), monotonic_ns)
+}
+
+fn paired(clock: &dyn dantesync_clock::Clock, counter: impl Fn() -> u64) -> (u64, u64) {
+    (0..3)
+        .map(|_| {
+            let a = counter();
+            let c = clock.now().nanos().max(0) as u64;
+            let b = counter();
+            (b.saturating_sub(a), a + b.saturating_sub(a) / 2, c)
+        })
+        .min_by_key(|&(width, _, _)| width)
+        .map(|(_, mono, clock)| (mono, clock))
+        .unwrap_or_default()
 }
 
 /// One datagram with its receive time; `None` when a readiness was spurious.
@@ -532,5 +550,43 @@ mod tests {
         );
         assert_eq!(h.leap_pending, LeapPending::Delete);
         assert_eq!(h.kernel_sync, KernelSync::Unsynchronised);
+    }
+
+    /// A clock that reads 5 s past the epoch, whatever the counter says.
+    struct Fixed;
+
+    impl dantesync_clock::Clock for Fixed {
+        fn name(&self) -> &'static str {
+            "fixed"
+        }
+        fn now(&self) -> LocalTime {
+            LocalTime::from_nanos(5_000_000_000)
+        }
+        fn set_frequency(&mut self, _: f64) -> Result<(), dantesync_clock::ClockError> {
+            Ok(())
+        }
+        fn frequency(&self) -> Result<f64, dantesync_clock::ClockError> {
+            Ok(0.0)
+        }
+        fn max_frequency(&self) -> f64 {
+            500.0
+        }
+        fn step(&mut self, _: i64) -> Result<(), dantesync_clock::ClockError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_counter_is_paired_with_the_clock_from_the_tightest_reading() {
+        // The clock is read at counter 1_000_000 every time; the first reading was preempted
+        // for 400 µs between the counter and the clock, the others were not. Reading the
+        // counter once before the clock would pair 600_000 with it: 400 µs of error.
+        let reads = std::cell::RefCell::new(vec![
+            600_000u64, 1_000_100, 999_950, 1_000_050, 999_900, 1_000_200,
+        ]);
+        let counter = || reads.borrow_mut().remove(0);
+        let (mono, clock) = paired(&Fixed, counter);
+        assert_eq!(clock, 5_000_000_000);
+        assert_eq!(mono, 1_000_000, "the middle of the 100 ns sandwich");
     }
 }
