@@ -355,7 +355,8 @@ fn apply(
                     },
                 );
             }
-            Executed::Task(Task::Notice(_)) => {}
+            // Scenarios measure no path delay yet (their controllers have it off).
+            Executed::Task(Task::Notice(_) | Task::SendDelayReq { .. }) => {}
         }
     }
 }

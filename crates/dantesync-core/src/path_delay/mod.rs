@@ -79,6 +79,13 @@ pub enum PathDelayState {
 }
 
 impl PathDelayState {
+    pub const ALL: [PathDelayState; 4] = [
+        PathDelayState::Off,
+        PathDelayState::Measuring,
+        PathDelayState::Ok,
+        PathDelayState::Unanswered,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PathDelayState::Off => "off",
