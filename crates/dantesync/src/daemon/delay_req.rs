@@ -9,7 +9,10 @@
 //! leader behind a router).
 //!
 //! From where: a socket of its own on an ephemeral port (as Dante gear sends from), TTL 1 like
-//! the leader's Syncs, on the interface the daemon was told to use. Its identity in the
+//! the leader's Syncs, on the interface named in the configuration or, failing that, the one
+//! the leader's multicast Syncs were found on; until one of those is known no request goes to
+//! the group (none leaves by whatever interface the routing table prefers, and a daemon fed
+//! Syncs by unicast on loopback sends nothing to the LAN). Its identity in the
 //! requests is that interface's MAC address where it can be read (Linux, named interface),
 //! else a random locally administered one: the UUID only has to tell this node's answers from
 //! the others' on the group.
@@ -20,6 +23,7 @@
 //! system call (the status counts these as user-space stamps).
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::sync::Arc;
 #[cfg(target_os = "linux")]
 use std::time::Duration;
 
@@ -28,6 +32,7 @@ use dantesync_core::wire::ptpv1::Uuid;
 use dantesync_core::{Action, Moment};
 
 use super::engine::Engine;
+use super::ptp::Interfaces;
 use super::shared::Shared;
 use crate::config::Config;
 
@@ -40,13 +45,23 @@ pub struct DelayReqSender {
     socket: UdpSocket,
     dest: SocketAddrV4,
     kernel_tx: bool,
+    /// For a group destination: the configured interface's address, or where the leader's
+    /// multicast was found.
+    named_if: Option<Ipv4Addr>,
+    interfaces: Arc<Interfaces>,
+    /// The interface the socket sends multicast on now.
+    multicast_if: Option<Ipv4Addr>,
     /// The last send error, logged once until a send works again.
     failing: Option<String>,
 }
 
 impl DelayReqSender {
     /// Opens the sending socket for `cfg`'s destination, or says why it cannot.
-    pub fn open(cfg: &Config, group: Ipv4Addr) -> Result<Self, String> {
+    pub fn open(
+        cfg: &Config,
+        group: Ipv4Addr,
+        interfaces: Arc<Interfaces>,
+    ) -> Result<Self, String> {
         let dest = cfg
             .ptp
             .delay_request_to
@@ -57,12 +72,8 @@ impl DelayReqSender {
             socket
                 .set_multicast_ttl_v4(1)
                 .map_err(|e| format!("Delay_Req socket: multicast TTL: {e}"))?;
-            if let Some(addr) = cfg.interface.as_deref().and_then(interface_addr) {
-                socket2::SockRef::from(&socket)
-                    .set_multicast_if_v4(&addr)
-                    .map_err(|e| format!("Delay_Req socket: multicast interface {addr}: {e}"))?;
-            }
         }
+        let named_if = cfg.interface.as_deref().and_then(interface_addr);
         #[cfg(target_os = "linux")]
         let kernel_tx = match crate::sys::txstamp::enable(&socket) {
             Ok(()) => true,
@@ -77,6 +88,9 @@ impl DelayReqSender {
             socket,
             dest,
             kernel_tx,
+            named_if,
+            interfaces,
+            multicast_if: None,
             failing: None,
         })
     }
@@ -87,6 +101,17 @@ impl DelayReqSender {
 
     /// Sends `bytes`; returns when they left and whether the kernel said so.
     fn send(&mut self, bytes: &[u8], shared: &Shared) -> std::io::Result<(Moment, bool)> {
+        if self.dest.ip().is_multicast() {
+            let Some(want) = self.named_if.or_else(|| self.interfaces.chosen_addr()) else {
+                return Err(std::io::Error::other(
+                    "no interface is known to carry the leader's multicast yet",
+                ));
+            };
+            if self.multicast_if != Some(want) {
+                socket2::SockRef::from(&self.socket).set_multicast_if_v4(&want)?;
+                self.multicast_if = Some(want);
+            }
+        }
         #[cfg(target_os = "linux")]
         if self.kernel_tx {
             use crate::sys::txstamp;
@@ -105,15 +130,12 @@ impl DelayReqSender {
     }
 }
 
-/// Fills in the identity and seed of the controller's path-delay configuration (when it has
-/// one) and opens the socket its requests go from. A socket that cannot be opened leaves the
-/// measurement on: each request is then reported unsent, and the status stays "measuring".
-pub fn setup(
-    cfg: &Config,
-    group: Ipv4Addr,
-    path_delay: &mut Option<PathDelayConfig>,
-) -> Option<DelayReqSender> {
-    let pd = path_delay.as_mut()?;
+/// Fills in the identity and seed of the controller's path-delay configuration, when it has
+/// one.
+pub fn identify(cfg: &Config, path_delay: &mut Option<PathDelayConfig>) {
+    let Some(pd) = path_delay.as_mut() else {
+        return;
+    };
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
@@ -124,7 +146,18 @@ pub fn setup(
         .as_deref()
         .and_then(interface_mac)
         .unwrap_or_else(|| local_identity(seed));
-    match DelayReqSender::open(cfg, group) {
+}
+
+/// Opens the socket the requests of `pd` go from. One that cannot be opened leaves the
+/// measurement on: each request is then reported unsent, and the status stays "measuring".
+pub fn open(
+    cfg: &Config,
+    group: Ipv4Addr,
+    interfaces: Arc<Interfaces>,
+    pd: Option<&PathDelayConfig>,
+) -> Option<DelayReqSender> {
+    let pd = pd?;
+    match DelayReqSender::open(cfg, group, interfaces) {
         Ok(sender) => {
             tracing::info!(
                 "path delay: a Delay_Req every {} s on average to {}, as {}, {} transmit stamps",

@@ -172,10 +172,8 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
 
     let mut controller_cfg = cfg.controller_config();
     controller_cfg.max_frequency_ppm = controller_cfg.max_frequency_ppm.min(clock.max_frequency());
-    let delay_req_group = dantesync_core::wire::ptpv1::Subdomain::from_name(&cfg.ptp.subdomain)
-        .multicast_group()
-        .unwrap_or(Ipv4Addr::new(224, 0, 1, 129));
-    let delay_req = delay_req::setup(&cfg, delay_req_group, &mut controller_cfg.path_delay);
+    delay_req::identify(&cfg, &mut controller_cfg.path_delay);
+    let path_delay_cfg = controller_cfg.path_delay.clone();
     let moment = dantesync_core::Moment::new(clock.now(), shared::mono_now());
     let now = moment.local;
     let mut controller = Controller::new(controller_cfg, moment, initial_ppm);
@@ -234,6 +232,7 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
         .multicast_group()
         .unwrap_or(Ipv4Addr::new(224, 0, 1, 129));
     let interfaces = ptp::Interfaces::new(cfg.interface.clone());
+    let delay_req = delay_req::open(&cfg, group, interfaces.clone(), path_delay_cfg.as_ref());
     for sock in [event_sock, general_sock] {
         tokio::spawn(ptp::receive(
             sock,
