@@ -53,9 +53,11 @@ impl SyncLine {
             .points
             .iter()
             .copied()
-            .filter(|p| (p.t2_sf - t3_sf).abs() <= SPAN_NS)
+            .filter(|p| p.t2_sf.saturating_sub(t3_sf).saturating_abs() <= SPAN_NS)
             .collect();
-        let nearest = near.iter().min_by_key(|p| (p.t2_sf - t3_sf).abs())?;
+        let nearest = near
+            .iter()
+            .min_by_key(|p| p.t2_sf.saturating_sub(t3_sf).saturating_abs())?;
         let reference = nearest.t2_sf as i128 - nearest.t1_ns;
         let span = near.last()?.t2_sf - near.first()?.t2_sf;
         if near.len() < 3 || span < 1_000_000_000 {
