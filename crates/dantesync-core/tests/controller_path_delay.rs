@@ -87,7 +87,7 @@ impl Net {
     }
 
     fn leader(true_ns: i64) -> i128 {
-        700 * S as i128 + i128::from(true_ns)
+        700 * i128::from(S) + i128::from(true_ns)
     }
 
     fn carry_out(&mut self, actions: Vec<Action>) {

@@ -58,7 +58,7 @@ impl SyncLine {
         let nearest = near
             .iter()
             .min_by_key(|p| p.t2_sf.saturating_sub(t3_sf).saturating_abs())?;
-        let reference = nearest.t2_sf as i128 - nearest.t1_ns;
+        let reference = i128::from(nearest.t2_sf) - nearest.t1_ns;
         let span = near.last()?.t2_sf - near.first()?.t2_sf;
         if near.len() < 3 || span < 1_000_000_000 {
             return Some(reference);
@@ -71,7 +71,7 @@ impl SyncLine {
             .collect();
         let ys: Vec<f64> = near
             .iter()
-            .map(|p| ((p.t2_sf as i128 - p.t1_ns) - reference) as f64)
+            .map(|p| ((i128::from(p.t2_sf) - p.t1_ns) - reference) as f64)
             .collect();
         let mx = xs.iter().sum::<f64>() / n;
         let my = ys.iter().sum::<f64>() / n;
@@ -95,7 +95,8 @@ mod tests {
         let mut line = SyncLine::default();
         for k in 0..count {
             let t2 = 1_000 * S + k * S / 4;
-            let leader = 700 * S as i128 + (k as f64 * 0.25e9 / (1.0 + ppm * 1e-6)).round() as i128;
+            let leader =
+                700 * i128::from(S) + (k as f64 * 0.25e9 / (1.0 + ppm * 1e-6)).round() as i128;
             line.push(t2, leader);
         }
         line
@@ -118,7 +119,7 @@ mod tests {
     fn too_few_syncs_give_the_nearest_offset_and_none_far_away() {
         let line = drifting(100.0, 2);
         let first = 1_000 * S - 700 * S;
-        assert_eq!(line.offset_at(1_000 * S + S / 100), Some(first as i128));
+        assert_eq!(line.offset_at(1_000 * S + S / 100), Some(i128::from(first)));
         assert_eq!(line.offset_at(1_010 * S), None);
     }
 
@@ -127,7 +128,7 @@ mod tests {
         let line = drifting(0.0, 4);
         assert_eq!(
             line.leader_time_at(1_000 * S + 3 * S / 4 + 1_000),
-            Some(700 * S as i128 + 3 * S as i128 / 4 + 1_000)
+            Some(700 * i128::from(S) + 3 * i128::from(S) / 4 + 1_000)
         );
     }
 }

@@ -41,7 +41,7 @@ impl World {
     }
 
     fn leader(t: i64) -> i128 {
-        5_000 * S as i128 + i128::from(t)
+        5_000 * i128::from(S) + i128::from(t)
     }
 
     /// Runs `secs` in steps of 50 ms: a Sync every 250 ms, requests when due, answers.
@@ -237,5 +237,5 @@ fn the_request_is_a_delay_req_tshark_and_ptpd_would_read() {
     assert_eq!(body.grandmaster_clock_uuid, LEADER.grandmaster);
     assert_eq!(body.parent_uuid, LEADER.sender);
     // originTimestamp: the leader's time now, from the last Sync (uptime 5000 s + 12 s).
-    assert_eq!(body.origin_timestamp.to_nanos() / S as i128, 5_012);
+    assert_eq!(body.origin_timestamp.to_nanos() / i128::from(S), 5_012);
 }
