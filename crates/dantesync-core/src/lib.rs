@@ -9,6 +9,7 @@ pub mod controller;
 pub mod mode;
 pub mod ntp_client;
 pub mod ntp_server;
+pub mod path_delay;
 pub mod query_server;
 pub mod servo;
 pub mod source;

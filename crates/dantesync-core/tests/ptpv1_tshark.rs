@@ -230,6 +230,36 @@ fn tshark_reads_every_field_of_a_delay_req() {
     assert_tshark_reads(&Message::DelayReq(header, body), &expected);
 }
 
+/// The Delay_Req the path-delay measurement sends, exactly as it leaves the core.
+#[test]
+fn tshark_reads_our_own_delay_req_cleanly() {
+    use dantesync_core::path_delay::{PathDelay, PathDelayConfig};
+    use dantesync_core::source::LeaderId;
+    let leader = LeaderId {
+        sender: Uuid([0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c]),
+        sender_port: 1,
+        grandmaster: Uuid([0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c]),
+    };
+    let cfg = PathDelayConfig {
+        interval_s: 4.0,
+        identity: Uuid([0x02, 0x42, 0xac, 0x11, 0x00, 0x07]),
+        seed: 9,
+    };
+    let mut path = PathDelay::new(cfg, Subdomain::DEFAULT);
+    path.leader_changed(leader, 0);
+    path.sync(250_000_000, 699_212_426_642);
+    let request = path.poll(1_000_000_000).expect("a request is due");
+    let message = Message::parse(&request.bytes).expect("our Delay_Req parses");
+    assert_eq!(message.to_bytes(), request.bytes);
+    let Message::DelayReq(header, body) = &message else {
+        panic!("not a Delay_Req: {message:?}");
+    };
+    assert_eq!(header.sequence_id, request.sequence_id);
+    let mut expected = header_fields(header, Control::DelayReq);
+    expected.extend(sync_fields(body));
+    assert_tshark_reads(&message, &expected);
+}
+
 #[test]
 fn tshark_reads_every_field_of_a_follow_up() {
     let header = header(Control::FollowUp, 0x1234);

@@ -5,6 +5,7 @@
 //! simulated oscillator whose true frequency and phase error are known exactly. Everything is
 //! seeded: the same scenario and seed give the same numbers, bit for bit.
 
+pub mod delay_req;
 pub mod leader;
 pub mod metrics;
 pub mod network;

@@ -126,6 +126,11 @@ enum Kind {
     ExternalStep {
         nanos: i64,
     },
+    /// The controller's Delay_Req leaves now.
+    DelayReqTx {
+        sequence_id: u16,
+        bytes: Vec<u8>,
+    },
 }
 
 struct World {
@@ -154,6 +159,8 @@ pub fn run(scenario: &Scenario) -> Trace {
         .clone()
         .map(|m| NtpServer::new(m, root.fork(3)));
     let mut garbage_rng = root.fork(4);
+    // Forked last, so the streams above stay what they were.
+    let mut reverse = Network::new(scenario.network.clone(), root.fork(5));
     let to_ns = |s: f64| SIM_EPOCH_NS + (s * 1e9).round() as i64;
     let mut leaders: Vec<Leader> = scenario
         .leaders
@@ -309,6 +316,26 @@ pub fn run(scenario: &Scenario) -> Trace {
                 osc.external_step(now, nanos);
                 Vec::new()
             }
+            Kind::DelayReqTx { sequence_id, bytes } => {
+                // The simulated clock is read exactly: a kernel-grade transmit stamp.
+                let sent = controller.delay_req_sent(sequence_id, moment(&mut osc, now), true);
+                let leader = current_leader(scenario, since_s).map(|i| &leaders[i]);
+                if let Some(leader) = leader.filter(|_| scenario.delay_req_answered) {
+                    if let Some((at, bytes)) =
+                        crate::delay_req::answer(leader, &mut reverse, now, since_s, &bytes)
+                    {
+                        let timestamp_error_ns = 0;
+                        world.push(
+                            at,
+                            Kind::PacketRx {
+                                bytes,
+                                timestamp_error_ns,
+                            },
+                        );
+                    }
+                }
+                sent
+            }
             Kind::Observe => {
                 world.push(now + OBSERVE_EVERY_NS, Kind::Observe);
                 osc.advance(now);
@@ -357,6 +384,17 @@ pub fn run(scenario: &Scenario) -> Trace {
     trace
 }
 
+/// The leader sending at `t_s` that started last, by index.
+fn current_leader(scenario: &Scenario, t_s: f64) -> Option<usize> {
+    scenario
+        .leaders
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.from_s <= t_s && t_s < l.to_s)
+        .max_by(|(_, a), (_, b)| a.from_s.total_cmp(&b.from_s))
+        .map(|(i, _)| i)
+}
+
 /// The drift of the leader the node should follow at `t_s`: the latest one to have started.
 fn current_leader_drift(scenario: &Scenario, t_s: f64) -> f64 {
     scenario
@@ -402,6 +440,9 @@ fn apply(
                         generation: *timer_generation,
                     },
                 );
+            }
+            Executed::Task(Task::SendDelayReq { sequence_id, bytes }) => {
+                world.push(now, Kind::DelayReqTx { sequence_id, bytes });
             }
             Executed::Task(Task::Notice(_)) => {}
         }

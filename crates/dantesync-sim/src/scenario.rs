@@ -42,6 +42,9 @@ pub struct Scenario {
     /// A frequency learned in an earlier run: (ppm, its σ then, the leader it was learned
     /// against). Overrides `initial_ppm` when set.
     pub learned: Option<(f64, f64, Uuid)>,
+    /// Whether the leaders answer Delay_Req (measured only when the controller's
+    /// `path_delay` is set; the path is the network's, the same base delay both ways).
+    pub delay_req_answered: bool,
 }
 
 /// The UUID of the leader in the shared capture (a Focusrite RedNet AM2).
@@ -76,6 +79,7 @@ impl Scenario {
             },
             initial_ppm: 0.0,
             learned: None,
+            delay_req_answered: true,
         }
     }
 

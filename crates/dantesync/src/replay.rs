@@ -249,7 +249,9 @@ impl Run {
             // stay right.
             match controller::execute(&mut self.clock.at(at_ns), action) {
                 Executed::FrequencySet { .. } => self.frequency_changes += 1,
-                Executed::Stepped { .. } | Executed::Task(Task::StartNtpCheck) => {}
+                // A replay sends nothing (its controller measures no path delay).
+                Executed::Stepped { .. }
+                | Executed::Task(Task::StartNtpCheck | Task::SendDelayReq { .. }) => {}
                 Executed::FrequencyRefused { error, .. } | Executed::StepRefused { error, .. } => {
                     match error {}
                 }

@@ -18,6 +18,9 @@ pub enum Action {
     StartNtpCheck,
     /// Call `tick` at (or soon after) this local time.
     SetTimer { at: LocalTime },
+    /// Send this PTPv1 Delay_Req to the leader's event port now, and report when it left with
+    /// `delay_req_sent` (or `delay_req_not_sent`).
+    SendDelayReq { sequence_id: u16, bytes: Vec<u8> },
     /// Something worth a log line or a status update.
     Notice(Notice),
 }

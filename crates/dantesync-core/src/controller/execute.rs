@@ -32,6 +32,9 @@ pub enum Task {
     StartNtpCheck,
     /// Call `tick` at (or soon after) this local time.
     SetTimer { at: LocalTime },
+    /// Send a PTPv1 Delay_Req to the leader's event port and report its send time with
+    /// `delay_req_sent`.
+    SendDelayReq { sequence_id: u16, bytes: Vec<u8> },
     /// Something worth a log line or a status update.
     Notice(Notice),
 }
@@ -64,6 +67,9 @@ pub fn execute<C: ClockControl + ?Sized>(clock: &mut C, action: Action) -> Execu
         },
         Action::StartNtpCheck => Executed::Task(Task::StartNtpCheck),
         Action::SetTimer { at } => Executed::Task(Task::SetTimer { at }),
+        Action::SendDelayReq { sequence_id, bytes } => {
+            Executed::Task(Task::SendDelayReq { sequence_id, bytes })
+        }
         Action::Notice(notice) => Executed::Task(Task::Notice(notice)),
     }
 }

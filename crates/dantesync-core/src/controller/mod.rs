@@ -18,6 +18,7 @@ pub mod execute;
 pub mod mode_select;
 mod ntp;
 pub mod ntp_gate;
+mod path_delay;
 mod rate;
 pub mod status;
 #[cfg(test)]
@@ -57,6 +58,9 @@ pub struct ControllerConfig {
     /// How far a learned frequency may have moved while the node was stopped (ppm, one σ):
     /// temperature and ageing between runs. Added to the saved uncertainty.
     pub learned_floor_ppm: f64,
+    /// Path delay to the leader by Delay_Req/Delay_Resp; None measures nothing (the host
+    /// must be able to send and stamp PTP event messages).
+    pub path_delay: Option<crate::path_delay::PathDelayConfig>,
 }
 
 impl Default for ControllerConfig {
@@ -69,6 +73,7 @@ impl Default for ControllerConfig {
             max_frequency_ppm: 500.0,
             ntp: Some(NtpGateConfig::default()),
             learned_floor_ppm: 1.0,
+            path_delay: None,
         }
     }
 }
@@ -86,6 +91,7 @@ pub struct NtpMeasurement {
 pub struct Controller {
     cfg: ControllerConfig,
     source: PtpSource,
+    path_delay: crate::path_delay::PathDelay,
     estimator: RateEstimator,
     policy: FrequencyPolicy,
     modes: ModeSelector,
@@ -142,6 +148,7 @@ impl Controller {
             leap: None,
             axes: now.mono.map(|m| (sf.saturating_sub(m.nanos()), m.nanos())),
             source: PtpSource::new(cfg.ptp.clone()),
+            path_delay: Self::new_path_delay(&cfg),
             estimator: RateEstimator::new(cfg.estimator.clone()),
             policy: FrequencyPolicy::new(cfg.policy.clone()),
             modes: ModeSelector::new(cfg.modes.clone()),
@@ -215,7 +222,10 @@ impl Controller {
             self.resume_after_silence();
             self.silence_handled = true;
         }
-        match self.source.handle_message(parsed, rx, sf) {
+        self.path_delay_message(&parsed);
+        let event = self.source.handle_message(parsed, rx, sf);
+        self.path_delay_event(&event, sf);
+        match event {
             SourceEvent::Nothing => {}
             SourceEvent::LeaderChanged { previous, current } => {
                 // A new timescale: keep the frequency, forget the offsets. The same clock back
@@ -285,6 +295,7 @@ impl Controller {
             host: HostStatus::default(),
             ntp_sources: self.ntp_sources.clone(),
             external_steps: self.external_steps,
+            path_delay: self.path_delay.status(),
         }
     }
 
@@ -326,6 +337,7 @@ impl Controller {
             self.ntp_failing = true;
             self.schedule_ntp(sf, None);
         }
+        self.poll_path_delay(sf, out);
         self.arm_timer(sf, out);
     }
 
@@ -338,7 +350,8 @@ impl Controller {
         };
         let ntp = self.gate.as_ref().map(|_| self.next_ntp_sf);
         let slew = self.slew.map(|s| s.end_sf);
-        let next = [silence, ntp, slew]
+        let delay_req = self.path_delay.next_deadline();
+        let next = [silence, ntp, slew, delay_req]
             .into_iter()
             .flatten()
             .filter(|&t| t > sf)

@@ -85,6 +85,8 @@ pub struct Status {
     /// Steps of the clock made by someone else (an admin, a VM resume, another time service),
     /// seen as a jump of the local clock against the monotonic one.
     pub external_steps: u64,
+    /// Path delay to the leader: state, filtered estimate and request counters.
+    pub path_delay: crate::path_delay::PathDelayStatus,
 }
 
 /// The daemon's own part of the snapshot: what the controller cannot know.

@@ -222,6 +222,7 @@ ranged! {
     slew_max_ppm: 0.1, 500.0, "ppm";
     offline_timeout_s: 1.0, 3600.0, "seconds";
     leader_preference_hold_s: 0.0, 86400.0, "seconds";
+    delay_request_interval_s: 0.0, 3600.0, "seconds";
     drift_ppm: -500.0, 500.0, "ppm";
     offset_ms: -8.64e10, 8.64e10, "milliseconds";
 }
@@ -287,6 +288,24 @@ pub fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<LogLevel, D::Error> 
 
 pub fn bind<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
     values::parse_bind(&string_of(raw(d)?)?).map_err(refused)
+}
+
+/// `null`: the subdomain's group at the event port; else `"a.b.c.d:port"`.
+pub fn delay_request_to<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::net::SocketAddrV4>, D::Error> {
+    match raw(d)? {
+        Raw::Null => Ok(None),
+        other => {
+            let text = string_of(other)?;
+            text.parse().map(Some).map_err(|_| {
+                expected(
+                    "an IPv4 address and port such as \"10.0.0.5:319\"".to_owned(),
+                    None,
+                )
+            })
+        }
+    }
 }
 
 /// `null` lets the daemon choose.

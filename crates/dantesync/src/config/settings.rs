@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use dantesync_core::controller::NtpGateConfig;
 use dantesync_core::ntp_client::Locality;
+use dantesync_core::path_delay::PathDelayConfig;
 use dantesync_core::source::PtpConfig;
 use dantesync_core::wire::ptpv1::{Subdomain, Uuid};
 use dantesync_core::ControllerConfig;
@@ -137,6 +138,12 @@ pub struct PtpSettings {
     /// How long a more preferred leader that came back must be heard before it leads again.
     #[serde(deserialize_with = "de::leader_preference_hold_s")]
     pub leader_preference_hold_s: f64,
+    /// Mean seconds between Delay_Reqs to the leader (randomised, never under 1 s); 0: off.
+    #[serde(deserialize_with = "de::delay_request_interval_s")]
+    pub delay_request_interval_s: f64,
+    /// Where Delay_Reqs go; None: the subdomain's group at `event_port`, as PTPv1 sends them.
+    #[serde(deserialize_with = "de::delay_request_to")]
+    pub delay_request_to: Option<std::net::SocketAddrV4>,
 }
 
 impl Default for PtpSettings {
@@ -151,6 +158,8 @@ impl Default for PtpSettings {
             source_allowlist: Vec::new(),
             leader_preference: core.leader_preference,
             leader_preference_hold_s: core.leader_preference_hold_s,
+            delay_request_interval_s: PathDelayConfig::default().interval_s,
+            delay_request_to: None,
         }
     }
 }
@@ -453,9 +462,15 @@ impl Config {
             slew_max_ppm: self.ntp.slew_max_ppm,
             ..NtpGateConfig::default()
         });
+        // The identity (the interface's MAC) and the seed are the daemon's to fill in.
+        let path_delay = (self.ptp.delay_request_interval_s > 0.0).then(|| PathDelayConfig {
+            interval_s: self.ptp.delay_request_interval_s,
+            ..PathDelayConfig::default()
+        });
         ControllerConfig {
             ptp,
             ntp,
+            path_delay,
             ..defaults
         }
     }

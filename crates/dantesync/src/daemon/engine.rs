@@ -17,6 +17,7 @@ use dantesync_core::{Action, Controller, LocalTime, Mode, Notice, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::delay_req::DelayReqSender;
 use super::kernel_sync::KernelSync;
 use super::shared::{Event, NtpCheck, Shared};
 use super::systemd::Notifier;
@@ -44,6 +45,8 @@ pub struct Engine {
     last_refusal_log: Option<Instant>,
     /// The kernel's synchronisation status and another program's interference.
     pub kernel: KernelSync,
+    /// Where Delay_Reqs go, when path delay is measured.
+    pub delay_req: Option<DelayReqSender>,
 }
 
 impl Engine {
@@ -66,6 +69,7 @@ impl Engine {
             last_offer: None,
             last_refusal_log: None,
             kernel: KernelSync::new(None),
+            delay_req: None,
         }
     }
 
@@ -184,6 +188,10 @@ impl Engine {
                     let now = self.shared.now();
                     let wait = Duration::from_nanos(at.nanos_since(now).max(0) as u64);
                     self.timer = Some(Instant::now() + wait);
+                }
+                Executed::Task(Task::SendDelayReq { sequence_id, bytes }) => {
+                    let more = self.send_delay_req(sequence_id, &bytes);
+                    self.execute(more);
                 }
                 Executed::Task(Task::Notice(notice)) => {
                     if matches!(notice, Notice::NtpRefused { .. }) && !self.refusal_log_due() {

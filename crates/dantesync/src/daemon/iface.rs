@@ -182,7 +182,6 @@ impl Selector {
     }
 
     /// The chosen interface, when an automatic choice was made.
-    #[cfg(test)]
     pub fn chosen(&self) -> Option<&Target> {
         match &self.phase {
             Phase::Chosen(t) => Some(t),

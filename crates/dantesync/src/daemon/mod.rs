@@ -17,6 +17,7 @@
 //! is left as it is — resetting it to zero would make a free-running clock drift at its natural
 //! rate, the worst choice.
 
+mod delay_req;
 mod engine;
 mod http;
 mod iface;
@@ -171,6 +172,8 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
 
     let mut controller_cfg = cfg.controller_config();
     controller_cfg.max_frequency_ppm = controller_cfg.max_frequency_ppm.min(clock.max_frequency());
+    delay_req::identify(&cfg, &mut controller_cfg.path_delay);
+    let path_delay_cfg = controller_cfg.path_delay.clone();
     let moment = dantesync_core::Moment::new(clock.now(), shared::mono_now());
     let now = moment.local;
     let mut controller = Controller::new(controller_cfg, moment, initial_ppm);
@@ -229,6 +232,7 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
         .multicast_group()
         .unwrap_or(Ipv4Addr::new(224, 0, 1, 129));
     let interfaces = ptp::Interfaces::new(cfg.interface.clone());
+    let delay_req = delay_req::open(&cfg, group, interfaces.clone(), path_delay_cfg.as_ref());
     for sock in [event_sock, general_sock] {
         tokio::spawn(ptp::receive(
             sock,
@@ -292,6 +296,7 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
     .learned_on(learned_on);
     let mut engine = Engine::new(controller, shared, ntp_tx, persister, notifier);
     engine.kernel = kernel_sync::KernelSync::new(cfg.served_local_stratum());
+    engine.delay_req = delay_req;
     engine.execute(rest);
     let service_stop = hooks.stop.take();
     let stop = async move {

@@ -171,6 +171,11 @@ impl Interfaces {
             .send_if_modified(|e| std::mem::replace(e, new) != new);
     }
 
+    /// The address of the interface the leader's multicast was chosen on, once it was.
+    pub fn chosen_addr(&self) -> Option<Ipv4Addr> {
+        self.selector().chosen().map(|t| t.addr)
+    }
+
     fn note_sync(&self, multicast_on: Option<u32>) {
         let mut selector = self.selector();
         let said = selector.note_sync(multicast_on, std::time::Instant::now());

@@ -73,7 +73,9 @@ const FULL: &str = r#"{
     "leader_allowlist": ["00:1d:c1:a1:72:3c", "00-1D-C1-0A-0B-0C"],
     "source_allowlist": ["10.77.9.0/24", "10.77.10.5"],
     "leader_preference": ["00:1d:c1:0a:0b:0c", "00:1d:c1:a1:72:3c"],
-    "leader_preference_hold_s": 30
+    "leader_preference_hold_s": 30,
+    "delay_request_interval_s": 2.5,
+    "delay_request_to": "10.77.9.184:1319"
   },
   "clock": {"kind": "simulated", "drift_ppm": -12.5, "offset_ms": 250},
   "ntp_server_mode": {"enabled": true, "port": 1123, "stratum": 4, "bind": "10.77.8.5",

@@ -144,6 +144,8 @@ fn every_key_is_read_into_the_configuration() {
                 Uuid([0x00, 0x1d, 0xc1, 0xa1, 0x72, 0x3c]),
             ],
             leader_preference_hold_s: 30.0,
+            delay_request_interval_s: 2.5,
+            delay_request_to: Some("10.77.9.184:1319".parse().unwrap()),
         }
     );
     assert_eq!(
@@ -236,7 +238,19 @@ fn the_engine_gets_the_file_s_ptp_and_ntp_settings() {
     assert_eq!(parse_ok("{}").controller_config().ntp, None);
     // The defaults map onto the engine's own defaults exactly.
     let with_server = parse_ok(r#"{"ntp_server": "10.77.8.2"}"#);
-    assert_eq!(with_server.controller_config(), defaults);
+    // ...except path delay, which the core leaves off (a host must be able to send) and the
+    // daemon measures by default, every 4 s.
+    let engine = with_server.controller_config();
+    assert_eq!(engine.path_delay.as_ref().map(|p| p.interval_s), Some(4.0));
+    assert_eq!(
+        ControllerConfig {
+            path_delay: None,
+            ..engine
+        },
+        defaults
+    );
+    let off = parse_ok(r#"{"ptp": {"delay_request_interval_s": 0}}"#);
+    assert_eq!(off.controller_config().path_delay, None);
     let never = parse_ok(r#"{"ntp_server": "a.lan", "ntp": {"panic_threshold_s": null}}"#);
     assert_eq!(
         never.controller_config().ntp.unwrap().panic_threshold_s,

@@ -2,6 +2,7 @@
 
 use dantesync_core::controller::{LeaderStatus, NtpStatus, RxTimestamping};
 use dantesync_core::ntp_server::Counters;
+use dantesync_core::path_delay::{PathDelayState, PathDelayStatus};
 use dantesync_core::source::{LeaderId, LeaderQuality};
 use dantesync_core::wire::ptpv1::Uuid;
 use dantesync_core::{Controller, ControllerConfig, LocalTime, Mode};
@@ -56,6 +57,14 @@ pub(super) fn view() -> View {
         at: LocalTime::from_nanos(NOW_NS - 5_000_000_000),
     });
     s.ntp_interval_s = 30.0;
+    s.path_delay = PathDelayStatus {
+        state: PathDelayState::Ok,
+        delay_ns: Some(187_500),
+        requests_sent: 12,
+        responses_matched: 11,
+        timeouts: 1,
+        ..PathDelayStatus::default()
+    };
     s.accumulated_phase_us = 12.5;
     s.ntp_corrections = 3;
     s.time_synchronised = true;
@@ -167,10 +176,16 @@ fn the_document_carries_every_status_field_in_its_own_names() {
     assert_eq!(s["last_correction"], json!(null));
     assert_eq!(s["ptp"]["leader_changes"], json!(2));
     assert_eq!(s["estimator"]["outliers"], json!(4));
-    // One key per field of Status plus the derived mode_code and locked (the field table's
-    // tests check that each field of Status has its definition).
+    assert_eq!(s["path_delay_ns"], json!(187_500));
+    assert_eq!(s["path_delay_state"], json!("ok"));
+    assert_eq!(s["delay_requests_sent"], json!(12));
+    assert_eq!(s["delay_responses_matched"], json!(11));
+    assert_eq!(s["path_delay"]["timeouts"], json!(1));
+    // One key per field of Status plus the derived mode_code and locked, and the four
+    // path-delay fields the issue names at the top level (the field table's tests check that
+    // each field of Status has its definition).
     let fields = debug_field_names(&format!("{:?}", view().status)).len();
-    assert_eq!(s.as_object().unwrap().len(), fields + 2);
+    assert_eq!(s.as_object().unwrap().len(), fields + 6);
     assert_eq!(s["ntp_sources"], json!([]));
     assert_eq!(s["host"]["query"]["not_padded"], json!(0));
     assert_eq!(s["host"]["query"]["over_global_cap"], json!(0));

@@ -2,6 +2,7 @@
 //! ([`dantesync_core::Status`]), in the order `/metrics` shows their metrics (the fields with
 //! none at the end). See the module above for how to add one.
 
+use dantesync_core::path_delay::PathDelayState;
 use dantesync_core::{LocalTime, Mode, Status};
 use serde_json::{json, Value};
 
@@ -377,6 +378,48 @@ pub static STATUS: &[Field] = &[
         query: &[Wire::At(352)],
     },
     Field {
+        path: "status.path_delay_ns",
+        unit: Unit::Nanos,
+        help: "Mean path delay to the leader, from Delay_Req/Delay_Resp (median of the last 15); null unless path_delay_state is ok.",
+        read: Read::Number(|v| v.status.path_delay.delay_ns.map(Num::Int)),
+        metrics: &[Metric::gauge("dantesync_path_delay_seconds")],
+        query: &[],
+    },
+    Field {
+        path: "status.path_delay_state",
+        unit: Unit::Text,
+        help: "Path-delay measurement: off (not configured), measuring, ok, or unanswered (the leader answered none of the last 3 Delay_Reqs: no compensation).",
+        read: Read::Json(|v| json!(v.status.path_delay.state.as_str())),
+        metrics: &[Metric::labelled(
+            "dantesync_path_delay_state",
+            Kind::Gauge,
+            "1 for the path-delay measurement's state, 0 for the others (off, measuring, ok, unanswered).",
+            &["state"],
+            |v, emit| {
+                for s in PathDelayState::ALL {
+                    emit(&[s.as_str()], bool_value(v.status.path_delay.state == s));
+                }
+            },
+        )],
+        query: &[],
+    },
+    Field {
+        path: "status.delay_requests_sent",
+        unit: Unit::Count,
+        help: "Delay_Reqs sent to the leader since the start.",
+        read: Read::Number(|v| Some(Num::Uint(v.status.path_delay.requests_sent))),
+        metrics: &[Metric::counter("dantesync_delay_requests_sent_total")],
+        query: &[],
+    },
+    Field {
+        path: "status.delay_responses_matched",
+        unit: Unit::Count,
+        help: "Delay_Resps from the leader that answered one of this node's Delay_Reqs in time.",
+        read: Read::Number(|v| Some(Num::Uint(v.status.path_delay.responses_matched))),
+        metrics: &[Metric::counter("dantesync_delay_responses_matched_total")],
+        query: &[],
+    },
+    Field {
         path: "status.host.query",
         unit: Unit::Object,
         help: "The UDP query API's datagrams by outcome since the start.",
@@ -433,6 +476,26 @@ pub static STATUS: &[Field] = &[
         read: Read::Json(|v| json!(v.status.host.ptp_timestamping.describe())),
         metrics: &[],
         query: &[Wire::Flag(4), Wire::Flag(5)],
+    },
+    Field {
+        path: "status.path_delay",
+        unit: Unit::Object,
+        help: "Path-delay measurement in full: state, delay_ns, requests_sent, responses_matched, timeouts, responses_unmatched, outliers, user_space_stamps (requests whose send time was read in user space, not stamped by the kernel).",
+        read: Read::Json(|v| {
+            let p = &v.status.path_delay;
+            json!({
+                "state": p.state.as_str(),
+                "delay_ns": p.delay_ns,
+                "requests_sent": p.requests_sent,
+                "responses_matched": p.responses_matched,
+                "timeouts": p.timeouts,
+                "responses_unmatched": p.responses_unmatched,
+                "outliers": p.outliers,
+                "user_space_stamps": p.user_space_stamps,
+            })
+        }),
+        metrics: &[],
+        query: &[],
     },
     Field {
         path: "status.ntp_sources",

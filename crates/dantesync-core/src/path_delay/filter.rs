@@ -1,0 +1,151 @@
+//! The path-delay filter: a median over the last measurements, with outliers set aside.
+//!
+//! A single measurement carries the timestamp noise of four timestamps and any queueing on
+//! either path; a median over a window takes the typical value and ignores a minority of bad
+//! ones. A measurement far from the running median is counted and left out, unless several
+//! in a row are: then the path itself changed (a new switch, a new route) and the window
+//! restarts from them.
+
+use std::collections::VecDeque;
+
+/// Measurements kept; the median of an odd count is one of them.
+pub const WINDOW: usize = 15;
+/// Measurements needed before the estimate is used.
+pub const MIN_SAMPLES: usize = 3;
+/// From this many measurements on, outliers are recognised.
+const OUTLIER_AFTER: usize = 5;
+/// A measurement further than this many median absolute deviations from the median...
+const OUTLIER_MADS: i64 = 8;
+/// ...and further than this (ns) is an outlier: the floor keeps a quiet path, whose deviation
+/// is a few hundred ns, from rejecting ordinary noise.
+const OUTLIER_FLOOR_NS: i64 = 100_000;
+/// This many outliers in a row mean the path changed: the window restarts.
+const RESTART_AFTER: u32 = 4;
+
+/// What became of one measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filtered {
+    Kept,
+    Outlier,
+    /// The path changed: the window restarted from the recent outliers.
+    Restarted,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DelayFilter {
+    window: VecDeque<i64>,
+    rejected: Vec<i64>,
+}
+
+impl DelayFilter {
+    pub fn clear(&mut self) {
+        self.window.clear();
+        self.rejected.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.window.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.window.is_empty()
+    }
+
+    pub fn push(&mut self, delay_ns: i64) -> Filtered {
+        if self.window.len() >= OUTLIER_AFTER {
+            let median = median(&self.window);
+            let mad = median_abs_deviation(&self.window, median);
+            let limit = (mad.saturating_mul(OUTLIER_MADS)).max(OUTLIER_FLOOR_NS);
+            if (delay_ns - median).abs() > limit {
+                self.rejected.push(delay_ns);
+                if self.rejected.len() as u32 >= RESTART_AFTER {
+                    self.window = self.rejected.drain(..).collect();
+                    return Filtered::Restarted;
+                }
+                return Filtered::Outlier;
+            }
+        }
+        self.rejected.clear();
+        if self.window.len() == WINDOW {
+            self.window.pop_front();
+        }
+        self.window.push_back(delay_ns);
+        Filtered::Kept
+    }
+
+    /// The median of the window, once it holds [`MIN_SAMPLES`].
+    pub fn estimate(&self) -> Option<i64> {
+        (self.window.len() >= MIN_SAMPLES).then(|| median(&self.window))
+    }
+}
+
+fn median(values: &VecDeque<i64>) -> i64 {
+    let mut sorted: Vec<i64> = values.iter().copied().collect();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        // Mean of the two middle values without overflow.
+        sorted[n / 2 - 1] + (sorted[n / 2] - sorted[n / 2 - 1]) / 2
+    }
+}
+
+fn median_abs_deviation(values: &VecDeque<i64>, median_ns: i64) -> i64 {
+    let deviations: VecDeque<i64> = values.iter().map(|v| (v - median_ns).abs()).collect();
+    median(&deviations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_estimate_before_three_then_the_median() {
+        let mut f = DelayFilter::default();
+        assert_eq!(f.push(10_000), Filtered::Kept);
+        assert_eq!(f.push(30_000), Filtered::Kept);
+        assert_eq!(f.estimate(), None);
+        assert_eq!(f.push(12_000), Filtered::Kept);
+        assert_eq!(f.estimate(), Some(12_000));
+        f.push(11_000);
+        assert_eq!(f.estimate(), Some(11_500));
+    }
+
+    #[test]
+    fn a_spike_is_rejected_and_does_not_move_the_estimate() {
+        let mut f = DelayFilter::default();
+        for d in [50_000, 50_400, 49_800, 50_100, 49_900, 50_200] {
+            assert_eq!(f.push(d), Filtered::Kept);
+        }
+        assert_eq!(f.estimate(), Some(50_050));
+        assert_eq!(f.push(2_000_000), Filtered::Outlier);
+        assert_eq!(f.len(), 6);
+        assert_eq!(f.estimate(), Some(50_050));
+    }
+
+    #[test]
+    fn a_lasting_change_of_path_restarts_the_window() {
+        let mut f = DelayFilter::default();
+        for _ in 0..10 {
+            f.push(50_000);
+        }
+        for _ in 0..3 {
+            assert_eq!(f.push(600_000), Filtered::Outlier);
+        }
+        assert_eq!(f.push(600_000), Filtered::Restarted);
+        assert_eq!(f.len(), 4);
+        assert_eq!(f.estimate(), Some(600_000));
+    }
+
+    #[test]
+    fn the_window_keeps_the_last_fifteen() {
+        let mut f = DelayFilter::default();
+        for d in 0..40 {
+            f.push(1_000 + d);
+        }
+        assert_eq!(f.len(), WINDOW);
+        // 1025..=1039: median 1032.
+        assert_eq!(f.estimate(), Some(1_032));
+    }
+}
