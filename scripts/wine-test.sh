@@ -14,7 +14,8 @@
 # 3. Where Wine lacks an API the daemon must fall back and say so, in its log and its status:
 #    SIO_TIMESTAMPING (user-space receive stamps) and GetSystemTimeAdjustmentPrecise (the
 #    legacy SetSystemTimeAdjustment).
-# 4. `dantesync.exe service status` against Wine's service manager (not installed: exit 4).
+# 4. `dantesync.exe service install|status|uninstall` against Wine's service manager, and the
+#    service started and stopped with sc.exe: it answers the query API and logs to ProgramData.
 #
 # Wine needs two things here (../shared/guide/TESTBED.md): `wine64` from Debian (no
 # /usr/bin/wine: /usr/lib/wine/wine64), and bcryptprimitives.dll!ProcessPrng, which Wine 8.0
@@ -223,16 +224,63 @@ print(f"wine-test: fallbacks said: PTP timestamps {doc['node']['timestamping']!r
 PY
   grep -E "SIO_TIMESTAMPING|GetSystemTimeAdjustmentPrecise" "$dir/daemon.log" | sed 's/^/  log: /' | head -4
 
-  # The service commands against Wine's service manager (services.exe).
-  if "$WINE" "$EXE" --help 2>/dev/null | grep -qE '^ +service '; then
-    local svc_rc=0
-    timeout 60 "$WINE" "$EXE" service status >"$dir/service-status.log" 2>&1 || svc_rc=$?
-    cat "$dir/service-status.log"
-    [ "$svc_rc" -eq 4 ] || die "'dantesync.exe service status' in a fresh prefix: exit $svc_rc, want 4 (not installed)"
-    say "service status under Wine: not installed (exit 4)"
-  else
-    say "NOT CHECKED: this build has no 'service' subcommand yet"
-  fi
+  # The service commands against Wine's service manager (services.exe): install (twice: the
+  # second one updates), status, a start and a stop through sc.exe, the service answering the
+  # query API and writing its rotated log, uninstall (twice). The foreground daemon goes first:
+  # the service takes the same instance lock. The service's config is a simulated clock too:
+  # Wine starts automatic services with each new session, and nothing here may touch a clock.
+  kill "$daemon_pid" 2>/dev/null || true
+  wait "$daemon_pid" 2>/dev/null || true
+  local svc_rc=0
+  svc() { # svc WANT_RC ARGS...: dantesync.exe service ARGS under Wine, its exit code checked
+    local want=$1 rc=0
+    shift
+    timeout 120 "$WINE" "$EXE" service "$@" >"$dir/service.log" 2>&1 || rc=$?
+    sed 's/^/  service: /' "$dir/service.log"
+    [ "$rc" -eq "$want" ] || die "'dantesync.exe service $*' under Wine: exit $rc, want $want"
+  }
+  svc 4 status
+  say "service status under Wine: not installed (exit 4)"
+  local svc_config=$dir/service-config.json
+  sed -e "s/$QUERY/$((QUERY + 1))/" -e 's/state\.json/service-state.json/' "$dir/config.json" >"$svc_config"
+  svc 0 install --config "$(winpath "$svc_config")"
+  svc 3 status
+  svc 0 install --config "$(winpath "$svc_config")"
+  svc 3 status
+  grep -q "start type: automatic\|automatic" "$dir/service.log" ||
+    die "service status after install does not say automatic start"
+  say "service installed twice (the second updated it), status: installed, stopped (exit 3)"
+  timeout 60 "$WINE" sc.exe start DanteSync >"$dir/sc-start.log" 2>&1 || true
+  local t1=$SECONDS answered=0
+  while [ $((SECONDS - t1)) -lt 60 ]; do
+    status_rc=0
+    "$LINUX_BIN" status 127.0.0.1 --port "$((QUERY + 1))" --json --timeout-ms 300 >"$dir/status-service.json" 2>&1 ||
+      status_rc=$?
+    if [ "$status_rc" -ne 3 ]; then answered=1; break; fi
+    sleep 1
+  done
+  [ "$answered" = 1 ] || die "the service never answered the query API within 60 s:
+$(cat "$dir/sc-start.log")"
+  svc 0 status
+  say "the service runs under Wine's service manager and answers the query API ($((SECONDS - t1)) s)"
+  timeout 60 "$WINE" sc.exe stop DanteSync >"$dir/sc-stop.log" 2>&1 || true
+  local t2=$SECONDS stopped=0
+  while [ $((SECONDS - t2)) -lt 30 ]; do
+    svc_rc=0
+    timeout 60 "$WINE" "$EXE" service status >"$dir/service.log" 2>&1 || svc_rc=$?
+    if [ "$svc_rc" -eq 3 ]; then stopped=1; break; fi
+    sleep 1
+  done
+  [ "$stopped" = 1 ] || die "the service did not stop within 30 s of sc.exe stop (status exit $svc_rc)"
+  local svc_log=$WINEPREFIX/drive_c/ProgramData/DanteSync/logs/dantesync.log
+  [ -s "$svc_log" ] || die "the service wrote no log at $svc_log"
+  grep -q "service stop" "$svc_log" || die "the service's log does not record the stop:
+$(tail -5 "$svc_log")"
+  say "sc.exe stop: stopped (exit 3); its log $svc_log records the stop"
+  svc 0 uninstall
+  svc 4 status
+  svc 0 uninstall
+  say "service uninstalled twice: not installed (exit 4); what only real Windows can show is in README.md"
   say "inside the namespace: all checks passed"
 }
 
