@@ -11,6 +11,8 @@
 #    state file, dpkg --purge removes them.
 # 4. In another fresh root, with chrony enabled: install.sh / uninstall.sh round trips, never
 #    overwriting a config, restoring exactly the time services that were enabled.
+# 4b. The tray's own .deb (cargo deb -p dantesync-tray) in a fresh root: the binary, the menu
+#    entry and the XDG autostart entry every desktop session starts; purge removes them.
 # 5. The same root booted with systemd as PID 1 in a qemu guest (its own kernel and clock):
 #    the service runs as packaged (user, capabilities, READY=1, watchdog, lock), restarts on
 #    upgrade, and install.sh/uninstall.sh stop and start chrony (packaging/test/live-test.sh).
@@ -301,6 +303,36 @@ done
 after=$(cd "$root/etc/systemd/system" && find . -type l -printf '%p -> %l\n' | sort)
 [ "$before" = "$after" ] || fail "uninstall.sh --purge did not restore the enabled services"
 step "purged: config, state and user gone, the time services as they were"
+
+# --- 4b. the tray's package ------------------------------------------------------------------
+step "building the tray's .deb (cargo deb -p dantesync-tray)"
+rm -f target/debian/dantesync-tray_*.deb
+nice cargo deb -p dantesync-tray >/dev/null
+tray_deb=$(ls target/debian/dantesync-tray_*.deb)
+cp "$tray_deb" "$work/deb/"
+tray_deb=$work/deb/$(basename "$tray_deb")
+fresh_root tray
+cp "$tray_deb" "$root/tmp/"
+inroot "$root" dpkg -i "/tmp/$(basename "$tray_deb")" >/dev/null
+for f in usr/bin/dantesync-tray usr/share/applications/dantesync-tray.desktop \
+  etc/xdg/autostart/dantesync-tray.desktop usr/share/doc/dantesync-tray/tray.md; do
+  expect_file "$root/$f" "after dpkg -i of the tray"
+done
+autostart=$root/etc/xdg/autostart/dantesync-tray.desktop
+for want in '[Desktop Entry]' 'Type=Application' 'Exec=dantesync-tray'; do
+  grep -qxF "$want" "$autostart" || fail "the tray's autostart entry lacks the line '$want'"
+done
+# The installed binary runs in the root (its --help: no desktop needed) from the PATH that the
+# autostart entry's Exec= relies on.
+inroot "$root" dantesync-tray --help >"$work/tray-help.txt" ||
+  fail "the installed dantesync-tray does not run in a Debian 12 root: $(cat "$work/tray-help.txt")"
+grep -q "dantesync-tray" "$work/tray-help.txt" || fail "dantesync-tray --help says nothing of itself"
+inroot "$root" dpkg --purge dantesync-tray >/dev/null
+for f in usr/bin/dantesync-tray etc/xdg/autostart/dantesync-tray.desktop; do
+  expect_gone "$root/$f" "after dpkg --purge of the tray"
+done
+rm -rf --one-file-system "$root"
+step "tray: $(basename "$tray_deb") installs the binary, menu and XDG autostart entries in a clean Debian 12 root; purge removes them"
 
 # --- 5. the same, live: the root booted with systemd as PID 1 in a qemu guest ----------------
 # A chroot has no running systemd, so it cannot show the service starting under its hardening
