@@ -218,10 +218,11 @@ impl RateEstimator {
         let last = self.samples.back()?;
         let first = self.samples.front()?;
         let dof = (m.inliers as f64 - if m.knot.is_some() { 3.0 } else { 2.0 }).max(1.0);
-        // The noise is itself estimated; inflate it by half of its own standard error so that
-        // an early, lucky-looking fit cannot claim a lock it has not earned.
-        // A noise-free fit (exact inputs) must not claim infinite certainty.
-        let sigma = m.sigma.max(self.cfg.noise_floor_us) * (1.0 + 0.5 / (2.0 * dof).sqrt());
+        // The noise is itself estimated: widen it to the small-sample quantile so that an
+        // early, lucky-looking fit cannot claim a lock it has not earned (see
+        // `fit::noise_inflation`). A noise-free fit (exact inputs) must not claim infinite
+        // certainty.
+        let sigma = m.sigma.max(self.cfg.noise_floor_us) * fit::noise_inflation(dof);
         let spread = if m.knot.is_some() {
             0.5 * self.knot_slope_spread
         } else {
