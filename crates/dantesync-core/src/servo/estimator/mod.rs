@@ -100,6 +100,13 @@ pub struct Estimate {
     pub kinked: bool,
 }
 
+/// The factor by which the estimator widens a fit's noise with `dof` degrees of freedom in
+/// `Estimate::sigma_ppm` (the Student-t quantile at 3σ over the Gaussian one, at least
+/// 1 + 0.5/√(2·dof)): for a caller that applies its own small-sample bound instead.
+pub fn noise_inflation(dof: f64) -> f64 {
+    fit::noise_inflation(dof)
+}
+
 /// Counters of what the estimator has seen, for status surfaces.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EstimatorCounters {
