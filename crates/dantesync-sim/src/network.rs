@@ -21,6 +21,11 @@ pub struct NetworkModel {
     pub burst_len: u32,
     /// Changes of the base delay: (true seconds since start, new base delay µs).
     pub delay_steps: Vec<(f64, f64)>,
+    /// Correlated timestamp error, µs (σ): a loaded host or a queue that runs late or early
+    /// together for seconds at a time, an Ornstein-Uhlenbeck process (AR(1) sample to sample)
+    /// with correlation time `queue_tau_s`. 0 = none.
+    pub queue_us: f64,
+    pub queue_tau_s: f64,
 }
 
 impl Default for NetworkModel {
@@ -36,6 +41,8 @@ impl Default for NetworkModel {
             burst_probability: 0.0,
             burst_len: 0,
             delay_steps: Vec::new(),
+            queue_us: 0.0,
+            queue_tau_s: 1.0,
         }
     }
 }
@@ -56,6 +63,8 @@ pub struct Network {
     model: NetworkModel,
     rng: SimRng,
     burst_left: u32,
+    /// The correlated error now, µs, and when it was last drawn (true seconds).
+    queue: Option<(f64, f64)>,
 }
 
 impl Network {
@@ -64,6 +73,7 @@ impl Network {
             model,
             rng,
             burst_left: 0,
+            queue: None,
         }
     }
 
@@ -93,9 +103,28 @@ impl Network {
         if self.rng.chance(self.model.tail_probability) {
             error_us += self.rng.exponential(self.model.tail_mean_us);
         }
+        // Drawn only when modelled, so that every other scenario keeps its random sequence.
+        if self.model.queue_us > 0.0 {
+            error_us += self.queue_error_us(since_start_s);
+        }
         Delivery::Delivered {
             delay_ns: (base * 1e3) as i64,
             timestamp_error_ns: (error_us * 1e3).round() as i64,
         }
+    }
+
+    /// The Ornstein-Uhlenbeck step from the last draw to `t_s`, exact for any interval: the
+    /// old value decays by e^(−dt/τ) and fresh noise fills the variance back to σ².
+    fn queue_error_us(&mut self, t_s: f64) -> f64 {
+        let sigma = self.model.queue_us;
+        let q = match self.queue {
+            None => sigma * self.rng.gaussian(),
+            Some((q, at)) => {
+                let keep = (-(t_s - at).max(0.0) / self.model.queue_tau_s).exp();
+                q * keep + sigma * (1.0 - keep * keep).sqrt() * self.rng.gaussian()
+            }
+        };
+        self.queue = Some((q, t_s));
+        q
     }
 }

@@ -250,6 +250,18 @@ pub fn standard() -> Vec<(Scenario, Targets)> {
     out
 }
 
+/// S-corr: S1's world on a loaded host, where receive timestamps run late or early together
+/// for seconds (as in the multi-host bed): 20 µs of white jitter plus 30 µs (σ) of
+/// correlated error with a correlation time of 3 s. Not in `standard()`: the rate must stay
+/// put (no false kinks), and the lock claims made from the first tens of seconds of such
+/// data are not yet honest (the slope's standard error assumes white noise).
+pub fn correlated() -> Scenario {
+    let mut sc = Scenario::baseline("S-corr", "σ 20 µs + 30 µs correlated over 3 s");
+    sc.network.queue_us = 30.0;
+    sc.network.queue_tau_s = 3.0;
+    sc
+}
+
 /// The scenario of SCENARIOS.md named `name` (S1..S9).
 pub fn by_name(name: &str) -> Option<(Scenario, Targets)> {
     standard()

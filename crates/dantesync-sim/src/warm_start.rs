@@ -89,6 +89,16 @@ impl WarmRow {
 
 /// Runs one case over seeds `1..=seeds`; a wrong prior with both signs, None without prior.
 pub fn run_case(jitter_us: f64, sync_log2: i8, wrong_by_ppm: Option<f64>, seeds: u64) -> WarmRow {
+    run_seeds(jitter_us, sync_log2, wrong_by_ppm, 1..=seeds)
+}
+
+/// Runs one case over the given seeds; a wrong prior with both signs, None without prior.
+pub fn run_seeds(
+    jitter_us: f64,
+    sync_log2: i8,
+    wrong_by_ppm: Option<f64>,
+    seeds: impl IntoIterator<Item = u64>,
+) -> WarmRow {
     let signs: &[f64] = match wrong_by_ppm {
         Some(w) if w != 0.0 => &[1.0, -1.0],
         _ => &[1.0],
@@ -103,7 +113,7 @@ pub fn run_case(jitter_us: f64, sync_log2: i8, wrong_by_ppm: Option<f64>, seeds:
         dishonest_lock_s: 0.0,
         dishonest_nano_s: 0.0,
     };
-    for seed in 1..=seeds {
+    for seed in seeds {
         for sign in signs {
             let mut sc = scenario(
                 jitter_us,

@@ -3,6 +3,7 @@
 //! frequency).
 
 use super::{Action, Controller, Notice};
+use crate::servo::estimator::noise_inflation;
 use crate::servo::policy::Observed;
 use crate::servo::Verdict;
 use crate::wire::ptpv1::Uuid;
@@ -101,8 +102,9 @@ impl Controller {
     /// at its upper bound: |data − prior| + 2 σ'_data < `lock_ppm`. Until then the mode rests
     /// on the samples alone, exactly as at a cold start; the prior only set the starting
     /// frequency. σ'_data is the samples' standard error with the fitted noise raised by 2.5
-    /// of its own standard errors (1/√(2·dof)) instead of the estimator's usual half, about a
-    /// 95 % upper bound of the noise: a few seconds of data fit with luck can look twice as
+    /// of its own standard errors (1/√(2·dof)) instead of the estimator's own small-sample
+    /// widening (`noise_inflation`; the two guard against the same thing), about a 95 % upper
+    /// bound of the noise: a few seconds of data fit with luck can look twice as
     /// quiet as they are, and a confirmation, once given, is kept. A prior 10 ppm wrong then
     /// passes only on an excursion of the data of more than 4 of their true standard errors;
     /// a right one passes once the samples are good to about 2 ppm (at 5 µs of jitter, after
@@ -114,7 +116,8 @@ impl Controller {
         if let (Some(p), Some(e)) = (self.prior.as_mut(), self.estimator.estimate()) {
             let params = if e.kinked { 3.0 } else { 2.0 };
             let root = (2.0 * (e.samples as f64 - params).max(1.0)).sqrt();
-            let sigma = e.sigma_ppm * (1.0 + 2.5 / root) / (1.0 + 0.5 / root);
+            let dof = (e.samples as f64 - params).max(1.0);
+            let sigma = e.sigma_ppm * (1.0 + 2.5 / root) / noise_inflation(dof);
             if !p.confirmed && (e.slope_ppm - p.rate_ppm).abs() + 2.0 * sigma < lock_ppm {
                 p.confirmed = true;
             }

@@ -5,7 +5,7 @@
 //! parallel lines), so that a step of the path delay, which also looks like a kink at first,
 //! is told apart and not taken for a change of rate.
 
-use super::fit::invert3;
+use super::fit::{invert3, Model};
 use super::RateEstimator;
 
 impl RateEstimator {
@@ -35,12 +35,16 @@ impl RateEstimator {
             return changed;
         }
         let last = seg[seg.len() - 1].0;
+        // Judged against the noise at the timescale of a segment, not sample to sample: a
+        // loaded host delays timestamps together for seconds, and such a stretch bends the
+        // line as a rate change would.
+        let sigma = model.sigma * self.wander_factor(&model).sqrt();
         let Some(best) = scan(
             &seg,
             last - self.cfg.change_scan_s,
             f64::INFINITY,
             min_seg,
-            model.sigma,
+            sigma,
         ) else {
             return changed;
         };
@@ -66,6 +70,52 @@ impl RateEstimator {
         self.knot_slope_spread = best.slope_spread;
         self.counters.kinks += 1;
         true
+    }
+
+    /// How much more the residuals wander over a segment's timescale than white noise of
+    /// their sample-to-sample spread would: the variance of their means over blocks of
+    /// `min_segment_s` and of twice that, times the samples per block, over σ² (1 for white
+    /// noise, about (1 + ρ)/(1 − ρ) for noise correlated sample to sample by ρ over a shorter
+    /// time than the block). The larger of the two, never below 1; 1 while the window holds
+    /// fewer than 16 blocks, too few to tell. The kink statistic's noise is widened by its
+    /// square root: a kink must stand out of the noise at the scale the kink is seen at.
+    pub(super) fn wander_factor(&self, model: &Model) -> f64 {
+        let var = model.sigma * model.sigma;
+        if var <= 0.0 {
+            return 1.0;
+        }
+        let mut worst = 1.0f64;
+        for block_s in [self.cfg.min_segment_s, 2.0 * self.cfg.min_segment_s] {
+            let mut blocks: Vec<(f64, f64)> = Vec::new();
+            let mut current: Option<(i64, f64, f64)> = None;
+            let start = self.samples.front().map_or(0.0, |s| s.t);
+            for s in self.samples.iter().filter(|s| s.inlier) {
+                let id = ((s.t - start) / block_s).floor() as i64;
+                let r = s.y - model.predict(s.t);
+                match current.as_mut() {
+                    Some((b, sum, n)) if *b == id => {
+                        *sum += r;
+                        *n += 1.0;
+                    }
+                    _ => {
+                        if let Some((_, sum, n)) = current.take() {
+                            blocks.push((sum / n, n));
+                        }
+                        current = Some((id, r, 1.0));
+                    }
+                }
+            }
+            // The newest block is still filling; it is left out.
+            if blocks.len() < 8 {
+                continue;
+            }
+            let k = blocks.len() as f64;
+            let mean_n = blocks.iter().map(|b| b.1).sum::<f64>() / k;
+            let mean = blocks.iter().map(|b| b.0).sum::<f64>() / k;
+            let spread = blocks.iter().map(|b| (b.0 - mean).powi(2)).sum::<f64>() / (k - 1.0);
+            worst = worst.max(spread * mean_n / var);
+        }
+        worst
     }
 
     pub(super) fn inlier_points(&self, from: f64) -> Vec<(f64, f64)> {

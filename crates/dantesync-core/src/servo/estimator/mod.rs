@@ -100,6 +100,13 @@ pub struct Estimate {
     pub kinked: bool,
 }
 
+/// The factor by which the estimator widens a fit's noise with `dof` degrees of freedom in
+/// `Estimate::sigma_ppm` (the Student-t quantile at 3σ over the Gaussian one, at least
+/// 1 + 0.5/√(2·dof)): for a caller that applies its own small-sample bound instead.
+pub fn noise_inflation(dof: f64) -> f64 {
+    fit::noise_inflation(dof)
+}
+
 /// Counters of what the estimator has seen, for status surfaces.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EstimatorCounters {
@@ -218,10 +225,11 @@ impl RateEstimator {
         let last = self.samples.back()?;
         let first = self.samples.front()?;
         let dof = (m.inliers as f64 - if m.knot.is_some() { 3.0 } else { 2.0 }).max(1.0);
-        // The noise is itself estimated; inflate it by half of its own standard error so that
-        // an early, lucky-looking fit cannot claim a lock it has not earned.
-        // A noise-free fit (exact inputs) must not claim infinite certainty.
-        let sigma = m.sigma.max(self.cfg.noise_floor_us) * (1.0 + 0.5 / (2.0 * dof).sqrt());
+        // The noise is itself estimated: widen it to the small-sample quantile so that an
+        // early, lucky-looking fit cannot claim a lock it has not earned (see
+        // `fit::noise_inflation`). A noise-free fit (exact inputs) must not claim infinite
+        // certainty.
+        let sigma = m.sigma.max(self.cfg.noise_floor_us) * fit::noise_inflation(dof);
         let spread = if m.knot.is_some() {
             0.5 * self.knot_slope_spread
         } else {
