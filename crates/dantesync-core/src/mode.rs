@@ -63,6 +63,11 @@ impl Mode {
         matches!(self, Mode::Lock | Mode::Nano)
     }
 
+    /// The mode a [`Mode::name`] names (as `/api/status` and `dantesync status` print it).
+    pub fn from_name(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == name)
+    }
+
     /// Short upper-case name, as the earlier DanteSync printed it.
     pub const fn name(self) -> &'static str {
         match self {
@@ -93,6 +98,10 @@ mod tests {
             assert_eq!(Mode::from_wire_code(code as u8), Some(*mode));
         }
         assert_eq!(Mode::from_wire_code(6), None);
+        for mode in Mode::ALL {
+            assert_eq!(Mode::from_name(mode.name()), Some(mode));
+        }
+        assert_eq!(Mode::from_name("LOCKED"), None);
         assert!(Mode::Lock.is_locked() && Mode::Nano.is_locked());
         assert!(!Mode::Prod.is_locked() && !Mode::NtpOnly.is_locked());
     }

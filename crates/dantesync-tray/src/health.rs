@@ -8,7 +8,7 @@
 //! engine leaves those modes for NTP-only after 10 s without PTP). Time here is the tray's own
 //! monotonic clock in seconds, passed in, so the rules are tested with exact numbers.
 
-use crate::status::{Mode, Reading};
+use crate::status::{follows_ptp, Mode, Reading};
 
 /// A status older than this (no fresh reading for so long) shows red.
 pub const STALE_AFTER_S: f64 = 3.5;
@@ -132,7 +132,7 @@ impl Watch {
         }
         let r = &fresh.reading;
         let silent = r.last_ptp_packet_age_s.is_none_or(|a| a > ENGINE_SILENT_S);
-        if r.mode.follows_ptp() && silent {
+        if follows_ptp(r.mode) && silent {
             return Shown::Stale;
         }
         Shown::from_mode(r.mode)

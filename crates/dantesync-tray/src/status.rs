@@ -5,45 +5,17 @@
 use serde_json::Value;
 
 /// The daemon's one `Mode`, as `status.mode` spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Init,
-    Acq,
-    Prod,
-    Lock,
-    Nano,
-    NtpOnly,
+pub use dantesync_core::Mode;
+
+/// `status.mode` read back; the legacy top-level spelling "NTP-only" is taken too.
+pub fn parse_mode(text: &str) -> Option<Mode> {
+    Mode::from_name(text).or((text == "NTP-only").then_some(Mode::NtpOnly))
 }
 
-impl Mode {
-    pub fn parse(text: &str) -> Option<Mode> {
-        Some(match text {
-            "INIT" => Mode::Init,
-            "ACQ" => Mode::Acq,
-            "PROD" => Mode::Prod,
-            "LOCK" => Mode::Lock,
-            "NANO" => Mode::Nano,
-            "NTP-ONLY" | "NTP-only" => Mode::NtpOnly,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Init => "INIT",
-            Mode::Acq => "ACQ",
-            Mode::Prod => "PROD",
-            Mode::Lock => "LOCK",
-            Mode::Nano => "NANO",
-            Mode::NtpOnly => "NTP-ONLY",
-        }
-    }
-
-    /// Modes in which the daemon follows a PTP leader (the engine leaves them for NTP-only
-    /// after 10 s without PTP).
-    pub fn follows_ptp(self) -> bool {
-        matches!(self, Mode::Acq | Mode::Prod | Mode::Lock | Mode::Nano)
-    }
+/// Modes in which the daemon follows a PTP leader (the engine leaves them for NTP-only after
+/// 10 s without PTP).
+pub fn follows_ptp(mode: Mode) -> bool {
+    matches!(mode, Mode::Acq | Mode::Prod | Mode::Lock | Mode::Nano)
 }
 
 /// One reading of the daemon's status, reduced to what the tray shows and judges.
@@ -90,7 +62,7 @@ pub fn parse(body: &str) -> Result<Reading, String> {
     let s = &doc["status"];
     let node = &doc["node"];
     let mode_text = s["mode"].as_str().ok_or("no status.mode")?;
-    let mode = Mode::parse(mode_text).ok_or_else(|| format!("unknown mode {mode_text:?}"))?;
+    let mode = parse_mode(mode_text).ok_or_else(|| format!("unknown mode {mode_text:?}"))?;
     let uptime_s = node["uptime_s"]
         .as_f64()
         .or_else(|| s["host"]["uptime_s"].as_f64())
