@@ -18,7 +18,10 @@ use dantesync_core::wire::ntp::{
 
 use serde_json::Value;
 use support::prom_text;
-use support::{free_port, free_tcp_port, gm_sim_loopback, serial, unix_nanos_now, Proc, TempDir};
+use support::{
+    daemon_with_config, free_port, free_tcp_port, gm_sim_loopback, serial, unix_nanos_now, Proc,
+    TempDir,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
 
@@ -111,15 +114,7 @@ impl Node {
             upstream.port,
             dir.0.join("state.json").display()
         );
-        let cfg = dir.0.join("config.json");
-        std::fs::write(&cfg, config).unwrap();
-        let daemon = Proc::spawn(
-            Command::new(BIN)
-                .args(["--config", cfg.to_str().unwrap()])
-                .env("XDG_RUNTIME_DIR", &dir.0)
-                .env("RUST_LOG", "dantesync=debug"),
-            &dir.0.join("daemon.log"),
-        );
+        let daemon = daemon_with_config(&dir, &config);
         let leader = Proc::spawn(
             &mut gm_sim_loopback(event, general),
             &dir.0.join("gm-sim.log"),

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{free_port, free_tcp_port, serial, Proc, TempDir};
+use support::{daemon_with_config, free_port, free_tcp_port, serial, Proc, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
 
@@ -43,15 +43,7 @@ impl Node {
 "#,
             dir.0.join("state.json").display()
         );
-        let cfg = dir.0.join("config.json");
-        std::fs::write(&cfg, config).unwrap();
-        let daemon = Proc::spawn(
-            Command::new(BIN)
-                .args(["--config", cfg.to_str().unwrap()])
-                .env("XDG_RUNTIME_DIR", &dir.0)
-                .env("RUST_LOG", "dantesync=debug"),
-            &dir.0.join("daemon.log"),
-        );
+        let daemon = daemon_with_config(&dir, &config);
         let listen = if answers {
             delay_req.to_string()
         } else {

@@ -9,7 +9,7 @@ use std::num::NonZeroU8;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use support::query::{compact, extended, socket_on};
-use support::{free_port, gm_sim_loopback, serial, Proc, TempDir};
+use support::{daemon_with_config, free_port, gm_sim_loopback, serial, Proc, TempDir};
 
 use dantesync_core::wire::query::{
     Exchange, ExtendedFlags, ExtendedReply, QueryRequest, EXTENDED_REPLY_LEN,
@@ -47,15 +47,7 @@ impl Node {
             OFFSET_NS as f64 / 1e6,
             dir.0.join("state.json").display()
         );
-        let path = dir.0.join("config.json");
-        std::fs::write(&path, config).unwrap();
-        let daemon = Proc::spawn(
-            Command::new(BIN)
-                .args(["--config", path.to_str().unwrap()])
-                .env("XDG_RUNTIME_DIR", &dir.0)
-                .env("RUST_LOG", "dantesync=debug"),
-            &dir.0.join("daemon.log"),
-        );
+        let daemon = daemon_with_config(&dir, &config);
         Self {
             dir,
             event,

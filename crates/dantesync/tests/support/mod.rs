@@ -81,6 +81,20 @@ pub fn gm_sim_loopback(event: u16, general: u16) -> Command {
     c
 }
 
+/// The daemon started on `config`, written to `dir/config.json`; its log is `dir/daemon.log`
+/// (debug level) and its runtime files (instance lock) stay in `dir`.
+pub fn daemon_with_config(dir: &TempDir, config: &str) -> Proc {
+    let path = dir.0.join("config.json");
+    std::fs::write(&path, config).unwrap();
+    Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_dantesync"))
+            .args(["--config", path.to_str().unwrap()])
+            .env("XDG_RUNTIME_DIR", &dir.0)
+            .env("RUST_LOG", "dantesync=debug"),
+        &dir.0.join("daemon.log"),
+    )
+}
+
 /// A scratch directory removed on drop.
 pub struct TempDir(pub PathBuf);
 
