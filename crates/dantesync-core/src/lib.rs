@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod controller;
+pub mod fleet;
 pub mod mode;
 pub mod ntp_client;
 pub mod ntp_server;
