@@ -272,7 +272,8 @@ impl Run {
             Notice::LeaderChanged { previous: None, .. }
             | Notice::NtpCorrection { .. }
             | Notice::NtpRefused { .. }
-            | Notice::ExternalStep { .. } => {}
+            | Notice::ExternalStep { .. }
+            | Notice::FleetStep { .. } => {}
         }
     }
 

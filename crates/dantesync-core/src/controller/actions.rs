@@ -53,4 +53,10 @@ pub enum Notice {
     ExternalStep {
         nanos: i64,
     },
+    /// Fleet mode stepped the clock by this much: the one start-up step to the fleet's time,
+    /// or (`scheduled`) an operator's correction of D at its announced leader instant.
+    FleetStep {
+        nanos: i64,
+        scheduled: bool,
+    },
 }

@@ -68,7 +68,7 @@ impl Controller {
         let sf = self.enter(now.into(), &mut out);
         if actual_ppm.is_finite() {
             self.rebase(sf);
-            self.servo_ppm = actual_ppm - self.slew.map_or(0.0, |s| s.ppm);
+            self.servo_ppm = actual_ppm - self.slew.map_or(0.0, |s| s.ppm) - self.fleet.ppm;
             self.policy.rate_changed();
         }
         self.evaluate(sf, &mut out);
@@ -153,7 +153,7 @@ impl Controller {
     }
 
     pub(super) fn total_ppm(&self) -> f64 {
-        self.servo_ppm + self.slew.map_or(0.0, |s| s.ppm)
+        self.servo_ppm + self.slew.map_or(0.0, |s| s.ppm) + self.fleet.ppm
     }
 
     pub(super) fn integral_at(&self, sf: i64) -> f64 {

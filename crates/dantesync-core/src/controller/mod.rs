@@ -15,6 +15,7 @@
 pub mod actions;
 mod books;
 pub mod execute;
+mod fleet;
 pub mod mode_select;
 mod ntp;
 pub mod ntp_gate;
@@ -29,6 +30,7 @@ pub use actions::{Action, Notice};
 pub use books::LeapExpected;
 use books::Slew;
 pub use execute::{execute, ClockControl, Executed, Task};
+pub use fleet::{FleetState, FleetStatus};
 pub use mode_select::{ModeInputs, ModeSelector, ModeThresholds};
 pub use ntp::ntp_interval_s;
 use ntp::NTP_CHECK_TIMEOUT_S;
@@ -61,6 +63,11 @@ pub struct ControllerConfig {
     /// Path delay to the leader by Delay_Req/Delay_Resp; None measures nothing (the host
     /// must be able to send and stamp PTP event messages).
     pub path_delay: Option<crate::path_delay::PathDelayConfig>,
+    /// Classic (NTP sets each node's time) or fleet (every node phase-locked to the leader
+    /// + D + path delay, see [`Controller::set_fleet_timescale`]).
+    pub sync_mode: crate::fleet::SyncMode,
+    /// Fleet mode's tuning; unused in classic mode.
+    pub fleet: crate::fleet::FleetConfig,
 }
 
 impl Default for ControllerConfig {
@@ -74,6 +81,8 @@ impl Default for ControllerConfig {
             ntp: Some(NtpGateConfig::default()),
             learned_floor_ppm: 1.0,
             path_delay: None,
+            sync_mode: crate::fleet::SyncMode::Classic,
+            fleet: crate::fleet::FleetConfig::default(),
         }
     }
 }
@@ -92,6 +101,7 @@ pub struct Controller {
     cfg: ControllerConfig,
     source: PtpSource,
     path_delay: crate::path_delay::PathDelay,
+    fleet: fleet::Fleet,
     estimator: RateEstimator,
     policy: FrequencyPolicy,
     modes: ModeSelector,
@@ -149,6 +159,7 @@ impl Controller {
             axes: now.mono.map(|m| (sf.saturating_sub(m.nanos()), m.nanos())),
             source: PtpSource::new(cfg.ptp.clone()),
             path_delay: Self::new_path_delay(&cfg),
+            fleet: fleet::Fleet::new(&cfg),
             estimator: RateEstimator::new(cfg.estimator.clone()),
             policy: FrequencyPolicy::new(cfg.policy.clone()),
             modes: ModeSelector::new(cfg.modes.clone()),
@@ -296,6 +307,8 @@ impl Controller {
             ntp_sources: self.ntp_sources.clone(),
             external_steps: self.external_steps,
             path_delay: self.path_delay.status(),
+            sync_mode: self.cfg.sync_mode,
+            fleet: self.fleet_status(),
         }
     }
 
@@ -338,6 +351,7 @@ impl Controller {
             self.schedule_ntp(sf, None);
         }
         self.poll_path_delay(sf, out);
+        self.fleet_advance(sf, out);
         self.arm_timer(sf, out);
     }
 
@@ -351,7 +365,7 @@ impl Controller {
         let ntp = self.gate.as_ref().map(|_| self.next_ntp_sf);
         let slew = self.slew.map(|s| s.end_sf);
         let delay_req = self.path_delay.next_deadline();
-        let next = [silence, ntp, slew, delay_req]
+        let next = [silence, ntp, slew, delay_req, self.fleet_deadline()]
             .into_iter()
             .flatten()
             .filter(|&t| t > sf)

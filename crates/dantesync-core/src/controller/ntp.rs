@@ -45,7 +45,9 @@ impl Controller {
         });
         let remaining = self.slew_remaining_ns(sf);
         let mut next_in = None;
-        if let Some(gate) = self.gate.as_mut() {
+        // In fleet mode the time is the fleet's: NTP is measured and shown, not applied.
+        let owned = self.fleet_owns_time();
+        if let Some(gate) = self.gate.as_mut().filter(|_| !owned) {
             match gate.offer(m.offset_ns as f64 - remaining) {
                 GateDecision::Correct { offset_ns, method } => {
                     let total = offset_ns.saturating_add(remaining.round() as i64);

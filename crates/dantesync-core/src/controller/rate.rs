@@ -171,7 +171,9 @@ impl Controller {
         let Some(est) = self.rate() else {
             return;
         };
-        let limit = self.cfg.max_frequency_ppm - self.slew.map_or(0.0, |s| s.ppm.abs());
+        let limit = self.cfg.max_frequency_ppm
+            - self.slew.map_or(0.0, |s| s.ppm.abs())
+            - self.fleet.ppm.abs();
         let now_s = rx_sf as f64 * 1e-9;
         let data_sigma = self
             .estimator
@@ -194,6 +196,7 @@ impl Controller {
                 ppm: self.total_ppm(),
             });
         }
+        self.fleet_sample(rx_sf, t1_ns, out);
     }
 
     /// The bound the mode rests on: of the rate with the prior once the data confirmed it,

@@ -87,6 +87,10 @@ pub struct Status {
     pub external_steps: u64,
     /// Path delay to the leader: state, filtered estimate and request counters.
     pub path_delay: crate::path_delay::PathDelayStatus,
+    /// Classic or fleet (config `sync_mode`).
+    pub sync_mode: crate::fleet::SyncMode,
+    /// Fleet mode: state, phase error to leader + D + path delay, D and its age.
+    pub fleet: super::FleetStatus,
 }
 
 /// The daemon's own part of the snapshot: what the controller cannot know.

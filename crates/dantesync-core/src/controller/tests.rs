@@ -60,6 +60,8 @@ struct Node {
     seq: u16,
     modes: Vec<Mode>,
     frequency_sets: usize,
+    /// Steps asked for since the last look (fleet tests).
+    stepped: Vec<i64>,
 }
 
 impl Node {
@@ -75,6 +77,7 @@ impl Node {
             t_ns: 0,
             seq: 0,
             frequency_sets: 0,
+            stepped: Vec::new(),
         };
         node.take(first);
         node
@@ -385,3 +388,5 @@ fn a_leap_second_the_kernel_applies_is_not_a_step_by_someone_else() {
     c.expect_leap(Some(leap), both(1, 0).local);
     assert!(external(&c.tick(both(21, -2 * S))), "two seconds back");
 }
+
+mod fleet;

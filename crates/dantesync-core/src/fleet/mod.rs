@@ -7,6 +7,8 @@
 //! ([`timescale::FleetTimescale`], one announcement of D); the authority's measurement, the
 //! UTC policies and the phase servo build on it.
 
+pub mod phase;
 pub mod timescale;
 
+pub use phase::{FleetConfig, PhaseLoop, PhaseVerdict};
 pub use timescale::{FleetTimescale, PendingCorrection, SyncMode};

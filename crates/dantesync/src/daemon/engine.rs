@@ -295,6 +295,15 @@ impl Engine {
                  for NTP to confirm it again",
                 *nanos as f64 * 1e-9
             ),
+            Notice::FleetStep { nanos, scheduled } => tracing::warn!(
+                "fleet: clock stepped by {:+.6} s ({})",
+                *nanos as f64 * 1e-9,
+                if *scheduled {
+                    "the authority's scheduled correction of D, at its leader instant"
+                } else {
+                    "the start-up step to the fleet's time"
+                }
+            ),
             Notice::NtpCorrection { offset_ns, method } => match method {
                 Method::Step => {
                     tracing::info!("NTP: time corrected by {} µs (step)", offset_ns / 1000)

@@ -1,0 +1,354 @@
+//! Fleet mode in the controller: the phase error of each Sync against `T1 + D(T1) + path
+//! delay`, the phase loop's frequency on top of the rate servo's, the one start-up step, the
+//! operator's scheduled corrections stepped at their leader instant, and the hold and
+//! fallback when announcements stop or the leader changes.
+//!
+//! The phase loop's frequency is one more term of the total the books integrate, so the rate
+//! estimator still sees through it (exactly as through an NTP slew) and goes on estimating the
+//! oscillator's natural rate: the two loops do not fight. The design and its numbers are in
+//! docs/servo.md ("Fleet mode").
+
+use super::{Action, Controller, Notice};
+use crate::fleet::{FleetTimescale, PhaseLoop, PhaseVerdict, SyncMode};
+use crate::time::{secs_to_nanos, LocalTime, Moment};
+
+/// Samples whose median decides the start-up step (a spike must not decide it).
+const STARTUP_SAMPLES: usize = 8;
+
+/// Where a fleet-mode node stands (status `fleet_state`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FleetState {
+    /// `sync_mode` is classic.
+    #[default]
+    Off,
+    /// Fleet mode, no announcement of D yet: classic behaviour meanwhile (NTP sets the time).
+    Waiting,
+    /// Phase-locked to the leader + D + path delay; NTP is measured, not applied.
+    Tracking,
+    /// The leader changed and no announcement for the new one came yet: the frequency is held,
+    /// no phase correction, no step.
+    Holding,
+    /// No announcement for `fleet.hold_s`: classic behaviour until one comes.
+    Fallback,
+}
+
+impl FleetState {
+    pub const ALL: [FleetState; 5] = [
+        FleetState::Off,
+        FleetState::Waiting,
+        FleetState::Tracking,
+        FleetState::Holding,
+        FleetState::Fallback,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FleetState::Off => "off",
+            FleetState::Waiting => "waiting",
+            FleetState::Tracking => "tracking",
+            FleetState::Holding => "holding",
+            FleetState::Fallback => "fallback",
+        }
+    }
+
+    /// Whether the fleet owns the clock's time (NTP corrections are not applied).
+    pub fn owns_time(self) -> bool {
+        matches!(self, FleetState::Tracking | FleetState::Holding)
+    }
+}
+
+/// Fleet mode in the status snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FleetStatus {
+    pub state: FleetState,
+    /// Filtered phase error to leader + D + path delay (ns, positive = ahead).
+    pub phase_error_ns: Option<f64>,
+    /// D now (at the last Sync's leader time), ns.
+    pub d_ns: Option<i64>,
+    pub epoch: Option<u32>,
+    /// Seconds since the last announcement was received (step-free local axis).
+    pub d_age_s: Option<f64>,
+    /// The phase loop's frequency on top of the rate servo's (ppm).
+    pub phase_ppm: f64,
+    /// Whether the phase error includes a measured path delay (0 is used while unknown).
+    pub path_delay_used: bool,
+    /// Steps made in fleet mode (the start-up one and scheduled corrections).
+    pub steps: u64,
+    /// Announcements ignored because they named another leader than the one followed.
+    pub ignored_other_leader: u64,
+    /// Phase samples dropped as outliers.
+    pub phase_outliers: u64,
+}
+
+#[derive(Debug)]
+pub(super) struct Fleet {
+    phase: PhaseLoop,
+    ts: Option<FleetTimescale>,
+    received_sf: Option<i64>,
+    /// The first fleet lock happened (the start-up step, if any, is behind).
+    locked_once: bool,
+    startup: Vec<i64>,
+    /// The leader instant of the last scheduled correction stepped, and when it is due (sf).
+    stepped_at_leader: Option<i64>,
+    due_sf: Option<i64>,
+    /// The frequency on top of the rate servo's, as applied (ppm).
+    pub(super) ppm: f64,
+    last_d: Option<i64>,
+    path_delay_used: bool,
+    steps: u64,
+    ignored: u64,
+    state: FleetState,
+}
+
+impl Fleet {
+    pub(super) fn new(cfg: &super::ControllerConfig) -> Self {
+        Self {
+            phase: PhaseLoop::new(cfg.fleet.clone()),
+            ts: None,
+            received_sf: None,
+            locked_once: false,
+            startup: Vec::new(),
+            stepped_at_leader: None,
+            due_sf: None,
+            ppm: 0.0,
+            last_d: None,
+            path_delay_used: false,
+            steps: 0,
+            ignored: 0,
+            state: if cfg.sync_mode == SyncMode::Fleet {
+                FleetState::Waiting
+            } else {
+                FleetState::Off
+            },
+        }
+    }
+
+    fn feed_forward_ppm(&self) -> f64 {
+        self.ts.map_or(0.0, |t| t.rate_ppb as f64 * 1e-3)
+    }
+}
+
+impl Controller {
+    /// An announcement of the fleet's timescale arrived at `now`. One naming another leader
+    /// than the one followed is ignored (counted); before any leader is heard it is kept.
+    pub fn set_fleet_timescale(
+        &mut self,
+        ts: FleetTimescale,
+        now: impl Into<Moment>,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        let sf = self.enter(now.into(), &mut out);
+        self.advance(sf, &mut out);
+        if self.cfg.sync_mode == SyncMode::Fleet {
+            let leader = self.source.leader().map(|(id, _)| id);
+            if leader.is_some_and(|l| l != ts.leader) {
+                self.fleet.ignored += 1;
+            } else {
+                self.fleet.ts = Some(ts);
+                self.fleet.received_sf = Some(sf);
+                self.plan_scheduled_step(&ts);
+            }
+        }
+        self.evaluate(sf, &mut out);
+        out
+    }
+
+    pub(super) fn fleet_status(&self) -> FleetStatus {
+        let f = &self.fleet;
+        FleetStatus {
+            state: f.state,
+            phase_error_ns: f.phase.phase_error_ns().filter(|_| f.state.owns_time()),
+            d_ns: f.last_d,
+            epoch: f.ts.map(|t| t.epoch),
+            d_age_s: f
+                .received_sf
+                .map(|r| (self.last_eval_sf as f64 - r as f64) * 1e-9),
+            phase_ppm: f.ppm,
+            path_delay_used: f.path_delay_used,
+            steps: f.steps,
+            ignored_other_leader: f.ignored,
+            phase_outliers: f.phase.outliers(),
+        }
+    }
+
+    /// The state the announcements and the leader put the node in at `sf`.
+    fn fleet_state_at(&self, sf: i64) -> FleetState {
+        if self.cfg.sync_mode != SyncMode::Fleet {
+            return FleetState::Off;
+        }
+        let (Some(ts), Some(received)) = (self.fleet.ts, self.fleet.received_sf) else {
+            return FleetState::Waiting;
+        };
+        if sf.saturating_sub(received) > secs_to_nanos(self.cfg.fleet.hold_s) {
+            return FleetState::Fallback;
+        }
+        match self.source.leader() {
+            Some((l, _)) if l == ts.leader => FleetState::Tracking,
+            Some(_) if self.fleet.locked_once => FleetState::Holding,
+            _ => FleetState::Waiting,
+        }
+    }
+
+    /// Whether NTP corrections of the time are to be left alone (the fleet owns the time).
+    pub(super) fn fleet_owns_time(&self) -> bool {
+        self.fleet.state.owns_time()
+    }
+
+    /// A scheduled correction is due when this node's clock reads the leader instant it
+    /// applies at, as the node sees the leader: at + D + path delay + the phase error now.
+    fn plan_scheduled_step(&mut self, ts: &FleetTimescale) {
+        self.fleet.due_sf = None;
+        let Some(p) = ts.pending.filter(|_| self.cfg.fleet.step_scheduled) else {
+            return;
+        };
+        if self.fleet.stepped_at_leader == Some(p.at_leader_ns) {
+            return;
+        }
+        let delay = self.path_delay.delay_ns().unwrap_or(0);
+        let error = self.fleet.phase.phase_error_ns().unwrap_or(0.0).round() as i64;
+        let local = p
+            .at_leader_ns
+            .saturating_add(ts.d_at(p.at_leader_ns.saturating_sub(1)))
+            .saturating_add(delay)
+            .saturating_add(error);
+        self.fleet.due_sf = Some(self.sf(LocalTime::from_nanos(local)));
+    }
+
+    /// The fleet's deadline for the timer: a scheduled step, or the end of the hold.
+    pub(super) fn fleet_deadline(&self) -> Option<i64> {
+        if self.cfg.sync_mode != SyncMode::Fleet {
+            return None;
+        }
+        let hold = self
+            .fleet
+            .received_sf
+            .filter(|_| self.fleet.state != FleetState::Fallback)
+            .map(|r| r.saturating_add(secs_to_nanos(self.cfg.fleet.hold_s) + 1));
+        [self.fleet.due_sf, hold].into_iter().flatten().min()
+    }
+
+    /// Time-driven fleet state at `sf`: a scheduled step that is due, and the state (leaving
+    /// the fleet's frequency when it no longer owns the time, holding it on a leader change).
+    pub(super) fn fleet_advance(&mut self, sf: i64, out: &mut Vec<Action>) {
+        if self.cfg.sync_mode != SyncMode::Fleet {
+            return;
+        }
+        if self.fleet.due_sf.is_some_and(|due| sf >= due) {
+            self.scheduled_step(out);
+        }
+        let before = self.fleet.state;
+        let after = self.fleet_state_at(sf);
+        if before == after {
+            return;
+        }
+        self.fleet.state = after;
+        let ppm = match after {
+            FleetState::Tracking => {
+                // The time is the fleet's from now: an NTP slew in progress stops.
+                if self.slew.is_some() {
+                    self.rebase(sf);
+                    self.slew = None;
+                }
+                self.fleet.ppm
+            }
+            FleetState::Holding => {
+                self.fleet.phase.restart_phase();
+                self.fleet.feed_forward_ppm() + self.fleet.phase.integral_ppm()
+            }
+            FleetState::Off | FleetState::Waiting | FleetState::Fallback => {
+                self.fleet.phase.reset();
+                if self.gate.is_some() && !self.ntp_in_flight {
+                    self.next_ntp_sf = self.next_ntp_sf.min(sf);
+                }
+                0.0
+            }
+        };
+        self.set_fleet_ppm(sf, ppm, out);
+    }
+
+    fn set_fleet_ppm(&mut self, sf: i64, ppm: f64, out: &mut Vec<Action>) {
+        if ppm != self.fleet.ppm {
+            self.rebase(sf);
+            self.fleet.ppm = ppm;
+            out.push(Action::SetFrequency {
+                ppm: self.total_ppm(),
+            });
+        }
+    }
+
+    fn fleet_step(&mut self, nanos: i64, scheduled: bool, out: &mut Vec<Action>) {
+        self.steps_total = self.steps_total.saturating_add(nanos);
+        self.fleet.steps += 1;
+        out.push(Action::Step { nanos });
+        out.push(Action::Notice(Notice::FleetStep { nanos, scheduled }));
+    }
+
+    fn scheduled_step(&mut self, out: &mut Vec<Action>) {
+        self.fleet.due_sf = None;
+        let Some(p) = self.fleet.ts.and_then(|t| t.pending) else {
+            return;
+        };
+        if self.fleet.stepped_at_leader != Some(p.at_leader_ns) {
+            self.fleet.stepped_at_leader = Some(p.at_leader_ns);
+            self.fleet_step(p.delta_ns, true, out);
+        }
+    }
+
+    /// One Sync (`t1_ns` on the leader's timescale) received at `rx_sf`: its phase error, the
+    /// start-up step, and the phase loop's frequency.
+    pub(super) fn fleet_sample(&mut self, rx_sf: i64, t1_ns: i128, out: &mut Vec<Action>) {
+        self.fleet_advance(rx_sf, out);
+        if self.fleet.state != FleetState::Tracking {
+            return;
+        }
+        let Some(ts) = self.fleet.ts else {
+            return;
+        };
+        let t1 = t1_ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        if let Some(p) = ts.pending.filter(|_| self.cfg.fleet.step_scheduled) {
+            // The Sync of the instant itself may come before the timer: step first.
+            if t1 >= p.at_leader_ns && self.fleet.stepped_at_leader != Some(p.at_leader_ns) {
+                self.scheduled_step(out);
+            }
+        }
+        let d = ts.d_at(t1);
+        self.fleet.last_d = Some(d);
+        let delay = self.path_delay.delay_ns();
+        self.fleet.path_delay_used = delay.is_some();
+        let local = i128::from(self.local(rx_sf).nanos());
+        let error = local - t1_ns - i128::from(d) - i128::from(delay.unwrap_or(0));
+        let error = error.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        if !self.fleet.locked_once {
+            self.fleet.startup.push(error);
+            if self.fleet.startup.len() < STARTUP_SAMPLES {
+                return;
+            }
+            let mut s = std::mem::take(&mut self.fleet.startup);
+            s.sort_unstable();
+            let median = s[s.len() / 2];
+            self.fleet.locked_once = true;
+            if median.unsigned_abs() as f64 > self.cfg.fleet.step_threshold_us * 1e3 {
+                self.fleet_step(-median, false, out);
+                self.fleet.phase.restart_phase();
+                return;
+            }
+        }
+        let ppm = match self.fleet.phase.sample(rx_sf, error as f64) {
+            PhaseVerdict::Frequency(ppm) => ppm,
+            PhaseVerdict::Outlier => return,
+        };
+        if self
+            .fleet
+            .phase
+            .phase_error_ns()
+            .is_some_and(|e| e.abs() <= self.cfg.fleet.step_threshold_us * 1e3)
+        {
+            // The time is the fleet's and within the step threshold of it: as good as an NTP
+            // check that found the clock right (what the built-in server's leap indicator and
+            // root dispersion rest on).
+            self.confirmed_sf = Some(rx_sf);
+        }
+        let total = self.fleet.feed_forward_ppm() + ppm;
+        self.set_fleet_ppm(rx_sf, total, out);
+    }
+}
