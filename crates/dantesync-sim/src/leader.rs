@@ -18,6 +18,8 @@ pub struct LeaderModel {
     /// How early the Sync's own timestamp is against the Follow_Up's precise one, µs.
     pub sync_timestamp_early_us: f64,
     pub first_sequence_id: u16,
+    /// A step of its frequency: (seconds after it started sending, ppm added).
+    pub drift_step: Option<(f64, f64)>,
 }
 
 impl LeaderModel {
@@ -28,6 +30,15 @@ impl LeaderModel {
             drift_ppm: 0.0,
             sync_timestamp_early_us: 60.0,
             first_sequence_id: 2724,
+            drift_step: None,
+        }
+    }
+
+    /// Its drift (ppm) `elapsed_s` after it started sending.
+    pub fn drift_at(&self, elapsed_s: f64) -> f64 {
+        match self.drift_step {
+            Some((at, ppm)) if elapsed_s >= at => self.drift_ppm + ppm,
+            _ => self.drift_ppm,
         }
     }
 
@@ -57,8 +68,11 @@ impl Leader {
     /// The leader's timescale at true time `t_ns`, ns.
     pub fn uptime_ns(&self, t_ns: i64) -> i128 {
         let elapsed = (t_ns - self.started_ns) as f64;
-        let uptime =
+        let mut uptime =
             self.model.uptime_start_s * 1e9 + elapsed * (1.0 + self.model.drift_ppm * 1e-6);
+        if let Some((at_s, ppm)) = self.model.drift_step {
+            uptime += (elapsed - at_s * 1e9).max(0.0) * ppm * 1e-6;
+        }
         uptime.round() as i128
     }
 

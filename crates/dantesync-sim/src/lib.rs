@@ -6,6 +6,7 @@
 //! seeded: the same scenario and seed give the same numbers, bit for bit.
 
 pub mod delay_req;
+pub mod fleet;
 pub mod leader;
 pub mod metrics;
 pub mod network;

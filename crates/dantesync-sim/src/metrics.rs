@@ -31,6 +31,11 @@ pub struct Metrics {
     pub ntp_only_after_s: Option<f64>,
     pub holdover_max_ppm: Option<f64>,
     pub frequency_changes: u64,
+    /// Fleet scenarios: true phase error to leader + D in steady state (µs), and its largest
+    /// value in the event's window.
+    pub fleet_rms_us: Option<f64>,
+    pub fleet_max_us: Option<f64>,
+    pub fleet_event_max_us: Option<f64>,
 }
 
 pub fn compute(trace: &Trace, scenario: &Scenario, targets: &Targets) -> Metrics {
@@ -82,7 +87,29 @@ pub fn compute(trace: &Trace, scenario: &Scenario, targets: &Targets) -> Metrics
         ntp_only_after_s: None,
         holdover_max_ppm: None,
         frequency_changes: trace.frequency_changes,
+        fleet_rms_us: None,
+        fleet_max_us: None,
+        fleet_event_max_us: None,
     };
+    if scenario.fleet.is_some() {
+        let from = scenario.duration_s - STEADY_S;
+        let steady: Vec<f64> = obs
+            .iter()
+            .filter(|o| o.t_s >= from)
+            .map(|o| o.fleet_phase_ns.unwrap_or(f64::INFINITY) * 1e-3)
+            .collect();
+        m.fleet_rms_us =
+            Some((steady.iter().map(|e| e * e).sum::<f64>() / steady.len().max(1) as f64).sqrt());
+        m.fleet_max_us = Some(steady.iter().fold(0.0f64, |a, e| a.max(e.abs())));
+        if let (Some(event), Some(window)) = (targets.event_s, targets.fleet_event_window_s) {
+            m.fleet_event_max_us = Some(
+                obs.iter()
+                    .filter(|o| o.t_s >= event && o.t_s <= event + window)
+                    .filter_map(|o| o.fleet_phase_ns)
+                    .fold(0.0f64, |a, e| a.max(e.abs() * 1e-3)),
+            );
+        }
+    }
     if let Some(event) = targets.event_s {
         let after: Vec<_> = obs.iter().filter(|o| o.t_s >= event).collect();
         m.max_error_after_event_ppm = Some(
@@ -191,6 +218,34 @@ pub fn check(m: &Metrics, t: &Targets) -> Vec<(String, String, String, bool)> {
             show(m.ntp_only_after_s, "s"),
             format!("≤ {limit} s"),
             within(m.ntp_only_after_s, limit),
+        ));
+    }
+    let us = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2} µs"));
+    if let Some(limit) = t.fleet_rms_us {
+        rows.push((
+            "phase RMS".into(),
+            us(m.fleet_rms_us),
+            format!("≤ {limit} µs"),
+            m.fleet_rms_us.is_some_and(|v| v <= limit),
+        ));
+    }
+    if let Some(limit) = t.fleet_max_us {
+        rows.push((
+            "phase max".into(),
+            us(m.fleet_max_us),
+            format!("≤ {limit} µs"),
+            m.fleet_max_us.is_some_and(|v| v <= limit),
+        ));
+    }
+    if let Some(limit) = t.fleet_event_max_us {
+        rows.push((
+            format!(
+                "phase max {} s after event",
+                t.fleet_event_window_s.unwrap_or(0.0)
+            ),
+            us(m.fleet_event_max_us),
+            format!("≤ {limit} µs"),
+            m.fleet_event_max_us.is_some_and(|v| v <= limit),
         ));
     }
     if let Some(limit) = t.holdover_ppm {

@@ -26,7 +26,9 @@ pub struct Observation {
     /// Seconds since the start.
     pub t_s: f64,
     pub mode: Mode,
-    /// True frequency error of the disciplined clock against the current leader, ppm.
+    /// True frequency error of the disciplined clock against the current leader, ppm, without
+    /// what fleet mode adds on purpose (as an NTP slew is deliberate): the rate servo's error,
+    /// which the modes' claims are about.
     pub error_ppm: f64,
     /// True phase error of the clock against UTC (local − true), ns.
     pub phase_ns: f64,
@@ -37,6 +39,9 @@ pub struct Observation {
     pub applied_ppm: f64,
     /// The part of `applied_ppm` that is an NTP slew (deliberate, not a servo error).
     pub slew_ppm: f64,
+    /// Fleet scenarios: true phase error of the clock against leader + D of the announcement
+    /// in force (ns); `None` without one for the current leader.
+    pub fleet_phase_ns: Option<f64>,
 }
 
 /// Everything a run produced.
@@ -126,6 +131,8 @@ enum Kind {
     ExternalStep {
         nanos: i64,
     },
+    /// The fleet's authority announces D.
+    Announce,
     /// The controller's Delay_Req leaves now.
     DelayReqTx {
         sequence_id: u16,
@@ -179,6 +186,10 @@ pub fn run(scenario: &Scenario) -> Trace {
         );
     }
     world.push(SIM_EPOCH_NS, Kind::Observe);
+    let mut authority = scenario.fleet.clone().map(|cfg| {
+        world.push(to_ns(1.0), Kind::Announce);
+        crate::fleet::Authority::new(cfg)
+    });
     for &(at_s, nanos) in &scenario.external_steps {
         world.push(to_ns(at_s), Kind::ExternalStep { nanos });
     }
@@ -230,7 +241,11 @@ pub fn run(scenario: &Scenario) -> Trace {
         // (which would draw the random walk at other instants and change every run).
         let claims_may_change = matches!(
             ev.kind,
-            Kind::PacketRx { .. } | Kind::Tick { .. } | Kind::NtpDone | Kind::ExternalStep { .. }
+            Kind::PacketRx { .. }
+                | Kind::Tick { .. }
+                | Kind::NtpDone
+                | Kind::ExternalStep { .. }
+                | Kind::Announce
         );
         let actions = match ev.kind {
             Kind::SyncTx { leader } => {
@@ -336,20 +351,45 @@ pub fn run(scenario: &Scenario) -> Trace {
                 }
                 sent
             }
+            Kind::Announce => {
+                let Some(auth) = authority.as_mut() else {
+                    continue;
+                };
+                world.push(
+                    now + (auth.cfg.announce_every_s * 1e9) as i64,
+                    Kind::Announce,
+                );
+                match current_leader(scenario, since_s) {
+                    Some(i)
+                        if since_s - scenario.leaders[i].from_s >= auth.cfg.reannounce_after_s =>
+                    {
+                        let ts = auth.announce(&leaders[i], now, SIM_EPOCH_NS);
+                        controller.set_fleet_timescale(ts, moment(&mut osc, now))
+                    }
+                    _ => Vec::new(),
+                }
+            }
             Kind::Observe => {
                 world.push(now + OBSERVE_EVERY_NS, Kind::Observe);
                 osc.advance(now);
+                let fleet_phase_ns = authority.as_ref().and_then(|a| {
+                    let i = current_leader(scenario, since_s)?;
+                    a.phase_error_ns(&leaders[i], now, osc.phase_ns())
+                });
                 let leader_drift = current_leader_drift(scenario, since_s);
                 let status = controller.status();
                 trace.observations.push(Observation {
                     t_s: since_s,
                     mode: status.mode,
-                    error_ppm: osc.natural_ppm() + osc.applied_ppm() - leader_drift,
+                    error_ppm: osc.natural_ppm() + osc.applied_ppm()
+                        - status.fleet.added_ppm
+                        - leader_drift,
                     phase_ns: osc.phase_ns(),
                     claimed_drift_ppm: status.drift_ppm,
                     claimed_bound_ppm: status.error_bound_ppm,
                     applied_ppm: osc.applied_ppm(),
                     slew_ppm: status.slew_ppm,
+                    fleet_phase_ns,
                 });
                 Vec::new()
             }
@@ -372,6 +412,7 @@ pub fn run(scenario: &Scenario) -> Trace {
                 t_s: since_s,
                 mode: controller.mode(),
                 error_ppm: osc.natural_ppm() + osc.applied_ppm()
+                    - fleet_added_ppm(&controller, scenario)
                     - current_leader_drift(scenario, since_s),
             };
             let last = trace.claims.last();
@@ -382,6 +423,16 @@ pub fn run(scenario: &Scenario) -> Trace {
     }
     trace.final_status = controller.status();
     trace
+}
+
+/// What fleet mode adds to the rate servo's frequency on purpose (0 outside fleet scenarios,
+/// where the snapshot is not worth taking).
+fn fleet_added_ppm(controller: &Controller, scenario: &Scenario) -> f64 {
+    if scenario.fleet.is_some() {
+        controller.status().fleet.added_ppm
+    } else {
+        0.0
+    }
 }
 
 /// The leader sending at `t_s` that started last, by index.
@@ -403,7 +454,7 @@ fn current_leader_drift(scenario: &Scenario, t_s: f64) -> f64 {
         .filter(|l| l.from_s <= t_s)
         .max_by(|a, b| a.from_s.total_cmp(&b.from_s))
         .or(scenario.leaders.first())
-        .map_or(0.0, |l| l.model.drift_ppm)
+        .map_or(0.0, |l| l.model.drift_at(t_s - l.from_s))
 }
 
 fn apply(

@@ -45,6 +45,8 @@ pub struct Scenario {
     /// Whether the leaders answer Delay_Req (measured only when the controller's
     /// `path_delay` is set; the path is the network's, the same base delay both ways).
     pub delay_req_answered: bool,
+    /// Fleet mode: the authority announcing D (the controller's `sync_mode` must be fleet).
+    pub fleet: Option<crate::fleet::FleetSim>,
 }
 
 /// The UUID of the leader in the shared capture (a Focusrite RedNet AM2).
@@ -80,6 +82,7 @@ impl Scenario {
             initial_ppm: 0.0,
             learned: None,
             delay_req_answered: true,
+            fleet: None,
         }
     }
 
@@ -119,6 +122,13 @@ pub struct Targets {
     /// Seconds of LOCK/NANO claimed beyond their threshold that are tolerated, because no
     /// receiver can know sooner (the event is not yet visible in the data). Zero otherwise.
     pub dishonest_allowance_s: f64,
+    /// Fleet scenarios: true phase error to leader + D in steady state, RMS and max (µs).
+    pub fleet_rms_us: Option<f64>,
+    pub fleet_max_us: Option<f64>,
+    /// Fleet scenarios: the largest phase error from `event_s` for this many seconds, and
+    /// its limit (µs).
+    pub fleet_event_window_s: Option<f64>,
+    pub fleet_event_max_us: Option<f64>,
 }
 
 /// The nine scenarios of SCENARIOS.md with their targets.
@@ -262,14 +272,116 @@ pub fn correlated() -> Scenario {
     sc
 }
 
-/// The scenario of SCENARIOS.md named `name` (S1..S9).
+/// The scenario of SCENARIOS.md named `name` (S1..S9), or a fleet one (F1..F6).
 pub fn by_name(name: &str) -> Option<(Scenario, Targets)> {
     standard()
         .into_iter()
+        .chain(fleet())
         .find(|(s, _)| s.name.eq_ignore_ascii_case(name))
 }
 
 /// An NTP server model for scenarios that exercise time correction.
 pub fn lan_ntp_server() -> NtpServerModel {
     NtpServerModel::default()
+}
+
+/// A scenario in fleet mode: the controller phase-locks to leader + D announced every 5 s by
+/// the simulated authority; PTP only (NTP would not be applied anyway), the clock 2 ms off at
+/// the start (removed by the one start-up step).
+fn fleet_baseline(name: &str, description: &str) -> Scenario {
+    let mut sc = Scenario::baseline(name, description);
+    sc.controller.sync_mode = dantesync_core::fleet::SyncMode::Fleet;
+    sc.oscillator.offset_ns = 2_000_000.0;
+    sc.network.base_delay_us = 0.0;
+    sc.fleet = Some(crate::fleet::FleetSim::default());
+    sc
+}
+
+fn fleet_targets(rms_us: f64, max_us: f64) -> Targets {
+    Targets {
+        fleet_rms_us: Some(rms_us),
+        fleet_max_us: Some(max_us),
+        ..Targets::default()
+    }
+}
+
+/// Fleet mode (docs/servo.md, "Fleet mode"): each scored on the true phase error of the
+/// node's clock against leader + D, in steady state (the last 300 s) and around its event.
+pub fn fleet() -> Vec<(Scenario, Targets)> {
+    let mut out = Vec::new();
+
+    let f1 = fleet_baseline("F1", "fleet: S1 noise, no path delay");
+    out.push((f1, fleet_targets(5.0, 10.0)));
+
+    let mut f2 = fleet_baseline("F2", "fleet: 300 µs path, measured by Delay_Req");
+    f2.network.base_delay_us = 300.0;
+    f2.controller.path_delay = Some(dantesync_core::path_delay::PathDelayConfig {
+        interval_s: 2.0,
+        ..Default::default()
+    });
+    out.push((f2, fleet_targets(5.0, 15.0)));
+
+    let mut f3 = fleet_baseline("F3", "fleet: leader frequency +25 ppm at 300 s");
+    f3.duration_s = 900.0;
+    f3.leaders[0].model.drift_step = Some((300.0, 25.0));
+    out.push((
+        f3,
+        Targets {
+            event_s: Some(300.0),
+            fleet_event_window_s: Some(600.0),
+            // 25 ppm for the ~5 s the estimator needs to see the kink at 5σ.
+            fleet_event_max_us: Some(150.0),
+            // NANO stands until the kink is seen (as S7's allowance, for a larger step).
+            dishonest_allowance_s: 6.0,
+            ..fleet_targets(5.0, 10.0)
+        },
+    ));
+
+    let mut f4 = fleet_baseline("F4", "fleet: D slewing at 20 ppm");
+    if let Some(f) = f4.fleet.as_mut() {
+        f.slew_ppb = 20_000;
+    }
+    out.push((f4, fleet_targets(5.0, 10.0)));
+
+    let mut f5 = fleet_baseline("F5", "fleet: scheduled −200 ms correction at 450 s");
+    if let Some(f) = f5.fleet.as_mut() {
+        f.correction = Some((450.0, -200_000_000));
+    }
+    out.push((
+        f5,
+        Targets {
+            event_s: Some(450.0),
+            fleet_event_window_s: Some(1.0),
+            fleet_event_max_us: Some(20.0),
+            ..fleet_targets(5.0, 20.0)
+        },
+    ));
+
+    let mut f6 = fleet_baseline(
+        "F6",
+        "fleet: failover at 200 s (+3 ppm, new uptime), re-announced after 3 s",
+    );
+    f6.leaders[0].to_s = 200.0;
+    let mut second = LeaderModel::dante(SECOND_LEADER);
+    second.uptime_start_s = 12_345.0;
+    second.drift_ppm = 3.0;
+    second.first_sequence_id = 17;
+    f6.leaders.push(LeaderSpan {
+        model: second,
+        from_s: 200.0,
+        to_s: f64::INFINITY,
+        first_sync_after_s: 0.03,
+    });
+    out.push((
+        f6,
+        Targets {
+            event_s: Some(200.0),
+            fleet_event_window_s: Some(100.0),
+            fleet_event_max_us: Some(20.0),
+            // As S5: until the new leader's second Sync the node cannot know.
+            dishonest_allowance_s: 0.5,
+            ..fleet_targets(5.0, 10.0)
+        },
+    ));
+    out
 }

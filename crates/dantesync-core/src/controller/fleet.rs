@@ -68,8 +68,9 @@ pub struct FleetStatus {
     pub epoch: Option<u32>,
     /// Seconds since the last announcement was received (step-free local axis).
     pub d_age_s: Option<f64>,
-    /// The phase loop's frequency on top of the rate servo's (ppm).
-    pub phase_ppm: f64,
+    /// What fleet mode adds to the rate servo's frequency (ppm): the phase loop's term, D's
+    /// rate, and the gap between the rate estimate and the policy's frequency.
+    pub added_ppm: f64,
     /// Whether the phase error includes a measured path delay (0 is used while unknown).
     pub path_delay_used: bool,
     /// Steps made in fleet mode (the start-up one and scheduled corrections).
@@ -163,7 +164,7 @@ impl Controller {
             d_age_s: f
                 .received_sf
                 .map(|r| (self.last_eval_sf as f64 - r as f64) * 1e-9),
-            phase_ppm: f.ppm,
+            added_ppm: f.ppm,
             path_delay_used: f.path_delay_used,
             steps: f.steps,
             ignored_other_leader: f.ignored,
@@ -295,8 +296,17 @@ impl Controller {
     }
 
     /// One Sync (`t1_ns` on the leader's timescale) received at `rx_sf`: its phase error, the
-    /// start-up step, and the phase loop's frequency.
-    pub(super) fn fleet_sample(&mut self, rx_sf: i64, t1_ns: i128, out: &mut Vec<Action>) {
+    /// start-up step, and the phase loop's frequency. `slope_ppm` is the rate estimate: fleet
+    /// mode applies it at once (the gap between it and the policy's gentler frequency is part
+    /// of what fleet mode adds), so a leader's frequency step is followed as soon as the
+    /// estimator has seen it, not at the pace of PROD's small corrections.
+    pub(super) fn fleet_sample(
+        &mut self,
+        rx_sf: i64,
+        t1_ns: i128,
+        slope_ppm: f64,
+        out: &mut Vec<Action>,
+    ) {
         self.fleet_advance(rx_sf, out);
         if self.fleet.state != FleetState::Tracking {
             return;
@@ -348,7 +358,8 @@ impl Controller {
             // root dispersion rest on).
             self.confirmed_sf = Some(rx_sf);
         }
-        let total = self.fleet.feed_forward_ppm() + ppm;
+        let rate_gap = -slope_ppm - self.servo_ppm;
+        let total = self.fleet.feed_forward_ppm() + rate_gap + ppm;
         self.set_fleet_ppm(rx_sf, total, out);
     }
 }

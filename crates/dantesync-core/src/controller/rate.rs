@@ -196,7 +196,7 @@ impl Controller {
                 ppm: self.total_ppm(),
             });
         }
-        self.fleet_sample(rx_sf, t1_ns, out);
+        self.fleet_sample(rx_sf, t1_ns, est.slope_ppm, out);
     }
 
     /// The bound the mode rests on: of the rate with the prior once the data confirmed it,

@@ -52,7 +52,7 @@ fn main() {
     writeln!(md, "| id | scenario | seed | LOCK s | NANO s | steady RMS ppm | steady max ppm | LS bound ppm (window) | dishonest s | targets | result |").unwrap();
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|").unwrap();
     let mut all_pass = true;
-    for (base, targets) in scenario::standard() {
+    for (base, targets) in scenario::standard().into_iter().chain(scenario::fleet()) {
         for seed in 1..=seeds {
             let sc = base.clone().with_seed(seed);
             let trace = run(&sc);

@@ -236,11 +236,11 @@ fn without_announcements_the_node_falls_back_to_classic_after_the_hold() {
     announce(&mut n, ts);
     run_recording(&mut n, 20);
     assert_eq!(n.c.status().fleet.state, FleetState::Tracking);
-    assert!(n.c.status().fleet.phase_ppm != 0.0);
+    assert!(n.c.status().fleet.added_ppm != 0.0);
     run_recording(&mut n, 15);
     let s = n.c.status();
     assert_eq!(s.fleet.state, FleetState::Fallback);
-    assert_eq!(s.fleet.phase_ppm, 0.0);
+    assert_eq!(s.fleet.added_ppm, 0.0);
     assert_eq!(s.fleet.phase_error_ns, None);
     assert!(s.fleet.d_age_s.unwrap() > 30.0);
     // A fresh announcement brings the lock back, with no step.
