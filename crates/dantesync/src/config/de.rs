@@ -223,6 +223,9 @@ ranged! {
     offline_timeout_s: 1.0, 3600.0, "seconds";
     leader_preference_hold_s: 0.0, 86400.0, "seconds";
     delay_request_interval_s: 0.0, 3600.0, "seconds";
+    fleet_max_slew_ppm: 0.1, 500.0, "ppm";
+    fleet_hold_s: 1.0, 604800.0, "seconds";
+    fleet_step_threshold_us: 1.0, 1e9, "microseconds";
     drift_ppm: -500.0, 500.0, "ppm";
     offset_ms: -8.64e10, 8.64e10, "milliseconds";
 }
@@ -514,4 +517,23 @@ pub fn some_server_list<'de, D: Deserializer<'de>>(
 /// One server or a list of them; `null` is none.
 pub fn servers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ServerAddr>, D::Error> {
     list(d, "servers", true)
+}
+
+/// `sync_mode`: "classic" or "fleet".
+pub fn sync_mode<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<dantesync_core::fleet::SyncMode, D::Error> {
+    use dantesync_core::fleet::SyncMode;
+    let name = string_of(raw(d)?)?;
+    if let Some(mode) = SyncMode::from_name(&name) {
+        return Ok(mode);
+    }
+    let names = ["classic", "fleet"];
+    let lower = name.to_ascii_lowercase();
+    let hint = if SyncMode::from_name(&lower).is_some() {
+        Some(format!("write it in lower case: \"{lower}\""))
+    } else {
+        suggest::closest(&name, names).map(|s| format!("did you mean \"{s}\"?"))
+    };
+    Err(expected("\"classic\" or \"fleet\"".to_string(), hint))
 }

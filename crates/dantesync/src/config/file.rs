@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::de::{self as read, ClockName};
 use super::legacy;
 use super::settings::{
-    ClockKind, HttpStatus, LogSettings, NtpServerMode, NtpSettings, PtpSettings, QueryApi,
-    SIMULATED_DRIFT_PPM, SIMULATED_OFFSET_MS,
+    ClockKind, FleetSettings, HttpStatus, LogSettings, NtpServerMode, NtpSettings, PtpSettings,
+    QueryApi, SIMULATED_DRIFT_PPM, SIMULATED_OFFSET_MS,
 };
 use super::values::ServerAddr;
 
@@ -32,6 +32,9 @@ pub struct File {
     #[serde(deserialize_with = "read::some_string")]
     pub state_file: Option<String>,
     pub log: LogSettings,
+    #[serde(deserialize_with = "read::sync_mode")]
+    pub sync_mode: dantesync_core::fleet::SyncMode,
+    pub fleet: FleetSettings,
     pub system: legacy::System,
 }
 
@@ -72,6 +75,7 @@ pub fn sections() -> Vec<(&'static str, Vec<&'static str>)> {
         ("query_api", keys::<QueryApi>()),
         ("http_status", keys::<HttpStatus>()),
         ("log", keys::<LogSettings>()),
+        ("fleet", keys::<FleetSettings>()),
         ("system", keys::<legacy::System>()),
     ];
     for (section, key) in legacy::SET_ASIDE {

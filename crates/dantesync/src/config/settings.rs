@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use dantesync_core::controller::NtpGateConfig;
+use dantesync_core::fleet::{FleetConfig, SyncMode};
 use dantesync_core::ntp_client::Locality;
 use dantesync_core::path_delay::PathDelayConfig;
 use dantesync_core::source::PtpConfig;
@@ -47,6 +48,9 @@ pub struct Config {
     /// the daemon's own file, never the configuration.
     pub state_file: PathBuf,
     pub log: LogSettings,
+    /// Classic (NTP sets the time) or fleet (phase-locked to the leader + D + path delay).
+    pub sync_mode: SyncMode,
+    pub fleet: FleetSettings,
     /// Accepted but worth telling the operator: keys of the earlier DanteSync that no longer
     /// act, and combinations that probably do not do what was meant.
     pub warnings: Vec<Diagnostic>,
@@ -328,6 +332,37 @@ pub struct LogSettings {
     pub level: LogLevel,
 }
 
+/// Fleet mode's tuning: the file's `fleet` object (used only with `sync_mode` "fleet").
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetSettings {
+    /// The most frequency the phase loop adds to the rate servo's, ppm.
+    #[serde(deserialize_with = "de::fleet_max_slew_ppm")]
+    pub max_slew_ppm: f64,
+    /// How long the last announcement of D is used without a fresh one before falling back
+    /// to classic, s.
+    #[serde(deserialize_with = "de::fleet_hold_s")]
+    pub hold_s: f64,
+    /// Before the first fleet lock, a larger phase error is removed by one step, µs.
+    #[serde(deserialize_with = "de::fleet_step_threshold_us")]
+    pub step_threshold_us: f64,
+    /// Step a scheduled correction of D at its leader instant (else slew it away).
+    #[serde(deserialize_with = "de::flag")]
+    pub step_scheduled: bool,
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        let core = FleetConfig::default();
+        FleetSettings {
+            max_slew_ppm: core.max_slew_ppm,
+            hold_s: core.hold_s,
+            step_threshold_us: core.step_threshold_us,
+            step_scheduled: core.step_scheduled,
+        }
+    }
+}
+
 impl Default for LogSettings {
     fn default() -> Self {
         LogSettings {
@@ -360,6 +395,8 @@ impl Default for Config {
             http_status: HttpStatus::default(),
             state_file: default_state_file(),
             log: LogSettings::default(),
+            sync_mode: SyncMode::Classic,
+            fleet: FleetSettings::default(),
             warnings: Vec::new(),
         }
     }
@@ -467,10 +504,19 @@ impl Config {
             interval_s: self.ptp.delay_request_interval_s,
             ..PathDelayConfig::default()
         });
+        let fleet = FleetConfig {
+            max_slew_ppm: self.fleet.max_slew_ppm,
+            hold_s: self.fleet.hold_s,
+            step_threshold_us: self.fleet.step_threshold_us,
+            step_scheduled: self.fleet.step_scheduled,
+            ..defaults.fleet
+        };
         ControllerConfig {
             ptp,
             ntp,
             path_delay,
+            sync_mode: self.sync_mode,
+            fleet,
             ..defaults
         }
     }

@@ -379,3 +379,30 @@ fn lan_servers_names_the_lan_servers_and_absent_decides_by_address() {
     assert!(message.contains("a list of servers"), "{message}");
     assert!(hint.unwrap().contains("[\"10.77.8.2\"]"));
 }
+
+#[test]
+fn fleet_mode_and_its_tuning_reach_the_controller() {
+    use dantesync_core::fleet::SyncMode;
+    assert_eq!(
+        Config::default().controller_config().sync_mode,
+        SyncMode::Classic,
+        "classic stays the default"
+    );
+    let cfg = parse_ok(
+        r#"{"sync_mode": "fleet", "fleet": {"max_slew_ppm": 50, "hold_s": 120,
+            "step_threshold_us": 500, "step_scheduled": false}}"#,
+    );
+    let c = cfg.controller_config();
+    assert_eq!(c.sync_mode, SyncMode::Fleet);
+    assert_eq!(c.fleet.max_slew_ppm, 50.0);
+    assert_eq!(c.fleet.hold_s, 120.0);
+    assert_eq!(c.fleet.step_threshold_us, 500.0);
+    assert!(!c.fleet.step_scheduled);
+    // The loop's own constants stay the core's.
+    assert_eq!(c.fleet.time_constant_s, 30.0);
+    let (line, _, key, _, hint) = one_error(r#"{"sync_mode": "Fleet"}"#);
+    assert_eq!((line, key.as_deref()), (1, Some("sync_mode")));
+    assert_eq!(hint.as_deref(), Some("write it in lower case: \"fleet\""));
+    let (_, _, key, _, _) = one_error(r#"{"fleet": {"hold_s": 0}}"#);
+    assert_eq!(key.as_deref(), Some("fleet.hold_s"));
+}

@@ -338,6 +338,54 @@ pub static STATUS: &[Field] = &[
         query: &[Wire::At(62), Wire::Flag(2)],
     },
     Field {
+        path: "status.sync_mode",
+        unit: Unit::Text,
+        help: "classic (NTP sets this node's time) or fleet (phase-locked to the leader + D + path delay).",
+        read: Read::Json(|v| json!(v.status.sync_mode.name())),
+        metrics: &[],
+        query: &[],
+    },
+    Field {
+        path: "status.fleet_state",
+        unit: Unit::Text,
+        help: "Fleet mode: off (classic), waiting (no announcement of D yet), tracking, holding (new leader, not yet announced: frequency held), or fallback (no announcement for fleet.hold_s: classic behaviour).",
+        read: Read::Json(|v| json!(v.status.fleet.state.as_str())),
+        metrics: &[],
+        query: &[],
+    },
+    Field {
+        path: "status.phase_error_ns",
+        unit: Unit::Nanos,
+        help: "Fleet mode: filtered phase error of the clock to the leader + D + path delay (positive = ahead); null unless tracking or holding.",
+        read: Read::Number(|v| v.status.fleet.phase_error_ns.map(|e| Num::Int(e.round() as i64))),
+        metrics: &[],
+        query: &[],
+    },
+    Field {
+        path: "status.fleet_d_ns",
+        unit: Unit::Nanos,
+        help: "Fleet mode: D (UTC minus leader time) at the last Sync, from the authority's announcement; null before one.",
+        read: Read::Number(|v| v.status.fleet.d_ns.map(Num::Int)),
+        metrics: &[],
+        query: &[],
+    },
+    Field {
+        path: "status.fleet_epoch",
+        unit: Unit::Count,
+        help: "Fleet mode: the announcement's epoch (changes with every discontinuous change of D); null before one.",
+        read: Read::Number(|v| v.status.fleet.epoch.map(|e| Num::Uint(u64::from(e)))),
+        metrics: &[],
+        query: &[],
+    },
+    Field {
+        path: "status.fleet_d_age_s",
+        unit: Unit::Seconds,
+        help: "Fleet mode: seconds since the last announcement of D arrived (monotonic); past fleet.hold_s the node falls back to classic.",
+        read: Read::Number(|v| v.status.fleet.d_age_s.map(Num::Float)),
+        metrics: &[],
+        query: &[],
+    },
+    Field {
         path: "status.time_synchronised",
         unit: Unit::Bool,
         help: "1 when NTP has confirmed this node's time (two checks agreed in the last ten minutes).",
@@ -493,6 +541,17 @@ pub static STATUS: &[Field] = &[
                 "outliers": p.outliers,
                 "user_space_stamps": p.user_space_stamps,
             })
+        }),
+        metrics: &[],
+        query: &[],
+    },
+    Field {
+        path: "status.fleet",
+        unit: Unit::Object,
+        help: "Fleet mode in full: state, phase_error_ns, d_ns, epoch, d_age_s, added_ppm (what fleet mode adds to the rate servo's frequency), path_delay_used, steps, ignored_other_leader, phase_outliers.",
+        read: Read::Json(|v| {
+            let f = &v.status.fleet;
+            json!({ "state": f.state.as_str(), "phase_error_ns": f.phase_error_ns, "d_ns": f.d_ns, "epoch": f.epoch, "d_age_s": f.d_age_s, "added_ppm": f.added_ppm, "path_delay_used": f.path_delay_used, "steps": f.steps, "ignored_other_leader": f.ignored_other_leader, "phase_outliers": f.phase_outliers })
         }),
         metrics: &[],
         query: &[],
