@@ -57,7 +57,7 @@ fn run_recording(node: &mut Node, secs: i64) -> (Vec<i64>, f64) {
         if node.phase_ns != before {
             worst = worst.max(node.phase_ns.abs());
         }
-        all.extend(node.stepped.drain(..));
+        all.append(&mut node.stepped);
     }
     (all, worst)
 }
