@@ -181,11 +181,16 @@ fn the_document_carries_every_status_field_in_its_own_names() {
     assert_eq!(s["delay_requests_sent"], json!(12));
     assert_eq!(s["delay_responses_matched"], json!(11));
     assert_eq!(s["path_delay"]["timeouts"], json!(1));
-    // One key per field of Status plus the derived mode_code and locked, and the four
-    // path-delay fields the issue names at the top level (the field table's tests check that
-    // each field of Status has its definition).
+    assert_eq!(s["sync_mode"], json!("classic"));
+    assert_eq!(s["fleet_state"], json!("off"));
+    assert_eq!(s["phase_error_ns"], json!(null));
+    assert_eq!(s["fleet"]["steps"], json!(0));
+    // One key per field of Status plus the derived mode_code and locked, the four
+    // path-delay fields the issue names at the top level, and fleet mode's five (state, phase
+    // error, D, epoch, D's age; the field table's tests check that each field of Status has
+    // its definition).
     let fields = debug_field_names(&format!("{:?}", view().status)).len();
-    assert_eq!(s.as_object().unwrap().len(), fields + 6);
+    assert_eq!(s.as_object().unwrap().len(), fields + 11);
     assert_eq!(s["ntp_sources"], json!([]));
     assert_eq!(s["host"]["query"]["not_padded"], json!(0));
     assert_eq!(s["host"]["query"]["over_global_cap"], json!(0));
