@@ -73,3 +73,28 @@ fn failover_holds_until_the_new_leader_is_announced_and_never_steps() {
     assert_eq!(trace.steps, 1, "only the start-up step");
     assert!(trace.final_status.fleet.ignored_other_leader == 0);
 }
+
+#[test]
+fn after_someone_else_steps_the_clock_the_node_steps_back_to_the_fleet() {
+    let (mut sc, _) = scenario::by_name("F1").unwrap();
+    sc.external_steps = vec![(300.0, 50_000_000)];
+    let trace = run(&sc);
+    let steps: Vec<_> = trace
+        .notices
+        .iter()
+        .filter_map(|(t, n)| match n {
+            Notice::FleetStep { nanos, .. } => Some((*t, *nanos)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(steps[1].0 > 300.0 && steps[1].0 < 305.0, "{steps:?}");
+    assert!((steps[1].1 + 50_000_000).abs() < 100_000, "{steps:?}");
+    let worst_after = trace
+        .observations
+        .iter()
+        .filter(|o| o.t_s > 400.0)
+        .filter_map(|o| o.fleet_phase_ns)
+        .fold(0.0f64, |a, e| a.max(e.abs()));
+    assert!(worst_after < 10_000.0, "{worst_after} ns");
+}

@@ -99,6 +99,8 @@ pub(super) struct Fleet {
     steps: u64,
     ignored: u64,
     state: FleetState,
+    /// External steps already accounted for: one more means someone else moved the clock.
+    external_seen: u64,
 }
 
 impl Fleet {
@@ -116,6 +118,7 @@ impl Fleet {
             path_delay_used: false,
             steps: 0,
             ignored: 0,
+            external_seen: 0,
             state: if cfg.sync_mode == SyncMode::Fleet {
                 FleetState::Waiting
             } else {
@@ -314,6 +317,15 @@ impl Controller {
         let Some(ts) = self.fleet.ts else {
             return;
         };
+        if self.external_steps != self.fleet.external_seen {
+            // Someone else stepped the clock (an admin, a VM resume): its phase is not ours any
+            // more, and slewing back a step of seconds at a few ppm would take days. Acquire
+            // again, with the start-up step if the error is beyond its threshold.
+            self.fleet.external_seen = self.external_steps;
+            self.fleet.locked_once = false;
+            self.fleet.startup.clear();
+            self.fleet.phase.restart_phase();
+        }
         let t1 = t1_ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         if let Some(p) = ts.pending.filter(|_| self.cfg.fleet.step_scheduled) {
             // The Sync of the instant itself may come before the timer: step first.
