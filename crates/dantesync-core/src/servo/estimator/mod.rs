@@ -107,6 +107,13 @@ pub fn noise_inflation(dof: f64) -> f64 {
     fit::noise_inflation(dof)
 }
 
+/// How much a claim resting on a fit of `samples` samples widens its standard error because
+/// the claim is looked at with every sample (see `fit::early_look_factor`): 1 from
+/// `fit::SEQUENTIAL_SAMPLES` samples on.
+pub fn early_look_factor(samples: usize) -> f64 {
+    fit::early_look_factor(samples)
+}
+
 /// Counters of what the estimator has seen, for status surfaces.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EstimatorCounters {
