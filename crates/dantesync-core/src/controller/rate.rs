@@ -121,6 +121,7 @@ impl Controller {
             let root = (2.0 * (e.samples as f64 - params).max(1.0)).sqrt();
             let dof = (e.samples as f64 - params).max(1.0);
             let sigma = e.sigma_ppm * (1.0 + 2.5 / root) / noise_inflation(dof)
+                * e.wander.sqrt()
                 * early_look_factor(e.samples);
             if !p.confirmed && (e.slope_ppm - p.rate_ppm).abs() + 2.0 * sigma < lock_ppm {
                 p.confirmed = true;
@@ -205,11 +206,20 @@ impl Controller {
     pub(super) fn error_bound(&self) -> Option<f64> {
         let data_alone = |e: Estimate| Rate {
             slope_ppm: e.slope_ppm,
-            sigma_ppm: e.sigma_ppm * early_look_factor(e.samples),
+            sigma_ppm: e.sigma_ppm * e.wander.sqrt() * early_look_factor(e.samples),
         };
-        let rate = match self.prior {
-            Some(p) if p.confirmed => self.rate()?,
-            _ => data_alone(self.estimator.estimate()?),
+        let rate = match (self.prior, self.estimator.estimate()) {
+            // The prior's weight against the samples' uncertainty at its correlated-noise size.
+            (Some(p), Some(e)) if p.confirmed => {
+                let we = 1.0 / (e.sigma_ppm * e.sigma_ppm * e.wander);
+                let wp = 1.0 / (p.sigma_ppm * p.sigma_ppm);
+                Rate {
+                    slope_ppm: (e.slope_ppm * we + p.rate_ppm * wp) / (we + wp),
+                    sigma_ppm: (we + wp).sqrt().recip(),
+                }
+            }
+            (Some(p), None) if p.confirmed => self.rate()?,
+            (_, e) => data_alone(e?),
         };
         Some((rate.slope_ppm + self.servo_ppm).abs() + 3.0 * rate.sigma_ppm)
     }
