@@ -118,6 +118,53 @@ impl RateEstimator {
         worst
     }
 
+    /// The variance inflation of the slope under correlated noise: the residuals' means over
+    /// blocks of 1, 2, 4 and 8 s (those the window holds at least 4 complete blocks of) vary
+    /// more than white noise of their sample-to-sample spread allows by this factor. A
+    /// block scale counts only where its excess is beyond what as many blocks of white noise
+    /// show by chance (the 99 % point of their variance ratio, 1 + 2.33·√(2/(k − 1))), so a
+    /// white window keeps 1 and its lock times.
+    pub(super) fn slope_wander(&self, model: &Model) -> f64 {
+        let var = model.sigma * model.sigma;
+        if var <= 0.0 {
+            return 1.0;
+        }
+        let start = self.samples.front().map_or(0.0, |s| s.t);
+        let mut worst = 1.0f64;
+        for block_s in [1.0, 2.0, 4.0, 8.0] {
+            let mut blocks: Vec<(f64, f64)> = Vec::new();
+            let mut current: Option<(i64, f64, f64)> = None;
+            for s in self.samples.iter().filter(|s| s.inlier) {
+                let id = ((s.t - start) / block_s).floor() as i64;
+                let r = s.y - model.predict(s.t);
+                match current.as_mut() {
+                    Some((b, sum, n)) if *b == id => {
+                        *sum += r;
+                        *n += 1.0;
+                    }
+                    _ => {
+                        if let Some((_, sum, n)) = current.take() {
+                            blocks.push((sum / n, n));
+                        }
+                        current = Some((id, r, 1.0));
+                    }
+                }
+            }
+            if blocks.len() < 4 {
+                break;
+            }
+            let k = blocks.len() as f64;
+            let mean_n = blocks.iter().map(|b| b.1).sum::<f64>() / k;
+            let mean = blocks.iter().map(|b| b.0).sum::<f64>() / k;
+            let spread = blocks.iter().map(|b| (b.0 - mean).powi(2)).sum::<f64>() / (k - 1.0);
+            let ratio = spread * mean_n / var;
+            if ratio > 1.0 + 2.33 * (2.0 / (k - 1.0)).sqrt() {
+                worst = worst.max(ratio);
+            }
+        }
+        worst
+    }
+
     pub(super) fn inlier_points(&self, from: f64) -> Vec<(f64, f64)> {
         self.samples
             .iter()

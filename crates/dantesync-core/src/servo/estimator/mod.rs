@@ -98,6 +98,11 @@ pub struct Estimate {
     pub offset_us: f64,
     /// Whether the model currently holds a kink (a rate change inside the window).
     pub kinked: bool,
+    /// How much more the slope varies than `sigma_ppm` says, as a variance ratio, because the
+    /// timestamp noise is correlated in time (1 for white noise; measured from the
+    /// residuals' wander at block scales of 1–8 s). `sigma_ppm` assumes white noise, as the
+    /// frequency policy wants; a claim about the true error widens it by the square root.
+    pub wander: f64,
 }
 
 /// The factor by which the estimator widens a fit's noise with `dof` degrees of freedom in
@@ -105,6 +110,13 @@ pub struct Estimate {
 /// 1 + 0.5/√(2·dof)): for a caller that applies its own small-sample bound instead.
 pub fn noise_inflation(dof: f64) -> f64 {
     fit::noise_inflation(dof)
+}
+
+/// How much a claim resting on a fit of `samples` samples widens its standard error because
+/// the claim is looked at with every sample (see `fit::early_look_factor`): 1 from
+/// `fit::SEQUENTIAL_SAMPLES` samples on.
+pub fn early_look_factor(samples: usize) -> f64 {
+    fit::early_look_factor(samples)
 }
 
 /// Counters of what the estimator has seen, for status surfaces.
@@ -131,6 +143,9 @@ pub struct RateEstimator {
     /// How much the present slope moves across the kink positions the data cannot tell
     /// apart (ppm, max − min): part of the slope's uncertainty while the model is kinked.
     knot_slope_spread: f64,
+    /// The slope's variance inflation under correlated noise (1 for white noise), measured
+    /// with each kink check (`kink::slope_wander`).
+    wander: f64,
     counters: EstimatorCounters,
     scratch: Vec<f64>,
 }
@@ -148,6 +163,7 @@ impl RateEstimator {
             recent_len: 0,
             pending_kink: None,
             knot_slope_spread: 0.0,
+            wander: 1.0,
             counters: EstimatorCounters::default(),
             scratch: Vec::new(),
         }
@@ -168,6 +184,7 @@ impl RateEstimator {
         self.recent_len = 0;
         self.pending_kink = None;
         self.knot_slope_spread = 0.0;
+        self.wander = 1.0;
     }
 
     pub fn counters(&self) -> EstimatorCounters {
@@ -197,6 +214,9 @@ impl RateEstimator {
             self.next_change_check = t + 1.0;
             if self.find_kink() {
                 self.refit();
+            }
+            if std::env::var("NOWANDER").is_err() {
+                self.wander = self.model.map_or(1.0, |m| self.slope_wander(&m));
             }
         }
         if outlier {
@@ -244,6 +264,7 @@ impl RateEstimator {
             t_s: last.t,
             offset_us: m.predict(last.t),
             kinked: m.knot.is_some(),
+            wander: self.wander,
         })
     }
 
