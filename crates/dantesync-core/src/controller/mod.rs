@@ -15,6 +15,7 @@
 pub mod actions;
 mod books;
 pub mod execute;
+mod fleet_authority;
 pub mod mode_select;
 mod ntp;
 pub mod ntp_gate;
@@ -61,6 +62,8 @@ pub struct ControllerConfig {
     /// Path delay to the leader by Delay_Req/Delay_Resp; None measures nothing (the host
     /// must be able to send and stamp PTP event messages).
     pub path_delay: Option<crate::path_delay::PathDelayConfig>,
+    /// This node is the fleet's authority for D (the NTP master); None: it is not.
+    pub authority: Option<crate::fleet::AuthorityConfig>,
 }
 
 impl Default for ControllerConfig {
@@ -74,6 +77,7 @@ impl Default for ControllerConfig {
             ntp: Some(NtpGateConfig::default()),
             learned_floor_ppm: 1.0,
             path_delay: None,
+            authority: None,
         }
     }
 }
@@ -133,6 +137,8 @@ pub struct Controller {
     silence_handled: bool,
     /// The sample the mode was last evaluated on: only new samples confirm a mode change.
     evaluated_sample_sf: Option<i64>,
+    /// The fleet authority's measurement of D, on the NTP master.
+    fleet_authority: Option<fleet_authority::AuthorityGlue>,
 }
 
 impl Controller {
@@ -177,6 +183,10 @@ impl Controller {
             confirmed_sf: None,
             silence_handled: false,
             evaluated_sample_sf: None,
+            fleet_authority: cfg
+                .authority
+                .clone()
+                .map(fleet_authority::AuthorityGlue::new),
             cfg,
         }
     }
@@ -225,6 +235,7 @@ impl Controller {
         self.path_delay_message(&parsed);
         let event = self.source.handle_message(parsed, rx, sf);
         self.path_delay_event(&event, sf);
+        self.fleet_authority_event(&event, sf);
         match event {
             SourceEvent::Nothing => {}
             SourceEvent::LeaderChanged { previous, current } => {
@@ -254,6 +265,7 @@ impl Controller {
         // fires a hair early must not leave the controller without one).
         self.timer_sf = None;
         self.advance(sf, &mut out);
+        self.fleet_authority_tick(sf);
         self.evaluate(sf, &mut out);
         out
     }
@@ -296,6 +308,7 @@ impl Controller {
             ntp_sources: self.ntp_sources.clone(),
             external_steps: self.external_steps,
             path_delay: self.path_delay.status(),
+            fleet_authority: self.fleet_authority_status(),
         }
     }
 

@@ -87,6 +87,8 @@ pub struct Status {
     pub external_steps: u64,
     /// Path delay to the leader: state, filtered estimate and request counters.
     pub path_delay: crate::path_delay::PathDelayStatus,
+    /// The fleet authority's D, policy and corrections, on the NTP master; None elsewhere.
+    pub fleet_authority: Option<crate::fleet::AuthorityStatus>,
 }
 
 /// The daemon's own part of the snapshot: what the controller cannot know.

@@ -152,6 +152,11 @@ impl Authority {
         &self.cfg
     }
 
+    /// The leader whose Syncs are heard.
+    pub fn leader(&self) -> Option<LeaderId> {
+        self.leader
+    }
+
     /// What is announced now (and what the host persists when it changes).
     pub fn timescale(&self) -> Option<FleetTimescale> {
         self.current
