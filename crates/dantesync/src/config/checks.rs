@@ -26,6 +26,7 @@ pub fn apply(doc: &Doc<'_>, file: &File, f: &mut Findings<'_>, cfg: &mut Config)
     cfg.query_api = file.query_api.clone();
     cfg.http_status = file.http_status.clone();
     cfg.log = file.log.clone();
+    cfg.fleet = file.fleet.clone();
 
     listed_once(doc, f, &["ntp_server"], &file.ntp_server);
     if let Some(list) = &file.ntp.lan_servers {

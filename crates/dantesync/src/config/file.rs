@@ -33,6 +33,7 @@ pub struct File {
     pub state_file: Option<String>,
     pub log: LogSettings,
     pub system: legacy::System,
+    pub fleet: super::fleet::FleetSettings,
 }
 
 /// The `clock` object. `drift_ppm` and `offset_ms` describe a simulated clock only; that rule
@@ -73,6 +74,7 @@ pub fn sections() -> Vec<(&'static str, Vec<&'static str>)> {
         ("http_status", keys::<HttpStatus>()),
         ("log", keys::<LogSettings>()),
         ("system", keys::<legacy::System>()),
+        ("fleet", keys::<super::fleet::FleetSettings>()),
     ];
     for (section, key) in legacy::SET_ASIDE {
         if let Some((_, keys)) = out.iter_mut().find(|(s, _)| s == &section) {

@@ -47,6 +47,8 @@ pub struct Config {
     /// the daemon's own file, never the configuration.
     pub state_file: PathBuf,
     pub log: LogSettings,
+    /// The fleet authority's UTC policy and where a fleet client asks for D.
+    pub fleet: super::fleet::FleetSettings,
     /// Accepted but worth telling the operator: keys of the earlier DanteSync that no longer
     /// act, and combinations that probably do not do what was meant.
     pub warnings: Vec<Diagnostic>,
@@ -361,6 +363,7 @@ impl Default for Config {
             state_file: default_state_file(),
             log: LogSettings::default(),
             warnings: Vec::new(),
+            fleet: super::fleet::FleetSettings::default(),
         }
     }
 }
@@ -443,6 +446,12 @@ impl Config {
         }
     }
 
+    /// The NTP master (it serves NTP and has an upstream of its own) is the fleet's
+    /// authority for D.
+    pub fn fleet_authority(&self) -> Option<dantesync_core::fleet::AuthorityConfig> {
+        (self.ntp_server_mode.enabled && !self.ptp_only()).then(|| self.fleet.authority_config())
+    }
+
     /// The engine's settings: the PTP source and the NTP gate from this file, everything the
     /// file does not expose at the engine's tuned defaults.
     pub fn controller_config(&self) -> ControllerConfig {
@@ -471,6 +480,7 @@ impl Config {
             ptp,
             ntp,
             path_delay,
+            authority: self.fleet_authority(),
             ..defaults
         }
     }

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::delay_req::DelayReqSender;
+use super::fleet;
 use super::kernel_sync::KernelSync;
 use super::shared::{Event, NtpCheck, Shared};
 use super::systemd::Notifier;
@@ -47,6 +48,8 @@ pub struct Engine {
     pub kernel: KernelSync,
     /// Where Delay_Reqs go, when path delay is measured.
     pub delay_req: Option<DelayReqSender>,
+    /// Where the fleet authority's D is kept, on the NTP master.
+    pub fleet_d: Option<fleet::DPersister>,
 }
 
 impl Engine {
@@ -70,6 +73,7 @@ impl Engine {
             last_refusal_log: None,
             kernel: KernelSync::new(None),
             delay_req: None,
+            fleet_d: None,
         }
     }
 
@@ -121,6 +125,16 @@ impl Engine {
                                     self.controller.handle_ntp_failure(now)
                                 }
                             }
+                        }
+                        Event::FleetCorrect(answer) => {
+                            let now = self.shared.moment();
+                            fleet::correct_now(&mut self.controller, now, answer);
+                            Vec::new()
+                        }
+                        Event::FleetAnnouncement(ts) => {
+                            let now = self.shared.moment();
+                            fleet::hand_to_controller(&mut self.controller, ts, now);
+                            Vec::new()
                         }
                     };
                     self.execute(actions);
@@ -205,6 +219,9 @@ impl Engine {
         let status = self.controller.status();
         self.offer_learned(&status);
         self.tell_kernel(&status);
+        if let Some(p) = self.fleet_d.as_mut() {
+            p.offer(status.fleet_authority.and_then(|a| a.timescale));
+        }
         self.shared.publish(status);
     }
 

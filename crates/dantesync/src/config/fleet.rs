@@ -1,0 +1,201 @@
+//! The file's `fleet` object: the authority's UTC policy for D (on the NTP master) and where a
+//! fleet client asks for D. `docs/fleet.md` says when to choose which policy.
+
+use dantesync_core::fleet::{AuthorityConfig, UtcPolicy};
+use serde::{Deserialize, Deserializer};
+
+use super::de::expected;
+
+/// The query API's port, where an authority answers fleet requests by default.
+pub const AUTHORITY_PORT: u16 = 31900;
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetSettings {
+    /// `"slew"`, `"scheduled"` or `"none"`.
+    #[serde(deserialize_with = "utc_policy")]
+    pub utc_policy: UtcPolicy,
+    /// `scheduled`: the daily correction's time, `"HH:MM"` UTC, as seconds after midnight.
+    #[serde(deserialize_with = "daily_time")]
+    pub daily_time: u32,
+    /// Scheduled corrections are multiples of this (ms); 0 leaves them exact.
+    #[serde(deserialize_with = "quantum_ms")]
+    pub quantum_ms: f64,
+    /// How long ahead a correction is announced (s).
+    #[serde(deserialize_with = "lead_s")]
+    pub lead_s: f64,
+    /// D this far from UTC (ms) brings a correction at once (`slew`, `scheduled`).
+    #[serde(deserialize_with = "emergency_limit_ms")]
+    pub emergency_limit_ms: f64,
+    /// `slew`: the largest rate at which D follows UTC (ppm).
+    #[serde(deserialize_with = "utc_slew_max_ppm")]
+    pub utc_slew_max_ppm: f64,
+    /// Where a fleet client asks for D, `"host"` or `"host:port"`; None: the first
+    /// `ntp_server`, port 31900.
+    #[serde(deserialize_with = "authority")]
+    pub authority: Option<(String, u16)>,
+    /// How often a fleet client asks (s).
+    #[serde(deserialize_with = "authority_poll_s")]
+    pub authority_poll_s: f64,
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        let core = AuthorityConfig::default();
+        FleetSettings {
+            utc_policy: core.policy,
+            daily_time: core.daily_utc_s,
+            quantum_ms: core.quantum_ns as f64 * 1e-6,
+            lead_s: core.lead_s,
+            emergency_limit_ms: core.emergency_limit_ns as f64 * 1e-6,
+            utc_slew_max_ppm: core.slew_max_ppb as f64 * 1e-3,
+            authority: None,
+            authority_poll_s: 5.0,
+        }
+    }
+}
+
+impl FleetSettings {
+    /// The authority's configuration from this section.
+    pub fn authority_config(&self) -> AuthorityConfig {
+        AuthorityConfig {
+            policy: self.utc_policy,
+            daily_utc_s: self.daily_time,
+            quantum_ns: (self.quantum_ms * 1e6).round() as i64,
+            lead_s: self.lead_s,
+            emergency_limit_ns: (self.emergency_limit_ms * 1e6).round() as i64,
+            slew_max_ppb: (self.utc_slew_max_ppm * 1e3).round() as i64,
+            ..AuthorityConfig::default()
+        }
+    }
+}
+
+fn utc_policy<'de, D: Deserializer<'de>>(d: D) -> Result<UtcPolicy, D::Error> {
+    let name = String::deserialize(d)?;
+    UtcPolicy::from_name(&name).ok_or_else(|| {
+        expected(
+            "one of \"slew\", \"scheduled\", \"none\"",
+            Some("see docs/fleet.md for when to choose which".to_owned()),
+        )
+    })
+}
+
+/// "HH:MM" (UTC) as seconds after midnight.
+pub fn parse_daily_time(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let h: u32 = h.parse().ok()?;
+    let m: u32 = m.parse().ok()?;
+    (h < 24 && m < 60).then_some(h * 3600 + m * 60)
+}
+
+fn daily_time<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_daily_time(&text).ok_or_else(|| {
+        expected(
+            "a time of day \"HH:MM\" in UTC",
+            Some("for example \"03:00\"".to_owned()),
+        )
+    })
+}
+
+fn ranged<'de, D: Deserializer<'de>>(d: D, lo: f64, hi: f64, unit: &str) -> Result<f64, D::Error> {
+    let x = f64::deserialize(d)?;
+    if x.is_finite() && (lo..=hi).contains(&x) {
+        Ok(x)
+    } else {
+        Err(expected(
+            format!("a number of {unit} from {lo} to {hi}"),
+            None,
+        ))
+    }
+}
+
+fn quantum_ms<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    ranged(d, 0.0, 10_000.0, "milliseconds")
+}
+
+fn lead_s<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    ranged(d, 5.0, 3_600.0, "seconds")
+}
+
+fn emergency_limit_ms<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    ranged(d, 1.0, 86_400_000.0, "milliseconds")
+}
+
+fn utc_slew_max_ppm<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    ranged(d, 0.001, 500.0, "ppm")
+}
+
+fn authority_poll_s<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    ranged(d, 0.5, 60.0, "seconds")
+}
+
+/// "host", "host:port", "[v6]" or "[v6]:port"; the port defaults to 31900.
+pub fn parse_authority(text: &str) -> Option<(String, u16)> {
+    if text.is_empty() || text.trim() != text {
+        return None;
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => AUTHORITY_PORT,
+            None => return None,
+        };
+        return Some((host.to_owned(), port));
+    }
+    match text.split_once(':') {
+        Some((host, port)) if !port.contains(':') => {
+            Some((host.to_owned(), port.parse().ok().filter(|&p| p != 0)?))
+        }
+        // A bare IPv6 address.
+        Some(_) => Some((text.to_owned(), AUTHORITY_PORT)),
+        None => Some((text.to_owned(), AUTHORITY_PORT)),
+    }
+}
+
+fn authority<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(String, u16)>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_authority(&text).map(Some).ok_or_else(|| {
+        expected(
+            "an address \"host\" or \"host:port\"",
+            Some("the port defaults to 31900, the query API's".to_owned()),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daily_times_and_authority_addresses_parse() {
+        assert_eq!(parse_daily_time("03:00"), Some(10_800));
+        assert_eq!(parse_daily_time("23:59"), Some(86_340));
+        assert_eq!(parse_daily_time("24:00"), None);
+        assert_eq!(parse_daily_time("3:00"), None);
+        assert_eq!(
+            parse_authority("10.0.0.5"),
+            Some(("10.0.0.5".into(), 31900))
+        );
+        assert_eq!(
+            parse_authority("master.local:4000"),
+            Some(("master.local".into(), 4000))
+        );
+        assert_eq!(parse_authority("[::1]:9"), Some(("::1".into(), 9)));
+        assert_eq!(parse_authority("fe80::1"), Some(("fe80::1".into(), 31900)));
+        assert_eq!(parse_authority("host:0"), None);
+        assert_eq!(parse_authority(" host"), None);
+    }
+
+    #[test]
+    fn the_defaults_are_the_cores() {
+        assert_eq!(
+            FleetSettings::default().authority_config(),
+            AuthorityConfig::default()
+        );
+    }
+}
