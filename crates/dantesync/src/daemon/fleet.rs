@@ -247,6 +247,25 @@ pub struct Heard {
 
 pub type HeardShared = Arc<Mutex<Heard>>;
 
+/// "epoch 3, D 1785… ns at leader 700… ns, rate 0 ppb, pending -200.000 ms at leader … ns
+/// (epoch 4)": what the log says of an announcement.
+pub fn describe(ts: &FleetTimescale) -> String {
+    let mut out = format!(
+        "leader {}, epoch {}, D {} ns at leader {} ns, rate {} ppb",
+        ts.leader.grandmaster, ts.epoch, ts.d_ns, ts.at_leader_ns, ts.rate_ppb
+    );
+    match ts.pending {
+        Some(p) => out.push_str(&format!(
+            ", pending {:+.3} ms at leader {} ns (epoch {})",
+            p.delta_ns as f64 * 1e-6,
+            p.at_leader_ns,
+            p.epoch
+        )),
+        None => out.push_str(", nothing pending"),
+    }
+    out
+}
+
 /// One request to `to` with up to [`POLL_ATTEMPTS`] attempts; the reply that answers it.
 pub async fn ask(
     sock: &UdpSocket,
@@ -298,6 +317,7 @@ pub async fn poll_authority(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut request_id: u32 = rand::random();
     let mut said_failure = false;
+    let mut last: Option<FleetTimescale> = None;
     loop {
         tick.tick().await;
         let to = match tokio::net::lookup_host(name.as_str()).await {
@@ -335,6 +355,10 @@ pub async fn poll_authority(
                     said_failure = false;
                 }
                 if let (FleetResult::Ok, Some(ts)) = (r.result, r.timescale) {
+                    if last != Some(ts) {
+                        tracing::info!("fleet: announcement from {name}: {}", describe(&ts));
+                        last = Some(ts);
+                    }
                     if events.send(Event::FleetAnnouncement(ts)).await.is_err() {
                         return;
                     }
