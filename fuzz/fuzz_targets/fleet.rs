@@ -27,15 +27,11 @@ fuzz_target!(|data: &[u8]| {
         (IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)), false),
     ] {
         let mut gate = QueryGate::new(QueryRateLimit::default());
-        if let Decision::Fleet {
-            request,
-            may_correct,
-        } = gate.check(data, src, true, LocalTime::from_nanos(0))
-        {
+        if let Decision::Fleet(f) = gate.check(data, src, true, LocalTime::from_nanos(0)) {
             assert!(data.len() >= FLEET_LEN);
             assert_eq!(
-                may_correct,
-                loopback && request.kind == FleetKind::CorrectNow
+                f.may_correct,
+                loopback && f.request.kind == FleetKind::CorrectNow
             );
         }
     }

@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
     match gate.check(data, src, true, LocalTime::from_nanos(0)) {
         Decision::Extended { .. } => assert!(data.len() >= EXTENDED_REPLY_LEN),
         Decision::Compact { .. } => assert!(data.len() >= COMPACT_REQUEST_LEN),
-        Decision::Fleet { .. } => assert!(data.len() >= FLEET_LEN),
+        Decision::Fleet(_) => assert!(data.len() >= FLEET_LEN),
         Decision::Drop(_) => {}
     }
 });

@@ -60,13 +60,17 @@ pub enum Decision {
         client_tx: u64,
     },
     /// Answer a fleet request (padded to its reply's size, like an extended one).
-    /// `may_correct`: the request asks for a correction and came from loopback; a correction
-    /// asked from anywhere else is answered with a refusal, never carried out.
-    Fleet {
-        request: FleetRequest,
-        may_correct: bool,
-    },
+    Fleet(FleetDecision),
     Drop(QueryDrop),
+}
+
+/// A fleet request let through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FleetDecision {
+    pub request: FleetRequest,
+    /// The request asks for a correction and came from loopback; a correction asked from
+    /// anywhere else is answered with a refusal, never carried out.
+    pub may_correct: bool,
 }
 
 /// The allowlist verdict, the per-source limiter and the counters of one query socket.
@@ -118,7 +122,7 @@ impl QueryGate {
             Decision::Compact { .. } => {
                 self.counters.answered_compact = self.counters.answered_compact.saturating_add(1)
             }
-            Decision::Extended { .. } | Decision::Fleet { .. } => {
+            Decision::Extended { .. } | Decision::Fleet(_) => {
                 self.counters.answered_extended = self.counters.answered_extended.saturating_add(1)
             }
             Decision::Drop(why) => self.counters.count_drop(why),
@@ -136,10 +140,10 @@ impl QueryGate {
         }
         if is_fleet_request(datagram) {
             return match FleetRequest::parse(datagram) {
-                Ok(request) => Decision::Fleet {
+                Ok(request) => Decision::Fleet(FleetDecision {
                     request,
                     may_correct: request.kind == FleetKind::CorrectNow && src.is_loopback(),
-                },
+                }),
                 Err(QueryError::ExtendedRequestNotPadded { .. }) => {
                     Decision::Drop(QueryDrop::NotPadded)
                 }
@@ -283,15 +287,12 @@ mod tests {
         };
         let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
         match g.check(&ask(FleetKind::CorrectNow), lo, true, at(0)) {
-            Decision::Fleet {
-                request,
-                may_correct,
-            } => {
+            Decision::Fleet(f) => {
                 assert_eq!(
-                    (request.kind, request.request_id),
+                    (f.request.kind, f.request.request_id),
                     (FleetKind::CorrectNow, 5)
                 );
-                assert!(may_correct);
+                assert!(f.may_correct);
             }
             other => panic!("{other:?}"),
         }
@@ -302,10 +303,10 @@ mod tests {
         ] {
             assert!(matches!(
                 g.check(&ask(kind), src, true, at(0)),
-                Decision::Fleet {
+                Decision::Fleet(FleetDecision {
                     may_correct: false,
                     ..
-                }
+                })
             ));
         }
         let mut short = ask(FleetKind::Announcement);

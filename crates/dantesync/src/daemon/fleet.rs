@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dantesync_core::fleet::{CorrectRefused, FleetTimescale, PendingCorrection};
+use dantesync_core::query_server::FleetDecision;
 use dantesync_core::source::LeaderId;
 use dantesync_core::wire::ptpv1::Uuid;
 use dantesync_core::wire::query::{
@@ -71,11 +72,14 @@ pub fn reply_from(
 /// Answers one fleet request the gate let through. A correction goes to the engine (which
 /// owns the controller) and is answered once it is scheduled or refused.
 pub async fn answer(
-    request: FleetRequest,
-    may_correct: bool,
+    decision: FleetDecision,
     shared: &Shared,
     events: Option<&mpsc::Sender<Event>>,
 ) -> FleetReply {
+    let FleetDecision {
+        request,
+        may_correct,
+    } = decision;
     match request.kind {
         FleetKind::Announcement => reply_from(&request, &shared.status(), None),
         FleetKind::CorrectNow if !may_correct => {

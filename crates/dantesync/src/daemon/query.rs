@@ -128,12 +128,8 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                 ExtendedReply::stamp_transmit(&mut bytes, now, mono);
                 send(&socket, &bytes, got.from).await;
             }
-            Decision::Fleet {
-                request,
-                may_correct,
-            } => {
-                let reply =
-                    super::fleet::answer(request, may_correct, &shared, info.events.as_ref()).await;
+            Decision::Fleet(fleet) => {
+                let reply = super::fleet::answer(fleet, &shared, info.events.as_ref()).await;
                 send(&socket, &reply.to_bytes(), got.from).await;
             }
             Decision::Drop(why) => {
