@@ -128,7 +128,10 @@ impl Engine {
                         }
                         Event::FleetCorrect(answer) => {
                             let now = self.shared.moment();
-                            fleet::correct_now(&mut self.controller, now, answer);
+                            let done = self.controller.fleet_correct_now(now);
+                            // Published first: the answer is built from the status.
+                            self.execute(Vec::new());
+                            let _ = answer.send(done);
                             Vec::new()
                         }
                         Event::FleetAnnouncement(ts) => {

@@ -123,11 +123,6 @@ pub async fn answer(
     }
 }
 
-/// The engine's side of a correction request.
-pub fn correct_now(controller: &mut Controller, now: Moment, answer: CorrectAnswer) {
-    let _ = answer.send(controller.fleet_correct_now(now));
-}
-
 /// Hands an announcement heard from the authority to the controller.
 pub fn hand_to_controller(_controller: &mut Controller, ts: FleetTimescale, _now: Moment) {
     // TODO(merge): `controller.set_fleet_timescale(ts, now)` once the node side (branch
