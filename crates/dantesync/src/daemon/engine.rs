@@ -386,6 +386,9 @@ impl Engine {
 
     fn persist_on_exit(&mut self) {
         let s = self.controller.status();
+        if let Some(p) = self.fleet_d.as_mut() {
+            p.flush(s.fleet_authority.and_then(|a| a.timescale));
+        }
         if s.mode.is_locked() {
             self.last_offer = None;
             self.offer_learned(&s);

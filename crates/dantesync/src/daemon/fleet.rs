@@ -200,11 +200,23 @@ pub fn load_d(path: &Path) -> Option<FleetTimescale> {
     }
 }
 
-/// Writes the authority's D whenever its announcement changes.
+/// Under `slew` the announcement is re-anchored at every NTP measurement; a D read back that
+/// old, extrapolated at its rate, is still within the slew's own error, and flash storage in
+/// small PCs should not be written every few seconds.
+const CONTINUOUS_SAVE_EVERY: Duration = Duration::from_secs(600);
+
+/// Writes the authority's D: at once when it changes discontinuously (a leader, an epoch, a
+/// pending correction), at most every ten minutes when it only moves on.
 #[derive(Debug)]
 pub struct DPersister {
     path: PathBuf,
     saved: Option<FleetTimescale>,
+    saved_at: Option<Instant>,
+}
+
+/// Whether `new` differs from `old` in what a restart must not lose at once.
+fn discontinuous(old: Option<FleetTimescale>, new: &FleetTimescale) -> bool {
+    old.is_none_or(|o| o.leader != new.leader || o.epoch != new.epoch || o.pending != new.pending)
 }
 
 impl DPersister {
@@ -212,13 +224,26 @@ impl DPersister {
         DPersister {
             path,
             saved: on_disk,
+            saved_at: None,
         }
+    }
+
+    /// At exit: whatever the announcement is now, written if it is not yet.
+    pub fn flush(&mut self, ts: Option<FleetTimescale>) {
+        self.saved_at = None;
+        self.offer(ts);
     }
 
     pub fn offer(&mut self, ts: Option<FleetTimescale>) {
         let Some(ts) = ts.filter(|t| Some(*t) != self.saved) else {
             return;
         };
+        let recent = self
+            .saved_at
+            .is_some_and(|t| t.elapsed() < CONTINUOUS_SAVE_EVERY);
+        if recent && !discontinuous(self.saved, &ts) {
+            return;
+        }
         match dantesync_clock::state::save_json(&self.path, &SavedD::from_timescale(&ts)) {
             Ok(()) => {
                 tracing::info!(
@@ -228,6 +253,7 @@ impl DPersister {
                     self.path.display()
                 );
                 self.saved = Some(ts);
+                self.saved_at = Some(Instant::now());
             }
             Err(e) => tracing::warn!("fleet: cannot save D: {e}"),
         }
@@ -402,6 +428,21 @@ mod tests {
         let mut p = DPersister::new(path.clone(), None);
         p.offer(Some(ts));
         assert_eq!(load_d(&path), Some(ts));
+        // Moving on at its rate: not written again at once; a new epoch is.
+        let moved = FleetTimescale {
+            d_ns: ts.d_ns + 1_000,
+            at_leader_ns: ts.at_leader_ns + 1_000_000,
+            ..ts
+        };
+        p.offer(Some(moved));
+        assert_eq!(load_d(&path), Some(ts));
+        let stepped = FleetTimescale {
+            epoch: 4,
+            pending: None,
+            ..moved
+        };
+        p.offer(Some(stepped));
+        assert_eq!(load_d(&path), Some(stepped));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
