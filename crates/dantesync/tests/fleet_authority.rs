@@ -2,7 +2,8 @@
 //! never touched): an upstream NTP server (a dantesync lab master at stratum 1), the NTP master
 //! that measures D against it from `gm-sim`'s Syncs and announces it on its query port, and a
 //! fleet client that polls it. Checks that the client hears the master's announcement as
-//! `dantesync fleet show` reports it, and that `dantesync fleet correct` on loopback schedules
+//! `dantesync fleet show` reports it, that a restarted master announces the same D and epoch
+//! again from its saved state, and that `dantesync fleet correct` on loopback schedules
 //! a coordinated correction the client then hears too. Every child is killed when its guard
 //! drops, also when an assertion fails; every wait is bounded.
 
@@ -15,16 +16,22 @@ use support::{free_port, serial, Proc, TempDir};
 const BIN: &str = env!("CARGO_BIN_EXE_dantesync");
 
 fn daemon(dir: &Path, name: &str, config: &str) -> Proc {
-    let path = dir.join(format!("{name}.json"));
-    std::fs::write(&path, config).unwrap();
-    let run = dir.join(name);
-    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(dir.join(format!("{name}.json")), config).unwrap();
+    std::fs::create_dir_all(dir.join(name)).unwrap();
+    start(dir, name, name)
+}
+
+/// The daemon `name` (its config written already), logging to `log`.log.
+fn start(dir: &Path, name: &str, log: &str) -> Proc {
     Proc::spawn(
         Command::new(BIN)
-            .args(["--config", path.to_str().unwrap()])
-            .env("XDG_RUNTIME_DIR", &run)
+            .args([
+                "--config",
+                dir.join(format!("{name}.json")).to_str().unwrap(),
+            ])
+            .env("XDG_RUNTIME_DIR", dir.join(name))
             .env("RUST_LOG", "dantesync=debug"),
-        &dir.join(format!("{name}.log")),
+        &dir.join(format!("{log}.log")),
     )
 }
 
@@ -62,7 +69,7 @@ fn a_client_hears_the_masters_d_and_a_correction_asked_on_loopback() {
     let state = |name: &str| d.join(name).join("state.json").display().to_string();
 
     let upstream_ntp = free_port();
-    let upstream = daemon(
+    let _upstream = daemon(
         d,
         "upstream",
         &format!(
@@ -132,12 +139,12 @@ fn a_client_hears_the_masters_d_and_a_correction_asked_on_loopback() {
     );
 
     let logs = || {
-        format!(
-            "--- master\n{}\n--- client\n{}\n--- upstream\n{}",
-            master.log(),
-            client.log(),
-            upstream.log()
-        )
+        let mut out = String::new();
+        for name in ["master", "master-restarted", "client", "upstream"] {
+            let text = std::fs::read_to_string(d.join(format!("{name}.log"))).unwrap_or_default();
+            out.push_str(&format!("--- {name}\n{text}\n"));
+        }
+        out
     };
 
     // Before four NTP measurements the master has no D to announce (exit 1); then it does.
@@ -165,11 +172,35 @@ fn a_client_hears_the_masters_d_and_a_correction_asked_on_loopback() {
         logs()
     );
 
+    // A restart of the master does not move the fleet's time: the same D and epoch are
+    // announced again from fleet.json at the leader's first Sync, long before four new NTP
+    // measurements could give a D of their own.
+    drop(master);
+    let master = start(d, "master", "master-restarted");
+    let restarted = wait_for(Duration::from_secs(15), || {
+        let out = fleet("show", query);
+        shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status.code() == Some(0)
+    });
+    assert!(
+        restarted,
+        "no announcement after the restart: {shown}\n{}",
+        logs()
+    );
+    assert_eq!(field(&shown, "epoch:"), Some("1"), "{shown}");
+    assert_eq!(
+        field(&shown, "D:"),
+        Some(d_ns.to_string().as_str()),
+        "{shown}"
+    );
+    assert!(master.log().contains("read back"), "{}", logs());
+
     // A correction asked on loopback: scheduled 30 s of leader time ahead, under epoch 2.
-    // The measured D differs from the announced one by some ns to µs of NTP noise; only an
-    // exact agreement is refused, so a second try comes a measurement later.
+    // The restarted master needs four NTP measurements of its own first (refused until then),
+    // and the measured D differs from the announced one by some ns to µs of NTP noise; only an
+    // exact agreement is refused, so a later try comes a measurement later.
     let mut corrected = String::new();
-    let scheduled = wait_for(Duration::from_secs(30), || {
+    let scheduled = wait_for(Duration::from_secs(90), || {
         let out = fleet("correct", query);
         corrected = format!(
             "{}{}",
