@@ -50,6 +50,7 @@ pub struct Engine {
     pub delay_req: Option<DelayReqSender>,
     /// Where the fleet authority's D is kept, on the NTP master.
     pub fleet_d: Option<fleet::DPersister>,
+    fleet_log: fleet::AuthorityLog,
 }
 
 impl Engine {
@@ -74,6 +75,7 @@ impl Engine {
             kernel: KernelSync::new(None),
             delay_req: None,
             fleet_d: None,
+            fleet_log: fleet::AuthorityLog::default(),
         }
     }
 
@@ -225,6 +227,7 @@ impl Engine {
         if let Some(p) = self.fleet_d.as_mut() {
             p.offer(status.fleet_authority.and_then(|a| a.timescale));
         }
+        self.fleet_log.note(status.fleet_authority);
         self.shared.publish(status);
     }
 

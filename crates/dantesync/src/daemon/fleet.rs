@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use dantesync_core::fleet::{CorrectRefused, FleetTimescale, PendingCorrection};
+use dantesync_core::fleet::{AuthorityStatus, CorrectRefused, FleetTimescale, PendingCorrection};
 use dantesync_core::query_server::FleetDecision;
 use dantesync_core::source::LeaderId;
 use dantesync_core::wire::ptpv1::Uuid;
@@ -257,6 +257,51 @@ impl DPersister {
             }
             Err(e) => tracing::warn!("fleet: cannot save D: {e}"),
         }
+    }
+}
+
+/// Says in the log what the authority did to D: a correction announced, D changed under a new
+/// epoch (a correction applied, or a new leader), and a warning when corrections come more
+/// often than the configuration thinks healthy.
+#[derive(Debug, Default)]
+pub struct AuthorityLog {
+    epoch: Option<u32>,
+    pending: Option<PendingCorrection>,
+    too_often: bool,
+}
+
+impl AuthorityLog {
+    pub fn note(&mut self, a: Option<AuthorityStatus>) {
+        let Some(a) = a else { return };
+        let Some(ts) = a.timescale else { return };
+        if ts.pending.is_some() && ts.pending != self.pending {
+            if let Some(p) = ts.pending {
+                tracing::info!(
+                    "fleet: correction of D by {:+.3} ms announced, at leader time {} ns \
+                     (epoch {})",
+                    p.delta_ns as f64 * 1e-6,
+                    p.at_leader_ns,
+                    p.epoch
+                );
+            }
+        }
+        if self.epoch.is_some_and(|e| e != ts.epoch) {
+            tracing::info!(
+                "fleet: {}; {} correction(s) in the last 24 h",
+                describe(&ts),
+                a.steps_last_24h
+            );
+        }
+        if a.too_often && !self.too_often {
+            tracing::warn!(
+                "fleet: {} corrections of D in the last 24 h: more than healthy; check the \
+                 upstream NTP servers and fleet.emergency_limit_ms (docs/fleet.md)",
+                a.steps_last_24h
+            );
+        }
+        self.epoch = Some(ts.epoch);
+        self.pending = ts.pending;
+        self.too_often = a.too_often;
     }
 }
 
