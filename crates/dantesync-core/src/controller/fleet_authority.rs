@@ -162,18 +162,22 @@ mod tests {
     const LEADER: Uuid = Uuid([0x00, 0x1d, 0xc1, 0x0a, 0x0b, 0x0c]);
 
     fn sync_pair(seq: u16, t1_ns: i64) -> (Vec<u8>, Vec<u8>) {
-        let mut header = Header::new(Control::Sync, LEADER, seq);
+        sync_pair_from(LEADER, 4, seq, t1_ns)
+    }
+
+    fn sync_pair_from(leader: Uuid, stratum: u8, seq: u16, t1_ns: i64) -> (Vec<u8>, Vec<u8>) {
+        let mut header = Header::new(Control::Sync, leader, seq);
         header.flags = Flags::ASSIST;
         let mut body = SyncBody {
             origin_timestamp: Timestamp::from_nanos(i128::from(t1_ns)),
-            grandmaster_clock_uuid: LEADER,
+            grandmaster_clock_uuid: leader,
             grandmaster_clock_identifier: *b"DFLT",
-            grandmaster_clock_stratum: 4,
+            grandmaster_clock_stratum: stratum,
             ..SyncBody::default()
         };
         body.set_sync_interval(-2);
         let sync = Message::Sync(header, body).to_bytes();
-        let mut header = Header::new(Control::FollowUp, LEADER, seq);
+        let mut header = Header::new(Control::FollowUp, leader, seq);
         header.flags = Flags::ASSIST;
         let body = FollowUpBody {
             associated_sequence_id: seq,
@@ -254,5 +258,39 @@ mod tests {
         assert_eq!(p.epoch, 2);
         assert_eq!(p.at_leader_ns, 930 * S + S / 8);
         assert_eq!(c.fleet_announcement().unwrap().pending, Some(p));
+    }
+
+    /// A better leader appears on another timescale (its uptime 50 s when ours read T0 + 100 s):
+    /// D for it comes from the master's own clock at its first Sync, under the next epoch, so
+    /// the clock a node holds at `leader time + D` is the one it held before.
+    #[test]
+    fn a_new_leader_gets_d_from_the_masters_clock_under_the_next_epoch() {
+        let cfg = ControllerConfig {
+            authority: Some(AuthorityConfig::default()),
+            ..ControllerConfig::default()
+        };
+        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
+        c.start(LocalTime::from_nanos(T0));
+        let mut seq = 0u16;
+        run(&mut c, &mut seq, 0, 100);
+        let before = c.fleet_announcement().unwrap();
+        assert_eq!(before.epoch, 1);
+        let other = Uuid([0x00, 0x1d, 0xc1, 0x0d, 0x0e, 0x0f]);
+        for q in 0..8 {
+            let t = 100 * S + q * S / 4;
+            seq = seq.wrapping_add(1);
+            let (sync, follow_up) = sync_pair_from(other, 1, seq, t - 50 * S);
+            c.handle_ptp(&sync, LocalTime::from_nanos(T0 + t));
+            c.handle_ptp(&follow_up, LocalTime::from_nanos(T0 + t + 100_000));
+        }
+        let after = c.fleet_announcement().unwrap();
+        assert_eq!(after.leader.grandmaster, other);
+        assert_eq!(after.epoch, 2);
+        assert_eq!(after.pending, None);
+        assert_eq!(after.d_ns, T0 + 50 * S);
+        assert_eq!(
+            c.status().fleet_authority.unwrap().source,
+            Some(DSource::OwnClock)
+        );
     }
 }
