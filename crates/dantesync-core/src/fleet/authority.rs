@@ -109,6 +109,9 @@ pub struct AuthorityStatus {
     pub next_correction: Option<PendingCorrection>,
     /// More corrections in 24 h than the configuration thinks healthy.
     pub too_often: bool,
+    /// `scheduled`: the next daily instant (UTC ns) a correction may apply at, as of the last
+    /// input; it is announced `lead_s` before.
+    pub next_scheduled_utc_ns: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -128,6 +131,8 @@ pub struct Authority {
     daily_done: Option<i64>,
     /// Step-free times of the corrections applied within 24 h.
     steps: VecDeque<i64>,
+    /// UTC as of the last input that carried it.
+    last_utc_ns: Option<i64>,
 }
 
 impl Authority {
@@ -145,6 +150,7 @@ impl Authority {
             last_error_ns: None,
             daily_done: None,
             steps: VecDeque::new(),
+            last_utc_ns: None,
         }
     }
 
@@ -213,6 +219,7 @@ impl Authority {
             return false;
         };
         self.filter.push(now.sf, now.leader_ns, d_ns);
+        self.last_utc_ns = Some(now.utc_ns);
         self.last_sample_sf = Some(now.sf);
         let Some(est) = self.filter.estimate() else {
             return false;
@@ -266,6 +273,7 @@ impl Authority {
     /// `scheduled`, announces the daily correction `lead_s` ahead. Returns whether the
     /// announcement changed.
     pub fn update(&mut self, now: AuthorityNow) -> bool {
+        self.last_utc_ns = Some(now.utc_ns);
         let day_ago = now.sf.saturating_sub(DAY_NS);
         while self.steps.front().is_some_and(|&t| t < day_ago) {
             self.steps.pop_front();
@@ -336,6 +344,10 @@ impl Authority {
             steps_last_24h: steps,
             next_correction: self.current.and_then(|c| c.pending),
             too_often: steps > self.cfg.warn_steps_per_24h,
+            next_scheduled_utc_ns: self
+                .last_utc_ns
+                .filter(|_| self.cfg.policy == UtcPolicy::Scheduled)
+                .map(|utc| next_daily(utc, self.cfg.daily_utc_s)),
         }
     }
 

@@ -174,14 +174,24 @@ fn scheduled_announces_the_daily_correction_ahead_rounded_and_applies_it_once() 
     assert_eq!(p.at_leader_ns, LEADER0 + 600 * S);
     assert_eq!(p.epoch, 2);
     assert_eq!(a.status(571 * S).next_correction, Some(p));
+    // 03:00 is still the next daily instant until it has come; then it is tomorrow's.
+    assert_eq!(
+        a.status(571 * S).next_scheduled_utc_ns,
+        Some(UTC0 + 600 * S)
+    );
     // The same leader instant on every node: before it nothing, at it the new D and epoch.
     assert!(!a.update(now(599)));
     assert!(a.update(now(600)));
     let ts = a.timescale().unwrap();
     assert_eq!((ts.epoch, ts.d_ns, ts.pending), (2, D0 + 90 * MS, None));
     assert_eq!(a.status(600 * S).steps_last_24h, 1);
+    a.update(now(601));
+    assert_eq!(
+        a.status(601 * S).next_scheduled_utc_ns,
+        Some(UTC0 + 600 * S + 86_400 * S)
+    );
     // 90 ms left rounds to nothing; and 03:00 is not handled twice.
-    assert!(!a.update(now(601)));
+    assert!(!a.update(now(602)));
 }
 
 #[test]

@@ -424,6 +424,7 @@ fn the_fleet_authority_fields_show_d_its_source_and_the_next_correction() {
         steps_last_24h: 3,
         next_correction: Some(pending),
         too_often: true,
+        next_scheduled_utc_ns: Some(1_785_466_800_000_000_000),
     });
     let doc = status_json::document(&v);
     let s = &doc["status"];
@@ -442,4 +443,8 @@ fn the_fleet_authority_fields_show_d_its_source_and_the_next_correction() {
     assert_eq!(a["error_ns"], json!(-230_000_000));
     assert_eq!(a["measured_rate_ppb"], json!(-3_100));
     assert_eq!(a["too_often"], json!(true));
+    assert_eq!(
+        a["next_scheduled_utc_ns"],
+        json!(1_785_466_800_000_000_000_i64)
+    );
 }

@@ -46,7 +46,7 @@ pub static FLEET: &[Field] = &[
     Field {
         path: "status.fleet_authority",
         unit: Unit::Object,
-        help: "On the fleet's authority: the announcement and its measurement in full: policy, leader, epoch, d_ns, at_leader_ns, rate_ppb, source, age_s (since D was last measured), error_ns (measured minus announced), measured_rate_ppb, samples, steps_last_24h, too_often; null elsewhere.",
+        help: "On the fleet's authority: the announcement and its measurement in full: policy, leader, epoch, d_ns, at_leader_ns, rate_ppb, source, age_s (since D was last measured), error_ns (measured minus announced), measured_rate_ppb, samples, steps_last_24h, too_often, next_scheduled_utc_ns (scheduled: the next daily instant); null elsewhere.",
         read: Read::Json(|v| {
             let Some(a) = v.status.fleet_authority else {
                 return Value::Null;
@@ -66,6 +66,7 @@ pub static FLEET: &[Field] = &[
                 "samples": a.samples,
                 "steps_last_24h": a.steps_last_24h,
                 "too_often": a.too_often,
+                "next_scheduled_utc_ns": a.next_scheduled_utc_ns,
             })
         }),
         metrics: &[],
