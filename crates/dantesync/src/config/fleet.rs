@@ -70,6 +70,44 @@ impl FleetSettings {
     }
 }
 
+impl FleetSettings {
+    /// One line for `dantesync config check`: the authority's policy when this node is the
+    /// fleet's authority, and where it asks for D when it polls.
+    pub fn summary(&self, authority: bool) -> String {
+        let mut parts = Vec::new();
+        if authority {
+            let limit = format!("a correction at once beyond {} ms", self.emergency_limit_ms);
+            let policy = match self.utc_policy {
+                UtcPolicy::Scheduled => format!(
+                    "scheduled: daily at {:02}:{:02} UTC in steps of {} ms, announced {} s \
+                     ahead, {limit}",
+                    self.daily_time / 3600,
+                    self.daily_time % 3600 / 60,
+                    self.quantum_ms,
+                    self.lead_s
+                ),
+                UtcPolicy::Slew => format!(
+                    "slew: D follows UTC at most {} ppm, {limit}",
+                    self.utc_slew_max_ppm
+                ),
+                UtcPolicy::None => "none: D is set once and never follows UTC".to_owned(),
+            };
+            parts.push(format!("authority for D (the NTP master), {policy}"));
+        }
+        if let Some((host, port)) = &self.authority {
+            parts.push(format!(
+                "asks {host}:{port} for D every {} s",
+                self.authority_poll_s
+            ));
+        }
+        if parts.is_empty() {
+            "not the authority for D, does not ask for it".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
 fn utc_policy<'de, D: Deserializer<'de>>(d: D) -> Result<UtcPolicy, D::Error> {
     let name = String::deserialize(d)?;
     UtcPolicy::from_name(&name).ok_or_else(|| {
@@ -189,6 +227,33 @@ mod tests {
         assert_eq!(parse_authority("fe80::1"), Some(("fe80::1".into(), 31900)));
         assert_eq!(parse_authority("host:0"), None);
         assert_eq!(parse_authority(" host"), None);
+    }
+
+    #[test]
+    fn the_summary_says_the_policy_and_the_authority_asked() {
+        let f = FleetSettings {
+            authority: Some(("10.0.0.5".into(), 31900)),
+            ..FleetSettings::default()
+        };
+        assert_eq!(
+            f.summary(true),
+            "authority for D (the NTP master), scheduled: daily at 03:00 UTC in steps of 200 ms, \
+             announced 30 s ahead, a correction at once beyond 2000 ms; asks 10.0.0.5:31900 \
+             for D every 5 s"
+        );
+        let slew = FleetSettings {
+            utc_policy: UtcPolicy::Slew,
+            ..FleetSettings::default()
+        };
+        assert_eq!(
+            slew.summary(true),
+            "authority for D (the NTP master), slew: D follows UTC at most 20 ppm, a correction \
+             at once beyond 2000 ms"
+        );
+        assert_eq!(
+            FleetSettings::default().summary(false),
+            "not the authority for D, does not ask for it"
+        );
     }
 
     #[test]
