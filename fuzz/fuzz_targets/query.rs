@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use dantesync_core::query_server::{Decision, QueryGate, QueryRateLimit};
 use dantesync_core::wire::query::{
-    ExtendedReply, QueryReply, QueryRequest, COMPACT_REQUEST_LEN, EXTENDED_REPLY_LEN, REPLY_LEN,
+    ExtendedReply, QueryReply, QueryRequest, COMPACT_REQUEST_LEN, EXTENDED_REPLY_LEN, FLEET_LEN,
+    REPLY_LEN,
 };
 use dantesync_core::LocalTime;
 use libfuzzer_sys::fuzz_target;
@@ -38,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
     match gate.check(data, src, true, LocalTime::from_nanos(0)) {
         Decision::Extended { .. } => assert!(data.len() >= EXTENDED_REPLY_LEN),
         Decision::Compact { .. } => assert!(data.len() >= COMPACT_REQUEST_LEN),
+        Decision::Fleet(_) => assert!(data.len() >= FLEET_LEN),
         Decision::Drop(_) => {}
     }
 });

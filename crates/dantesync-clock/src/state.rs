@@ -155,6 +155,12 @@ pub fn load(path: &Path) -> Result<Option<LearnedState>, StateError> {
 
 /// Writes the state file atomically, creating its directory if needed.
 pub fn save(path: &Path, state: &LearnedState) -> Result<(), StateError> {
+    save_json(path, state)
+}
+
+/// Writes any small state as JSON the way [`save`] writes the learned frequency (atomically,
+/// synced): for the files kept beside it, such as the fleet authority's D.
+pub fn save_json<T: Serialize>(path: &Path, state: &T) -> Result<(), StateError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

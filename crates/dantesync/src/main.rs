@@ -4,6 +4,7 @@ mod clock_exercise;
 mod config;
 mod daemon;
 mod demo;
+mod fleet_cli;
 mod gm_sim;
 mod replay;
 mod service;
@@ -82,6 +83,10 @@ enum Command {
     /// packaging/linux/install.sh, and systemctl.
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Fleet mode: the NTP master's announcement of D (UTC − leader time), and a coordinated
+    /// correction of D asked on the master itself.
+    #[command(subcommand)]
+    Fleet(fleet_cli::FleetCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => demo::run(&args),
         Some(Command::Status(args)) => status::run(&args),
         Some(Command::Service(command)) => service::run(&command),
+        Some(Command::Fleet(command)) => fleet_cli::run(&command),
         None => run_daemon(&cli.daemon),
     }
 }

@@ -157,6 +157,26 @@ impl Controller {
         out
     }
 
+    /// On the fleet's authority running fleet mode itself: its own announcement is the one it
+    /// locks to, as if heard from itself, refreshed at every update so that it never ages out.
+    pub(super) fn fleet_self_feed(&mut self, sf: i64) {
+        if self.cfg.sync_mode != SyncMode::Fleet {
+            return;
+        }
+        let Some(ts) = self.fleet_announcement() else {
+            return;
+        };
+        if self.source.leader().is_some_and(|(id, _)| id != ts.leader) {
+            return;
+        }
+        let changed = self.fleet.ts != Some(ts);
+        self.fleet.ts = Some(ts);
+        self.fleet.received_sf = Some(sf);
+        if changed {
+            self.plan_scheduled_step(&ts);
+        }
+    }
+
     pub(super) fn fleet_status(&self) -> FleetStatus {
         let f = &self.fleet;
         FleetStatus {

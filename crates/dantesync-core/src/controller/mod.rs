@@ -16,6 +16,7 @@ pub mod actions;
 mod books;
 pub mod execute;
 mod fleet;
+mod fleet_authority;
 pub mod mode_select;
 mod ntp;
 pub mod ntp_gate;
@@ -68,6 +69,8 @@ pub struct ControllerConfig {
     pub sync_mode: crate::fleet::SyncMode,
     /// Fleet mode's tuning; unused in classic mode.
     pub fleet: crate::fleet::FleetConfig,
+    /// This node is the fleet's authority for D (the NTP master); None: it is not.
+    pub authority: Option<crate::fleet::AuthorityConfig>,
 }
 
 impl Default for ControllerConfig {
@@ -83,6 +86,7 @@ impl Default for ControllerConfig {
             path_delay: None,
             sync_mode: crate::fleet::SyncMode::Classic,
             fleet: crate::fleet::FleetConfig::default(),
+            authority: None,
         }
     }
 }
@@ -143,6 +147,8 @@ pub struct Controller {
     silence_handled: bool,
     /// The sample the mode was last evaluated on: only new samples confirm a mode change.
     evaluated_sample_sf: Option<i64>,
+    /// The fleet authority's measurement of D, on the NTP master.
+    fleet_authority: Option<fleet_authority::AuthorityGlue>,
 }
 
 impl Controller {
@@ -188,6 +194,10 @@ impl Controller {
             confirmed_sf: None,
             silence_handled: false,
             evaluated_sample_sf: None,
+            fleet_authority: cfg
+                .authority
+                .clone()
+                .map(fleet_authority::AuthorityGlue::new),
             cfg,
         }
     }
@@ -236,6 +246,7 @@ impl Controller {
         self.path_delay_message(&parsed);
         let event = self.source.handle_message(parsed, rx, sf);
         self.path_delay_event(&event, sf);
+        self.fleet_authority_event(&event, sf);
         match event {
             SourceEvent::Nothing => {}
             SourceEvent::LeaderChanged { previous, current } => {
@@ -265,6 +276,7 @@ impl Controller {
         // fires a hair early must not leave the controller without one).
         self.timer_sf = None;
         self.advance(sf, &mut out);
+        self.fleet_authority_tick(sf);
         self.evaluate(sf, &mut out);
         out
     }
@@ -309,6 +321,7 @@ impl Controller {
             path_delay: self.path_delay.status(),
             sync_mode: self.cfg.sync_mode,
             fleet: self.fleet_status(),
+            fleet_authority: self.fleet_authority_status(),
         }
     }
 

@@ -43,6 +43,7 @@ impl Controller {
             delay_ns: m.delay_ns,
             at: now,
         });
+        self.fleet_authority_ntp(sf, now.nanos(), m.offset_ns);
         let remaining = self.slew_remaining_ns(sf);
         let mut next_in = None;
         // In fleet mode the time is the fleet's: NTP is measured and shown, not applied.

@@ -91,6 +91,8 @@ pub struct Status {
     pub sync_mode: crate::fleet::SyncMode,
     /// Fleet mode: state, phase error to leader + D + path delay, D and its age.
     pub fleet: super::FleetStatus,
+    /// The fleet authority's D, policy and corrections, on the NTP master; None elsewhere.
+    pub fleet_authority: Option<crate::fleet::AuthorityStatus>,
 }
 
 /// The daemon's own part of the snapshot: what the controller cannot know.

@@ -4,11 +4,17 @@
 //! hold its clock on the leader's timescale shifted by one number, D = UTC − leader time. The
 //! NTP master (the fleet's authority) measures D against its upstream NTP and announces it;
 //! each node adds its own path delay to the leader. This module holds what nodes agree on
-//! ([`timescale::FleetTimescale`], one announcement of D); the authority's measurement, the
-//! UTC policies and the phase servo build on it.
+//! ([`timescale::FleetTimescale`], one announcement of D), the authority that measures and
+//! announces it ([`authority`], filtered by [`d_filter`], ruled by a [`policy`]), and each
+//! node's phase servo ([`phase`]) that holds the clock on it.
 
+pub mod authority;
+pub mod d_filter;
 pub mod phase;
+pub mod policy;
 pub mod timescale;
 
+pub use authority::{d_sample, Authority, AuthorityNow, AuthorityStatus, CorrectRefused, DSource};
 pub use phase::{FleetConfig, PhaseLoop, PhaseVerdict};
+pub use policy::{AuthorityConfig, UtcPolicy};
 pub use timescale::{FleetTimescale, PendingCorrection, SyncMode};

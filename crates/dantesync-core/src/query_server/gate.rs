@@ -6,7 +6,9 @@ use std::num::NonZeroU8;
 use super::counters::{QueryCounters, QueryDrop};
 use crate::ntp_server::{RateLimit, RateLimiter, Verdict};
 use crate::time::LocalTime;
-use crate::wire::query::{QueryError, QueryRequest, EXTENDED_VERSION};
+use crate::wire::query::{
+    is_fleet_request, FleetKind, FleetRequest, QueryError, QueryRequest, EXTENDED_VERSION,
+};
 
 /// How much one source may ask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +59,18 @@ pub enum Decision {
         version: NonZeroU8,
         client_tx: u64,
     },
+    /// Answer a fleet request (padded to its reply's size, like an extended one).
+    Fleet(FleetDecision),
     Drop(QueryDrop),
+}
+
+/// A fleet request let through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FleetDecision {
+    pub request: FleetRequest,
+    /// The request asks for a correction and came from loopback; a correction asked from
+    /// anywhere else is answered with a refusal, never carried out.
+    pub may_correct: bool,
 }
 
 /// The allowlist verdict, the per-source limiter and the counters of one query socket.
@@ -109,7 +122,7 @@ impl QueryGate {
             Decision::Compact { .. } => {
                 self.counters.answered_compact = self.counters.answered_compact.saturating_add(1)
             }
-            Decision::Extended { .. } => {
+            Decision::Extended { .. } | Decision::Fleet(_) => {
                 self.counters.answered_extended = self.counters.answered_extended.saturating_add(1)
             }
             Decision::Drop(why) => self.counters.count_drop(why),
@@ -124,6 +137,18 @@ impl QueryGate {
         // Before parsing: garbage spends a source's budget like a request does.
         if self.limiter.check(src, now) != Verdict::Answer {
             return Decision::Drop(QueryDrop::RateLimited);
+        }
+        if is_fleet_request(datagram) {
+            return match FleetRequest::parse(datagram) {
+                Ok(request) => Decision::Fleet(FleetDecision {
+                    request,
+                    may_correct: request.kind == FleetKind::CorrectNow && src.is_loopback(),
+                }),
+                Err(QueryError::ExtendedRequestNotPadded { .. }) => {
+                    Decision::Drop(QueryDrop::NotPadded)
+                }
+                Err(_) => Decision::Drop(QueryDrop::Malformed),
+            };
         }
         match QueryRequest::parse(datagram) {
             Ok(QueryRequest::Compact { request_id }) => {
@@ -246,6 +271,59 @@ mod tests {
         );
         let c = g.counters();
         assert_eq!((c.not_padded, c.malformed, c.answered()), (1, 2, 0));
+    }
+
+    #[test]
+    fn fleet_requests_are_answered_padded_and_corrections_only_from_loopback() {
+        let mut g = gate();
+        let ask = |kind| {
+            FleetRequest {
+                version: 1,
+                kind,
+                request_id: 5,
+                client_tx: 6,
+            }
+            .to_bytes()
+        };
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        match g.check(&ask(FleetKind::CorrectNow), lo, true, at(0)) {
+            Decision::Fleet(f) => {
+                assert_eq!(
+                    (f.request.kind, f.request.request_id),
+                    (FleetKind::CorrectNow, 5)
+                );
+                assert!(f.may_correct);
+            }
+            other => panic!("{other:?}"),
+        }
+        for (kind, src) in [
+            (FleetKind::CorrectNow, ip(1)),
+            (FleetKind::Announcement, lo),
+            (FleetKind::Announcement, ip(1)),
+        ] {
+            assert!(matches!(
+                g.check(&ask(kind), src, true, at(0)),
+                Decision::Fleet(FleetDecision {
+                    may_correct: false,
+                    ..
+                })
+            ));
+        }
+        let mut short = ask(FleetKind::Announcement);
+        short.truncate(crate::wire::query::FLEET_LEN - 1);
+        assert_eq!(
+            g.check(&short, ip(2), true, at(0)),
+            Decision::Drop(QueryDrop::NotPadded)
+        );
+        assert_eq!(
+            g.check(&ask(FleetKind::Announcement), ip(3), false, at(0)),
+            Decision::Drop(QueryDrop::NotAllowed)
+        );
+        let c = g.counters();
+        assert_eq!(
+            (c.answered_extended, c.not_padded, c.not_allowed),
+            (4, 1, 1)
+        );
     }
 
     #[test]

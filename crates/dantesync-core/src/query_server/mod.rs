@@ -14,4 +14,4 @@ mod counters;
 mod gate;
 
 pub use counters::{QueryCounters, QueryDrop};
-pub use gate::{Decision, QueryGate, QueryRateLimit};
+pub use gate::{Decision, FleetDecision, QueryGate, QueryRateLimit};

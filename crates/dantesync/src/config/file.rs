@@ -7,10 +7,11 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use super::de::{self as read, ClockName};
+use super::fleet::FleetSettings;
 use super::legacy;
 use super::settings::{
-    ClockKind, FleetSettings, HttpStatus, LogSettings, NtpServerMode, NtpSettings, PtpSettings,
-    QueryApi, SIMULATED_DRIFT_PPM, SIMULATED_OFFSET_MS,
+    ClockKind, HttpStatus, LogSettings, NtpServerMode, NtpSettings, PtpSettings, QueryApi,
+    SIMULATED_DRIFT_PPM, SIMULATED_OFFSET_MS,
 };
 use super::values::ServerAddr;
 

@@ -22,6 +22,7 @@ mod checks;
 mod de;
 mod diagnostic;
 mod file;
+pub mod fleet;
 mod json;
 mod legacy;
 mod read;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::de;
 use super::diagnostic::{Diagnostic, Place};
+use super::fleet::FleetSettings;
 use super::values::{self, Cidr, ServerAddr};
 
 /// Where the settings came from, so the daemon can say it once at start.
@@ -50,6 +51,7 @@ pub struct Config {
     pub log: LogSettings,
     /// Classic (NTP sets the time) or fleet (phase-locked to the leader + D + path delay).
     pub sync_mode: SyncMode,
+    /// Fleet mode's phase loop, the authority's UTC policy and where a fleet client asks for D.
     pub fleet: FleetSettings,
     /// Accepted but worth telling the operator: keys of the earlier DanteSync that no longer
     /// act, and combinations that probably do not do what was meant.
@@ -332,37 +334,6 @@ pub struct LogSettings {
     pub level: LogLevel,
 }
 
-/// Fleet mode's tuning: the file's `fleet` object (used only with `sync_mode` "fleet").
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FleetSettings {
-    /// The most frequency the phase loop adds to the rate servo's, ppm.
-    #[serde(deserialize_with = "de::fleet_max_slew_ppm")]
-    pub max_slew_ppm: f64,
-    /// How long the last announcement of D is used without a fresh one before falling back
-    /// to classic, s.
-    #[serde(deserialize_with = "de::fleet_hold_s")]
-    pub hold_s: f64,
-    /// Before the first fleet lock, a larger phase error is removed by one step, µs.
-    #[serde(deserialize_with = "de::fleet_step_threshold_us")]
-    pub step_threshold_us: f64,
-    /// Step a scheduled correction of D at its leader instant (else slew it away).
-    #[serde(deserialize_with = "de::flag")]
-    pub step_scheduled: bool,
-}
-
-impl Default for FleetSettings {
-    fn default() -> Self {
-        let core = FleetConfig::default();
-        FleetSettings {
-            max_slew_ppm: core.max_slew_ppm,
-            hold_s: core.hold_s,
-            step_threshold_us: core.step_threshold_us,
-            step_scheduled: core.step_scheduled,
-        }
-    }
-}
-
 impl Default for LogSettings {
     fn default() -> Self {
         LogSettings {
@@ -480,6 +451,12 @@ impl Config {
         }
     }
 
+    /// The NTP master (it serves NTP and has an upstream of its own) is the fleet's
+    /// authority for D.
+    pub fn fleet_authority(&self) -> Option<dantesync_core::fleet::AuthorityConfig> {
+        (self.ntp_server_mode.enabled && !self.ptp_only()).then(|| self.fleet.authority_config())
+    }
+
     /// The engine's settings: the PTP source and the NTP gate from this file, everything the
     /// file does not expose at the engine's tuned defaults.
     pub fn controller_config(&self) -> ControllerConfig {
@@ -517,6 +494,7 @@ impl Config {
             path_delay,
             sync_mode: self.sync_mode,
             fleet,
+            authority: self.fleet_authority(),
             ..defaults
         }
     }

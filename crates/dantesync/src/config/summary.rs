@@ -170,6 +170,10 @@ impl Config {
                 "off".to_owned()
             },
         );
+        line(
+            "fleet",
+            self.fleet.summary(self.fleet_authority().is_some()),
+        );
         line("state file", self.state_file.display().to_string());
         line("log level", self.log.level.as_str().to_owned());
         out

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::delay_req::DelayReqSender;
+use super::fleet;
 use super::kernel_sync::KernelSync;
 use super::shared::{Event, NtpCheck, Shared};
 use super::systemd::Notifier;
@@ -47,6 +48,9 @@ pub struct Engine {
     pub kernel: KernelSync,
     /// Where Delay_Reqs go, when path delay is measured.
     pub delay_req: Option<DelayReqSender>,
+    /// Where the fleet authority's D is kept, on the NTP master.
+    pub fleet_d: Option<fleet::DPersister>,
+    fleet_log: fleet::AuthorityLog,
 }
 
 impl Engine {
@@ -70,6 +74,8 @@ impl Engine {
             last_refusal_log: None,
             kernel: KernelSync::new(None),
             delay_req: None,
+            fleet_d: None,
+            fleet_log: fleet::AuthorityLog::default(),
         }
     }
 
@@ -121,6 +127,18 @@ impl Engine {
                                     self.controller.handle_ntp_failure(now)
                                 }
                             }
+                        }
+                        Event::FleetCorrect(answer) => {
+                            let now = self.shared.moment();
+                            let done = self.controller.fleet_correct_now(now);
+                            // Published first: the answer is built from the status.
+                            self.execute(Vec::new());
+                            let _ = answer.send(done);
+                            Vec::new()
+                        }
+                        Event::FleetAnnouncement(ts) => {
+                            let now = self.shared.moment();
+                            fleet::hand_to_controller(&mut self.controller, ts, now)
                         }
                     };
                     self.execute(actions);
@@ -205,6 +223,10 @@ impl Engine {
         let status = self.controller.status();
         self.offer_learned(&status);
         self.tell_kernel(&status);
+        if let Some(p) = self.fleet_d.as_mut() {
+            p.offer(status.fleet_authority.and_then(|a| a.timescale));
+        }
+        self.fleet_log.note(status.fleet_authority);
         self.shared.publish(status);
     }
 
@@ -375,6 +397,9 @@ impl Engine {
 
     fn persist_on_exit(&mut self) {
         let s = self.controller.status();
+        if let Some(p) = self.fleet_d.as_mut() {
+            p.flush(s.fleet_authority.and_then(|a| a.timescale));
+        }
         if s.mode.is_locked() {
             self.last_offer = None;
             self.offer_learned(&s);

@@ -19,6 +19,7 @@
 
 mod delay_req;
 mod engine;
+mod fleet;
 mod http;
 mod iface;
 mod kernel_sync;
@@ -40,6 +41,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use dantesync_clock::state::{self, LearnedOn, PersistPolicy, Persister};
+use dantesync_core::fleet::SyncMode;
 use dantesync_core::Controller;
 use tokio::sync::mpsc;
 
@@ -187,6 +189,18 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
                 controller.with_learned_frequency(saved.frequency_ppm, saved.sigma_ppm, leader);
         }
     }
+    let fleet_d_path = fleet::saved_d_path(&cfg.state_file);
+    let fleet_d_on_disk = controller_has_authority(&controller)
+        .then(|| fleet::load_d(&fleet_d_path))
+        .flatten();
+    if let Some(saved) = fleet_d_on_disk {
+        tracing::info!(
+            "fleet: D {} ns (epoch {}) read back",
+            saved.d_ns,
+            saved.epoch
+        );
+        controller.restore_fleet_timescale(saved);
+    }
     let shared = Arc::new(Shared::new(clock, controller.status(), cfg.ptp.clone()));
 
     log_start(&cfg, &shared, on_disk.as_ref().map(|s| s.frequency_ppm));
@@ -265,6 +279,7 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
                 _ => String::new(),
             },
             ptp_only: cfg.ptp_only(),
+            events: Some(event_tx.clone()),
         };
         tokio::spawn(query::serve(
             sock,
@@ -279,6 +294,15 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
     if let Some(listener) = http_listener {
         let node = http::NodeInfo::from_config(&cfg);
         tokio::spawn(http::serve(listener, node, shared.clone()));
+    }
+    if let Some((host, port)) = fleet_authority_address(&cfg) {
+        tokio::spawn(fleet::poll_authority(
+            host,
+            port,
+            std::time::Duration::from_secs_f64(cfg.fleet.authority_poll_s),
+            Arc::default(),
+            event_tx.clone(),
+        ));
     }
     drop(event_tx);
 
@@ -297,6 +321,9 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
     let mut engine = Engine::new(controller, shared, ntp_tx, persister, notifier);
     engine.kernel = kernel_sync::KernelSync::new(cfg.served_local_stratum());
     engine.delay_req = delay_req;
+    if controller_has_authority(&engine.controller) {
+        engine.fleet_d = Some(fleet::DPersister::new(fleet_d_path, fleet_d_on_disk));
+    }
     engine.execute(rest);
     let service_stop = hooks.stop.take();
     let stop = async move {
@@ -317,6 +344,24 @@ async fn daemon(mut cfg: Config, hooks: &mut ServiceHooks) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+fn controller_has_authority(c: &Controller) -> bool {
+    c.config().authority.is_some()
+}
+
+/// Where a fleet client asks for D: `fleet.authority`, else the first NTP server on the query
+/// port. None when this node does not poll: in classic mode, and on the authority itself
+/// (it locks to its own announcement).
+fn fleet_authority_address(cfg: &Config) -> Option<(String, u16)> {
+    if cfg.sync_mode != SyncMode::Fleet || cfg.fleet_authority().is_some() {
+        return None;
+    }
+    cfg.fleet.authority.clone().or_else(|| {
+        cfg.ntp_servers
+            .first()
+            .map(|s| (s.host.clone(), config::fleet::AUTHORITY_PORT))
+    })
 }
 
 fn log_start(cfg: &Config, shared: &Shared, learned: Option<f64>) {

@@ -37,6 +37,8 @@ pub struct NodeInfo {
     /// The configured NTP server, empty when PTP-only.
     pub ntp_server: String,
     pub ptp_only: bool,
+    /// The engine's events, for a fleet correction asked on loopback.
+    pub events: Option<tokio::sync::mpsc::Sender<super::shared::Event>>,
 }
 
 pub async fn bind(cfg: &QueryApi) -> Result<UdpSocket, String> {
@@ -125,6 +127,10 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                 let (mono, now) = paired_reading(&shared);
                 ExtendedReply::stamp_transmit(&mut bytes, now, mono);
                 send(&socket, &bytes, got.from).await;
+            }
+            Decision::Fleet(fleet) => {
+                let reply = super::fleet::answer(fleet, &shared, info.events.as_ref()).await;
+                send(&socket, &reply.to_bytes(), got.from).await;
             }
             Decision::Drop(why) => {
                 // At most one line a minute, with what was dropped since the last one.
@@ -482,6 +488,7 @@ mod tests {
         let info = NodeInfo {
             ntp_server: "ntp.example:123".to_owned(),
             ptp_only: false,
+            events: None,
         };
         let r = extended_from(&s, 9, 42, &got, &info);
         assert_eq!(r.base, reply_from(9, &s, false));

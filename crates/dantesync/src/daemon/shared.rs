@@ -38,6 +38,11 @@ pub enum Event {
     },
     /// The outcome of one NTP check.
     Ntp(NtpReport),
+    /// An operator's coordinated correction of D (the fleet authority only), asked on
+    /// loopback through the query port; the answer goes back on the channel.
+    FleetCorrect(super::fleet::CorrectAnswer),
+    /// An announcement of D heard from the fleet's authority.
+    FleetAnnouncement(dantesync_core::fleet::FleetTimescale),
 }
 
 /// What one NTP check came to.

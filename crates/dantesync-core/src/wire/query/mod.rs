@@ -5,10 +5,12 @@
 //! The compact request is 8 times smaller than its reply, which makes it a reflection
 //! amplifier; it stays only because existing tools send it. Anything newer goes through
 //! [`QueryRequest::Extended`], which must be padded to at least the size of its reply, and is
-//! answered by an [`ExtendedReply`] (`docs/query-api.md`).
+//! answered by an [`ExtendedReply`] (`docs/query-api.md`). The fleet announcement
+//! ([`FleetRequest`], [`FleetReply`]) shares the port under a magic of its own.
 
 mod error;
 mod extended;
+mod fleet;
 mod health;
 mod reply;
 mod request;
@@ -19,6 +21,10 @@ pub use extended::{
     field_text, ppm_to_ppt, ppt_to_ppm, text_field, Exchange, ExtendedFlags, ExtendedLeader,
     ExtendedReply, ABSENT, EXTENDED_REPLY_LEN, EXTENDED_VERSION, HEALTH_VERSION, NTP_SERVER_LEN,
     REQUEST_CLIENT_TX_AT, VERSION_TEXT_LEN,
+};
+pub use fleet::{
+    is_fleet_request, FleetKind, FleetReply, FleetRequest, FleetResult, FLEET_LEN,
+    FLEET_REPLY_MAGIC, FLEET_REQUEST_MAGIC, FLEET_VERSION,
 };
 pub use health::{ExtendedHealth, KernelSync, LeapPending};
 pub use reply::{QueryReply, ReplyFlags, REPLY_LEN, REPLY_MAGIC};

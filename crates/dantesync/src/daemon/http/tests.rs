@@ -186,11 +186,20 @@ fn the_document_carries_every_status_field_in_its_own_names() {
     assert_eq!(s["phase_error_ns"], json!(null));
     assert_eq!(s["fleet"]["steps"], json!(0));
     // One key per field of Status plus the derived mode_code and locked, the four
-    // path-delay fields the issue names at the top level, and fleet mode's five (state, phase
-    // error, D, epoch, D's age; the field table's tests check that each field of Status has
-    // its definition).
+    // path-delay fields the issue names at the top level, fleet mode's five (state, phase
+    // error, D, epoch, D's age) and the fleet authority's three (the field table's tests
+    // check that each field of Status has its definition).
     let fields = debug_field_names(&format!("{:?}", view().status)).len();
-    assert_eq!(s.as_object().unwrap().len(), fields + 11);
+    assert_eq!(s.as_object().unwrap().len(), fields + 14);
+    // Not the fleet's authority: its fields are null.
+    for key in [
+        "fleet_authority",
+        "fleet_d_source",
+        "fleet_steps_last_24h",
+        "fleet_next_correction",
+    ] {
+        assert_eq!(s[key], json!(null), "{key}");
+    }
     assert_eq!(s["ntp_sources"], json!([]));
     assert_eq!(s["host"]["query"]["not_padded"], json!(0));
     assert_eq!(s["host"]["query"]["over_global_cap"], json!(0));
@@ -385,4 +394,62 @@ fn ptp_traffic_shows_its_rate_until_it_is_ten_seconds_old() {
     let e = prom_text::parse(&metrics::render(&v)).unwrap();
     assert_eq!(e.value("dantesync_ptp_packets_per_second"), Some(0.0));
     assert_eq!(e.value("dantesync_ptp_last_packet_age_seconds"), Some(11.0));
+}
+
+#[test]
+fn the_fleet_authority_fields_show_d_its_source_and_the_next_correction() {
+    use dantesync_core::fleet::{
+        AuthorityStatus, DSource, FleetTimescale, PendingCorrection, UtcPolicy,
+    };
+    let mut v = view();
+    let pending = PendingCorrection {
+        at_leader_ns: 930_000_000_000,
+        delta_ns: -200_000_000,
+        epoch: 4,
+    };
+    v.status.fleet_authority = Some(AuthorityStatus {
+        policy: UtcPolicy::Scheduled,
+        timescale: Some(FleetTimescale {
+            leader: LeaderId {
+                sender: Uuid([0, 0x1d, 0xc1, 0x0a, 0x0b, 0x0c]),
+                sender_port: 1,
+                grandmaster: Uuid([0, 0x1d, 0xc1, 0x0a, 0x0b, 0x0c]),
+            },
+            epoch: 3,
+            d_ns: 1_785_427_191_000_000_000,
+            at_leader_ns: 900_000_000_000,
+            rate_ppb: 0,
+            pending: Some(pending),
+        }),
+        source: Some(DSource::Persisted),
+        age_s: Some(12.5),
+        error_ns: Some(-230_000_000),
+        measured_rate_ppb: Some(-3_100),
+        samples: 17,
+        steps_last_24h: 3,
+        next_correction: Some(pending),
+        too_often: true,
+        next_scheduled_utc_ns: Some(1_785_466_800_000_000_000),
+    });
+    let doc = status_json::document(&v);
+    let s = &doc["status"];
+    assert_eq!(s["fleet_d_source"], json!("persisted"));
+    assert_eq!(s["fleet_steps_last_24h"], json!(3));
+    assert_eq!(
+        s["fleet_next_correction"],
+        json!({"at_leader_ns": 930_000_000_000_i64, "delta_ns": -200_000_000, "epoch": 4})
+    );
+    let a = &s["fleet_authority"];
+    assert_eq!(a["policy"], json!("scheduled"));
+    assert_eq!(a["leader"], json!("00:1d:c1:0a:0b:0c"));
+    assert_eq!(a["epoch"], json!(3));
+    assert_eq!(a["d_ns"], json!(1_785_427_191_000_000_000_i64));
+    assert_eq!(a["age_s"], json!(12.5));
+    assert_eq!(a["error_ns"], json!(-230_000_000));
+    assert_eq!(a["measured_rate_ppb"], json!(-3_100));
+    assert_eq!(a["too_often"], json!(true));
+    assert_eq!(
+        a["next_scheduled_utc_ns"],
+        json!(1_785_466_800_000_000_000_i64)
+    );
 }

@@ -29,6 +29,7 @@
 //! order here.
 
 mod document;
+mod fleet;
 mod snapshot;
 
 pub(crate) use snapshot::ptp_packets_per_s_at;
@@ -44,6 +45,7 @@ pub fn all() -> impl Iterator<Item = &'static Field> {
     document::NODE
         .iter()
         .chain(snapshot::STATUS)
+        .chain(fleet::FLEET)
         .chain(document::COUNTERS)
         .chain(document::LEGACY)
 }

@@ -1,0 +1,299 @@
+//! The controller's side of the fleet authority (the NTP master's measurement of D): it feeds
+//! [`Authority`] the leader's Syncs and each NTP measurement with the times they happened at,
+//! and lets the host read the announcement and ask for a correction.
+//!
+//! The leader's time at an NTP measurement comes from a line through the recent Syncs (the
+//! same [`SyncLine`] the path delay reads T2 − T1 from), plus the path delay when one is
+//! measured. The master's clock stands in for UTC in the daily schedule: in classic mode its
+//! NTP corrections hold it there.
+
+use super::Controller;
+use crate::fleet::{
+    d_sample, Authority, AuthorityConfig, AuthorityNow, AuthorityStatus, CorrectRefused,
+    FleetTimescale, PendingCorrection,
+};
+use crate::path_delay::sync_line::SyncLine;
+use crate::source::SourceEvent;
+use crate::time::Moment;
+
+#[derive(Clone, Debug)]
+pub(super) struct AuthorityGlue {
+    authority: Authority,
+    syncs: SyncLine,
+}
+
+impl AuthorityGlue {
+    pub(super) fn new(cfg: AuthorityConfig) -> Self {
+        Self {
+            authority: Authority::new(cfg, None),
+            syncs: SyncLine::default(),
+        }
+    }
+}
+
+impl Controller {
+    fn path_delay_or_zero(&self) -> i64 {
+        self.path_delay.delay_ns().unwrap_or(0)
+    }
+
+    /// The leader's time at step-free `sf` (path delay included), if a Sync was heard.
+    fn authority_now(&self, sf: i64) -> Option<AuthorityNow> {
+        let glue = self.fleet_authority.as_ref()?;
+        let naive = glue.syncs.leader_time_at(sf)?;
+        Some(AuthorityNow {
+            sf,
+            utc_ns: self.local(sf).nanos(),
+            leader_ns: i64::try_from(naive).ok()? + self.path_delay_or_zero(),
+        })
+    }
+
+    /// What the source made of a datagram, as far as the authority cares.
+    pub(super) fn fleet_authority_event(&mut self, event: &SourceEvent, sf: i64) {
+        let pd = self.path_delay_or_zero();
+        let local = self.local(sf).nanos();
+        let Some(glue) = self.fleet_authority.as_mut() else {
+            return;
+        };
+        match event {
+            SourceEvent::Nothing => {}
+            SourceEvent::LeaderChanged { current, .. } => {
+                glue.syncs.clear();
+                glue.authority.leader_changed(*current);
+            }
+            SourceEvent::Sample(pair) => {
+                glue.syncs.push(pair.rx_step_free_ns, pair.t1_ns);
+                let Ok(t1) = i64::try_from(pair.t1_ns) else {
+                    return;
+                };
+                let local_rx = local.saturating_sub(sf.saturating_sub(pair.rx_step_free_ns));
+                let now = AuthorityNow {
+                    sf,
+                    utc_ns: local,
+                    leader_ns: t1.saturating_add(pd),
+                };
+                glue.authority.leader_sync(now, local_rx);
+            }
+        }
+        self.fleet_self_feed(sf);
+    }
+
+    /// An NTP measurement at `sf`: the local clock read `local_ns`, UTC was `offset_ns` ahead.
+    pub(super) fn fleet_authority_ntp(&mut self, sf: i64, local_ns: i64, offset_ns: i64) {
+        let pd = self.path_delay_or_zero();
+        let Some(glue) = self.fleet_authority.as_mut() else {
+            return;
+        };
+        // The line through the Syncs around `sf`: T2 − T1 there, so the leader's time is
+        // sf − (T2 − T1) on the step-free axis.
+        let Some(offset) = glue.syncs.offset_at(sf) else {
+            return;
+        };
+        let Ok(naive) = i64::try_from(i128::from(sf) - offset) else {
+            return;
+        };
+        let d = d_sample(local_ns, offset_ns, naive, pd);
+        let now = AuthorityNow {
+            sf,
+            utc_ns: local_ns.saturating_add(offset_ns),
+            leader_ns: naive.saturating_add(pd),
+        };
+        glue.authority.ntp_sample(now, d);
+        self.fleet_self_feed(sf);
+    }
+
+    /// Time passing: a pending correction's instant, the daily schedule.
+    pub(super) fn fleet_authority_tick(&mut self, sf: i64) {
+        if let Some(now) = self.authority_now(sf) {
+            if let Some(glue) = self.fleet_authority.as_mut() {
+                glue.authority.update(now);
+            }
+        }
+        self.fleet_self_feed(sf);
+    }
+
+    /// This node's announcement of D, when it is the fleet's authority and has one.
+    pub fn fleet_announcement(&self) -> Option<FleetTimescale> {
+        self.fleet_authority.as_ref()?.authority.timescale()
+    }
+
+    /// The authority's state for the status surfaces; None when this node is not one.
+    pub fn fleet_authority_status(&self) -> Option<AuthorityStatus> {
+        let glue = self.fleet_authority.as_ref()?;
+        Some(glue.authority.status(self.last_eval_sf))
+    }
+
+    /// A D kept from an earlier run, announced again if it still holds for the leader heard.
+    pub fn restore_fleet_timescale(&mut self, saved: FleetTimescale) {
+        if let Some(glue) = self.fleet_authority.as_mut() {
+            let cfg = glue.authority.config().clone();
+            let leader = glue.authority.leader();
+            glue.authority = Authority::new(cfg, Some(saved));
+            if let Some(l) = leader {
+                glue.authority.leader_changed(l);
+            }
+        }
+    }
+
+    /// An operator's coordinated correction of D now (announced ahead like any other).
+    pub fn fleet_correct_now(
+        &mut self,
+        now: impl Into<Moment>,
+    ) -> Result<PendingCorrection, CorrectRefused> {
+        // Read only: a step seen here is accounted for by the next event that enters.
+        let sf = self.sf(now.into().local);
+        let at = self.authority_now(sf).ok_or(CorrectRefused::NoTimescale)?;
+        let glue = self
+            .fleet_authority
+            .as_mut()
+            .ok_or(CorrectRefused::NoTimescale)?;
+        glue.authority.correct_now(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::{ControllerConfig, NtpMeasurement};
+    use crate::fleet::{DSource, UtcPolicy};
+    use crate::time::LocalTime;
+    use crate::wire::ptpv1::{
+        Control, Flags, FollowUpBody, Header, Message, SyncBody, Timestamp, Uuid,
+    };
+
+    const T0: i64 = 1_785_427_891_000_000_000;
+    const S: i64 = 1_000_000_000;
+    const LEADER: Uuid = Uuid([0x00, 0x1d, 0xc1, 0x0a, 0x0b, 0x0c]);
+
+    fn sync_pair(seq: u16, t1_ns: i64) -> (Vec<u8>, Vec<u8>) {
+        sync_pair_from(LEADER, 4, seq, t1_ns)
+    }
+
+    fn sync_pair_from(leader: Uuid, stratum: u8, seq: u16, t1_ns: i64) -> (Vec<u8>, Vec<u8>) {
+        let mut header = Header::new(Control::Sync, leader, seq);
+        header.flags = Flags::ASSIST;
+        let mut body = SyncBody {
+            origin_timestamp: Timestamp::from_nanos(i128::from(t1_ns)),
+            grandmaster_clock_uuid: leader,
+            grandmaster_clock_identifier: *b"DFLT",
+            grandmaster_clock_stratum: stratum,
+            ..SyncBody::default()
+        };
+        body.set_sync_interval(-2);
+        let sync = Message::Sync(header, body).to_bytes();
+        let mut header = Header::new(Control::FollowUp, leader, seq);
+        header.flags = Flags::ASSIST;
+        let body = FollowUpBody {
+            associated_sequence_id: seq,
+            precise_origin_timestamp: Timestamp::from_nanos(i128::from(t1_ns)),
+            ..FollowUpBody::default()
+        };
+        (sync, Message::FollowUp(header, body).to_bytes())
+    }
+
+    /// Syncs from `from` s to `to` s, and an NTP check every 10 s.
+    fn run(c: &mut Controller, seq: &mut u16, from: i64, to: i64) {
+        for q in 4 * from..4 * to {
+            let t = q * S / 4;
+            *seq = seq.wrapping_add(1);
+            let (sync, follow_up) = sync_pair(*seq, 700 * S + t);
+            c.handle_ptp(&sync, LocalTime::from_nanos(T0 + t));
+            c.handle_ptp(&follow_up, LocalTime::from_nanos(T0 + t + 100_000));
+            if q % 40 == 20 {
+                // An NTP check in the middle of a Sync interval.
+                let m = NtpMeasurement {
+                    offset_ns: 300,
+                    delay_ns: 400_000,
+                };
+                c.handle_ntp_result(LocalTime::from_nanos(T0 + t + S / 8), m);
+            }
+        }
+    }
+
+    /// The master's clock reads T0 + t when the leader's reads 700 s + t; UTC is 300 ns ahead
+    /// of the master's clock (too little for its NTP gate to correct).
+    #[test]
+    fn ntp_measurements_and_syncs_give_the_announced_d_and_a_coordinated_correction() {
+        let cfg = ControllerConfig {
+            authority: Some(AuthorityConfig {
+                policy: UtcPolicy::None,
+                quantum_ns: 0,
+                ..AuthorityConfig::default()
+            }),
+            ..ControllerConfig::default()
+        };
+        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
+        c.start(LocalTime::from_nanos(T0));
+        let mut seq = 0u16;
+        run(&mut c, &mut seq, 0, 100);
+        let ts = c
+            .fleet_announcement()
+            .expect("D announced after four measurements");
+        assert_eq!(ts.leader.grandmaster, LEADER);
+        assert_eq!(ts.epoch, 1);
+        assert_eq!(ts.d_ns, T0 + 300 - 700 * S);
+        let st = c.status().fleet_authority.unwrap();
+        assert_eq!(st.source, Some(DSource::Measured));
+        assert_eq!(st.samples, 10);
+        assert_eq!(st.steps_last_24h, 0);
+
+        assert_eq!(
+            c.fleet_correct_now(LocalTime::from_nanos(T0 + 100 * S)),
+            Err(CorrectRefused::NothingToCorrect)
+        );
+
+        // A D kept from an earlier run, 1 ms ahead of UTC: announced again as it was, and an
+        // operator's correction takes the measured 1 ms off at one leader instant 30 s ahead.
+        let saved = FleetTimescale {
+            d_ns: T0 + 1_000_300 - 700 * S,
+            at_leader_ns: 700 * S,
+            ..ts
+        };
+        c.restore_fleet_timescale(saved);
+        run(&mut c, &mut seq, 100, 200);
+        assert_eq!(c.fleet_announcement(), Some(saved));
+        let st = c.status().fleet_authority.unwrap();
+        assert_eq!(st.source, Some(DSource::Persisted));
+        assert_eq!(st.error_ns, Some(-1_000_000));
+        let p = c
+            .fleet_correct_now(LocalTime::from_nanos(T0 + 200 * S + S / 8))
+            .unwrap();
+        assert_eq!(p.delta_ns, -1_000_000);
+        assert_eq!(p.epoch, 2);
+        assert_eq!(p.at_leader_ns, 930 * S + S / 8);
+        assert_eq!(c.fleet_announcement().unwrap().pending, Some(p));
+    }
+
+    /// A better leader appears on another timescale (its uptime 50 s when ours read T0 + 100 s):
+    /// D for it comes from the master's own clock at its first Sync, under the next epoch, so
+    /// the clock a node holds at `leader time + D` is the one it held before.
+    #[test]
+    fn a_new_leader_gets_d_from_the_masters_clock_under_the_next_epoch() {
+        let cfg = ControllerConfig {
+            authority: Some(AuthorityConfig::default()),
+            ..ControllerConfig::default()
+        };
+        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
+        c.start(LocalTime::from_nanos(T0));
+        let mut seq = 0u16;
+        run(&mut c, &mut seq, 0, 100);
+        let before = c.fleet_announcement().unwrap();
+        assert_eq!(before.epoch, 1);
+        let other = Uuid([0x00, 0x1d, 0xc1, 0x0d, 0x0e, 0x0f]);
+        for q in 0..8 {
+            let t = 100 * S + q * S / 4;
+            seq = seq.wrapping_add(1);
+            let (sync, follow_up) = sync_pair_from(other, 1, seq, t - 50 * S);
+            c.handle_ptp(&sync, LocalTime::from_nanos(T0 + t));
+            c.handle_ptp(&follow_up, LocalTime::from_nanos(T0 + t + 100_000));
+        }
+        let after = c.fleet_announcement().unwrap();
+        assert_eq!(after.leader.grandmaster, other);
+        assert_eq!(after.epoch, 2);
+        assert_eq!(after.pending, None);
+        assert_eq!(after.d_ns, T0 + 50 * S);
+        assert_eq!(
+            c.status().fleet_authority.unwrap().source,
+            Some(DSource::OwnClock)
+        );
+    }
+}
