@@ -296,4 +296,41 @@ mod tests {
             Some(DSource::OwnClock)
         );
     }
+
+    /// The authority running fleet mode takes its own announcement as the one it locks to:
+    /// tracking, with its D and epoch, and never aged out while it keeps announcing.
+    #[test]
+    fn the_authority_in_fleet_mode_locks_to_its_own_announcement() {
+        let cfg = ControllerConfig {
+            authority: Some(AuthorityConfig {
+                policy: UtcPolicy::None,
+                quantum_ns: 0,
+                ..AuthorityConfig::default()
+            }),
+            sync_mode: crate::fleet::SyncMode::Fleet,
+            ..ControllerConfig::default()
+        };
+        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
+        c.start(LocalTime::from_nanos(T0));
+        let mut seq = 0u16;
+        run(&mut c, &mut seq, 0, 100);
+        let ts = c.fleet_announcement().expect("D announced");
+        let st = c.status();
+        assert_eq!(st.fleet.state, crate::controller::FleetState::Tracking);
+        assert_eq!(st.fleet.d_ns, Some(ts.d_at(700 * S + 100 * S - S / 4)));
+        assert_eq!(st.fleet.epoch, Some(1));
+        assert!(st.fleet.d_age_s.is_some_and(|a| a < 1.0), "{:?}", st.fleet);
+        // Classic mode on the same authority: it announces, but does not lock to itself.
+        let cfg = ControllerConfig {
+            authority: Some(AuthorityConfig::default()),
+            ..ControllerConfig::default()
+        };
+        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
+        c.start(LocalTime::from_nanos(T0));
+        let mut seq = 0u16;
+        run(&mut c, &mut seq, 0, 100);
+        assert!(c.fleet_announcement().is_some());
+        assert_eq!(c.status().fleet.state, crate::controller::FleetState::Off);
+        assert_eq!(c.status().fleet.d_ns, None);
+    }
 }
