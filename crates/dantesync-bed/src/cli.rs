@@ -145,6 +145,20 @@ fn run(args: &[String]) -> i32 {
         return 2;
     }
     sys::install_stop_handler();
+    // Before any thread or process starts, so that all inherit it: the link emulator's
+    // release thread gets a CPU of its own, its memory cannot fault, idle CPUs wake at once
+    // (held until the run ends). Each is best effort; the relay's measured error shows what
+    // they bought.
+    let pinned = sys::pin_bed_off_release_cpu();
+    let locked = sys::lock_memory();
+    let idle = sys::low_latency_idle();
+    eprintln!(
+        "dantesync-bed: release thread alone on CPU {}: {}; memory locked: {}; idle CPUs wake at once: {}",
+        sys::RELEASE_CPU,
+        if pinned { "yes" } else { "no (one CPU)" },
+        if locked { "yes" } else { "no" },
+        if idle.is_some() { "yes" } else { "no" },
+    );
     let stale = net::clean_stale();
     if !stale.is_empty() {
         eprintln!(

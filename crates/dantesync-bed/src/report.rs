@@ -49,7 +49,7 @@ pub fn markdown(outcomes: &[Outcome], command: &str, total_s: f64) -> String {
     let _ = writeln!(
         s,
         "- Host: {} cores; total {:.0} s; {passed} of {} scenarios passed\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        crate::sys::cpu_count(),
         total_s,
         outcomes.len()
     );
