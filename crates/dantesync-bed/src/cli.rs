@@ -172,17 +172,22 @@ fn run(args: &[String]) -> i32 {
     );
     let started = Instant::now();
     // Scenarios run `jobs` at a time, each in its own set of namespaces and addresses
-    // (10.231.<set>.0/24), in the order listed.
+    // (10.231.<set>.0/24), the longest first (the whole run then ends sooner: about 665 s
+    // instead of 707 s for the 11 of them two at a time); the report keeps the listed order.
+    let mut queue: Vec<usize> = (0..chosen.len()).collect();
+    queue.sort_by_key(|&i| std::cmp::Reverse(chosen[i].typical_s));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for worker in 0..jobs.max(1) {
             let (next, done, chosen, bin, work) = (&next, &done, &chosen, &bin, &work);
+            let queue = &queue;
             scope.spawn(move || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if i >= chosen.len() || sys::stopping() {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if k >= queue.len() || sys::stopping() {
                     return;
                 }
+                let i = queue[k];
                 let o = run_one(chosen[i], bin, work, worker as u8 + 1);
                 done.lock().unwrap().push((i, o));
             });
