@@ -77,7 +77,7 @@ pub struct NodeSpec {
     pub emulated: bool,
     /// What its emulated link does from the start, the same both ways (a symmetric delay,
     /// jitter, loss); [`Bed::set_link`] changes it later. Default: nothing added beyond the
-    /// emulator's constant [`crate::link::LATENCY_US`].
+    /// link's constant latency ([`crate::link::Link::latency_us`]).
     pub link: Impairment,
 }
 

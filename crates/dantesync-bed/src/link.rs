@@ -8,7 +8,8 @@
 //! it sees every frame of the link (ARP too) and it adds delay in both directions the same way.
 //!
 //! Timing: each frame is stamped by the kernel when it arrives (SO_TIMESTAMPNS,
-//! CLOCK_REALTIME), and leaves at that stamp plus the link's own latency ([`LATENCY_US`]),
+//! CLOCK_REALTIME), and leaves at that stamp plus the link's own latency ([`LATENCY_US`]
+//! and a per-link stagger, [`STAGGER_US`]),
 //! delay and jitter. The latency is what makes the relay precise on a loaded machine: how
 //! late the relay's threads wake up (tens of µs usually, a millisecond or more while builds
 //! load both cores) is absorbed in it instead of being added to the frame, as a switch's
@@ -41,6 +42,16 @@ use crate::sys::{self, Rng};
 
 /// Every emulated link's own one-way latency, µs: the budget for the relay's wake-ups.
 pub const LATENCY_US: f64 = 2000.0;
+
+/// On top of [`LATENCY_US`], each link has `STAGGER_US` × its slot (links take the slots
+/// 0..[`STAGGER_SLOTS`] in turn as they start). Why: a Sync reaches every link's relay at
+/// the same instant, and one thread sends the copies one after the other, each send carrying
+/// the receiving stack's work (about 30 µs, 100 to 250 µs under load): the second and third
+/// copies left a varying 30 to 240 µs late, while a frame the thread had spun for left within
+/// 13 µs (99th percentile). Staggered, every copy is due on its own and spun for. A constant,
+/// symmetric latency per link changes no rate and no NTP offset.
+pub const STAGGER_US: f64 = 250.0;
+pub const STAGGER_SLOTS: u32 = 8;
 
 /// How long before a frame's release time the sender stops sleeping and spins, ns: longer
 /// than a SCHED_FIFO thread's wake-up latency on these VMs (a halted virtual CPU's wake-up
@@ -126,6 +137,8 @@ pub(crate) struct Direction {
 #[derive(Debug)]
 pub struct Link {
     pub name: String,
+    /// This link's constant one-way latency, µs: [`LATENCY_US`] plus its stagger.
+    pub latency_us: f64,
     up: Arc<Direction>,
     down: Arc<Direction>,
     stop: Arc<AtomicBool>,
@@ -416,6 +429,7 @@ fn relay(
     dir: Arc<Direction>,
     stop: Arc<AtomicBool>,
     seed: u64,
+    latency_us: f64,
 ) -> Vec<JoinHandle<()>> {
     let tx = releaser();
     let receiver = std::thread::spawn(move || {
@@ -434,7 +448,7 @@ fn relay(
                 dir.stats.lock().unwrap().dropped += 1;
                 continue;
             }
-            let add_us = LATENCY_US + imp.delay_us + imp.jitter_us * rng.unit();
+            let add_us = latency_us + imp.delay_us + imp.jitter_us * rng.unit();
             let due = stamp + (add_us * 1e3) as i64;
             let frame = buf[..n].to_vec();
             let (to, dir) = (to.clone(), dir.clone());
@@ -474,12 +488,16 @@ impl Link {
         let down = Arc::new(Direction::default());
         let stop = Arc::new(AtomicBool::new(false));
         let seed = sys::raw_ns() as u64;
+        static NEXT_SLOT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % STAGGER_SLOTS;
+        let latency_us = LATENCY_US + STAGGER_US * f64::from(slot);
         let mut threads = relay(
             host_side.clone(),
             switch_side.clone(),
             up.clone(),
             stop.clone(),
             seed,
+            latency_us,
         );
         threads.extend(relay(
             switch_side,
@@ -487,14 +505,23 @@ impl Link {
             down.clone(),
             stop.clone(),
             seed ^ 0x5555,
+            latency_us,
         ));
         let (u, d) = (up.clone(), down.clone());
         let imp = Arc::new(move |is_up: bool| *if is_up { &u } else { &d }.imp.lock().unwrap());
-        let (watchers, read) =
-            crate::linkwatch::start(name, host_ns, switch_ns, port, imp, stop.clone())?;
+        let (watchers, read) = crate::linkwatch::start(
+            name,
+            host_ns,
+            switch_ns,
+            port,
+            imp,
+            latency_us,
+            stop.clone(),
+        )?;
         threads.extend(watchers);
         Ok(Link {
             name: name.to_owned(),
+            latency_us,
             up,
             down,
             stop,
