@@ -75,6 +75,10 @@ pub struct NodeSpec {
     pub extra: Value,
     /// Behind an emulated link (else its veth is on the bridge directly).
     pub emulated: bool,
+    /// What its emulated link does from the start, the same both ways (a symmetric delay,
+    /// jitter, loss); [`Bed::set_link`] changes it later. Default: nothing added beyond the
+    /// link's constant latency ([`crate::link::Link::latency_us`]).
+    pub link: Impairment,
 }
 
 /// The whole bed.
@@ -106,6 +110,7 @@ impl Spec {
                     },
                     extra: json!({}),
                     emulated: true,
+                    link: Impairment::default(),
                 },
                 NodeSpec {
                     name: "c1".into(),
@@ -115,6 +120,7 @@ impl Spec {
                     role: Role::Client { master: "m".into() },
                     extra: json!({}),
                     emulated: true,
+                    link: Impairment::default(),
                 },
                 NodeSpec {
                     name: "c2".into(),
@@ -124,6 +130,7 @@ impl Spec {
                     role: Role::Client { master: "m".into() },
                     extra: json!({}),
                     emulated: true,
+                    link: Impairment::default(),
                 },
             ],
             extra_hosts: Vec::new(),
@@ -144,6 +151,7 @@ impl Spec {
             role: Role::Server,
             extra: json!({}),
             emulated: true,
+            link: Impairment::default(),
         });
     }
 
@@ -221,6 +229,7 @@ impl Bed {
             if let Some(l) = &h.link_ns {
                 let port = format!("p-{}", n.name);
                 let link = Link::start(&n.name, l, &h.ns, &net.switch_ns(), &port)?;
+                link.set_both(n.link);
                 links.insert(n.name.clone(), link);
             }
             hosts.insert(n.name.clone(), h);

@@ -8,16 +8,22 @@
 //! it sees every frame of the link (ARP too) and it adds delay in both directions the same way.
 //!
 //! Timing: each frame is stamped by the kernel when it arrives (SO_TIMESTAMPNS,
-//! CLOCK_REALTIME), and leaves at that stamp plus the link's own latency ([`LATENCY_US`]),
+//! CLOCK_REALTIME), and leaves at that stamp plus the link's own latency ([`LATENCY_US`]
+//! and a per-link stagger, [`STAGGER_US`]),
 //! delay and jitter. The latency is what makes the relay precise on a loaded machine: how
 //! late the relay's threads wake up (tens of µs usually, a millisecond or more while builds
 //! load both cores) is absorbed in it instead of being added to the frame, as a switch's
 //! constant latency would be; being constant and the same both ways, it changes no rate and
 //! no NTP offset. One release thread for all links (SCHED_FIFO, above the receiving
 //! threads) sleeps until [`SPIN_NS`] before the next release time and then spins to it, so
-//! the frame leaves within a microsecond or two of when it is due. The relay measures its own error on every frame: the time it hands the
-//! frame to the kernel minus the release time, i.e. what it added beyond what it was asked
-//! to add. [`LinkStats`] reports it; the bed's report shows it next to every scenario's
+//! the frame leaves within a microsecond or two of when it is due. It has a CPU to itself
+//! ([`sys::RELEASE_CPU`]; every other bed thread and process is kept off it, see
+//! [`sys::pin_bed_off_release_cpu`]), the bed's memory is locked and idle CPUs are asked to
+//! wake at once ([`sys::low_latency_idle`]): without these, the relay's 99th percentile
+//! error was 0.2 to 2.7 ms and a receiving node's PTP stamps (the kernel's, taken when the
+//! relay hands the frame on) carried it. The relay measures its own error on every frame:
+//! the time it hands the frame to the kernel minus the release time, i.e. what it added
+//! beyond what it was asked to add. [`LinkStats`] reports it; the bed's report shows it next to every scenario's
 //! figures, with the error measured from outside ([`crate::linkwatch`]).
 //!
 //! Frames from a veth carry a UDP checksum the sender's stack left to the "hardware"
@@ -37,13 +43,27 @@ use crate::sys::{self, Rng};
 /// Every emulated link's own one-way latency, µs: the budget for the relay's wake-ups.
 pub const LATENCY_US: f64 = 2000.0;
 
-/// How long before a frame's release time the sender stops sleeping and spins, ns: longer
-/// than a SCHED_FIFO thread's usual wake-up latency here, short enough to cost little CPU.
-pub const SPIN_NS: i64 = 500_000;
+/// On top of [`LATENCY_US`], each link has `STAGGER_US` × its slot (links take the slots
+/// 0..[`STAGGER_SLOTS`] in turn as they start). Why: a Sync reaches every link's relay at
+/// the same instant, and one thread sends the copies one after the other, each send carrying
+/// the receiving stack's work (about 30 µs, 100 to 250 µs under load): the second and third
+/// copies left a varying 30 to 240 µs late, while a frame the thread had spun for left within
+/// 13 µs (99th percentile). Staggered, every copy is due on its own and spun for. A constant,
+/// symmetric latency per link changes no rate and no NTP offset.
+pub const STAGGER_US: f64 = 250.0;
+pub const STAGGER_SLOTS: u32 = 8;
 
-/// At most this much spinning per [`SPIN_PERIOD_NS`] (a fifth of a core): under a flood the
-/// release thread then sleeps to each release time instead of holding a core of the two.
-const SPIN_BUDGET_NS: i64 = 20_000_000;
+/// How long before a frame's release time the sender stops sleeping and spins, ns: longer
+/// than a SCHED_FIFO thread's wake-up latency on these VMs (a halted virtual CPU's wake-up
+/// included), short enough to cost little CPU: with a Sync and a Follow_Up fanned out to
+/// every link 4 times a second, about 2 % of the release thread's CPU.
+pub const SPIN_NS: i64 = 1_000_000;
+
+/// At most this much spinning per [`SPIN_PERIOD_NS`] (under a third of its CPU): under a
+/// flood the release thread then sleeps to each release time instead of holding the CPU, so
+/// the kernel's fair server (which stalls a real-time thread that keeps normal tasks from a
+/// CPU for tens of ms) never has a reason to step in.
+const SPIN_BUDGET_NS: i64 = 30_000_000;
 const SPIN_PERIOD_NS: i64 = 100_000_000;
 
 /// What one direction of a link does to frames.
@@ -117,6 +137,8 @@ pub(crate) struct Direction {
 #[derive(Debug)]
 pub struct Link {
     pub name: String,
+    /// This link's constant one-way latency, µs: [`LATENCY_US`] plus its stagger.
+    pub latency_us: f64,
     up: Arc<Direction>,
     down: Arc<Direction>,
     stop: Arc<AtomicBool>,
@@ -343,6 +365,13 @@ fn releaser() -> mpsc::Sender<Due> {
 }
 
 fn release(rx: &mpsc::Receiver<Due>) {
+    if sys::cpu_count() >= 2 && !sys::pin_to_cpus(&[sys::RELEASE_CPU]) {
+        eprintln!(
+            "dantesync-bed: the link emulator's release thread could not move to CPU {}: {}",
+            sys::RELEASE_CPU,
+            std::io::Error::last_os_error()
+        );
+    }
     sys::tight_timer_slack();
     sys::realtime_priority(60);
     let mut heap = BinaryHeap::new();
@@ -400,6 +429,7 @@ fn relay(
     dir: Arc<Direction>,
     stop: Arc<AtomicBool>,
     seed: u64,
+    latency_us: f64,
 ) -> Vec<JoinHandle<()>> {
     let tx = releaser();
     let receiver = std::thread::spawn(move || {
@@ -418,7 +448,7 @@ fn relay(
                 dir.stats.lock().unwrap().dropped += 1;
                 continue;
             }
-            let add_us = LATENCY_US + imp.delay_us + imp.jitter_us * rng.unit();
+            let add_us = latency_us + imp.delay_us + imp.jitter_us * rng.unit();
             let due = stamp + (add_us * 1e3) as i64;
             let frame = buf[..n].to_vec();
             let (to, dir) = (to.clone(), dir.clone());
@@ -458,12 +488,16 @@ impl Link {
         let down = Arc::new(Direction::default());
         let stop = Arc::new(AtomicBool::new(false));
         let seed = sys::raw_ns() as u64;
+        static NEXT_SLOT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % STAGGER_SLOTS;
+        let latency_us = LATENCY_US + STAGGER_US * f64::from(slot);
         let mut threads = relay(
             host_side.clone(),
             switch_side.clone(),
             up.clone(),
             stop.clone(),
             seed,
+            latency_us,
         );
         threads.extend(relay(
             switch_side,
@@ -471,14 +505,23 @@ impl Link {
             down.clone(),
             stop.clone(),
             seed ^ 0x5555,
+            latency_us,
         ));
         let (u, d) = (up.clone(), down.clone());
         let imp = Arc::new(move |is_up: bool| *if is_up { &u } else { &d }.imp.lock().unwrap());
-        let (watchers, read) =
-            crate::linkwatch::start(name, host_ns, switch_ns, port, imp, stop.clone())?;
+        let (watchers, read) = crate::linkwatch::start(
+            name,
+            host_ns,
+            switch_ns,
+            port,
+            imp,
+            latency_us,
+            stop.clone(),
+        )?;
         threads.extend(watchers);
         Ok(Link {
             name: name.to_owned(),
+            latency_us,
             up,
             down,
             stop,

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::link::{packet_socket, recv_frame, Impairment, LATENCY_US};
+use crate::link::{packet_socket, recv_frame, Impairment};
 use crate::sys;
 
 /// What a direction is set to add now (`true`: up).
@@ -72,6 +72,7 @@ pub(crate) fn start(
     switch_ns: &str,
     port: &str,
     imp: Settings,
+    latency_us: f64,
     stop: Arc<AtomicBool>,
 ) -> Result<(Vec<JoinHandle<()>>, Reader), String> {
     let host = sys::in_netns(host_ns, || packet_socket("eth0", true))
@@ -81,8 +82,15 @@ pub(crate) fn start(
         .map_err(|e| format!("link {name}: capture on {port} in {switch_ns}: {e}"))?;
     let shared = Arc::new(Shared::default());
     let threads = vec![
-        spawn(host, true, shared.clone(), imp.clone(), stop.clone()),
-        spawn(sw, false, shared.clone(), imp, stop),
+        spawn(
+            host,
+            true,
+            shared.clone(),
+            imp.clone(),
+            latency_us,
+            stop.clone(),
+        ),
+        spawn(sw, false, shared.clone(), imp, latency_us, stop),
     ];
     let read: Reader = Box::new(move || shared.errors_ns.lock().unwrap().clone());
     Ok((threads, read))
@@ -93,6 +101,7 @@ fn spawn(
     host_side: bool,
     shared: Arc<Shared>,
     imp: Settings,
+    latency_us: f64,
     stop: Arc<AtomicBool>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
@@ -127,7 +136,7 @@ fn spawn(
                     };
                     let set = imp(up);
                     if set.jitter_us == 0.0 {
-                        let due = ((LATENCY_US + set.delay_us) * 1e3) as i64;
+                        let due = ((latency_us + set.delay_us) * 1e3) as i64;
                         let mut errors = shared.errors_ns.lock().unwrap();
                         if errors.len() < 200_000 {
                             errors.push(end - start - due);

@@ -17,10 +17,12 @@ fn utc_now() -> String {
 fn emulator_text(o: &Outcome) -> String {
     let relay = match o.emulator.error_us() {
         Some((med, p99, max)) => format!(
-            "{} frames relayed, {} dropped on purpose; the relay's error (sent − due, due = kernel arrival + the link's {} µs latency + delay + jitter): median {med:.1} µs, 99th percentile {p99:.1} µs, max {max:.1} µs",
+            "{} frames relayed, {} dropped on purpose; the relay's error (sent − due, due = kernel arrival + the link's latency ({} µs + {} µs × its slot 0..{}) + delay + jitter): median {med:.1} µs, 99th percentile {p99:.1} µs, max {max:.1} µs",
             o.emulator.frames,
             o.emulator.dropped,
-            crate::link::LATENCY_US
+            crate::link::LATENCY_US,
+            crate::link::STAGGER_US,
+            crate::link::STAGGER_SLOTS,
         ),
         None => return "no frames relayed".into(),
     };
@@ -49,7 +51,7 @@ pub fn markdown(outcomes: &[Outcome], command: &str, total_s: f64) -> String {
     let _ = writeln!(
         s,
         "- Host: {} cores; total {:.0} s; {passed} of {} scenarios passed\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        crate::sys::cpu_count(),
         total_s,
         outcomes.len()
     );

@@ -54,6 +54,9 @@ impl Figure {
 pub struct Scenario {
     pub name: &'static str,
     pub title: &'static str,
+    /// About how long it runs, s (measured on a 2-core machine): the longest start first, so
+    /// that the parallel runs end close together.
+    pub typical_s: u16,
     pub run: fn(&mut Ctx) -> Result<(), String>,
 }
 

@@ -127,6 +127,67 @@ pub fn realtime_priority(priority: i32) {
     unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
 }
 
+/// The CPU the link emulator's release thread has to itself (see [`crate::link`]): CPU 0,
+/// because on these VMs the disk's interrupts go to CPU 1, where a build's I/O would cut
+/// into the release thread's spins.
+pub const RELEASE_CPU: usize = 0;
+
+/// How many CPUs the machine has online (not how many this thread may use: that shrinks
+/// once the bed is pinned).
+pub fn cpu_count() -> usize {
+    // SAFETY: sysconf takes a constant and has no other effect.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1).max(1)
+}
+
+/// Restricts the calling thread (and every thread and process it starts afterwards, which
+/// inherit the mask) to the CPUs `cpus`. Returns whether the kernel accepted it.
+pub fn pin_to_cpus(cpus: &[usize]) -> bool {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        // SAFETY: c is below the set's capacity (checked by the caller's small CPU count).
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // SAFETY: sched_setaffinity(0 = this thread) with a set of the size we pass.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
+}
+
+/// Every bed process but the release thread goes to the CPUs other than [`RELEASE_CPU`]:
+/// the daemons, gm-sim, chronyd, tshark, the pollers and the relays' receiving threads are
+/// all light, and none of them then delays a release. Called on the main thread before
+/// anything starts. Returns whether the machine has a CPU to spare for it (one CPU: no).
+pub fn pin_bed_off_release_cpu() -> bool {
+    let n = cpu_count();
+    if n < 2 {
+        return false;
+    }
+    let others: Vec<usize> = (0..n).filter(|&c| c != RELEASE_CPU).collect();
+    pin_to_cpus(&others)
+}
+
+/// Locks the bed's memory (current and future) so that no page fault delays a release.
+/// Best effort: returns whether the kernel agreed.
+pub fn lock_memory() -> bool {
+    // SAFETY: mlockall takes flags only.
+    unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) == 0 }
+}
+
+/// Asks the kernel's power management for idle CPUs that wake at once (a PM QoS request of
+/// 0 µs on `/dev/cpu_dma_latency`): on these VMs an idle CPU halts (the haltpoll driver), and
+/// a halted virtual CPU can take from tens of µs to milliseconds to run again, longer than the
+/// release thread's spin. The request holds while the returned file is open and ends with
+/// it (also when the process dies), so nothing of it outlives the run.
+pub fn low_latency_idle() -> Option<File> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/cpu_dma_latency")
+        .ok()?;
+    f.write_all(&0i32.to_ne_bytes()).ok()?;
+    Some(f)
+}
+
 /// xorshift64*: enough randomness for loss and jitter, without a dependency.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);

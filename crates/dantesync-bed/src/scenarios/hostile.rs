@@ -8,25 +8,29 @@ pub(super) fn abuse(ctx: &mut Ctx) -> Result<(), String> {
     spec.extra_hosts.push(("evil".into(), 66));
     let mut bed = locked_venue(ctx, spec, Duration::from_secs(10))?;
     let nodes = bed.node_names();
-    let count = |bed: &Bed, n: &str| -> Result<(f64, f64, f64), String> {
+    // The query counter comes from the node's reply to its poller, from a reply sent after
+    // `since`: right after the flood a node may answer late (its query socket's replies to the
+    // spoofed, unresolvable sources wait for ARP), so wait up to 15 s for one and report how
+    // long the node was silent rather than read an older reply (or none: that was the NaN).
+    let count = |bed: &Bed, n: &str, since: i64| -> Result<(f64, f64, Option<Sample>), String> {
+        let deadline = sys::raw_ns() + 15_000_000_000;
+        let reply = loop {
+            let s = bed.pollers[n].latest(2.0).filter(|x| x.raw > since);
+            if s.is_some() || sys::raw_ns() > deadline || sys::stopping() {
+                break s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
         Ok((
             bed.metric_sum(n, "dantesync_ptp_packets_dropped_total")?,
             bed.metric_sum(n, "dantesync_ntp_server_requests_dropped_total")?,
-            // Right after the flood a node may answer its poller late: wait up to 5 s.
-            (0..50)
-                .find_map(|_| {
-                    let s = bed.pollers[n].latest(2.0);
-                    if s.is_none() {
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                    s
-                })
-                .map_or(f64::NAN, |x| x.query_dropped as f64),
+            reply,
         ))
     };
-    let before: Vec<(f64, f64, f64)> = nodes
+    let start = sys::raw_ns();
+    let before: Vec<(f64, f64, Option<Sample>)> = nodes
         .iter()
-        .map(|n| count(&bed, n))
+        .map(|n| count(&bed, n, start))
         .collect::<Result<_, _>>()?;
     let targets: Vec<std::net::Ipv4Addr> = nodes.iter().map(|n| bed.addr(n)).collect();
     let (ns, local) = (bed.ns("evil").to_owned(), bed.addr("evil"));
@@ -39,6 +43,7 @@ pub(super) fn abuse(ctx: &mut Ctx) -> Result<(), String> {
     let flood = std::thread::spawn(move || crate::abuse::spoofed_flood(&t2, subnet, t1, 10.0));
     let sent = crate::abuse::malformed(&ns, local, targets, 10.0)?;
     let spoofed = flood.join().map_err(|_| "flood thread panicked")??;
+    let flood_end = sys::raw_ns();
     run_for(&mut bed, Duration::from_secs(5))?;
     let to = sys::raw_ns();
     ctx.figure(
@@ -54,7 +59,16 @@ pub(super) fn abuse(ctx: &mut Ctx) -> Result<(), String> {
         Limit::Info,
     );
     for (n, b) in nodes.iter().zip(&before) {
-        let a = count(&bed, n)?;
+        let a = count(&bed, n, flood_end)?;
+        // How long after the flood the node first answered its poller again (Info: a node
+        // that never answers fails the query figure below).
+        let first = truth::first_after(&bed.samples(n), flood_end, |_| true);
+        ctx.figure(
+            format!("{n}: first reply to its poller after the flood ended"),
+            secs_since(flood_end, first),
+            "s",
+            Limit::Info,
+        );
         ctx.figure(
             format!("{n}: PTP datagrams dropped during the abuse (metrics)"),
             a.0 - b.0,
@@ -72,7 +86,10 @@ pub(super) fn abuse(ctx: &mut Ctx) -> Result<(), String> {
         }
         ctx.figure(
             format!("{n}: query datagrams dropped during the abuse (reply)"),
-            a.2 - b.2,
+            match (a.2, b.2) {
+                (Some(a), Some(b)) => a.query_dropped as f64 - b.query_dropped as f64,
+                _ => f64::NAN,
+            },
             "",
             Limit::AtLeast(1.0),
         );

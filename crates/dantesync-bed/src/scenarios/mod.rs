@@ -24,56 +24,67 @@ use ptp::{cable, failover, leader_gone, restart, steady, steady_direct, trouble}
 pub const ALL: &[Scenario] = &[
     Scenario {
         name: "steady",
+        typical_s: 122,
         title: "1. Steady: every node locks, true rate within 0.1 ppm of the leader's, clients within 200 µs of the master",
         run: steady,
     },
     Scenario {
         name: "steady-direct",
+        typical_s: 117,
         title: "1b. Steady without the link emulator (every node's veth on the bridge): what the emulator's own noise costs",
         run: steady_direct,
     },
     Scenario {
         name: "failover",
+        typical_s: 167,
         title: "2. Leader failover: the preferred leader stops, a +3 ppm one takes over; it returns: one switch back",
         run: failover,
     },
     Scenario {
         name: "leader-gone",
+        typical_s: 124,
         title: "3. Leader gone: NTP-ONLY within 10 s on every surface, holdover rate within 0.1 ppm for 60 s",
         run: leader_gone,
     },
     Scenario {
         name: "upstream-gone",
+        typical_s: 122,
         title: "4. Upstream NTP gone: PTP lock unaffected, the master keeps serving honestly, clients follow it",
         run: upstream_gone,
     },
     Scenario {
         name: "falseticker",
+        typical_s: 207,
         title: "5. Falseticker: of three upstreams one jumps 250 ms: nobody follows; one upstream that jumps: no step on a single check",
         run: falseticker,
     },
     Scenario {
         name: "trouble",
+        typical_s: 133,
         title: "6. Network trouble: 10 % loss and 200 µs jitter on a client's link, locked, rate within 0.3 ppm",
         run: trouble,
     },
     Scenario {
         name: "cable",
+        typical_s: 57,
         title: "7. Cable pull: a client's link down 20 s; locked again within 20 s of its return",
         run: cable,
     },
     Scenario {
         name: "restart",
+        typical_s: 90,
         title: "8. Restart: a restarted client locks within 5 s from its saved frequency",
         run: restart,
     },
     Scenario {
         name: "abuse",
+        typical_s: 39,
         title: "9. Abuse: garbage, PTPv2, oversized, truncated and spoofed floods for 10 s: no crash, drops counted, still locked",
         run: abuse,
     },
     Scenario {
         name: "foreign",
+        typical_s: 122,
         title: "10. Foreign leaders (another subnet, another subdomain): ignored with source_allowlist; else one choice on every node",
         run: foreign,
     },
