@@ -120,11 +120,13 @@ fn a_client_hears_the_masters_d_and_a_correction_asked_on_loopback() {
             state("master")
         ),
     );
+    // One leader timescale to both the master and the client, each on its own ports.
+    let (client_event, client_general) = (free_port(), free_port());
     let mut gm = Command::new(BIN);
-    gm.args(["gm-sim", "--dest", "127.0.0.1", "--event-port"])
-        .arg(event.to_string())
-        .arg("--general-port")
-        .arg(general.to_string())
+    gm.args(["gm-sim", "--dest"])
+        .arg(format!(
+            "127.0.0.1:{event}:{general},127.0.0.1:{client_event}:{client_general}"
+        ))
         .args([
             "--delay-req-port",
             "0",
@@ -142,15 +144,13 @@ fn a_client_hears_the_masters_d_and_a_correction_asked_on_loopback() {
         &format!(
             r#"{{
   "clock": {{"kind": "simulated", "drift_ppm": -20.0, "offset_ms": 0.0}},
-  "ptp": {{"event_port": {}, "general_port": {}}},
+  "ptp": {{"event_port": {client_event}, "general_port": {client_general}}},
   "query_api": {{"enabled": false}},
   "http_status": {{"enabled": true, "port": {client_http}, "bind": "127.0.0.1"}},
   "sync_mode": "fleet",
   "fleet": {{"authority": "127.0.0.1:{query}", "authority_poll_s": 1}},
   "state_file": "{}"
 }}"#,
-            free_port(),
-            free_port(),
             state("client")
         ),
     );
@@ -201,7 +201,7 @@ fn a_client_hears_the_masters_d_and_a_correction_asked_on_loopback() {
     );
     let mut last = serde_json::Value::Null;
     let tracking = wait_for(Duration::from_secs(20), || {
-        last = http_status(client_http);
+        last = http_status(client_http)["status"].take();
         last["fleet_state"] == "tracking"
             && last["fleet_d_ns"] == serde_json::json!(d_ns)
             && last["phase_error_ns"]
