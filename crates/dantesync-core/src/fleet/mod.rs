@@ -8,7 +8,9 @@
 //! UTC policies and the phase servo build on it.
 
 pub mod phase;
+pub mod ramp;
 pub mod timescale;
 
 pub use phase::{FleetConfig, PhaseLoop, PhaseVerdict};
+pub use ramp::{Ramp, RampDetector};
 pub use timescale::{FleetTimescale, PendingCorrection, SyncMode};
