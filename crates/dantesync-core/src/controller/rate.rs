@@ -209,6 +209,7 @@ impl Controller {
             })?,
             _ => self.rate()?,
         };
-        Some((rate.slope_ppm + self.servo_ppm).abs() + 3.0 * rate.sigma_ppm)
+        let bound = (rate.slope_ppm + self.servo_ppm).abs() + 3.0 * rate.sigma_ppm;
+        Some(bound.max(self.fleet_bound_floor_ppm()))
     }
 }
