@@ -210,7 +210,7 @@ impl Fleet {
             },
         });
         let amount = r.phase_ns + remaining_ns;
-        let rate_ns_per_s = 0.5 * self.phase.config().max_slew_ppm * 1e3;
+        let rate_ns_per_s = self.phase.config().max_slew_ppm * 1e3;
         let secs = (amount.abs() / rate_ns_per_s).max(RECOVERY_MIN_S);
         self.recovery = Some(Recovery {
             remaining_ns: amount,
@@ -236,7 +236,7 @@ impl Fleet {
             self.recovery = None;
             return 0.0;
         }
-        let limit = 0.5 * self.phase.config().max_slew_ppm;
+        let limit = self.phase.config().max_slew_ppm;
         r.ppm = (-r.remaining_ns / left_s.max(0.25) * 1e-3).clamp(-limit, limit);
         r.ppm
     }
@@ -287,9 +287,10 @@ impl Controller {
     }
 
     /// A floor under the mode's error bound while a detected ramp's frequency is applied and
-    /// the estimator has not confirmed it: 3 standard errors of the detection.
+    /// the estimator has not taken over: the 2 standard errors of the detection deliberately
+    /// left out of the correction plus 3 of its uncertainty.
     pub(super) fn fleet_bound_floor_ppm(&self) -> f64 {
-        self.fleet.bridge.map_or(0.0, |b| 3.0 * b.sigma_ppm)
+        self.fleet.bridge.map_or(0.0, |b| 5.0 * b.sigma_ppm)
     }
 
     /// The state the announcements and the leader put the node in at `sf`.
