@@ -18,7 +18,10 @@
 //!   standard errors from zero: a phase that jumped (a path delay newly measured, a reseeded
 //!   gate) is the phase loop's business, not a frequency;
 //! - the fit gives the ramp's rate, its standard error and the phase already accumulated: the
-//!   controller moves the frequency by the rate at once and slews the phase back.
+//!   controller moves the frequency by the rate at once and slews the phase back;
+//! - for 20 s after a detection, k and h are halved: a change has just been seen, and what the
+//!   first fit left of it (it is deliberately conservative) is looked for more keenly. A false
+//!   alarm is no likelier for it in steady state, where this never applies.
 //!
 //! The detector arms only after `ARM_SAMPLES` accepted samples since a restart (start-up,
 //! a step, a kink the rate servo reported), when the phase loop has settled.
@@ -36,6 +39,8 @@ const CLIP_SIGMAS: f64 = 4.0;
 pub const ARM_SAMPLES: u32 = 40;
 /// An alarm that has not looked like a ramp for this many samples was a level shift.
 const MAX_ALARM_RUN: u32 = 24;
+/// After a detection, samples in which the remainder is looked for more keenly (20 s).
+const FOLLOW_SAMPLES: u32 = 80;
 /// Samples after the change point the fit needs.
 const MIN_FIT: usize = 6;
 /// The fitted slope must be this many standard errors from zero.
@@ -72,6 +77,9 @@ pub struct RampDetector {
     neg: f64,
     seen: u32,
     alarm_run: u32,
+    /// Samples left in which the remainder of a ramp just detected is looked for with half the
+    /// allowance and threshold.
+    follow: u32,
     detections: u64,
 }
 
@@ -103,10 +111,12 @@ impl RampDetector {
             return None;
         }
         let clipped = e_ns.clamp(-CLIP_SIGMAS * sigma_ns, CLIP_SIGMAS * sigma_ns);
-        let k = K_SIGMAS * sigma_ns;
+        let scale = if self.follow > 0 { 0.5 } else { 1.0 };
+        self.follow = self.follow.saturating_sub(1);
+        let k = scale * K_SIGMAS * sigma_ns;
         self.pos = (self.pos + clipped - k).max(0.0);
         self.neg = (self.neg - clipped - k).max(0.0);
-        let h = H_SIGMAS * sigma_ns;
+        let h = scale * H_SIGMAS * sigma_ns;
         let up = self.pos >= h;
         if !up && self.neg < h {
             self.alarm_run = 0;
@@ -122,6 +132,7 @@ impl RampDetector {
             return None;
         }
         self.detections += 1;
+        self.follow = FOLLOW_SAMPLES;
         // A second detection needs fresh evidence: the sums and the samples start again, armed.
         self.history.clear();
         self.pos = 0.0;
