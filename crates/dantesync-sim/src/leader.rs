@@ -20,6 +20,9 @@ pub struct LeaderModel {
     pub first_sequence_id: u16,
     /// A step of its frequency: (seconds after it started sending, ppm added).
     pub drift_step: Option<(f64, f64)>,
+    /// A slow change of its frequency: (from, to seconds after it started sending, ppm added
+    /// linearly over that span and kept after).
+    pub drift_ramp: Option<(f64, f64, f64)>,
 }
 
 impl LeaderModel {
@@ -31,14 +34,35 @@ impl LeaderModel {
             sync_timestamp_early_us: 60.0,
             first_sequence_id: 2724,
             drift_step: None,
+            drift_ramp: None,
         }
     }
 
     /// Its drift (ppm) `elapsed_s` after it started sending.
     pub fn drift_at(&self, elapsed_s: f64) -> f64 {
-        match self.drift_step {
-            Some((at, ppm)) if elapsed_s >= at => self.drift_ppm + ppm,
-            _ => self.drift_ppm,
+        let step = match self.drift_step {
+            Some((at, ppm)) if elapsed_s >= at => ppm,
+            _ => 0.0,
+        };
+        let ramp = self.drift_ramp.map_or(0.0, |(from, to, ppm)| {
+            ppm * ((elapsed_s - from) / (to - from)).clamp(0.0, 1.0)
+        });
+        self.drift_ppm + step + ramp
+    }
+
+    /// The phase the ramp has added `elapsed_s` after the start (s of leader time per s).
+    fn ramp_phase_s(&self, elapsed_s: f64) -> f64 {
+        let Some((from, to, ppm)) = self.drift_ramp else {
+            return 0.0;
+        };
+        let span = to - from;
+        let e = elapsed_s - from;
+        if e <= 0.0 {
+            0.0
+        } else if e <= span {
+            ppm * 1e-6 * e * e / (2.0 * span)
+        } else {
+            ppm * 1e-6 * (span / 2.0 + (e - span))
         }
     }
 
@@ -73,6 +97,7 @@ impl Leader {
         if let Some((at_s, ppm)) = self.model.drift_step {
             uptime += (elapsed - at_s * 1e9).max(0.0) * ppm * 1e-6;
         }
+        uptime += self.model.ramp_phase_s(elapsed * 1e-9) * 1e9;
         uptime.round() as i128
     }
 

@@ -3,17 +3,55 @@
 //! operator's scheduled corrections stepped at their leader instant, and the hold and
 //! fallback when announcements stop or the leader changes.
 //!
+//! A leader's frequency step is seen first by the ramp detector ([`crate::fleet::ramp`]) in
+//! the phase residuals: the controller then moves the frequency by the detected ramp at once
+//! (a bridge: the rate frozen at the estimate before the step plus the detected change, until
+//! the estimator reports its kink and its own estimate takes over), and slews the phase
+//! already accumulated back within half the slew limit (a recovery plan the phase loop sees
+//! through, so the two do not both remove it).
+//!
 //! The phase loop's frequency is one more term of the total the books integrate, so the rate
 //! estimator still sees through it (exactly as through an NTP slew) and goes on estimating the
 //! oscillator's natural rate: the two loops do not fight. The design and its numbers are in
 //! docs/servo.md ("Fleet mode").
 
 use super::{Action, Controller, Notice};
-use crate::fleet::{FleetTimescale, PhaseLoop, PhaseVerdict, SyncMode};
+use crate::fleet::{FleetTimescale, PhaseLoop, PhaseVerdict, Ramp, RampDetector, SyncMode};
 use crate::time::{secs_to_nanos, LocalTime, Moment};
 
 /// Samples whose median decides the start-up step (a spike must not decide it).
 const STARTUP_SAMPLES: usize = 8;
+/// A bridge is handed back to the estimator after this long whatever it says.
+const BRIDGE_TIMEOUT_S: f64 = 60.0;
+/// The shortest recovery of an accumulated phase (s).
+const RECOVERY_MIN_S: f64 = 4.0;
+
+/// The frequency a detected ramp moved the clock by, until the estimator takes over.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Bridge {
+    /// The rate estimate when the first ramp was detected (ppm).
+    slope0_ppm: f64,
+    /// The change of frequency applied on top of it (ppm, the opposite of the ramps).
+    ppm: f64,
+    /// Standard error of `ppm` (the fits' combined).
+    sigma_ppm: f64,
+    /// Until when it holds without a kink (sf).
+    until_sf: i64,
+    /// The estimator has seen the change since (a kink or a restart).
+    confirmed: bool,
+}
+
+/// The accumulated phase being slewed back.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Recovery {
+    /// Phase still to remove (ns, positive = the clock is ahead).
+    remaining_ns: f64,
+    /// When it should be gone (sf), and the last sample's time (sf).
+    end_sf: i64,
+    last_sf: i64,
+    /// The frequency it applies now (ppm).
+    ppm: f64,
+}
 
 /// Where a fleet-mode node stands (status `fleet_state`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -79,11 +117,19 @@ pub struct FleetStatus {
     pub ignored_other_leader: u64,
     /// Phase samples dropped as outliers.
     pub phase_outliers: u64,
+    /// Ramps of the phase error detected (a leader's frequency step seen before the rate
+    /// estimator's kink).
+    pub ramp_detections: u64,
 }
 
 #[derive(Debug)]
 pub(super) struct Fleet {
     phase: PhaseLoop,
+    ramp: RampDetector,
+    bridge: Option<Bridge>,
+    recovery: Option<Recovery>,
+    /// The estimator's kinks already accounted for.
+    kinks_seen: u64,
     ts: Option<FleetTimescale>,
     received_sf: Option<i64>,
     /// The first fleet lock happened (the start-up step, if any, is behind).
@@ -107,6 +153,10 @@ impl Fleet {
     pub(super) fn new(cfg: &super::ControllerConfig) -> Self {
         Self {
             phase: PhaseLoop::new(cfg.fleet.clone()),
+            ramp: RampDetector::new(),
+            bridge: None,
+            recovery: None,
+            kinks_seen: 0,
             ts: None,
             received_sf: None,
             locked_once: false,
@@ -129,6 +179,66 @@ impl Fleet {
 
     fn feed_forward_ppm(&self) -> f64 {
         self.ts.map_or(0.0, |t| t.rate_ppb as f64 * 1e-3)
+    }
+
+    /// Forgets the phase and what the ramp detector had seen; a bridge and a recovery end
+    /// (the phase they were about is gone).
+    fn restart_phase(&mut self) {
+        self.phase.restart_phase();
+        self.ramp.restart();
+        self.bridge = None;
+        self.recovery = None;
+    }
+
+    /// A ramp of the phase error was detected at `sf` (rate estimate `slope_ppm` then):
+    /// the frequency moves by it at once and the accumulated phase is planned away.
+    fn on_ramp(&mut self, sf: i64, r: Ramp, slope_ppm: f64, remaining_ns: f64) {
+        let until_sf = sf.saturating_add(secs_to_nanos(BRIDGE_TIMEOUT_S));
+        self.bridge = Some(match self.bridge {
+            Some(b) => Bridge {
+                ppm: b.ppm - r.sure_rate_ppm(),
+                sigma_ppm: b.sigma_ppm.hypot(r.sigma_ppm),
+                until_sf,
+                ..b
+            },
+            None => Bridge {
+                slope0_ppm: slope_ppm,
+                ppm: -r.sure_rate_ppm(),
+                sigma_ppm: r.sigma_ppm,
+                until_sf,
+                confirmed: false,
+            },
+        });
+        let amount = r.phase_ns + remaining_ns;
+        let rate_ns_per_s = self.phase.config().max_slew_ppm * 1e3;
+        let secs = (amount.abs() / rate_ns_per_s).max(RECOVERY_MIN_S);
+        self.recovery = Some(Recovery {
+            remaining_ns: amount,
+            end_sf: sf.saturating_add(secs_to_nanos(secs)),
+            last_sf: sf,
+            ppm: 0.0,
+        });
+        // The filtered error lags the ramp; from now on the residual is flat again.
+        self.phase.restart_phase();
+    }
+
+    /// The recovery's frequency from `sf` on, after accounting what it removed since the last
+    /// sample; `None` once it is done.
+    fn recovery_ppm(&mut self, sf: i64) -> f64 {
+        let Some(r) = self.recovery.as_mut() else {
+            return 0.0;
+        };
+        let dt = (sf - r.last_sf) as f64 * 1e-9;
+        r.remaining_ns += r.ppm * 1e3 * dt;
+        r.last_sf = sf;
+        let left_s = (r.end_sf - sf) as f64 * 1e-9;
+        if left_s <= 0.0 || r.remaining_ns.abs() < 100.0 {
+            self.recovery = None;
+            return 0.0;
+        }
+        let limit = self.phase.config().max_slew_ppm;
+        r.ppm = (-r.remaining_ns / left_s.max(0.25) * 1e-3).clamp(-limit, limit);
+        r.ppm
     }
 }
 
@@ -192,7 +302,15 @@ impl Controller {
             steps: f.steps,
             ignored_other_leader: f.ignored,
             phase_outliers: f.phase.outliers(),
+            ramp_detections: f.ramp.detections(),
         }
+    }
+
+    /// A floor under the mode's error bound while a detected ramp's frequency is applied and
+    /// the estimator has not taken over: the 2 standard errors of the detection deliberately
+    /// left out of the correction plus 3 of its uncertainty.
+    pub(super) fn fleet_bound_floor_ppm(&self) -> f64 {
+        self.fleet.bridge.map_or(0.0, |b| 5.0 * b.sigma_ppm)
     }
 
     /// The state the announcements and the leader put the node in at `sf`.
@@ -276,11 +394,12 @@ impl Controller {
                 self.fleet.ppm
             }
             FleetState::Holding => {
-                self.fleet.phase.restart_phase();
+                self.fleet.restart_phase();
                 self.fleet.feed_forward_ppm() + self.fleet.phase.integral_ppm()
             }
             FleetState::Off | FleetState::Waiting | FleetState::Fallback => {
                 self.fleet.phase.reset();
+                self.fleet.restart_phase();
                 if self.gate.is_some() && !self.ntp_in_flight {
                     self.next_ntp_sf = self.next_ntp_sf.min(sf);
                 }
@@ -344,7 +463,7 @@ impl Controller {
             self.fleet.external_seen = self.external_steps;
             self.fleet.locked_once = false;
             self.fleet.startup.clear();
-            self.fleet.phase.restart_phase();
+            self.fleet.restart_phase();
         }
         let t1 = t1_ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         if let Some(p) = ts.pending.filter(|_| self.cfg.fleet.step_scheduled) {
@@ -371,13 +490,50 @@ impl Controller {
             self.fleet.locked_once = true;
             if median.unsigned_abs() as f64 > self.cfg.fleet.step_threshold_us * 1e3 {
                 self.fleet_step(-median, false, out);
-                self.fleet.phase.restart_phase();
+                self.fleet.restart_phase();
                 return;
             }
         }
-        let ppm = match self.fleet.phase.sample(rx_sf, error as f64) {
+        let c = self.estimator.counters();
+        let changes = c.kinks + c.restarts;
+        if changes != self.fleet.kinks_seen {
+            // The estimator saw the rate change (a kink, or a restart on a large one): its
+            // estimate takes over from a bridge once it is the better of the two; without a
+            // bridge the rate moves at once, so what the detector had seen is history.
+            self.fleet.kinks_seen = changes;
+            match self.fleet.bridge.as_mut() {
+                Some(b) => b.confirmed = true,
+                None => self.fleet.ramp.restart(),
+            }
+        }
+        let est_sigma = self.rate().map_or(f64::INFINITY, |r| r.sigma_ppm);
+        if self
+            .fleet
+            .bridge
+            .is_some_and(|b| (b.confirmed && est_sigma <= b.sigma_ppm) || rx_sf >= b.until_sf)
+        {
+            self.fleet.bridge = None;
+            self.fleet.ramp.restart();
+        }
+        let plan_ppm = self.fleet.recovery_ppm(rx_sf);
+        let remaining = self.fleet.recovery.map_or(0.0, |r| r.remaining_ns);
+        // What the phase loop and the detector see: the error once the recovery is done.
+        let residual = error as f64 - remaining;
+        let mut ppm = match self.fleet.phase.sample(rx_sf, residual) {
             PhaseVerdict::Frequency(ppm) => ppm,
             PhaseVerdict::Outlier => return,
+        };
+        let noise = self.fleet.phase.noise_ns();
+        if self.fleet.phase.jumped() {
+            self.fleet.ramp.restart();
+        } else if let Some(r) = self.fleet.ramp.sample(rx_sf, residual, noise) {
+            self.fleet.on_ramp(rx_sf, r, slope_ppm, remaining);
+            ppm = self.fleet.phase.integral_ppm();
+        }
+        let plan_ppm = if self.fleet.recovery.is_some() {
+            self.fleet.recovery_ppm(rx_sf)
+        } else {
+            plan_ppm
         };
         if self
             .fleet
@@ -390,8 +546,11 @@ impl Controller {
             // root dispersion rest on).
             self.confirmed_sf = Some(rx_sf);
         }
-        let rate_gap = -slope_ppm - self.servo_ppm;
-        let total = self.fleet.feed_forward_ppm() + rate_gap + ppm;
+        let rate_gap = match self.fleet.bridge {
+            Some(b) => -b.slope0_ppm + b.ppm - self.servo_ppm,
+            None => -slope_ppm - self.servo_ppm,
+        };
+        let total = self.fleet.feed_forward_ppm() + rate_gap + ppm + plan_ppm;
         self.set_fleet_ppm(rx_sf, total, out);
     }
 }

@@ -224,6 +224,7 @@ impl Controller {
             (Some(p), None) if p.confirmed => self.rate()?,
             (_, e) => data_alone(e?),
         };
-        Some((rate.slope_ppm + self.servo_ppm).abs() + 3.0 * rate.sigma_ppm)
+        let bound = (rate.slope_ppm + self.servo_ppm).abs() + 3.0 * rate.sigma_ppm;
+        Some(bound.max(self.fleet_bound_floor_ppm()))
     }
 }

@@ -88,6 +88,8 @@ pub struct PhaseLoop {
     outlier_run: u32,
     outliers: u64,
     ppm: f64,
+    /// The last sample ended an outlier run: the phase really jumped.
+    jumped: bool,
 }
 
 impl PhaseLoop {
@@ -100,6 +102,7 @@ impl PhaseLoop {
             outlier_run: 0,
             outliers: 0,
             ppm: 0.0,
+            jumped: false,
         }
     }
 
@@ -144,6 +147,16 @@ impl PhaseLoop {
         self.jitter_ns
     }
 
+    /// The noise a single sample is taken to have (ns): the jitter, never below the floor.
+    pub fn noise_ns(&self) -> f64 {
+        self.jitter_ns.max(MIN_JITTER_NS)
+    }
+
+    /// Whether the last sample was accepted as the end of an outlier run (a real jump).
+    pub fn jumped(&self) -> bool {
+        self.jumped
+    }
+
     fn integral_term(&self) -> f64 {
         let tau = self.cfg.time_constant_s;
         -self.integral / (16.0 * tau * tau) * 1e-3
@@ -151,6 +164,7 @@ impl PhaseLoop {
 
     /// One phase error `error_ns` (local − target) measured at `sf`.
     pub fn sample(&mut self, sf: i64, error_ns: f64) -> PhaseVerdict {
+        self.jumped = false;
         let Some((prev, at)) = self.filtered else {
             self.filtered = Some((error_ns, sf));
             return PhaseVerdict::Frequency(self.output(error_ns));
@@ -163,6 +177,7 @@ impl PhaseLoop {
             self.outliers += 1;
             return PhaseVerdict::Outlier;
         }
+        self.jumped = self.outlier_run > 0 && deviation.abs() > gate;
         self.outlier_run = 0;
         // The jitter follows the deviations over about 64 samples, bounded so that one
         // accepted spike moves it by little.

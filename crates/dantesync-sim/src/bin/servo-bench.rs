@@ -1,9 +1,9 @@
 //! The servo benchmark: every scenario of SCENARIOS.md, scored on the true error.
 //!
-//!   cargo run --release -p dantesync-sim --bin servo-bench -- [--seeds N] [--out FILE]
+//!   cargo run --release -p dantesync-sim --bin servo-bench -- [--seeds N] [--only ID] [--out FILE]
 //!   cargo run --release -p dantesync-sim --bin servo-bench -- --warm-start [--seeds N] [--out FILE]
 //!
-//! Prints one row per scenario and, with --out, writes the table as Markdown. With
+//! Prints one row per scenario (`--only F` keeps those whose id starts with F) and, with --out, writes the table as Markdown. With
 //! --warm-start it prints the warm-start table instead (restarts from a right or wrong learned
 //! frequency across jitter and Sync interval, 12 seeds unless --seeds says otherwise) and fails
 //! if any run showed LOCK or NANO while the true error was beyond their threshold.
@@ -21,6 +21,7 @@ fn main() {
     let mut seeds = None;
     let mut out_file = None;
     let mut warm = false;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -32,9 +33,10 @@ fn main() {
                 )
             }
             "--warm-start" => warm = true,
+            "--only" => only = Some(args.next().expect("--only takes a scenario id prefix")),
             "--out" => out_file = Some(args.next().expect("--out takes a file")),
             "-h" | "--help" => {
-                println!("servo-bench [--warm-start] [--seeds N] [--out FILE]");
+                println!("servo-bench [--warm-start] [--seeds N] [--only ID_PREFIX] [--out FILE]");
                 return;
             }
             other => {
@@ -53,6 +55,12 @@ fn main() {
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|").unwrap();
     let mut all_pass = true;
     for (base, targets) in scenario::standard().into_iter().chain(scenario::fleet()) {
+        if only
+            .as_ref()
+            .is_some_and(|p| !base.name.starts_with(p.as_str()))
+        {
+            continue;
+        }
         for seed in 1..=seeds {
             let sc = base.clone().with_seed(seed);
             let trace = run(&sc);
@@ -60,12 +68,18 @@ fn main() {
             let checks = check(&m, &targets);
             let pass = checks.iter().all(|c| c.3);
             all_pass &= pass;
-            let detail: Vec<String> = checks
+            let mut detail: Vec<String> = checks
                 .iter()
                 .map(|(what, got, want, ok)| {
                     format!("{what} {got} ({want}){}", if *ok { "" } else { " ✗" })
                 })
                 .collect();
+            if sc.fleet.is_some() {
+                detail.push(format!(
+                    "ramps seen {}",
+                    trace.final_status.fleet.ramp_detections
+                ));
+            }
             let row = format!(
                 "| {} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} ({:.0} s, n={}) | {:.2} | {} | {} |",
                 sc.name,
