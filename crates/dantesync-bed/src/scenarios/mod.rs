@@ -13,10 +13,12 @@ use crate::scenario::{run_for, wait_for, wait_locked, Ctx, Limit, Scenario};
 use crate::sys;
 use crate::truth::{self, Sample, NTP_ONLY};
 
+mod fleet;
 mod hostile;
 mod ntp;
 mod ptp;
 
+use fleet::fleet_steady;
 use hostile::{abuse, foreign};
 use ntp::{falseticker, upstream_gone};
 use ptp::{cable, failover, leader_gone, restart, steady, steady_direct, trouble};
@@ -76,6 +78,11 @@ pub const ALL: &[Scenario] = &[
         name: "foreign",
         title: "10. Foreign leaders (another subnet, another subdomain): ignored with source_allowlist; else one choice on every node",
         run: foreign,
+    },
+    Scenario {
+        name: "fleet-steady",
+        title: "F1. Fleet steady: link delays 0/100/300 µs + 100 µs jitter: spread of true time between all nodes ≤ 10 µs; classic mode's spread beside it",
+        run: fleet_steady,
     },
 ];
 
