@@ -40,7 +40,7 @@ pub(super) fn fleet_spec(mode: &str) -> Spec {
 }
 
 /// Puts the fleet venue's delays and jitter on its links, and records them.
-fn impair(ctx: &mut Ctx, bed: &Bed) {
+pub(super) fn impair_links(ctx: &mut Ctx, bed: &Bed) {
     for (n, delay_us) in LINKS {
         let imp = Impairment {
             delay_us,
@@ -71,7 +71,11 @@ fn fleet_state(bed: &Bed, node: &str) -> String {
 }
 
 /// Waits until every node says `tracking`.
-fn wait_tracking(bed: &mut Bed, nodes: &[String], limit: Duration) -> Result<Duration, String> {
+pub(super) fn wait_tracking(
+    bed: &mut Bed,
+    nodes: &[String],
+    limit: Duration,
+) -> Result<Duration, String> {
     let mut last = std::time::Instant::now() - Duration::from_secs(1);
     let mut ok = false;
     wait_for(bed, limit, "every node in fleet state tracking", |b| {
@@ -226,7 +230,7 @@ fn node_figures(
 pub(super) fn fleet_venue(ctx: &mut Ctx, spec: Spec, settle: Duration) -> Result<Bed, String> {
     let t0 = sys::raw_ns();
     let mut bed = ctx.bed(spec)?;
-    impair(ctx, &bed);
+    impair_links(ctx, &bed);
     let nodes = sync_nodes(&bed.spec);
     let times = wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
     lock_figures(ctx, &times);
@@ -270,7 +274,7 @@ fn classic_beside(ctx: &mut Ctx) -> Result<(), String> {
         &ctx.bin,
         &ctx.dir.join("bed-classic"),
     )?;
-    impair(ctx, &bed);
+    impair_links(ctx, &bed);
     let nodes = sync_nodes(&bed.spec);
     wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
     wait_for(

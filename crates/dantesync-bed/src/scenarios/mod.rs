@@ -14,11 +14,15 @@ use crate::sys;
 use crate::truth::{self, Sample, NTP_ONLY};
 
 mod fleet;
+mod fleet_events;
 mod hostile;
 mod ntp;
 mod ptp;
 
 use fleet::fleet_steady;
+use fleet_events::{
+    fleet_failover, fleet_freq_step, fleet_scheduled, fleet_slew, fleet_upstream_off,
+};
 use hostile::{abuse, foreign};
 use ntp::{falseticker, upstream_gone};
 use ptp::{cable, failover, leader_gone, restart, steady, steady_direct, trouble};
@@ -83,6 +87,31 @@ pub const ALL: &[Scenario] = &[
         name: "fleet-steady",
         title: "F1. Fleet steady: link delays 0/100/300 µs + 100 µs jitter: spread of true time between all nodes ≤ 10 µs; classic mode's spread beside it",
         run: fleet_steady,
+    },
+    Scenario {
+        name: "fleet-scheduled",
+        title: "F2. Fleet scheduled: a forced 200 ms correction of D (`dantesync fleet correct`) lands on every node at once: spread ≤ 20 µs right after",
+        run: fleet_scheduled,
+    },
+    Scenario {
+        name: "fleet-slew",
+        title: "F3. Fleet slew: D moves at 20 ppm; spread of true time between all nodes ≤ 10 µs meanwhile",
+        run: fleet_slew,
+    },
+    Scenario {
+        name: "fleet-failover",
+        title: "F4. Fleet failover: gm1 stops, gm2 (another uptime, +3 ppm) takes over: spread ≤ 50 µs during and after, no clock jumps",
+        run: fleet_failover,
+    },
+    Scenario {
+        name: "fleet-freq-step",
+        title: "F5. Fleet leader frequency step: the leader's rate steps by 25 ppm: spread ≤ 50 µs throughout",
+        run: fleet_freq_step,
+    },
+    Scenario {
+        name: "fleet-upstream-off",
+        title: "F6. Fleet without upstream NTP for 10 min (long): spread unchanged, UTC error grows at the leader's rate error alone; the master restarts: the fleet's time does not move",
+        run: fleet_upstream_off,
     },
 ];
 
