@@ -48,14 +48,21 @@ fn off_d_venue(ctx: &mut Ctx, policy: &str, off_ms: f64) -> Result<Bed, String> 
     finish_venue(ctx, bed, t0)
 }
 
-/// Waits for lock and tracking on an already built fleet bed, then 60 s more.
+/// Waits for lock, tracking and convergence on an already built fleet bed, then 30 s more.
 fn finish_venue(ctx: &mut Ctx, mut bed: Bed, t0: i64) -> Result<Bed, String> {
     super::fleet::impair_links(ctx, &bed);
     let nodes = sync_nodes(&bed.spec);
     let times = wait_locked(&mut bed, &nodes, t0, LOCK_LIMIT)?;
     lock_figures(ctx, &times);
     super::fleet::wait_tracking(&mut bed, &nodes, Duration::from_secs(240))?;
-    run_for(&mut bed, Duration::from_secs(60))?;
+    super::fleet::wait_converged(&mut bed, &nodes, Duration::from_secs(300))?;
+    ctx.figure(
+        "every node using its path delay and within 20 µs by its own word, after the bed started",
+        (sys::raw_ns() - t0) as f64 / 1e9,
+        "s",
+        Limit::Info,
+    );
+    run_for(&mut bed, Duration::from_secs(30))?;
     Ok(bed)
 }
 
@@ -332,9 +339,9 @@ pub(super) fn fleet_failover(ctx: &mut Ctx) -> Result<(), String> {
 /// F5. The leader's rate steps by 25 ppm.
 pub(super) fn fleet_freq_step(ctx: &mut Ctx) -> Result<(), String> {
     let mut spec = fleet_spec("fleet");
-    // gm-sim steps its rate this long after it starts: after lock and tracking (~80 s) and a
-    // minute of steady state, so the window before the step is clean.
-    const STEP_AT_S: u64 = 200;
+    // gm-sim steps its rate this long after it starts: after lock, tracking (~80 s) and the
+    // path delays taken up (~2 more minutes), so the window before the step is clean.
+    const STEP_AT_S: u64 = 300;
     spec.leaders[0].args = vec!["--rate-step-at".into(), format!("{STEP_AT_S}:25")];
     let mut bed = fleet_venue(ctx, spec, Duration::from_secs(30))?;
     let nodes = sync_nodes(&bed.spec);
