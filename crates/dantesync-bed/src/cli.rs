@@ -2,9 +2,10 @@
 //!
 //! `dantesync-bed list` | `dantesync-bed run [--jobs N] [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]`
 //!
-//! Runs the named scenarios (all without names), each in a fresh bed, two at a time by default
+//! Runs the named scenarios (those of #12 without names), each in a fresh bed, two at a time by default
 //! (`--jobs`: each waits mostly on the daemons, so two beds share 2 cores well), and
-//! writes the report: to `docs/e2e-results.md` when every scenario ran, else to
+//! writes the report: to `docs/e2e-results.md` for a bare `run` (the scenarios of #12), to
+//! `docs/e2e-fleet-results.md` for `run fleet` (the fleet timescale's, #14), else to
 //! `<work>/e2e-results.md`, unless `--out` says where. Exits 1 when a scenario fails.
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ use crate::{net, report, scenarios, sys};
 fn usage() -> ! {
     eprintln!(
         "usage: dantesync-bed list\n       dantesync-bed run [--jobs N] [--out FILE] [--bin PATH] [--work DIR] [SCENARIO...]\n\
-         SCENARIO is a name from `list` or its number. Needs root."
+         SCENARIO is a name from `list` or its number; none: the scenarios of #12; `fleet`: the\n\
+         fleet timescale's. Needs root."
     );
     std::process::exit(2)
 }
@@ -94,8 +96,25 @@ fn run(args: &[String]) -> i32 {
             s => names.push(s.to_owned()),
         }
     }
+    // The report goes to the docs only for a whole set: the ten of #12 (a bare `run`) or the
+    // fleet's (`run fleet`).
+    let doc = if names.is_empty() {
+        Some("docs/e2e-results.md")
+    } else if names == ["fleet"] {
+        Some("docs/e2e-fleet-results.md")
+    } else {
+        None
+    };
     let chosen: Vec<_> = if names.is_empty() {
-        scenarios::ALL.iter().collect()
+        scenarios::ALL
+            .iter()
+            .filter(|s| !scenarios::is_fleet(s))
+            .collect()
+    } else if names == ["fleet"] {
+        scenarios::ALL
+            .iter()
+            .filter(|s| scenarios::is_fleet(s))
+            .collect()
     } else {
         names
             .iter()
@@ -196,13 +215,9 @@ fn run(args: &[String]) -> i32 {
     let mut outcomes = done.into_inner().unwrap();
     outcomes.sort_by_key(|(i, _)| *i);
     let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
-    let all = outcomes.len() == scenarios::ALL.len();
-    let path = out.unwrap_or_else(|| {
-        if all {
-            PathBuf::from("docs/e2e-results.md")
-        } else {
-            work.join("e2e-results.md")
-        }
+    let path = out.unwrap_or_else(|| match doc {
+        Some(doc) => PathBuf::from(doc),
+        None => work.join("e2e-results.md"),
     });
     let text = report::markdown(&outcomes, &command, started.elapsed().as_secs_f64());
     if let Err(e) = std::fs::write(&path, text) {

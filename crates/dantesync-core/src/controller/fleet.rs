@@ -16,7 +16,9 @@
 //! docs/servo.md ("Fleet mode").
 
 use super::{Action, Controller, Notice};
-use crate::fleet::{FleetTimescale, PhaseLoop, PhaseVerdict, Ramp, RampDetector, SyncMode};
+use crate::fleet::{
+    FleetTimescale, PendingCorrection, PhaseLoop, PhaseVerdict, Ramp, RampDetector, SyncMode,
+};
 use crate::time::{secs_to_nanos, LocalTime, Moment};
 
 /// Samples whose median decides the start-up step (a spike must not decide it).
@@ -138,6 +140,10 @@ pub(super) struct Fleet {
     /// The leader instant of the last scheduled correction stepped, and when it is due (sf).
     stepped_at_leader: Option<i64>,
     due_sf: Option<i64>,
+    /// The correction `due_sf` is for: still due when the announcement that commits it (its
+    /// epoch, nothing pending) arrives before this node's own instant, as on the authority,
+    /// which commits at its Sync of the instant, before its own node side handles that Sync.
+    planned: Option<PendingCorrection>,
     /// The frequency on top of the rate servo's, as applied (ppm).
     pub(super) ppm: f64,
     last_d: Option<i64>,
@@ -163,6 +169,7 @@ impl Fleet {
             startup: Vec::new(),
             stepped_at_leader: None,
             due_sf: None,
+            planned: None,
             ppm: 0.0,
             last_d: None,
             path_delay_used: false,
@@ -339,10 +346,15 @@ impl Controller {
     /// A scheduled correction is due when this node's clock reads the leader instant it
     /// applies at, as the node sees the leader: at + D + path delay + the phase error now.
     fn plan_scheduled_step(&mut self, ts: &FleetTimescale) {
+        if ts.pending.is_none() && self.committed_unstepped(ts).is_some() {
+            return;
+        }
         self.fleet.due_sf = None;
+        self.fleet.planned = None;
         let Some(p) = ts.pending.filter(|_| self.cfg.fleet.step_scheduled) else {
             return;
         };
+        self.fleet.planned = Some(p);
         if self.fleet.stepped_at_leader == Some(p.at_leader_ns) {
             return;
         }
@@ -426,9 +438,27 @@ impl Controller {
         out.push(Action::Notice(Notice::FleetStep { nanos, scheduled }));
     }
 
+    /// The planned correction that `ts` has already committed (its epoch, nothing pending)
+    /// and this node has not stepped yet.
+    fn committed_unstepped(&self, ts: &FleetTimescale) -> Option<PendingCorrection> {
+        self.fleet.planned.filter(|p| {
+            ts.pending.is_none()
+                && p.epoch == ts.epoch
+                && self.fleet.stepped_at_leader != Some(p.at_leader_ns)
+        })
+    }
+
+    /// The correction due at its leader instant: the announced one, or the one planned and
+    /// committed since.
+    fn due_correction(&self, ts: &FleetTimescale) -> Option<PendingCorrection> {
+        ts.pending
+            .or_else(|| self.committed_unstepped(ts))
+            .filter(|_| self.cfg.fleet.step_scheduled)
+    }
+
     fn scheduled_step(&mut self, out: &mut Vec<Action>) {
         self.fleet.due_sf = None;
-        let Some(p) = self.fleet.ts.and_then(|t| t.pending) else {
+        let Some(p) = self.fleet.ts.and_then(|t| self.due_correction(&t)) else {
             return;
         };
         if self.fleet.stepped_at_leader != Some(p.at_leader_ns) {
@@ -466,7 +496,7 @@ impl Controller {
             self.fleet.restart_phase();
         }
         let t1 = t1_ns.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-        if let Some(p) = ts.pending.filter(|_| self.cfg.fleet.step_scheduled) {
+        if let Some(p) = self.due_correction(&ts) {
             // The Sync of the instant itself may come before the timer: step first.
             if t1 >= p.at_leader_ns && self.fleet.stepped_at_leader != Some(p.at_leader_ns) {
                 self.scheduled_step(out);

@@ -52,6 +52,11 @@ pub struct GmSimArgs {
     #[arg(long, value_name = "PPM", default_value_t = 0.0, allow_negative_numbers = true,
           value_parser = drift_ppm)]
     pub drift_ppm: f64,
+    /// A step of the leader's rate while it runs: S seconds after the first Sync its
+    /// oscillator error becomes drift-ppm + PPM (the uptime stays continuous), as a real
+    /// leader whose oscillator changes with temperature or is swapped for another device
+    #[arg(long, value_name = "S:PPM", value_parser = rate_step, allow_hyphen_values = true)]
+    pub rate_step_at: Option<(f64, f64)>,
     /// The host clock the leader's uptime runs on: monotonic (CLOCK_MONOTONIC on Linux, which
     /// follows the system clock's rate corrections) or raw (CLOCK_MONOTONIC_RAW, Linux only,
     /// which nothing corrects: for a follower disciplining this same host's clock)
@@ -137,6 +142,18 @@ fn drift_ppm(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("must be within ±{MAX_DRIFT_PPM} ppm"))
     }
+}
+
+/// `S:PPM` of `--rate-step-at`.
+pub(super) fn rate_step(text: &str) -> Result<(f64, f64), String> {
+    let (at, ppm) = text
+        .split_once(':')
+        .ok_or_else(|| "expected S:PPM, e.g. 60:25".to_owned())?;
+    let at = finite(at)?;
+    if !(0.0..=3.2e9).contains(&at) {
+        return Err("S must be within 0..=3.2e9 s".to_owned());
+    }
+    Ok((at, drift_ppm(ppm)?))
 }
 
 fn uptime_start(text: &str) -> Result<f64, String> {

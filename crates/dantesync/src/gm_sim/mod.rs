@@ -102,7 +102,10 @@ fn run_plan(plan: &Plan) -> Result<(), String> {
     let kernel_tx = schedule::kernel_tx_stamps(plan.tx_stamps, &sockets)?;
     stop::install();
     say(&plan.banner(&sockets, kernel_tx));
-    let uptime = Uptime::starting_now(plan.timebase, plan.uptime_start_ns, plan.drift_ppm);
+    let mut uptime = Uptime::starting_now(plan.timebase, plan.uptime_start_ns, plan.drift_ppm);
+    if let Some((after_s, ppm)) = plan.rate_step {
+        uptime = uptime.with_rate_step(after_s, ppm);
+    }
     let done = AtomicBool::new(false);
     let (sent, answered) = std::thread::scope(|scope| {
         let responder = sockets.delay_req.as_ref().map(|listener| {

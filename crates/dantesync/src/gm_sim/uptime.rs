@@ -63,6 +63,8 @@ pub struct Uptime {
     timebase: Timebase,
     start_ns: i128,
     drift_ppm: f64,
+    /// (ns of the timebase after the origin, ppm added to the drift from then on).
+    step: Option<(i128, f64)>,
 }
 
 impl Uptime {
@@ -74,6 +76,24 @@ impl Uptime {
             timebase: Timebase::Monotonic,
             start_ns,
             drift_ppm,
+            step: None,
+        }
+    }
+
+    /// The same timescale whose rate changes by `ppm` `after_s` seconds of the timebase after
+    /// its origin; the uptime stays continuous at the change.
+    pub fn with_rate_step(self, after_s: f64, ppm: f64) -> Uptime {
+        Uptime {
+            step: Some(((after_s * 1e9).round() as i128, ppm)),
+            ..self
+        }
+    }
+
+    /// The drift in force `elapsed` ns of the timebase after the origin, ppm.
+    fn drift_at(&self, elapsed: i128) -> f64 {
+        match self.step {
+            Some((at, ppm)) if elapsed >= at => self.drift_ppm + ppm,
+            _ => self.drift_ppm,
         }
     }
 
@@ -109,7 +129,12 @@ impl Uptime {
         let elapsed = elapsed.max(0);
         // The drift term is small next to `elapsed`, so computing it alone in f64 keeps the
         // result exact to the nanosecond for any run length.
-        let extra = (elapsed as f64 * self.drift_ppm * 1e-6).round() as i128;
+        let extra = match self.step {
+            Some((at, ppm)) if elapsed > at => (at as f64 * self.drift_ppm * 1e-6
+                + (elapsed - at) as f64 * (self.drift_ppm + ppm) * 1e-6)
+                .round() as i128,
+            _ => (elapsed as f64 * self.drift_ppm * 1e-6).round() as i128,
+        };
         self.start_ns + elapsed + extra
     }
 
@@ -119,7 +144,13 @@ impl Uptime {
         allow(dead_code, reason = "kernel stamps are Linux's")
     )]
     pub fn before(&self, reading: i128, ago_ns: i128) -> i128 {
-        reading - ago_ns - (ago_ns as f64 * self.drift_ppm * 1e-6).round() as i128
+        // `ago_ns` is a transmit stamp's lag (µs): the drift in force now is the one then,
+        // to within a nanosecond of the uptime even across a rate step.
+        let now = match self.timebase {
+            Timebase::Monotonic => self.origin.elapsed().as_nanos() as i128,
+            Timebase::Raw => raw_ns() - self.raw_origin_ns,
+        };
+        reading - ago_ns - (ago_ns as f64 * self.drift_at(now) * 1e-6).round() as i128
     }
 
     /// The leader's uptime now, ns.
@@ -188,6 +219,20 @@ mod tests {
         // 1 ms of the host's clock ago is 1.0001 ms of the leader's.
         assert_eq!(uptime.before(5_000_000_000, 1_000_000), 4_998_999_900);
         assert_eq!(uptime.before(7, 0), 7);
+    }
+
+    #[test]
+    fn a_rate_step_changes_the_rate_and_keeps_the_uptime_continuous() {
+        let origin = Instant::now();
+        let uptime = Uptime::new(origin, 699_000_000_000, 3.0).with_rate_step(60.0, 25.0);
+        // 60 s at +3 ppm: 180 µs extra; then +28 ppm.
+        assert_eq!(uptime.at(origin + Duration::from_secs(60)), 759_000_180_000);
+        assert_eq!(uptime.at(origin + Duration::from_secs(70)), 769_000_460_000);
+        assert_eq!(uptime.drift_at(59_999_999_999), 3.0);
+        assert_eq!(uptime.drift_at(60_000_000_000), 28.0);
+        assert_eq!(super::super::args::rate_step("60:-25.5"), Ok((60.0, -25.5)));
+        assert!(super::super::args::rate_step("60").is_err());
+        assert!(super::super::args::rate_step("-1:3").is_err());
     }
 
     #[test]

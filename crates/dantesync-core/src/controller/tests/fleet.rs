@@ -227,6 +227,52 @@ fn a_scheduled_correction_is_stepped_at_its_leader_instant() {
     assert!(s.fleet.phase_error_ns.unwrap().abs() < 2_000.0);
 }
 
+/// The authority commits a correction (next epoch, nothing pending) at its own Sync of the
+/// instant, before its node side handles that Sync; a client may also hear the committed
+/// announcement before its own instant. Either way the node still steps, once, at the instant.
+#[test]
+fn a_correction_committed_before_the_nodes_instant_is_still_stepped() {
+    let mut n = Node::new(fleet(false, 900.0), 50.0);
+    n.run(2);
+    let ts = announcement(&n, None);
+    announce(&mut n, ts);
+    run_recording(&mut n, 120);
+    let instant = 700 * S + n.t_ns + 30 * S + 125_000_000;
+    let p = PendingCorrection {
+        at_leader_ns: instant,
+        delta_ns: -200_000_000,
+        epoch: 2,
+    };
+    let ts = announcement(&n, Some(p));
+    announce(&mut n, ts);
+    while 700 * S + n.t_ns < instant - 200_000_000 {
+        n.run_quarter();
+        assert!(n.stepped.is_empty(), "stepped before the instant");
+    }
+    let committed = FleetTimescale {
+        epoch: 2,
+        d_ns: D - 200_000_000,
+        at_leader_ns: instant,
+        pending: None,
+        ..ts
+    };
+    announce(&mut n, committed);
+    let mut stepped = Vec::new();
+    for _ in 0..30 * 4 {
+        n.run_quarter();
+        stepped.append(&mut n.stepped);
+    }
+    assert_eq!(stepped.len(), 1, "{stepped:?}");
+    assert!(
+        (n.phase_ns + 200_000_000.0).abs() < 2_000.0,
+        "{}",
+        n.phase_ns
+    );
+    let s = n.c.status();
+    assert_eq!(s.fleet.steps, 1);
+    assert_eq!(s.fleet.d_ns, Some(D - 200_000_000));
+}
+
 #[test]
 fn without_announcements_the_node_falls_back_to_classic_after_the_hold() {
     let mut n = Node::new(fleet(false, 30.0), 50.0);
