@@ -133,7 +133,7 @@ fn a_client_hears_the_masters_d_and_a_correction_asked_on_loopback() {
             "--drift-ppm",
             "0",
             "--duration-s",
-            "150",
+            "400",
         ]);
     let _gm = Proc::spawn(&mut gm, &d.join("gm-sim.log"));
 
