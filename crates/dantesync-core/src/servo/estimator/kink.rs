@@ -86,36 +86,44 @@ impl RateEstimator {
         }
         let mut worst = 1.0f64;
         for block_s in [self.cfg.min_segment_s, 2.0 * self.cfg.min_segment_s] {
-            let mut blocks: Vec<(f64, f64)> = Vec::new();
-            let mut current: Option<(i64, f64, f64)> = None;
-            let start = self.samples.front().map_or(0.0, |s| s.t);
-            for s in self.samples.iter().filter(|s| s.inlier) {
-                let id = ((s.t - start) / block_s).floor() as i64;
-                let r = s.y - model.predict(s.t);
-                match current.as_mut() {
-                    Some((b, sum, n)) if *b == id => {
-                        *sum += r;
-                        *n += 1.0;
-                    }
-                    _ => {
-                        if let Some((_, sum, n)) = current.take() {
-                            blocks.push((sum / n, n));
-                        }
-                        current = Some((id, r, 1.0));
-                    }
-                }
-            }
-            // The newest block is still filling; it is left out.
-            if blocks.len() < 8 {
+            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var);
+            if blocks < 8 {
                 continue;
             }
-            let k = blocks.len() as f64;
-            let mean_n = blocks.iter().map(|b| b.1).sum::<f64>() / k;
-            let mean = blocks.iter().map(|b| b.0).sum::<f64>() / k;
-            let spread = blocks.iter().map(|b| (b.0 - mean).powi(2)).sum::<f64>() / (k - 1.0);
-            worst = worst.max(spread * mean_n / var);
+            worst = worst.max(ratio);
         }
         worst
+    }
+
+    /// The means of the model's residuals over consecutive blocks of `block_s` seconds from
+    /// the window's first sample (inliers only; the newest block, still filling, left out):
+    /// their variance against what white noise of variance `var` would give them, and how
+    /// many blocks there were (the ratio means nothing below two).
+    fn block_variance_ratio(&self, model: &Model, block_s: f64, var: f64) -> (f64, usize) {
+        let start = self.samples.front().map_or(0.0, |s| s.t);
+        let mut blocks: Vec<(f64, f64)> = Vec::new();
+        let mut current: Option<(i64, f64, f64)> = None;
+        for s in self.samples.iter().filter(|s| s.inlier) {
+            let id = ((s.t - start) / block_s).floor() as i64;
+            let r = s.y - model.predict(s.t);
+            match current.as_mut() {
+                Some((b, sum, n)) if *b == id => {
+                    *sum += r;
+                    *n += 1.0;
+                }
+                _ => {
+                    if let Some((_, sum, n)) = current.take() {
+                        blocks.push((sum / n, n));
+                    }
+                    current = Some((id, r, 1.0));
+                }
+            }
+        }
+        let k = blocks.len() as f64;
+        let mean_n = blocks.iter().map(|b| b.1).sum::<f64>() / k;
+        let mean = blocks.iter().map(|b| b.0).sum::<f64>() / k;
+        let spread = blocks.iter().map(|b| (b.0 - mean).powi(2)).sum::<f64>() / (k - 1.0);
+        (spread * mean_n / var, blocks.len())
     }
 
     /// The variance inflation of the slope under correlated noise: the residuals' means over
@@ -129,35 +137,13 @@ impl RateEstimator {
         if var <= 0.0 {
             return 1.0;
         }
-        let start = self.samples.front().map_or(0.0, |s| s.t);
         let mut worst = 1.0f64;
         for block_s in [1.0, 2.0, 4.0, 8.0] {
-            let mut blocks: Vec<(f64, f64)> = Vec::new();
-            let mut current: Option<(i64, f64, f64)> = None;
-            for s in self.samples.iter().filter(|s| s.inlier) {
-                let id = ((s.t - start) / block_s).floor() as i64;
-                let r = s.y - model.predict(s.t);
-                match current.as_mut() {
-                    Some((b, sum, n)) if *b == id => {
-                        *sum += r;
-                        *n += 1.0;
-                    }
-                    _ => {
-                        if let Some((_, sum, n)) = current.take() {
-                            blocks.push((sum / n, n));
-                        }
-                        current = Some((id, r, 1.0));
-                    }
-                }
-            }
-            if blocks.len() < 4 {
+            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var);
+            if blocks < 4 {
                 break;
             }
-            let k = blocks.len() as f64;
-            let mean_n = blocks.iter().map(|b| b.1).sum::<f64>() / k;
-            let mean = blocks.iter().map(|b| b.0).sum::<f64>() / k;
-            let spread = blocks.iter().map(|b| (b.0 - mean).powi(2)).sum::<f64>() / (k - 1.0);
-            let ratio = spread * mean_n / var;
+            let k = blocks as f64;
             if ratio > 1.0 + 2.33 * (2.0 / (k - 1.0)).sqrt() {
                 worst = worst.max(ratio);
             }
