@@ -260,15 +260,8 @@ impl Controller {
         let mut out = Vec::new();
         let sf = self.enter(now.into(), &mut out);
         self.advance(sf, &mut out);
-        if self.cfg.sync_mode == SyncMode::Fleet {
-            let leader = self.source.leader().map(|(id, _)| id);
-            if leader.is_some_and(|l| l != ts.leader) {
-                self.fleet.ignored += 1;
-            } else {
-                self.fleet.ts = Some(ts);
-                self.fleet.received_sf = Some(sf);
-                self.plan_scheduled_step(&ts);
-            }
+        if self.cfg.sync_mode == SyncMode::Fleet && !self.hold_timescale(ts, sf, true) {
+            self.fleet.ignored += 1;
         }
         self.evaluate(sf, &mut out);
         out
@@ -280,18 +273,25 @@ impl Controller {
         if self.cfg.sync_mode != SyncMode::Fleet {
             return;
         }
-        let Some(ts) = self.fleet_announcement() else {
-            return;
-        };
+        if let Some(ts) = self.fleet_announcement() {
+            self.hold_timescale(ts, sf, false);
+        }
+    }
+
+    /// Takes `ts` as the timescale in force, heard at `sf`, unless it names another leader than
+    /// the one followed (false). The scheduled step is planned again when `ts` differs from
+    /// the one held, or always with `replan`.
+    fn hold_timescale(&mut self, ts: FleetTimescale, sf: i64, replan: bool) -> bool {
         if self.source.leader().is_some_and(|(id, _)| id != ts.leader) {
-            return;
+            return false;
         }
         let changed = self.fleet.ts != Some(ts);
         self.fleet.ts = Some(ts);
         self.fleet.received_sf = Some(sf);
-        if changed {
+        if replan || changed {
             self.plan_scheduled_step(&ts);
         }
+        true
     }
 
     pub(super) fn fleet_status(&self) -> FleetStatus {
