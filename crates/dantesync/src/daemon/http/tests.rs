@@ -185,6 +185,7 @@ fn the_document_carries_every_status_field_in_its_own_names() {
     assert_eq!(s["fleet_state"], json!("off"));
     assert_eq!(s["phase_error_ns"], json!(null));
     assert_eq!(s["fleet"]["steps"], json!(0));
+    assert_eq!(s["fleet"]["ramp_detections"], json!(0));
     // One key per field of Status plus the derived mode_code and locked, the four
     // path-delay fields the issue names at the top level, fleet mode's five (state, phase
     // error, D, epoch, D's age) and the fleet authority's three (the field table's tests

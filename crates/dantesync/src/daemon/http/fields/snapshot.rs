@@ -548,10 +548,10 @@ pub static STATUS: &[Field] = &[
     Field {
         path: "status.fleet",
         unit: Unit::Object,
-        help: "Fleet mode in full: state, phase_error_ns, d_ns, epoch, d_age_s, added_ppm (what fleet mode adds to the rate servo's frequency), path_delay_used, steps, ignored_other_leader, phase_outliers.",
+        help: "Fleet mode in full: state, phase_error_ns, d_ns, epoch, d_age_s, added_ppm (what fleet mode adds to the rate servo's frequency), path_delay_used, steps, ignored_other_leader, phase_outliers, ramp_detections (a leader's frequency step seen in the phase residuals).",
         read: Read::Json(|v| {
             let f = &v.status.fleet;
-            json!({ "state": f.state.as_str(), "phase_error_ns": f.phase_error_ns, "d_ns": f.d_ns, "epoch": f.epoch, "d_age_s": f.d_age_s, "added_ppm": f.added_ppm, "path_delay_used": f.path_delay_used, "steps": f.steps, "ignored_other_leader": f.ignored_other_leader, "phase_outliers": f.phase_outliers })
+            json!({ "state": f.state.as_str(), "phase_error_ns": f.phase_error_ns, "d_ns": f.d_ns, "epoch": f.epoch, "d_age_s": f.d_age_s, "added_ppm": f.added_ppm, "path_delay_used": f.path_delay_used, "steps": f.steps, "ignored_other_leader": f.ignored_other_leader, "phase_outliers": f.phase_outliers, "ramp_detections": f.ramp_detections })
         }),
         metrics: &[],
         query: &[],
