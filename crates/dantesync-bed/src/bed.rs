@@ -301,13 +301,13 @@ impl Bed {
         u
     }
 
-    /// Leader `name`'s true rate against raw over [from, to], ppm, as the probe measured it;
-    /// its nominal rate ([`Bed::leader_raw_ppm`]) when the probe has too few points.
-    pub fn leader_true_ppm(&self, name: &str, from: i64, to: i64) -> (f64, bool) {
-        match self.probe.rate_ppm(self.leader_uuid(name), from, to) {
-            Some((ppm, _)) => (ppm, true),
-            None => (self.leader_raw_ppm(name), false),
-        }
+    /// Leader `name`'s rate against raw over [from, to], ppm, as the probe measured it; `None`
+    /// when the probe has too few points. A check of the bed: the true rate is
+    /// [`Bed::leader_raw_ppm`].
+    pub fn leader_probe_ppm(&self, name: &str, from: i64, to: i64) -> Option<f64> {
+        self.probe
+            .rate_ppm(self.leader_uuid(name), from, to)
+            .map(|(ppm, _)| ppm)
     }
 
     pub fn addr(&self, host: &str) -> Ipv4Addr {

@@ -361,8 +361,8 @@ pub(super) fn fleet_freq_step(ctx: &mut Ctx) -> Result<(), String> {
         run_for(&mut bed, Duration::from_secs(5))?;
     }
     let to = sys::raw_ns();
-    let before = leader_rate(ctx, &bed, "gm1", from, step - 1_000_000_000);
-    let after = leader_rate(ctx, &bed, "gm1", step + 5_000_000_000, to);
+    let before = probe_rate(ctx, &bed, "gm1", from, step - 1_000_000_000);
+    let after = probe_rate(ctx, &bed, "gm1", step + 5_000_000_000, to);
     ctx.figure(
         "gm1: rate step measured by the probe",
         after - before,
