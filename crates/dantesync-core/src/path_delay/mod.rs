@@ -14,7 +14,7 @@
 //! T2 − T1 is read at T3 from a line through the Syncs around it ([`sync_line`]): the leader's
 //! rate over those few seconds. What that cannot see is a frequency change within them (an NTP
 //! slew starting between T3 and the nearest Syncs): a rate change of Δ ppm at a distance of t
-//! seconds adds Δ·t µs, i.e. 0.25 µs for a 1 ppm change 250 ms away; the median filter
+//! seconds adds Δ·t µs, i.e. 0.25 µs for a 1 ppm change 250 ms away; the filter's outlier gate
 //! ([`filter`]) absorbs the rare request that straddles one.
 //!
 //! All times here are on the controller's step-free local axis, so a step of the clock never
