@@ -131,3 +131,42 @@ fn the_status_shows_the_ntp_clients_servers() {
     assert_eq!(s[1].state, SourceState::Unreachable);
     assert_eq!(s[1].backoff_s, Some(15.0));
 }
+
+fn correction(actions: &[Action]) -> Option<(i64, Method)> {
+    actions.iter().find_map(|x| match x {
+        Action::Notice(Notice::NtpCorrection { offset_ns, method }) => Some((*offset_ns, *method)),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_correction_during_a_slew_slews_the_total_in_its_direction() {
+    // Measured in the bed (classic mode, a client 2 ms ahead): a new correction arriving
+    // while a long slew ran took the rate of its small net offset for the whole remainder,
+    // once even the wrong sign, and the client stayed ~1 ms off for minutes.
+    let mut c = controller(NtpGateConfig::default());
+    check(&mut c, 1, -0.0019);
+    let a = check(&mut c, 6, -0.0019);
+    let (total, method) = correction(&a).expect("a first correction");
+    assert_eq!(total, -1_900_000);
+    assert!(
+        matches!(method, Method::Slew { ppm, duration_s } if ppm == -20.0 && (duration_s - 95.0).abs() < 1e-6),
+        "{method:?}"
+    );
+    // 35 s into it, 1200 µs are still to go; the clock is found 50 µs better than that
+    // (a net offset of +50 µs), twice.
+    check(&mut c, 41, -0.001150);
+    let a = check(&mut c, 46, -0.001050);
+    let (total, method) = correction(&a).expect("a second correction");
+    // Net +50 µs plus the 1100 µs still to go at 46 s.
+    assert_eq!(total, -1_050_000);
+    let Method::Slew { ppm, duration_s } = method else {
+        panic!("a slew: {method:?}");
+    };
+    assert_eq!(
+        ppm, -20.0,
+        "the total's rate and sign, not the net offset's +5 ppm"
+    );
+    assert!((duration_s - 52.5).abs() < 1e-6, "{duration_s}");
+    assert!(c.status().slew_ppm < 0.0);
+}

@@ -52,6 +52,14 @@ impl Controller {
             match gate.offer(m.offset_ns as f64 - remaining) {
                 GateDecision::Correct { offset_ns, method } => {
                     let total = offset_ns.saturating_add(remaining.round() as i64);
+                    // The new correction replaces the slew in progress, so it carries what
+                    // that slew had still to do: its rate and direction are the total's (the
+                    // gate's are for the net offset, which can be small or even of the other
+                    // sign while a long slew runs).
+                    let method = match method {
+                        Method::Slew { .. } => gate.slew_for(total as f64),
+                        Method::Step => Method::Step,
+                    };
                     self.confirmed_sf = Some(sf);
                     self.correct(sf, now, total, method, &mut out);
                 }

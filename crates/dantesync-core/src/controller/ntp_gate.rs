@@ -95,6 +95,17 @@ impl NtpGate {
         diff_us <= self.cfg.agree_abs_us.max(self.cfg.agree_rel * larger_us)
     }
 
+    /// The slew that moves the clock by `total_ns`: `slew_target_s` long, or longer at
+    /// `slew_max_ppm`, in the direction of `total_ns`.
+    pub fn slew_for(&self, total_ns: f64) -> Method {
+        let wanted = total_ns.abs() * 1e-3 / self.cfg.slew_target_s.max(1e-3);
+        let ppm = wanted.min(self.cfg.slew_max_ppm).copysign(total_ns);
+        Method::Slew {
+            ppm,
+            duration_s: total_ns * 1e-9 / (ppm * 1e-6),
+        }
+    }
+
     /// Offers the offset of one check, net of any correction still in progress (ns).
     pub fn offer(&mut self, offset_ns: f64) -> GateDecision {
         let Some(previous) = self.previous_ns.replace(offset_ns) else {
@@ -116,12 +127,7 @@ impl NtpGate {
         }
         let backward_refused = correction < 0.0 && !self.cfg.allow_backward_step;
         let method = if abs_us <= self.cfg.slew_max_offset_us || backward_refused {
-            let wanted = correction.abs() * 1e-3 / self.cfg.slew_target_s.max(1e-3);
-            let ppm = wanted.min(self.cfg.slew_max_ppm).copysign(correction);
-            Method::Slew {
-                ppm,
-                duration_s: correction * 1e-9 / (ppm * 1e-6),
-            }
+            self.slew_for(correction)
         } else {
             Method::Step
         };
