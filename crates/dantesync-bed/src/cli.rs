@@ -6,7 +6,8 @@
 //! (`--jobs`: each waits mostly on the daemons, so two beds share 2 cores well), and
 //! writes the report: to `docs/e2e-results.md` for a bare `run` (the scenarios of #12), to
 //! `docs/e2e-fleet-results.md` for `run fleet` (the fleet timescale's, #14), else to
-//! `<work>/e2e-results.md`, unless `--out` says where. Exits 1 when a scenario fails.
+//! `<work>/e2e-results.md`, unless `--out` says where. Exits 1 when a scenario fails, 2 when
+//! another run holds the machine-wide lock ([`crate::sys::RUN_LOCK`]): one bed at a time.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -164,6 +165,13 @@ fn run(args: &[String]) -> i32 {
         return 2;
     }
     sys::install_stop_handler();
+    let _lock = match sys::run_lock() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("dantesync-bed: {e}");
+            return 2;
+        }
+    };
     // Before any thread or process starts, so that all inherit it: the link emulator's
     // release thread gets a CPU of its own, its memory cannot fault, idle CPUs wake at once
     // (held until the run ends). Each is best effort; the relay's measured error shows what

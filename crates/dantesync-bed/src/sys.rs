@@ -213,3 +213,35 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+/// Where the run lock lives: one bed at a time on a machine (two remove each other's
+/// namespaces at start and share the release CPU).
+pub const RUN_LOCK: &str = "/run/dantesync-bed.lock";
+
+/// Takes the machine-wide run lock for as long as the returned file is open; `Err` names
+/// the holder's pid when another run has it.
+pub fn run_lock() -> Result<File, String> {
+    use std::io::{Read, Seek, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(RUN_LOCK)
+        .map_err(|e| format!("cannot open the run lock {RUN_LOCK}: {e}"))?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let mut holder = String::new();
+        let _ = f.read_to_string(&mut holder);
+        return Err(format!(
+            "another dantesync-bed run holds {RUN_LOCK} (pid {}): two beds remove each other's \
+             namespaces and share the emulator's CPU; wait for it to end, or stop it",
+            holder.trim()
+        ));
+    }
+    let _ = f.set_len(0);
+    let _ = f.rewind();
+    let _ = write!(f, "{}", std::process::id());
+    Ok(f)
+}
