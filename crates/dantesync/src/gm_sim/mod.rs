@@ -45,7 +45,8 @@
 //!
 //! A Delay_Req arriving on the Delay_Req port (the event port unless `--delay-req-port` says
 //! otherwise) is answered with a Delay_Resp from the general socket: delayReceiptTimestamp is
-//! the uptime read when `recv_from` returns (a user-space timestamp), the requesting fields
+//! the uptime at the kernel's receive stamp on Linux (SO_TIMESTAMPNS, as a leader stamps in
+//! hardware; elsewhere the uptime read when the receive returns), the requesting fields
 //! are copied from the request, and it goes to the group's general port when sending to the
 //! group (as PTPv1 does), else to the requester's address at the general port. The
 //! Delay_Resp header carries the leader's UUID, flags 0x000c like its other messages (the

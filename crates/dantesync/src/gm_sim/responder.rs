@@ -12,6 +12,70 @@ use super::sockets;
 use super::stop;
 use super::uptime::Uptime;
 
+/// One Delay_Req: its length, sender and delayReceiptTimestamp (T4). With kernel stamps
+/// (Linux), T4 is the uptime at the kernel's receive stamp, as a leader stamps in hardware;
+/// else the uptime read when the datagram is handed over, late by the wake-up (tens of µs,
+/// far more on a loaded machine), which every follower's path delay would carry as half.
+fn receive(
+    listener: &UdpSocket,
+    buf: &mut [u8],
+    uptime: &Uptime,
+    kernel_stamps: bool,
+) -> std::io::Result<(usize, std::net::SocketAddr, i128)> {
+    if kernel_stamps {
+        #[cfg(target_os = "linux")]
+        return rx_stamps::receive(listener, buf, uptime);
+    }
+    let (len, from) = listener.recv_from(buf)?;
+    Ok((len, from, uptime.now()))
+}
+
+#[cfg(target_os = "linux")]
+mod rx_stamps {
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    use super::Uptime;
+    use crate::sys::{self, txstamp};
+
+    pub(super) fn enable(listener: &UdpSocket) -> bool {
+        sys::enable_rx_timestamps(listener.as_raw_fd()).is_ok()
+    }
+
+    /// Waits (the socket's read timeout) with a peek, then takes the datagram with its stamp.
+    pub(super) fn receive(
+        listener: &UdpSocket,
+        buf: &mut [u8],
+        uptime: &Uptime,
+    ) -> std::io::Result<(usize, std::net::SocketAddr, i128)> {
+        listener.peek_from(buf)?;
+        let got = sys::recv_with_timestamp(listener.as_raw_fd(), buf)?;
+        let from = got
+            .from
+            .ok_or_else(|| std::io::Error::other("a datagram without a sender"))?;
+        let a = txstamp::realtime_ns();
+        let now = uptime.now();
+        let b = txstamp::realtime_ns();
+        let receipt = match got.kernel_ns {
+            // The stamp is CLOCK_REALTIME; the time since it carries over to the uptime, as
+            // for the Sync's transmit stamp (schedule.rs).
+            Some(k) => uptime.before(
+                now,
+                ((i128::from(a) + i128::from(b)) / 2 - i128::from(k)).max(0),
+            ),
+            None => now,
+        };
+        Ok((got.len, from, receipt))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod rx_stamps {
+    pub(super) fn enable(_: &std::net::UdpSocket) -> bool {
+        false
+    }
+}
+
 /// Answers every Delay_Req until `done`; returns how many.
 pub(super) fn answer_delay_reqs(
     plan: &Plan,
@@ -24,8 +88,9 @@ pub(super) fn answer_delay_reqs(
     let mut sequence_id = 0u16;
     let mut buf = [0u8; 1500];
     let mut errors = ErrorReport::default();
+    let kernel_stamps = rx_stamps::enable(listener);
     while !done.load(Ordering::SeqCst) && !stop::requested() {
-        let (len, from) = match listener.recv_from(&mut buf) {
+        let (len, from, receipt) = match receive(listener, &mut buf, uptime, kernel_stamps) {
             Ok(got) => got,
             Err(e) => {
                 use std::io::ErrorKind::{ConnectionReset, Interrupted, TimedOut, WouldBlock};
@@ -41,7 +106,6 @@ pub(super) fn answer_delay_reqs(
                 continue;
             }
         };
-        let receipt = uptime.now();
         let Ok(Message::DelayReq(request, _)) = Message::parse(&buf[..len]) else {
             continue;
         };
