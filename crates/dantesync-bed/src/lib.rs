@@ -74,6 +74,7 @@
 
 pub mod abuse;
 pub mod bed;
+pub mod checksum;
 pub mod cli;
 pub mod leader;
 pub mod link;
