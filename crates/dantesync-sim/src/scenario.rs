@@ -303,7 +303,7 @@ pub fn level_shift(jitter_us: f64) -> (Scenario, Targets) {
     });
     let targets = Targets {
         event_s: Some(SHIFT_AT_S),
-        locked_after_event: Some(1.0),
+        locked_after_event: Some(0.95),
         max_error_after_event_ppm: Some(0.3),
         max_restarts: Some(0),
         ..Targets::default()
