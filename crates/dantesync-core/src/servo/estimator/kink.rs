@@ -198,6 +198,9 @@ pub(super) struct KinkScan {
     /// Where the best phase step is (the first sample after it) and how many samples follow.
     pub(super) step_at: f64,
     pub(super) step_samples: usize,
+    /// The slopes of the best phase step and of the plain line.
+    pub(super) step_slope: f64,
+    pub(super) line_slope: f64,
     /// Squared residuals of the plain line.
     pub(super) line_sse: f64,
 }
@@ -239,7 +242,7 @@ pub(super) fn scan(
     let mut fits: Vec<(f64, f64)> = Vec::new();
     // The best phase step: y = a + b·u + d·[t > τ], two parallel lines.
     let mut best_step_sse = f64::INFINITY;
-    let (mut step_at, mut step_samples) = (f64::NAN, 0);
+    let (mut step_at, mut step_samples, mut step_slope) = (f64::NAN, 0, f64::NAN);
     for i in (1..seg.len()).rev() {
         let (t, y) = seg[i];
         let (u, w) = (t - tm, y - ym);
@@ -265,6 +268,7 @@ pub(super) fn scan(
                     best_step_sse = sse;
                     step_at = t;
                     step_samples = ns as usize;
+                    step_slope = c1;
                 }
             }
         }
@@ -295,6 +299,8 @@ pub(super) fn scan(
             step_sse: f64::INFINITY,
             step_at: f64::NAN,
             step_samples: 0,
+            step_slope: f64::NAN,
+            line_slope: f64::NAN,
             line_sse: f64::INFINITY,
         });
         if z > entry.z {
@@ -316,6 +322,8 @@ pub(super) fn scan(
         b.step_sse = best_step_sse;
         b.step_at = step_at;
         b.step_samples = step_samples;
+        b.step_slope = step_slope;
+        b.line_slope = suy / suu;
         b.line_sse = syy - suy * suy / suu;
         b.slope_spread = if hi_slope >= lo_slope {
             hi_slope - lo_slope

@@ -153,6 +153,9 @@ pub struct RateEstimator {
     /// A shift seen by one check, waiting for the next check to confirm it.
     pending_shift: Option<f64>,
     next_shift_check: f64,
+    /// How far the slope moves between the plain line and a significant step not yet
+    /// adopted (ppm): part of the slope's uncertainty meanwhile.
+    shift_spread: f64,
     level_shifts: u64,
     model: Option<Model>,
     next_change_check: f64,
@@ -182,6 +185,7 @@ impl RateEstimator {
             pre_weight: 1.0,
             pending_shift: None,
             next_shift_check: 0.0,
+            shift_spread: 0.0,
             level_shifts: 0,
             model: None,
             next_change_check: 0.0,
@@ -208,6 +212,7 @@ impl RateEstimator {
         self.pre_weight = 1.0;
         self.pending_shift = None;
         self.next_shift_check = 0.0;
+        self.shift_spread = 0.0;
         self.model = None;
         self.next_change_check = 0.0;
         self.recent = 0;
@@ -307,7 +312,7 @@ impl RateEstimator {
         let spread = if m.knot.is_some() {
             0.5 * self.knot_slope_spread
         } else {
-            0.0
+            0.5 * self.shift_spread
         };
         Some(Estimate {
             slope_ppm: m.slope(),

@@ -67,6 +67,7 @@ impl RateEstimator {
     /// with `min_samples` samples after it, seen on two consecutive checks at about the same
     /// place. Adopts it and returns true then.
     pub(super) fn detect_shift(&mut self) -> bool {
+        self.shift_spread = 0.0;
         let (Some(best), Some(model)) = (self.step_or_kink(), self.model) else {
             self.pending_shift = None;
             return false;
@@ -82,6 +83,11 @@ impl RateEstimator {
             && gain > k * k
             && best.step_samples >= self.cfg.min_samples
             && best.step_at.is_finite();
+        if gain > k * k && best.step_slope.is_finite() {
+            // Until the step is adopted or dismissed, the slope is uncertain by as much as the
+            // two readings of the data differ: the claims must not rest on either alone.
+            self.shift_spread = (best.step_slope - best.line_slope).abs();
+        }
         if !found {
             self.pending_shift = None;
             return false;
@@ -94,6 +100,7 @@ impl RateEstimator {
             return false;
         }
         self.pending_shift = None;
+        self.shift_spread = 0.0;
         self.adopt_shift(best.step_at);
         true
     }
@@ -140,6 +147,7 @@ impl RateEstimator {
         self.knot = None;
         self.pending_kink = None;
         self.knot_slope_spread = 0.0;
+        self.shift_spread = 0.0;
         self.pre_weight = 1.0;
         let before = self.samples.iter().filter(|s| s.t < at).count();
         let span = self.samples.front().map_or(0.0, |s| at - s.t);
