@@ -235,7 +235,8 @@ impl RateEstimator {
                 .map(|s| (s.t, s.y))
         };
         let post_n = post().count();
-        let post_span = post().last().map_or(0.0, |p| p.0) - post().next().map_or(0.0, |p| p.0);
+        let post_span =
+            post().next_back().map_or(0.0, |p| p.0) - post().next().map_or(0.0, |p| p.0);
         if post_n < self.cfg.min_samples || post_span < self.cfg.min_segment_s {
             return true;
         }
