@@ -38,7 +38,7 @@ impl RateEstimator {
         // Judged against the noise at the timescale of a segment, not sample to sample: a
         // loaded host delays timestamps together for seconds, and such a stretch bends the
         // line as a rate change would.
-        let sigma = model.sigma * self.wander_factor(&model).sqrt();
+        let sigma = model.sigma * self.wander_factor(&model, f64::INFINITY).sqrt();
         let Some(best) = scan(
             &seg,
             last - self.cfg.change_scan_s,
@@ -82,14 +82,14 @@ impl RateEstimator {
     /// time than the block). The larger of the two, never below 1; 1 while the window holds
     /// fewer than 16 blocks, too few to tell. The kink statistic's noise is widened by its
     /// square root: a kink must stand out of the noise at the scale the kink is seen at.
-    pub(super) fn wander_factor(&self, model: &Model) -> f64 {
+    pub(super) fn wander_factor(&self, model: &Model, until: f64) -> f64 {
         let var = model.sigma * model.sigma;
         if var <= 0.0 {
             return 1.0;
         }
         let mut worst = 1.0f64;
         for block_s in [self.cfg.min_segment_s, 2.0 * self.cfg.min_segment_s] {
-            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var, f64::INFINITY);
+            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var, until);
             if blocks < 8 {
                 continue;
             }
@@ -99,10 +99,10 @@ impl RateEstimator {
     }
 
     /// The means of the model's residuals over consecutive blocks of `block_s` seconds from
-    /// the newest segment's first sample up to `until` (inliers only; the newest block, still
-    /// filling, left out):
-    /// their variance against what white noise of variance `var` would give them, and how
-    /// many blocks there were (the ratio means nothing below two).
+    /// the window's first sample up to `until` (inliers only; the newest block, still filling,
+    /// left out): their variance against what white noise of variance `var` would give them,
+    /// and how many blocks there were (the ratio means nothing below two). Across a level
+    /// shift each residual is scaled to the newest segment's noise, as the fit weighs it.
     fn block_variance_ratio(
         &self,
         model: &Model,
@@ -110,22 +110,15 @@ impl RateEstimator {
         var: f64,
         until: f64,
     ) -> (f64, usize) {
-        // After a level shift the noise is the newest segment's, and so is its wander.
-        let from = self.shift.unwrap_or(f64::NEG_INFINITY);
-        let start = self
-            .samples
-            .iter()
-            .find(|s| s.t >= from)
-            .map_or(0.0, |s| s.t);
+        let start = self.samples.front().map_or(0.0, |s| s.t);
+        let at = self.shift.unwrap_or(f64::NEG_INFINITY);
+        let pre_scale = self.pre_weight.sqrt();
         let mut blocks: Vec<(f64, f64)> = Vec::new();
         let mut current: Option<(i64, f64, f64)> = None;
-        for s in self
-            .samples
-            .iter()
-            .filter(|s| s.inlier && s.t >= from && s.t < until)
-        {
+        for s in self.samples.iter().filter(|s| s.inlier && s.t < until) {
             let id = ((s.t - start) / block_s).floor() as i64;
-            let r = s.y - model.predict(s.t);
+            let scale = if s.t < at { pre_scale } else { 1.0 };
+            let r = (s.y - model.predict(s.t)) * scale;
             match current.as_mut() {
                 Some((b, sum, n)) if *b == id => {
                     *sum += r;

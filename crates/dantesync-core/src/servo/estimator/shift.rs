@@ -25,6 +25,9 @@ use super::fit::{line_slope, median, Extra};
 use super::kink::{scan, KinkScan};
 use super::RateEstimator;
 
+/// A level shift is adopted only while it is at most this old (seconds).
+const RECENT_STEP_S: f64 = 30.0;
+
 impl RateEstimator {
     /// Where the newest segment of the model starts: its kink, its shift, or the window.
     pub(super) fn segment_start(&self) -> f64 {
@@ -75,18 +78,29 @@ impl RateEstimator {
             self.pending_shift = None;
             return false;
         };
-        // The noise's wander as it was before the candidate step: a level shift inside the
-        // window is itself the most persistent of wanders, and must not hide behind it.
-        let wander = self.slope_wander(&model, best.step_at);
+        // The noise's wander at a segment's timescale, as the kink test takes it, but as it
+        // was before the candidate step: a level shift inside the window is itself the most
+        // persistent of wanders, and must not hide behind it.
+        let wander = self.wander_factor(&model, best.step_at);
         let sigma2 = model.sigma * model.sigma * wander;
         let gain = (best.line_sse - best.step_sse) / sigma2;
         let k = self.cfg.change_k;
         // Better than a kink by a margin (3σ): early in a ramp a step can fit about as well.
-        let found = best.kink_sse - best.step_sse > 9.0 * sigma2
+        // Not before the wander can be measured ahead of the step (8 blocks at the kink
+        // test's scale: early stretches of correlated noise look like steps), and only a
+        // recent step: a shift shows within seconds, an old "step" that only slowly became
+        // significant is the noise's wander (S-corr took both kinds for shifts).
+        let window_start = self.samples.front().map_or(f64::INFINITY, |s| s.t);
+        let newest = self.samples.back().map_or(0.0, |s| s.t);
+        let measurable = best.step_at - window_start >= 8.0 * self.cfg.min_segment_s;
+        let recent = newest - best.step_at <= RECENT_STEP_S;
+        let found = measurable
+            && recent
+            && best.kink_sse - best.step_sse > 9.0 * sigma2
             && gain > k * k
             && best.step_samples >= self.cfg.min_samples
             && best.step_at.is_finite();
-        if gain > k * k && best.step_slope.is_finite() {
+        if measurable && recent && gain > k * k && best.step_slope.is_finite() {
             // Until the step is adopted or dismissed, the slope is uncertain by as much as the
             // two readings of the data differ: the claims must not rest on either alone.
             self.shift_spread = (best.step_slope - best.line_slope).abs();
