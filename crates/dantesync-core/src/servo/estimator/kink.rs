@@ -180,10 +180,10 @@ pub(super) struct KinkScan {
     z: f64,
     tau_max_z: f64,
     /// Where the broken line fits best (least squared residuals).
-    pub(super) tau_min_sse: f64,
+    tau_min_sse: f64,
     /// Spread (max − min) of the slope after the kink over the positions whose squared
     /// residuals are within 4σ² of the best: a two-sigma profile interval of the position.
-    pub(super) slope_spread: f64,
+    slope_spread: f64,
     /// Squared residuals of the best broken line, and of the best phase step (two parallel
     /// lines): a delay step on the path looks like a kink at first, but fits a step better.
     pub(super) kink_sse: f64,

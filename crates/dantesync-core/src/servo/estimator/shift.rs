@@ -12,10 +12,8 @@
 //!   continuous broken line (a kink) does; a ramp fits a kink;
 //! - the timescale-jump detector's consistent outliers become a shift only on the same test,
 //!   and only when smaller than `max_shift_us` (a rebooted leader restarts its uptime by
-//!   seconds: the estimate restarts from the recent samples as before); where the kink fits
-//!   them better they are a rate change and become a kink at once, which tells the controller
-//!   that the rate changed (a restart did not, and its frequency policy kept the old
-//!   frequency, known to a fraction of a ppm, for minutes after a +25 ppm step);
+//!   seconds: the estimate restarts from the recent samples as before), and where the kink
+//!   fits them better they are a ramp and restart it as before too;
 //! - with every check, the slope of the samples after the shift alone must agree with the
 //!   slope before it within `flat_k` standard errors of their difference; a shift whose later
 //!   samples keep drifting away was a rate change after all, and the estimate restarts from
@@ -94,13 +92,18 @@ impl RateEstimator {
         let newest = self.samples.back().map_or(0.0, |s| s.t);
         let measurable = best.step_at - window_start >= 8.0 * self.cfg.min_segment_s;
         let recent = newest - best.step_at <= RECENT_STEP_S;
+        // A new level of the path, not garbage: nearly all samples after the step lie within
+        // `max_shift_us` of the model (timestamps scattered over milliseconds mostly do not).
+        let after = self.samples.iter().filter(|s| s.t >= best.step_at).count();
+        let coherent = best.step_samples as f64 >= 0.8 * after as f64;
         let found = measurable
             && recent
+            && coherent
             && best.kink_sse - best.step_sse > 9.0 * sigma2
             && gain > k * k
             && best.step_samples >= self.cfg.min_samples
             && best.step_at.is_finite();
-        if measurable && recent && gain > k * k && best.step_slope.is_finite() {
+        if measurable && recent && coherent && gain > k * k && best.step_slope.is_finite() {
             // Until the step is adopted or dismissed, the slope is uncertain by as much as the
             // two readings of the data differ: the claims must not rest on either alone.
             self.shift_spread = (best.step_slope - best.line_slope).abs();
@@ -145,39 +148,15 @@ impl RateEstimator {
         let Some(best) = self.step_or_kink() else {
             return false;
         };
-        if best.kink_sse < best.step_sse {
-            // A ramp: the rate changed, and the kink test's model says so at once (a restart
-            // would keep the frequency in force, known to a fraction of a ppm, for minutes).
-            self.adopt_kink(best.tau_min_sse, best.slope_spread);
-            return true;
+        // A ramp (the kink fits better) is a rate change: the caller restarts, as before.
+        if !(best.step_sse < best.kink_sse) {
+            return false;
         }
         if best.step_samples < j.min(self.cfg.min_samples) {
             return false;
         }
         self.adopt_shift(best.step_at);
         true
-    }
-
-    /// Takes the rate change the jump detector's outliers showed as a kink at `at`, the data
-    /// before an earlier kink or shift dropped as when the kink test finds one.
-    fn adopt_kink(&mut self, at: f64, slope_spread: f64) {
-        if let Some(old) = self.knot.or(self.shift) {
-            while self.samples.front().is_some_and(|s| s.t < old) {
-                self.samples.pop_front();
-            }
-        }
-        self.shift = None;
-        self.pre_weight = 1.0;
-        self.shift_spread = 0.0;
-        self.pending_kink = None;
-        self.knot = Some(at);
-        self.knot_slope_spread = slope_spread;
-        self.counters.kinks += 1;
-        for s in self.samples.iter_mut().filter(|s| s.t >= at) {
-            s.inlier = true;
-        }
-        self.refit();
-        self.rejudge_recent();
     }
 
     /// Gives the samples from `at` on an intercept of their own. The model holds one kink or
