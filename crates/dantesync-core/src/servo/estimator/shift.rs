@@ -149,7 +149,7 @@ impl RateEstimator {
             return false;
         };
         // A ramp (the kink fits better) is a rate change: the caller restarts, as before.
-        if !(best.step_sse < best.kink_sse) {
+        if best.step_sse.partial_cmp(&best.kink_sse) != Some(std::cmp::Ordering::Less) {
             return false;
         }
         if best.step_samples < j.min(self.cfg.min_samples) {
