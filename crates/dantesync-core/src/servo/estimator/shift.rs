@@ -66,10 +66,11 @@ impl RateEstimator {
         )
     }
 
-    /// Looks for a level shift in the newest segment: a phase step that fits better than any
-    /// kink and better than the plain line by `change_k` standard errors (as a kink must),
-    /// with `min_samples` samples after it, seen on two consecutive checks at about the same
-    /// place. Adopts it and returns true then.
+    /// Looks for a level shift in the newest segment: a recent phase step that fits better
+    /// than any kink and better than the plain line by `change_k` standard errors (as a kink
+    /// must), with `min_samples` samples after it and nearly all of them near the model, seen
+    /// on two consecutive checks at about the same place. Adopts it and returns true then;
+    /// meanwhile a candidate widens the slope's uncertainty (`shift_spread`).
     pub(super) fn detect_shift(&mut self) -> bool {
         self.shift_spread = 0.0;
         let (Some(best), Some(model)) = (self.step_or_kink(), self.model) else {
