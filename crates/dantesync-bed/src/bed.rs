@@ -58,8 +58,8 @@ pub enum Role {
     Master { upstreams: Vec<String> },
     /// Takes its time from the master host.
     Client { master: String },
-    /// An upstream NTP server of the master with a clock of our choosing (a falseticker):
-    /// serves its simulated clock at stratum 8 (`local_stratum`), asks nobody.
+    /// An upstream NTP server of the master with a clock of our choosing (a falseticker): its
+    /// simulated clock at stratum 8 (`local_stratum`), asking nobody.
     Server,
 }
 
@@ -75,9 +75,8 @@ pub struct NodeSpec {
     pub extra: Value,
     /// Behind an emulated link (else its veth is on the bridge directly).
     pub emulated: bool,
-    /// What its emulated link does from the start, the same both ways (a symmetric delay,
-    /// jitter, loss); [`Bed::set_link`] changes it later. Default: nothing added beyond the
-    /// link's constant latency ([`crate::link::Link::latency_us`]).
+    /// What its emulated link does from the start, both ways; [`Bed::set_link`] changes it
+    /// later. Default: only the link's constant latency ([`crate::link::Link::latency_us`]).
     pub link: Impairment,
 }
 
@@ -211,9 +210,15 @@ impl Bed {
         let mut net = Net::new(set)?;
         let mut hosts = BTreeMap::new();
         let mut links = BTreeMap::new();
+        // Leaders behind emulated links too, when nodes are: paths the same both ways (handoff.rs).
+        let emulated = spec.nodes.iter().any(|n| n.emulated);
         for l in &spec.leaders {
             let addr = l.addr.unwrap_or_else(|| net.addr(l.host));
-            hosts.insert(l.name.clone(), net.add_host_at(&l.name, addr, false)?);
+            let h = net.add_host_at(&l.name, addr, emulated)?;
+            if emulated {
+                links.insert(l.name.clone(), Link::for_host(&net, &l.name, &h)?);
+            }
+            hosts.insert(l.name.clone(), h);
         }
         for (name, n) in &spec.upstreams {
             hosts.insert(name.clone(), net.add_host(name, *n, false)?);
@@ -226,9 +231,8 @@ impl Bed {
         hosts.insert("probe".into(), probe_host);
         for n in &spec.nodes {
             let h = net.add_host(&n.name, n.host, n.emulated)?;
-            if let Some(l) = &h.link_ns {
-                let port = format!("p-{}", n.name);
-                let link = Link::start(&n.name, l, &h.ns, &net.switch_ns(), &port)?;
+            if h.link_ns.is_some() {
+                let link = Link::for_host(&net, &n.name, &h)?;
                 link.set_both(n.link);
                 links.insert(n.name.clone(), link);
             }
@@ -278,8 +282,7 @@ impl Bed {
         Ok(bed)
     }
 
-    /// Leader `name`'s rate against CLOCK_MONOTONIC_RAW, ppm: what a node's true rate is
-    /// compared with.
+    /// Leader `name`'s rate against CLOCK_MONOTONIC_RAW, ppm: nodes' true rates' reference.
     pub fn leader_raw_ppm(&self, name: &str) -> f64 {
         let d = self.spec.leader(name).drift_ppm;
         ((1.0 + d * 1e-6) * (1.0 + self.host_rate_ppm * 1e-6) - 1.0) * 1e6
@@ -301,13 +304,11 @@ impl Bed {
         u
     }
 
-    /// Leader `name`'s rate against raw over [from, to], ppm, as the probe measured it; `None`
-    /// when the probe has too few points. A check of the bed: the true rate is
-    /// [`Bed::leader_raw_ppm`].
+    /// Leader `name`'s rate against raw over [from, to] as the probe measured it (ppm; `None`
+    /// with too few points): a check, the true rate being [`Bed::leader_raw_ppm`].
     pub fn leader_probe_ppm(&self, name: &str, from: i64, to: i64) -> Option<f64> {
-        self.probe
-            .rate_ppm(self.leader_uuid(name), from, to)
-            .map(|(ppm, _)| ppm)
+        let uuid = self.leader_uuid(name);
+        self.probe.rate_ppm(uuid, from, to).map(|(ppm, _)| ppm)
     }
 
     pub fn addr(&self, host: &str) -> Ipv4Addr {

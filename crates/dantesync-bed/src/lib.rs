@@ -76,6 +76,7 @@ pub mod abuse;
 pub mod bed;
 pub mod checksum;
 pub mod cli;
+mod handoff;
 pub mod leader;
 pub mod link;
 mod linkwatch;

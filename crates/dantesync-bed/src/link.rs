@@ -281,6 +281,9 @@ struct Due {
     frame: Vec<u8>,
     to: Arc<OwnedFd>,
     dir: Arc<Direction>,
+    /// The frame's key when it goes up into the switch: its release is recorded for the
+    /// relays it reaches there ([`crate::handoff`]).
+    up_key: Option<u64>,
 }
 
 impl PartialEq for Due {
@@ -356,6 +359,7 @@ fn release(rx: &mpsc::Receiver<Due>) {
             mut frame,
             to,
             dir,
+            up_key,
         }) = heap.pop()
         else {
             continue;
@@ -368,13 +372,17 @@ fn release(rx: &mpsc::Receiver<Due>) {
             now = sys::realtime_ns();
         }
         spent.1 += now - spin_from;
+        if let Some(key) = up_key {
+            crate::handoff::record(key, now);
+        }
         send_frame(&to, &frame);
         dir.stats.lock().unwrap().record(now - at);
     }
 }
 
 /// Receives on `from`, impairs, and hands frames to the release thread, which writes them to
-/// `to`.
+/// `to`. `up`: from the host into the switch. A frame coming down from the switch that
+/// another relay released there starts its delay at that release ([`crate::handoff`]).
 fn relay(
     from: Arc<OwnedFd>,
     to: Arc<OwnedFd>,
@@ -382,6 +390,7 @@ fn relay(
     stop: Arc<AtomicBool>,
     seed: u64,
     latency_us: f64,
+    up: bool,
 ) -> Vec<JoinHandle<()>> {
     let tx = releaser();
     let receiver = std::thread::spawn(move || {
@@ -401,7 +410,12 @@ fn relay(
                 continue;
             }
             let add_us = latency_us + imp.delay_us + imp.jitter_us * rng.unit();
-            let due = stamp + (add_us * 1e3) as i64;
+            let key = crate::linkwatch::frame_key(&buf[..n]);
+            let start = match key {
+                Some(k) if !up => crate::handoff::released_at(k, stamp).unwrap_or(stamp),
+                _ => stamp,
+            };
+            let due = start + (add_us * 1e3) as i64;
             let frame = buf[..n].to_vec();
             let (to, dir) = (to.clone(), dir.clone());
             if tx
@@ -410,6 +424,7 @@ fn relay(
                     frame,
                     to,
                     dir,
+                    up_key: key.filter(|_| up),
                 })
                 .is_err()
             {
@@ -450,6 +465,7 @@ impl Link {
             stop.clone(),
             seed,
             latency_us,
+            true,
         );
         threads.extend(relay(
             switch_side,
@@ -458,6 +474,7 @@ impl Link {
             stop.clone(),
             seed ^ 0x5555,
             latency_us,
+            false,
         ));
         let (u, d) = (up.clone(), down.clone());
         let imp = Arc::new(move |is_up: bool| *if is_up { &u } else { &d }.imp.lock().unwrap());
@@ -480,6 +497,20 @@ impl Link {
             threads,
             outside: Outside(read),
         })
+    }
+
+    /// The link of host `name`, added to `net` with an emulated link: between its namespace
+    /// and the switch.
+    pub fn for_host(
+        net: &crate::net::Net,
+        name: &str,
+        h: &crate::net::Host,
+    ) -> Result<Link, String> {
+        let l = h
+            .link_ns
+            .as_ref()
+            .ok_or_else(|| format!("{name} has no emulated link"))?;
+        Link::start(name, l, &h.ns, &net.switch_ns(), &format!("p-{name}"))
     }
 
     /// Sets both directions' impairment.

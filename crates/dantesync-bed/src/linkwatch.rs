@@ -38,7 +38,7 @@ struct Shared {
 }
 
 /// The frame's identity across the link, or `None` for frames that are not IPv4.
-fn frame_key(f: &[u8]) -> Option<u64> {
+pub(crate) fn frame_key(f: &[u8]) -> Option<u64> {
     if f.len() < 14 + 20 || f[12..14] != [0x08, 0x00] {
         return None;
     }
@@ -129,10 +129,13 @@ fn spawn(
                     };
                     // Upward frames leave the host's eth0 and arrive at the switch port.
                     let up = out_host;
+                    // A frame another relay released into the switch is due from that
+                    // release, not from its crossing of the bridge (crate::handoff).
                     let (start, end) = if up {
                         (t_host, t_switch)
                     } else {
-                        (t_switch, t_host)
+                        let released = crate::handoff::released_at(key, t_switch);
+                        (released.unwrap_or(t_switch), t_host)
                     };
                     let set = imp(up);
                     if set.jitter_us == 0.0 {
