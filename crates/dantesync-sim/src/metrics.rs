@@ -31,10 +31,6 @@ pub struct Metrics {
     pub ntp_only_after_s: Option<f64>,
     pub holdover_max_ppm: Option<f64>,
     pub frequency_changes: u64,
-    /// Fraction of the observations from the event on that showed LOCK or NANO.
-    pub locked_after_event: Option<f64>,
-    /// Times the estimator dropped its data and restarted.
-    pub restarts: u64,
     /// Fleet scenarios: true phase error to leader + D in steady state (µs), and its largest
     /// value in the event's window.
     pub fleet_rms_us: Option<f64>,
@@ -91,8 +87,6 @@ pub fn compute(trace: &Trace, scenario: &Scenario, targets: &Targets) -> Metrics
         ntp_only_after_s: None,
         holdover_max_ppm: None,
         frequency_changes: trace.frequency_changes,
-        locked_after_event: None,
-        restarts: trace.final_status.estimator.restarts,
         fleet_rms_us: None,
         fleet_max_us: None,
         fleet_event_max_us: None,
@@ -118,9 +112,6 @@ pub fn compute(trace: &Trace, scenario: &Scenario, targets: &Targets) -> Metrics
     }
     if let Some(event) = targets.event_s {
         let after: Vec<_> = obs.iter().filter(|o| o.t_s >= event).collect();
-        m.locked_after_event = Some(
-            after.iter().filter(|o| o.mode.is_locked()).count() as f64 / after.len().max(1) as f64,
-        );
         m.max_error_after_event_ppm = Some(
             after
                 .iter()
@@ -219,23 +210,6 @@ pub fn check(m: &Metrics, t: &Targets) -> Vec<(String, String, String, bool)> {
             show(m.settle_s, "s"),
             format!("≤ {limit} s"),
             within(m.settle_s, limit),
-        ));
-    }
-    if let Some(limit) = t.locked_after_event {
-        rows.push((
-            "LOCK/NANO after event".into(),
-            m.locked_after_event
-                .map_or("—".to_string(), |f| format!("{:.1} %", 100.0 * f)),
-            format!("≥ {:.0} %", 100.0 * limit),
-            m.locked_after_event.is_some_and(|f| f >= limit),
-        ));
-    }
-    if let Some(limit) = t.max_restarts {
-        rows.push((
-            "restarts".into(),
-            m.restarts.to_string(),
-            format!("≤ {limit}"),
-            m.restarts <= limit,
         ));
     }
     if let Some(limit) = t.ntp_only_within_s {

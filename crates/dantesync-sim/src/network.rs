@@ -26,20 +26,6 @@ pub struct NetworkModel {
     /// with correlation time `queue_tau_s`. 0 = none.
     pub queue_us: f64,
     pub queue_tau_s: f64,
-    /// Trouble on the link from some instant on (a congested or failing switch port): extra
-    /// loss and an extra delay, uniform on every frame, that raises the mean delay as well as
-    /// the spread. None = none.
-    pub trouble: Option<Trouble>,
-}
-
-/// Link trouble from `from_s` (true seconds since the start) on: each frame is lost with
-/// probability `loss` on top of the model's own, and delivered ones are delayed by a further
-/// uniform 0..`extra_delay_us`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Trouble {
-    pub from_s: f64,
-    pub loss: f64,
-    pub extra_delay_us: f64,
 }
 
 impl Default for NetworkModel {
@@ -57,7 +43,6 @@ impl Default for NetworkModel {
             delay_steps: Vec::new(),
             queue_us: 0.0,
             queue_tau_s: 1.0,
-            trouble: None,
         }
     }
 }
@@ -104,19 +89,6 @@ impl Network {
         if self.rng.chance(self.model.loss) {
             return Delivery::Lost;
         }
-        // Drawn only from the trouble on, so that the quiet part keeps its random sequence.
-        let mut trouble_us = 0.0;
-        if let Some(t) = self
-            .model
-            .trouble
-            .as_ref()
-            .filter(|t| since_start_s >= t.from_s)
-        {
-            if self.rng.chance(t.loss) {
-                return Delivery::Lost;
-            }
-            trouble_us = t.extra_delay_us * self.rng.uniform();
-        }
         let base = self
             .model
             .delay_steps
@@ -136,7 +108,7 @@ impl Network {
             error_us += self.queue_error_us(since_start_s);
         }
         Delivery::Delivered {
-            delay_ns: ((base + trouble_us) * 1e3) as i64,
+            delay_ns: (base * 1e3) as i64,
             timestamp_error_ns: (error_us * 1e3).round() as i64,
         }
     }

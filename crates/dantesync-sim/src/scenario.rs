@@ -122,10 +122,6 @@ pub struct Targets {
     /// Seconds of LOCK/NANO claimed beyond their threshold that are tolerated, because no
     /// receiver can know sooner (the event is not yet visible in the data). Zero otherwise.
     pub dishonest_allowance_s: f64,
-    /// From `event_s` on, the node shows LOCK or NANO at least this fraction of the time.
-    pub locked_after_event: Option<f64>,
-    /// The estimator restarts (drops its data) at most this many times.
-    pub max_restarts: Option<u64>,
     /// Fleet scenarios: true phase error to leader + D in steady state, RMS and max (µs).
     pub fleet_rms_us: Option<f64>,
     pub fleet_max_us: Option<f64>,
@@ -276,52 +272,10 @@ pub fn correlated() -> Scenario {
     sc
 }
 
-/// When S-shift's link trouble starts.
-pub const SHIFT_AT_S: f64 = 60.0;
-
-/// S-shift, the bed's "network trouble" (issue #12): a node locked on a quiet link (20 µs)
-/// whose link then loses 10 % of the frames and delays every frame by a further uniform
-/// 0..200 µs. The mean delay rises by 100 µs at once, a level shift of the offset that the
-/// leader's rate has nothing to do with, and the noise grows threefold. The node must keep
-/// LOCK or NANO throughout, honestly, and its true rate within 0.3 ppm. `jitter_us` is the
-/// quiet link's timestamp noise: 20 µs as in S1, 10 µs as in the bed.
-pub fn level_shift(jitter_us: f64) -> (Scenario, Targets) {
-    let name = if jitter_us == 20.0 {
-        "S-shift".to_string()
-    } else {
-        format!("S-shift-{jitter_us:.0}")
-    };
-    let description =
-        format!("σ {jitter_us:.0} µs, from 60 s +0..200 µs uniform delay and 10 % loss");
-    let mut sc = Scenario::baseline(&name, &description);
-    sc.duration_s = 300.0;
-    sc.network.jitter_us = jitter_us;
-    sc.network.trouble = Some(crate::network::Trouble {
-        from_s: SHIFT_AT_S,
-        loss: 0.1,
-        extra_delay_us: 200.0,
-    });
-    let targets = Targets {
-        event_s: Some(SHIFT_AT_S),
-        locked_after_event: Some(0.95),
-        max_error_after_event_ppm: Some(0.3),
-        max_restarts: Some(0),
-        ..Targets::default()
-    };
-    (sc, targets)
-}
-
-/// Scenarios beyond SCENARIOS.md's table that servo-bench scores as well.
-pub fn extra() -> Vec<(Scenario, Targets)> {
-    vec![level_shift(20.0), level_shift(10.0)]
-}
-
-/// The scenario of SCENARIOS.md named `name` (S1..S9), a fleet one (F1..F8) or an extra one
-/// (S-shift, S-shift-10).
+/// The scenario of SCENARIOS.md named `name` (S1..S9), or a fleet one (F1..F8).
 pub fn by_name(name: &str) -> Option<(Scenario, Targets)> {
     standard()
         .into_iter()
-        .chain(extra())
         .chain(fleet())
         .find(|(s, _)| s.name.eq_ignore_ascii_case(name))
 }

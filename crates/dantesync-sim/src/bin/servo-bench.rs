@@ -54,11 +54,7 @@ fn main() {
     writeln!(md, "| id | scenario | seed | LOCK s | NANO s | steady RMS ppm | steady max ppm | LS bound ppm (window) | dishonest s | targets | result |").unwrap();
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|").unwrap();
     let mut all_pass = true;
-    for (base, targets) in scenario::standard()
-        .into_iter()
-        .chain(scenario::extra())
-        .chain(scenario::fleet())
-    {
+    for (base, targets) in scenario::standard().into_iter().chain(scenario::fleet()) {
         if only
             .as_ref()
             .is_some_and(|p| !base.name.starts_with(p.as_str()))

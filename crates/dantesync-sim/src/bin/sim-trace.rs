@@ -7,7 +7,7 @@ use dantesync_sim::{run, scenario};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((sc, _)) = args.first().and_then(|n| scenario::by_name(n)) else {
-        eprintln!("usage: sim-trace S1..S9|S-shift|F1..F8 [FROM_S] [TO_S] [SEED]");
+        eprintln!("usage: sim-trace S1..S9|F1..F8 [FROM_S] [TO_S] [SEED]");
         std::process::exit(2);
     };
     let num = |i: usize, d: f64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);

@@ -1,6 +1,5 @@
-//! Least squares of the unwrapped offset against time: a straight line, a continuous broken
-//! line with one kink, or two parallel lines across a level shift, with the slope's variance
-//! factor and the residual noise.
+//! Least squares of the unwrapped offset against time: a straight line, or a continuous
+//! broken line with one kink, with the slope's variance factor and the residual noise.
 
 use std::collections::VecDeque;
 
@@ -11,24 +10,16 @@ pub(super) struct Sample {
     pub(super) inlier: bool,
 }
 
-/// A fitted model y = a + b·(t − tm) + c·max(0, t − knot) + d·[t ≥ shift]: a straight line,
-/// a continuous broken line (a rate change at `knot`), or two parallel lines (a level shift of
-/// the path delay at `shift`, one slope with an intercept of its own after the shift). A model
-/// holds a knot or a shift, never both.
+/// A fitted model y = a + b·(t − tm) + c·max(0, t − knot).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Model {
     pub(super) a: f64,
     pub(super) b: f64,
     pub(super) c: f64,
-    pub(super) d: f64,
     pub(super) tm: f64,
     pub(super) knot: Option<f64>,
-    pub(super) shift: Option<f64>,
     /// Variance factor of the current slope (b, or b + c after the knot); times σ² = variance.
     pub(super) slope_var: f64,
-    /// The noise of the newest segment (after the shift, if any): the fit weighs the samples
-    /// before a shift by how much quieter they were, so that σ²·`slope_var` is the slope's
-    /// variance with each segment at its own noise.
     pub(super) sigma: f64,
     pub(super) inliers: usize,
 }
@@ -39,11 +30,7 @@ impl Model {
             Some(k) if t > k => self.c * (t - k),
             _ => 0.0,
         };
-        let level = match self.shift {
-            Some(s) if t >= s => self.d,
-            _ => 0.0,
-        };
-        self.a + self.b * (t - self.tm) + kink + level
+        self.a + self.b * (t - self.tm) + kink
     }
 
     pub(super) fn slope(&self) -> f64 {
@@ -54,112 +41,56 @@ impl Model {
     }
 }
 
-/// The third column of the design: the kink's hinge, or the shift's step.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum Extra {
-    None,
-    Knot(f64),
-    /// The level shift's time, and the weight of the samples before it (their noise variance
-    /// relative to the samples after it, inverted).
-    Shift(f64, f64),
-}
-
-/// Weighted least squares over the inliers, with an optional kink or level shift. None when
-/// degenerate.
-pub(super) fn fit(samples: &VecDeque<Sample>, extra: Extra) -> Option<Model> {
+/// Least squares over the inliers, with an optional kink. None when degenerate.
+pub(super) fn fit(samples: &VecDeque<Sample>, knot: Option<f64>) -> Option<Model> {
     let used = || samples.iter().filter(|s| s.inlier);
     let n = used().count();
-    let params = if extra == Extra::None { 2 } else { 3 };
+    let params = if knot.is_some() { 3 } else { 2 };
     if n < params + 1 {
         return None;
     }
     let nf = n as f64;
     let tm = used().map(|s| s.t).sum::<f64>() / nf;
-    let (knot, shift, pre_weight) = match extra {
-        Extra::None => (None, None, 1.0),
-        Extra::Knot(k) => (Some(k), None, 1.0),
-        Extra::Shift(at, w) => (None, Some(at), w),
-    };
-    let third = |t: f64| match extra {
-        Extra::Knot(k) if t > k => t - k,
-        Extra::Shift(at, _) if t >= at => 1.0,
-        _ => 0.0,
-    };
-    let weight = |t: f64| match shift {
-        Some(at) if t < at => pre_weight,
-        _ => 1.0,
-    };
+    let k = knot.unwrap_or(f64::INFINITY);
+    let hinge = |t: f64| if t > k { t - k } else { 0.0 };
     let mut m = [[0.0f64; 3]; 3];
     let mut r = [0.0f64; 3];
     for s in used() {
-        let x = [1.0, s.t - tm, third(s.t)];
-        let w = weight(s.t);
+        let x = [1.0, s.t - tm, hinge(s.t)];
         for i in 0..3 {
-            r[i] += w * x[i] * s.y;
+            r[i] += x[i] * s.y;
             for j in 0..3 {
-                m[i][j] += w * x[i] * x[j];
+                m[i][j] += x[i] * x[j];
             }
         }
     }
-    let (a, b, c, d, slope_var) = if extra != Extra::None {
+    let (a, b, c, slope_var) = if knot.is_some() {
         let inv = invert3(&m)?;
         let coef: Vec<f64> = (0..3)
             .map(|i| (0..3).map(|j| inv[i][j] * r[j]).sum())
             .collect();
-        if knot.is_some() {
-            let var = inv[1][1] + 2.0 * inv[1][2] + inv[2][2];
-            (coef[0], coef[1], coef[2], 0.0, var)
-        } else {
-            (coef[0], coef[1], 0.0, coef[2], inv[1][1])
-        }
+        let var = inv[1][1] + 2.0 * inv[1][2] + inv[2][2];
+        (coef[0], coef[1], coef[2], var)
     } else {
         // Centred time makes the intercept and slope independent.
         if m[1][1] <= 0.0 {
             return None;
         }
-        (r[0] / nf, r[1] / m[1][1], 0.0, 0.0, 1.0 / m[1][1])
+        (r[0] / nf, r[1] / m[1][1], 0.0, 1.0 / m[1][1])
     };
     let mut model = Model {
         a,
         b,
         c,
-        d,
         tm,
         knot,
-        shift,
         slope_var,
         sigma: 0.0,
         inliers: n,
     };
-    let sse: f64 = used()
-        .map(|s| weight(s.t) * (s.y - model.predict(s.t)).powi(2))
-        .sum();
+    let sse: f64 = used().map(|s| (s.y - model.predict(s.t)).powi(2)).sum();
     model.sigma = (sse / (nf - params as f64)).sqrt();
     (model.slope_var.is_finite() && model.slope_var > 0.0).then_some(model)
-}
-
-/// Ordinary least squares of a plain line through `points`: the slope, its variance factor
-/// (times σ² = variance) and the residuals' own σ. None with fewer than 3 points or no spread
-/// in time.
-pub(super) fn line_slope(
-    points: impl Iterator<Item = (f64, f64)> + Clone,
-) -> Option<(f64, f64, f64)> {
-    let n = points.clone().count();
-    if n < 3 {
-        return None;
-    }
-    let nf = n as f64;
-    let tm = points.clone().map(|p| p.0).sum::<f64>() / nf;
-    let ym = points.clone().map(|p| p.1).sum::<f64>() / nf;
-    let (suu, suy, syy) = points.fold((0.0, 0.0, 0.0), |(uu, uy, yy), (t, y)| {
-        let (u, w) = (t - tm, y - ym);
-        (uu + u * u, uy + u * w, yy + w * w)
-    });
-    if suu <= 0.0 {
-        return None;
-    }
-    let sse = (syy - suy * suy / suu).max(0.0);
-    Some((suy / suu, 1.0 / suu, (sse / (nf - 2.0)).sqrt()))
 }
 
 pub(super) fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {

@@ -29,7 +29,7 @@ impl RateEstimator {
                 }
             }
         }
-        let from = self.segment_start();
+        let from = self.knot.unwrap_or(f64::NEG_INFINITY);
         let seg = self.inlier_points(from);
         if seg.len() < 2 * self.cfg.min_samples {
             return changed;
@@ -38,7 +38,7 @@ impl RateEstimator {
         // Judged against the noise at the timescale of a segment, not sample to sample: a
         // loaded host delays timestamps together for seconds, and such a stretch bends the
         // line as a rate change would.
-        let sigma = model.sigma * self.wander_factor(&model, f64::INFINITY).sqrt();
+        let sigma = model.sigma * self.wander_factor(&model).sqrt();
         let Some(best) = scan(
             &seg,
             last - self.cfg.change_scan_s,
@@ -48,8 +48,7 @@ impl RateEstimator {
         ) else {
             return changed;
         };
-        // A delay step of the path (parallel lines) is not a change of the oscillator's rate;
-        // a significant one gives the samples after it an intercept of their own.
+        // A delay step of the path (parallel lines) is not a change of the oscillator's rate.
         if best.z <= self.cfg.change_k || best.step_sse <= best.kink_sse {
             self.pending_kink = None;
             return changed;
@@ -62,13 +61,11 @@ impl RateEstimator {
             return changed;
         }
         self.pending_kink = None;
-        // The data before the present kink or level shift only anchored what is now history.
-        if let Some(old) = self.knot.or(self.shift) {
+        if let Some(old) = self.knot {
             while self.samples.front().is_some_and(|s| s.t < old) {
                 self.samples.pop_front();
             }
         }
-        self.shift = None;
         self.knot = Some(best.tau_min_sse);
         self.knot_slope_spread = best.slope_spread;
         self.counters.kinks += 1;
@@ -82,14 +79,14 @@ impl RateEstimator {
     /// time than the block). The larger of the two, never below 1; 1 while the window holds
     /// fewer than 16 blocks, too few to tell. The kink statistic's noise is widened by its
     /// square root: a kink must stand out of the noise at the scale the kink is seen at.
-    pub(super) fn wander_factor(&self, model: &Model, until: f64) -> f64 {
+    pub(super) fn wander_factor(&self, model: &Model) -> f64 {
         let var = model.sigma * model.sigma;
         if var <= 0.0 {
             return 1.0;
         }
         let mut worst = 1.0f64;
         for block_s in [self.cfg.min_segment_s, 2.0 * self.cfg.min_segment_s] {
-            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var, until);
+            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var);
             if blocks < 8 {
                 continue;
             }
@@ -99,26 +96,16 @@ impl RateEstimator {
     }
 
     /// The means of the model's residuals over consecutive blocks of `block_s` seconds from
-    /// the window's first sample up to `until` (inliers only; the newest block, still filling,
-    /// left out): their variance against what white noise of variance `var` would give them,
-    /// and how many blocks there were (the ratio means nothing below two). Across a level
-    /// shift each residual is scaled to the newest segment's noise, as the fit weighs it.
-    fn block_variance_ratio(
-        &self,
-        model: &Model,
-        block_s: f64,
-        var: f64,
-        until: f64,
-    ) -> (f64, usize) {
+    /// the window's first sample (inliers only; the newest block, still filling, left out):
+    /// their variance against what white noise of variance `var` would give them, and how
+    /// many blocks there were (the ratio means nothing below two).
+    fn block_variance_ratio(&self, model: &Model, block_s: f64, var: f64) -> (f64, usize) {
         let start = self.samples.front().map_or(0.0, |s| s.t);
-        let at = self.shift.unwrap_or(f64::NEG_INFINITY);
-        let pre_scale = self.pre_weight.sqrt();
         let mut blocks: Vec<(f64, f64)> = Vec::new();
         let mut current: Option<(i64, f64, f64)> = None;
-        for s in self.samples.iter().filter(|s| s.inlier && s.t < until) {
+        for s in self.samples.iter().filter(|s| s.inlier) {
             let id = ((s.t - start) / block_s).floor() as i64;
-            let scale = if s.t < at { pre_scale } else { 1.0 };
-            let r = (s.y - model.predict(s.t)) * scale;
+            let r = s.y - model.predict(s.t);
             match current.as_mut() {
                 Some((b, sum, n)) if *b == id => {
                     *sum += r;
@@ -144,15 +131,15 @@ impl RateEstimator {
     /// more than white noise of their sample-to-sample spread allows by this factor. A
     /// block scale counts only where its excess is beyond what as many blocks of white noise
     /// show by chance (the 99 % point of their variance ratio, 1 + 2.33·√(2/(k − 1))), so a
-    /// white window keeps 1 and its lock times. Only the samples before `until` count.
-    pub(super) fn slope_wander(&self, model: &Model, until: f64) -> f64 {
+    /// white window keeps 1 and its lock times.
+    pub(super) fn slope_wander(&self, model: &Model) -> f64 {
         let var = model.sigma * model.sigma;
         if var <= 0.0 {
             return 1.0;
         }
         let mut worst = 1.0f64;
         for block_s in [1.0, 2.0, 4.0, 8.0] {
-            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var, until);
+            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var);
             if blocks < 4 {
                 break;
             }
@@ -175,7 +162,7 @@ impl RateEstimator {
 
 /// The outcome of a kink scan over one segment.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct KinkScan {
+struct KinkScan {
     /// Largest |c / se(c)| over the candidates, and where.
     z: f64,
     tau_max_z: f64,
@@ -186,28 +173,14 @@ pub(super) struct KinkScan {
     slope_spread: f64,
     /// Squared residuals of the best broken line, and of the best phase step (two parallel
     /// lines): a delay step on the path looks like a kink at first, but fits a step better.
-    pub(super) kink_sse: f64,
-    pub(super) step_sse: f64,
-    /// Where the best phase step is (the first sample after it) and how many samples follow.
-    pub(super) step_at: f64,
-    pub(super) step_samples: usize,
-    /// The slopes of the best phase step and of the plain line.
-    pub(super) step_slope: f64,
-    pub(super) line_slope: f64,
-    /// Squared residuals of the plain line.
-    pub(super) line_sse: f64,
+    kink_sse: f64,
+    step_sse: f64,
 }
 
 /// Fits a continuous broken line y = a + b·t + c·max(0, t − τ) for every candidate τ (the
 /// sample times within [lo, hi], keeping `min_seg` seconds of data on both sides) in one pass,
 /// using suffix sums; `sigma` is the timestamp noise for the z statistic.
-pub(super) fn scan(
-    seg: &[(f64, f64)],
-    lo: f64,
-    hi: f64,
-    min_seg: f64,
-    sigma: f64,
-) -> Option<KinkScan> {
+fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Option<KinkScan> {
     if seg.len() < 8 {
         return None;
     }
@@ -235,7 +208,6 @@ pub(super) fn scan(
     let mut fits: Vec<(f64, f64)> = Vec::new();
     // The best phase step: y = a + b·u + d·[t > τ], two parallel lines.
     let mut best_step_sse = f64::INFINITY;
-    let (mut step_at, mut step_samples, mut step_slope) = (f64::NAN, 0, f64::NAN);
     for i in (1..seg.len()).rev() {
         let (t, y) = seg[i];
         let (u, w) = (t - tm, y - ym);
@@ -256,13 +228,7 @@ pub(super) fn scan(
                 let rhs = [0.0, suy, sws];
                 let c1: f64 = (0..3).map(|j| inv[1][j] * rhs[j]).sum();
                 let c2: f64 = (0..3).map(|j| inv[2][j] * rhs[j]).sum();
-                let sse = syy - (c1 * suy + c2 * sws);
-                if sse < best_step_sse {
-                    best_step_sse = sse;
-                    step_at = t;
-                    step_samples = ns as usize;
-                    step_slope = c1;
-                }
+                best_step_sse = best_step_sse.min(syy - (c1 * suy + c2 * sws));
             }
         }
         if tau > hi {
@@ -290,11 +256,6 @@ pub(super) fn scan(
             slope_spread: 0.0,
             kink_sse: f64::INFINITY,
             step_sse: f64::INFINITY,
-            step_at: f64::NAN,
-            step_samples: 0,
-            step_slope: f64::NAN,
-            line_slope: f64::NAN,
-            line_sse: f64::INFINITY,
         });
         if z > entry.z {
             entry.z = z;
@@ -313,11 +274,6 @@ pub(super) fn scan(
     );
     if let Some(b) = best.as_mut() {
         b.step_sse = best_step_sse;
-        b.step_at = step_at;
-        b.step_samples = step_samples;
-        b.step_slope = step_slope;
-        b.line_slope = suy / suu;
-        b.line_sse = syy - suy * suy / suu;
         b.slope_spread = if hi_slope >= lo_slope {
             hi_slope - lo_slope
         } else {

@@ -16,14 +16,13 @@
 //!
 //! This module holds the estimator's state and its public face; the parts live beside it:
 //! `fit` (least squares, straight or broken line), `outliers` (robust rejection),
-//! `jump` (the timescale jumped: restart), `kink` (rate changes, told apart from delay
-//! steps) and `shift` (level shifts of the path delay: the old samples keep the rate).
+//! `jump` (the timescale jumped: restart) and `kink` (rate changes, told apart from
+//! delay steps).
 
 mod fit;
 mod jump;
 mod kink;
 mod outliers;
-mod shift;
 
 use std::collections::VecDeque;
 
@@ -50,12 +49,6 @@ pub struct EstimatorConfig {
     pub jump_samples: usize,
     /// The noise floor assumed for the timestamps, µs (capture resolution is about 1 µs).
     pub noise_floor_us: f64,
-    /// Consistent outliers up to this far from the model (µs) may be a level shift of the
-    /// path; beyond it they are a new timescale and the estimate restarts.
-    pub max_shift_us: f64,
-    /// A level shift is kept while the slopes before and after it agree within this many
-    /// standard errors of their difference.
-    pub flat_k: f64,
 }
 
 impl Default for EstimatorConfig {
@@ -70,8 +63,6 @@ impl Default for EstimatorConfig {
             change_scan_s: 120.0,
             jump_samples: 8,
             noise_floor_us: 0.05,
-            max_shift_us: 1000.0,
-            flat_k: 4.0,
         }
     }
 }
@@ -83,10 +74,8 @@ pub enum Verdict {
     Accepted,
     /// The sample is too far from the fit and takes no part in it.
     Outlier,
-    /// The old data were dropped and the estimate restarted from the recent samples: the last
-    /// samples agreed with each other but not with the model (the offset jumped by more than
-    /// a level shift of the path can), or what looked like a level shift kept drifting away
-    /// (a rate change).
+    /// The last samples agreed with each other but not with the model: the offset jumped, so
+    /// the old data were dropped and the estimate restarted from the recent samples.
     Restarted,
 }
 
@@ -144,19 +133,6 @@ pub struct RateEstimator {
     origin: Option<(i64, i128)>,
     samples: VecDeque<Sample>,
     knot: Option<f64>,
-    /// A level shift of the path inside the window: the samples from here on have their own
-    /// intercept (never together with a knot).
-    shift: Option<f64>,
-    /// The weight of the samples before the shift: the noise variance after it over that
-    /// before it.
-    pre_weight: f64,
-    /// A shift seen by one check, waiting for the next check to confirm it.
-    pending_shift: Option<f64>,
-    next_shift_check: f64,
-    /// How far the slope moves between the plain line and a significant step not yet
-    /// adopted (ppm): part of the slope's uncertainty meanwhile.
-    shift_spread: f64,
-    level_shifts: u64,
     model: Option<Model>,
     next_change_check: f64,
     /// Outlier verdicts of the most recent samples, newest in bit 0.
@@ -181,12 +157,6 @@ impl RateEstimator {
             origin: None,
             samples: VecDeque::new(),
             knot: None,
-            shift: None,
-            pre_weight: 1.0,
-            pending_shift: None,
-            next_shift_check: 0.0,
-            shift_spread: 0.0,
-            level_shifts: 0,
             model: None,
             next_change_check: 0.0,
             recent: 0,
@@ -208,11 +178,6 @@ impl RateEstimator {
         self.origin = None;
         self.samples.clear();
         self.knot = None;
-        self.shift = None;
-        self.pre_weight = 1.0;
-        self.pending_shift = None;
-        self.next_shift_check = 0.0;
-        self.shift_spread = 0.0;
         self.model = None;
         self.next_change_check = 0.0;
         self.recent = 0;
@@ -226,11 +191,6 @@ impl RateEstimator {
         self.counters
     }
 
-    /// Level shifts of the path kept in the model (the rate carried across them) so far.
-    pub fn level_shifts(&self) -> u64 {
-        self.level_shifts
-    }
-
     /// Adds a sample: `t_ns` is the local receive time on a step-free axis, `y_ns` the
     /// unwrapped offset. Both only matter relative to the first sample after a reset.
     pub fn add(&mut self, t_ns: i64, y_ns: i128) -> Verdict {
@@ -241,39 +201,25 @@ impl RateEstimator {
         self.trim_window(t);
         self.refit();
 
-        let restarts = self.counters.restarts;
         let outlier = !self.samples.back().is_some_and(|s| s.inlier);
         self.recent = (self.recent << 1) | u32::from(outlier);
         self.recent_len = (self.recent_len + 1).min(32);
         if outlier {
             self.counters.outliers += 1;
-            if self.offset_jumped() && !self.shift_from_jump() {
+            if self.offset_jumped() {
                 self.restart_from_recent();
-            } else if t >= self.next_shift_check && self.counters.restarts == restarts {
-                // After a shift most new samples are outliers of the old level: the search
-                // for it cannot wait for an inlier, as the kink test does.
-                self.next_shift_check = t + 1.0;
-                self.detect_shift();
+                return Verdict::Restarted;
             }
         } else if t >= self.next_change_check {
             self.next_change_check = t + 1.0;
-            self.next_shift_check = t + 1.0;
-            if !self.shift_is_flat() {
-                self.restart_from_shift();
-            } else if self.detect_shift() {
-                // Adopted and refitted; the kink test looks at the new segment next time.
-            } else if self.find_kink() {
+            if self.find_kink() {
                 self.refit();
             }
             if std::env::var("NOWANDER").is_err() {
-                self.wander = self
-                    .model
-                    .map_or(1.0, |m| self.slope_wander(&m, f64::INFINITY));
+                self.wander = self.model.map_or(1.0, |m| self.slope_wander(&m));
             }
         }
-        if self.counters.restarts > restarts {
-            Verdict::Restarted
-        } else if outlier {
+        if outlier {
             Verdict::Outlier
         } else {
             Verdict::Accepted
@@ -298,12 +244,7 @@ impl RateEstimator {
         }
         let last = self.samples.back()?;
         let first = self.samples.front()?;
-        let params = if m.knot.is_some() || m.shift.is_some() {
-            3.0
-        } else {
-            2.0
-        };
-        let dof = (m.inliers as f64 - params).max(1.0);
+        let dof = (m.inliers as f64 - if m.knot.is_some() { 3.0 } else { 2.0 }).max(1.0);
         // The noise is itself estimated: widen it to the small-sample quantile so that an
         // early, lucky-looking fit cannot claim a lock it has not earned (see
         // `fit::noise_inflation`). A noise-free fit (exact inputs) must not claim infinite
@@ -312,7 +253,7 @@ impl RateEstimator {
         let spread = if m.knot.is_some() {
             0.5 * self.knot_slope_spread
         } else {
-            0.5 * self.shift_spread
+            0.0
         };
         Some(Estimate {
             slope_ppm: m.slope(),
@@ -341,16 +282,6 @@ impl RateEstimator {
             if knot <= front.t + self.cfg.min_segment_s {
                 // Too little data before the kink to anchor it: a plain line from here on.
                 self.knot = None;
-            }
-        }
-        if let (Some(at), Some(front)) = (self.shift, self.samples.front()) {
-            if at <= front.t + self.cfg.min_segment_s {
-                // Too little data before the shift to say much: the newer level alone.
-                while self.samples.front().is_some_and(|s| s.t < at) {
-                    self.samples.pop_front();
-                }
-                self.shift = None;
-                self.pre_weight = 1.0;
             }
         }
     }
