@@ -13,6 +13,7 @@
 //!   σ); over [`WINDOW`] requests (about four minutes at the default interval) the mean is
 //!   within 2 µs, where a median of 15 wandered by ±6 µs and moved nodes of a fleet apart by
 //!   it (measured in the bed's fleet-steady scenario).
+//!
 //! A path that changes by less than the outlier floor is followed as the window turns over.
 
 use std::collections::VecDeque;

@@ -22,10 +22,12 @@ fn receive(
     uptime: &Uptime,
     kernel_stamps: bool,
 ) -> std::io::Result<(usize, std::net::SocketAddr, i128)> {
+    #[cfg(target_os = "linux")]
     if kernel_stamps {
-        #[cfg(target_os = "linux")]
         return rx_stamps::receive(listener, buf, uptime);
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = kernel_stamps;
     let (len, from) = listener.recv_from(buf)?;
     Ok((len, from, uptime.now()))
 }
