@@ -8,7 +8,10 @@
 //!   tc BPF program would need to delay packets): each frame leaves at its kernel arrival
 //!   stamp plus a constant link latency plus delay and jitter, which absorbs the relay's own
 //!   wake-ups; it measures its own error, and `linkwatch` measures the same from outside, with
-//!   kernel stamps at both ends of the link.
+//!   kernel stamps at both ends of the link. A frame another relay released into the switch
+//!   starts its delay at that release (`handoff`), so the bridge's flooding, port after port,
+//!   is absorbed and a path is the same both ways; leaders are behind emulated links too when
+//!   nodes are. [`checksum`]: the UDP checksum the relay fills in.
 //! - [`procs`]: leaders (`dantesync gm-sim`), upstream NTP (`chronyd -x`, never touching a
 //!   clock) and dantesync nodes on simulated clocks, each in its host's namespace.
 //! - [`leader`]: a probe host pairs each leader's Follow_Up with its Sync's arrival, so each
@@ -29,7 +32,8 @@
 //! (all scenarios, two at a time, without names; the report goes to `docs/e2e-results.md` when
 //! all ran, else to `target/bed/e2e-results.md`). Each scenario's logs, configs, capture and
 //! every node's samples (`<node>-truth.csv`) stay in `target/bed/<scenario>/bed/`. One bed run
-//! at a time per machine: a run removes every `dsb-` namespace it finds at start.
+//! at a time per machine (a lock in /run; a run removes every `dsb-` namespace it finds at
+//! start).
 //!
 //! For the fleet-timescale work: links take a delay, jitter and loss per direction
 //! ([`link::Impairment`], [`bed::Bed::set_link`]) at any time, and a node's link starts with
