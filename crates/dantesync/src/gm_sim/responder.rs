@@ -38,7 +38,7 @@ mod rx_stamps {
     use std::os::fd::AsRawFd;
 
     use super::Uptime;
-    use crate::sys::{self, txstamp};
+    use crate::sys;
 
     pub(super) fn enable(listener: &UdpSocket) -> bool {
         sys::enable_rx_timestamps(listener.as_raw_fd()).is_ok()
@@ -55,18 +55,9 @@ mod rx_stamps {
         let from = got
             .from
             .ok_or_else(|| std::io::Error::other("a datagram without a sender"))?;
-        let a = txstamp::realtime_ns();
-        let now = uptime.now();
-        let b = txstamp::realtime_ns();
-        let receipt = match got.kernel_ns {
-            // The stamp is CLOCK_REALTIME; the time since it carries over to the uptime, as
-            // for the Sync's transmit stamp (schedule.rs).
-            Some(k) => uptime.before(
-                now,
-                ((i128::from(a) + i128::from(b)) / 2 - i128::from(k)).max(0),
-            ),
-            None => now,
-        };
+        let receipt = got
+            .kernel_ns
+            .map_or_else(|| uptime.now(), |k| uptime.at_realtime_stamp(k));
         Ok((got.len, from, receipt))
     }
 }

@@ -117,14 +117,7 @@ fn send_sync(
         }
         sockets.event.send_to(sync, event_dest)?;
         if let Ok(Some(sent_rt)) = txstamp::wait(&sockets.event, STAMP_WAIT) {
-            // The stamp is CLOCK_REALTIME; the uptime runs on another clock. Both tick at the
-            // host's rate (to within the system clock's frequency correction, ≤ 500 ppm of the
-            // few µs since the send), so the time since the send carries over.
-            let a = txstamp::realtime_ns();
-            let now = uptime.now();
-            let b = txstamp::realtime_ns();
-            let ago = (i128::from(a) + i128::from(b)) / 2 - i128::from(sent_rt);
-            return Ok(uptime.before(now, ago.max(0)) - early.as_nanos() as i128);
+            return Ok(uptime.at_realtime_stamp(sent_rt) - early.as_nanos() as i128);
         }
         *late_stamps += 1;
         Ok(fallback)

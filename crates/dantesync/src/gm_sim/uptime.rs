@@ -153,6 +153,20 @@ impl Uptime {
         reading - ago_ns - (ago_ns as f64 * self.drift_at(now) * 1e-6).round() as i128
     }
 
+    /// The leader's uptime at a kernel stamp `stamp_rt` (CLOCK_REALTIME ns, a transmit or
+    /// receive stamp). The uptime runs on another clock; both tick at the host's rate (to
+    /// within the system clock's frequency correction, ≤ 500 ppm of the few µs since the
+    /// stamp), so the time since the stamp carries over.
+    #[cfg(target_os = "linux")]
+    pub fn at_realtime_stamp(&self, stamp_rt: i64) -> i128 {
+        use crate::sys::txstamp::realtime_ns;
+        let a = realtime_ns();
+        let now = self.now();
+        let b = realtime_ns();
+        let ago = (i128::from(a) + i128::from(b)) / 2 - i128::from(stamp_rt);
+        self.before(now, ago.max(0))
+    }
+
     /// The leader's uptime now, ns.
     pub fn now(&self) -> i128 {
         match self.timebase {
