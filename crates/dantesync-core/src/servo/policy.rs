@@ -101,6 +101,9 @@ impl FrequencyPolicy {
             sigma_ppm,
             data_sigma_ppm,
         } = observed;
+        // Other terms of the total (an NTP slew, fleet mode's) may leave no room at all; a
+        // negative room is none, never a reversed range.
+        let limit_ppm = limit_ppm.max(0.0);
         let target = (-slope_ppm).clamp(-limit_ppm, limit_ppm);
         let residual = applied_ppm - target;
         let significant = sigma_ppm < 0.5 * self.applied_sigma
@@ -138,6 +141,17 @@ mod tests {
             sigma_ppm,
             data_sigma_ppm,
         }
+    }
+
+    #[test]
+    fn no_room_left_by_other_terms_is_a_zero_range_not_a_panic() {
+        // Seen in the bed: fleet mode's term near -5000 ppm left the servo a "range" of
+        // 500 - 5000 ppm, and clamp(min > max) panicked the daemon.
+        let mut p = FrequencyPolicy::new(PolicyConfig::default());
+        assert_eq!(
+            p.decide(Mode::Acq, obs(4527.0, 130.0, 130.0), -487.0, -4485.0, 1.0),
+            Some(0.0)
+        );
     }
 
     #[test]

@@ -296,3 +296,21 @@ fn without_announcements_the_node_falls_back_to_classic_after_the_hold() {
     assert!(stepped.is_empty());
     assert_eq!(n.c.status().fleet.state, FleetState::Tracking);
 }
+
+#[test]
+fn fleet_mode_never_asks_for_more_than_the_clocks_range() {
+    // A clock running 4000 ppm against its leader (a host clock slewed under a simulated one
+    // did this in the bed): the rate estimate's gap to the servo's frequency was added as it
+    // stood, asked for -4985 ppm and left the servo a reversed range, a panic.
+    let mut n = Node::new(fleet(false, 900.0), 4_000.0);
+    n.run(2);
+    let ts = announcement(&n, None);
+    announce(&mut n, ts);
+    let mut worst = 0.0f64;
+    for _ in 0..60 * 4 {
+        n.run_quarter();
+        worst = worst.max(n.applied_ppm.abs());
+    }
+    assert!(worst <= 500.0, "asked for {worst} ppm");
+    assert!(worst > 499.0, "the servo did go to its limit: {worst} ppm");
+}
