@@ -1,8 +1,10 @@
 //! Path delay through the controller the engine drives: the controller asks for Delay_Reqs
 //! at the configured rate while a leader is followed, pairs the leader's Delay_Resps, and its
 //! status shows the true path delay while the servo is slewing the clock; with measurement off
-//! (the default) it never asks.
+//! (the default) it never asks. In fleet mode the start-up step waits for the path delay, so
+//! that it does not leave the node one path delay off the fleet's time.
 
+use dantesync_core::fleet::{FleetTimescale, SyncMode};
 use dantesync_core::path_delay::{PathDelayConfig, PathDelayState};
 use dantesync_core::wire::ptpv1::{
     Control, DelayRespBody, Flags, FollowUpBody, Header, Message, SyncBody, Timestamp, Uuid,
@@ -52,13 +54,25 @@ struct Net {
     /// Datagrams on their way to the node: arrival (true ns) and bytes.
     to_node: Vec<(i64, Vec<u8>)>,
     requests: Vec<i64>,
+    /// Steps the controller asked for (only fleet mode may: no NTP here).
+    steps: Vec<i64>,
 }
 
 impl Net {
     fn new(path_delay: Option<PathDelayConfig>, delay_ns: i64, answers: bool) -> Self {
+        Self::with(path_delay, delay_ns, answers, SyncMode::Classic)
+    }
+
+    fn with(
+        path_delay: Option<PathDelayConfig>,
+        delay_ns: i64,
+        answers: bool,
+        sync_mode: SyncMode,
+    ) -> Self {
         let cfg = ControllerConfig {
             ntp: None,
             path_delay,
+            sync_mode,
             ..ControllerConfig::default()
         };
         let start = LocalTime::from_nanos(1_785_000_000 * S);
@@ -77,6 +91,7 @@ impl Net {
             timer: None,
             to_node: Vec::new(),
             requests: Vec::new(),
+            steps: Vec::new(),
         };
         net.carry_out(actions);
         net
@@ -121,7 +136,11 @@ impl Net {
                     }
                     self.carry_out(more);
                 }
-                Action::Step { .. } => panic!("no NTP here, no steps"),
+                Action::Step { nanos } => {
+                    assert_eq!(self.c.status().sync_mode, SyncMode::Fleet, "no NTP here");
+                    self.steps.push(nanos);
+                    self.phase_ns += nanos as f64;
+                }
                 Action::StartNtpCheck | Action::Notice(_) => {}
             }
         }
@@ -205,4 +224,36 @@ fn off_by_default_nothing_is_sent() {
     net.run(30);
     assert!(net.requests.is_empty());
     assert_eq!(net.c.status().path_delay.state, PathDelayState::Off);
+}
+
+#[test]
+fn a_fleet_node_takes_its_start_up_step_with_the_path_delay_in_it() {
+    // 3 ms each way, as behind a few switches and the bed's link emulator; the node starts
+    // 40 ms ahead of the fleet's time. A step taken before the first Delay_Resp would use 0
+    // for the path delay and leave the node 3 ms early, to be slewed away for minutes.
+    let mut net = Net::with(every(4.0), 3_000_000, true, SyncMode::Fleet);
+    net.phase_ns = 40_000_000.0;
+    net.run(1);
+    let leader = net.c.status().leader.expect("a leader").id;
+    // The node's local time is 1_785_000_000 s + true time + phase; the leader's is 700 s + true
+    // time: with this D the fleet's time is the node's clock without its phase.
+    let ts = FleetTimescale {
+        leader,
+        epoch: 1,
+        d_ns: 1_785_000_000 * S - 700 * S,
+        at_leader_ns: 700 * S + net.true_ns,
+        rate_ppb: 0,
+        pending: None,
+    };
+    let now = net.local(net.true_ns);
+    let actions = net.c.set_fleet_timescale(ts, now);
+    net.carry_out(actions);
+    net.run(20);
+    assert_eq!(net.steps.len(), 1, "one start-up step: {:?}", net.steps);
+    let s = net.c.status();
+    assert_eq!(s.path_delay.state, PathDelayState::Ok);
+    assert!(s.fleet.path_delay_used);
+    // Left after the step: the 40 ms the step removed, up to the first measurements' error and
+    // what the slewing rate servo added meanwhile, not the 3 ms of path.
+    assert!(net.phase_ns.abs() < 200_000.0, "{} ns", net.phase_ns);
 }

@@ -19,6 +19,7 @@ use super::{Action, Controller, Notice};
 use crate::fleet::{
     FleetTimescale, PendingCorrection, PhaseLoop, PhaseVerdict, Ramp, RampDetector, SyncMode,
 };
+use crate::path_delay::PathDelayState;
 use crate::time::{secs_to_nanos, LocalTime, Moment};
 
 /// Samples whose median decides the start-up step (a spike must not decide it).
@@ -515,6 +516,13 @@ impl Controller {
         let error = local - t1_ns - i128::from(d) - i128::from(delay.unwrap_or(0));
         let error = error.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         if !self.fleet.locked_once {
+            if self.path_delay.status().state == PathDelayState::Measuring {
+                // The start-up step waits for the path delay (a few seconds: Measuring ends
+                // with the first answer, or as Unanswered after a few requests): taken with 0
+                // for it, the step would leave the node one path delay early, milliseconds
+                // behind a busy switch, to be slewed away for minutes.
+                return;
+            }
             self.fleet.startup.push(error);
             if self.fleet.startup.len() < STARTUP_SAMPLES {
                 return;
