@@ -22,7 +22,7 @@ pub struct LeaderSpec {
     pub host: u8,
     /// Its rate error against UTC, ppm: against this host's realtime clock, which the upstream
     /// NTP servers serve. (gm-sim runs on CLOCK_MONOTONIC_RAW; the bed adds the measured rate
-    /// of realtime against raw, [`Bed::host_rate_ppm`].)
+    /// of realtime against raw, [`Bed::host_clock`].)
     pub drift_ppm: f64,
     pub uptime_s: u64,
     pub uuid: String,
@@ -184,8 +184,8 @@ pub struct Bed {
     pub spec: Spec,
     pub dir: PathBuf,
     pub bin: PathBuf,
-    /// CLOCK_REALTIME's rate against CLOCK_MONOTONIC_RAW, ppm, measured at build.
-    pub host_rate_ppm: f64,
+    /// CLOCK_REALTIME against CLOCK_MONOTONIC_RAW: its rate measured at build, and a watch.
+    pub host_clock: crate::hostclock::HostClock,
     pub hosts: BTreeMap<String, Host>,
     // Drop order is field order: pollers, then processes, then links, then namespaces.
     pub pollers: BTreeMap<String, Poller>,
@@ -242,7 +242,7 @@ impl Bed {
             spec,
             dir: dir.to_owned(),
             bin: bin.to_owned(),
-            host_rate_ppm: crate::sys::realtime_rate_ppm(),
+            host_clock: crate::hostclock::HostClock::measure(),
             hosts,
             pollers: BTreeMap::new(),
             procs: BTreeMap::new(),
@@ -285,7 +285,7 @@ impl Bed {
     /// Leader `name`'s rate against CLOCK_MONOTONIC_RAW, ppm: nodes' true rates' reference.
     pub fn leader_raw_ppm(&self, name: &str) -> f64 {
         let d = self.spec.leader(name).drift_ppm;
-        ((1.0 + d * 1e-6) * (1.0 + self.host_rate_ppm * 1e-6) - 1.0) * 1e6
+        ((1.0 + d * 1e-6) * (1.0 + self.host_clock.rate_ppm * 1e-6) - 1.0) * 1e6
     }
 
     /// Leader `name`'s UUID as bytes.

@@ -18,6 +18,8 @@
 //!   leader's timescale is known against CLOCK_MONOTONIC_RAW too.
 //! - [`truth`]: every node's clock against CLOCK_MONOTONIC_RAW from its query reply, so
 //!   node-to-node differences and true rates are measured without network assumptions.
+//! - [`hostclock`]: the host's realtime clock (under every simulated clock) watched against
+//!   raw; a run during which something else moved it is stopped as void.
 //! - [`bed`]: a topology built from a [`bed::Spec`]; [`scenario`] and [`scenarios`]: the
 //!   scenarios with asserted figures; [`report`]: `docs/e2e-results.md`.
 //!
@@ -81,6 +83,7 @@ pub mod bed;
 pub mod checksum;
 pub mod cli;
 mod handoff;
+pub mod hostclock;
 pub mod leader;
 pub mod link;
 mod linkwatch;

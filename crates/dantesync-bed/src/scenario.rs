@@ -140,7 +140,7 @@ impl Ctx {
 }
 
 /// Waits up to `limit` for `done` to hold, polling every 100 ms. Fails when a process of the
-/// bed has died or Ctrl-C was pressed. Returns the time it took.
+/// bed has died, the host's clock was moved under it, or Ctrl-C was pressed. Returns the time it took.
 pub fn wait_for(
     bed: &mut Bed,
     limit: Duration,
@@ -175,6 +175,7 @@ pub fn run_for(bed: &mut Bed, d: Duration) -> Result<(), String> {
 }
 
 fn check_alive(bed: &mut Bed) -> Result<(), String> {
+    bed.host_clock.check()?;
     let dead = bed.crashed();
     if dead.is_empty() {
         return Ok(());

@@ -395,7 +395,7 @@ fn utc_error_change(bed: &Bed, node: &str, a: i64, b: i64) -> Option<f64> {
     let s = bed.samples(node);
     let pa = truth::phase_at(&s, a)?;
     let pb = truth::phase_at(&s, b)?;
-    Some(pb - pa - bed.host_rate_ppm * 1e-6 * (b - a) as f64)
+    Some(pb - pa - bed.host_clock.rate_ppm * 1e-6 * (b - a) as f64)
 }
 
 /// F6. Upstream NTP off for 10 minutes, then the master restarts: the fleet holds together,
@@ -427,7 +427,7 @@ pub(super) fn fleet_upstream_off(ctx: &mut Ctx) -> Result<(), String> {
         "10 min without upstream",
     );
     let leader_ppm = leader_rate(ctx, &bed, "gm1", off, back);
-    let leader_err_ppm = leader_ppm - bed.host_rate_ppm;
+    let leader_err_ppm = leader_ppm - bed.host_clock.rate_ppm;
     ctx.figure(
         "gm1: rate error against UTC (realtime), measured",
         leader_err_ppm,

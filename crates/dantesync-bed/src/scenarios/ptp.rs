@@ -23,7 +23,7 @@ pub(super) fn steady_in(ctx: &mut Ctx, spec: Spec) -> Result<(), String> {
     let mut bed = ctx.bed(spec)?;
     ctx.figure(
         "this host's realtime against CLOCK_MONOTONIC_RAW",
-        bed.host_rate_ppm,
+        bed.host_clock.rate_ppm,
         "ppm",
         Limit::Info,
     );
