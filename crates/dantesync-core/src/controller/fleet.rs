@@ -19,7 +19,6 @@ use super::{Action, Controller, Notice};
 use crate::fleet::{
     FleetTimescale, PendingCorrection, PhaseLoop, PhaseVerdict, Ramp, RampDetector, SyncMode,
 };
-use crate::path_delay::PathDelayState;
 use crate::time::{secs_to_nanos, LocalTime, Moment};
 
 /// Samples whose median decides the start-up step (a spike must not decide it).
@@ -515,14 +514,15 @@ impl Controller {
         let local = i128::from(self.local(rx_sf).nanos());
         let error = local - t1_ns - i128::from(d) - i128::from(delay.unwrap_or(0));
         let error = error.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        if self.path_delay_settling() {
+            // The phase waits for the path delay (a few seconds after a leader is chosen:
+            // Measuring ends with the first answers, or as Unanswered after a few requests),
+            // the frequency holding: with 0 for it, the start-up step would leave the node one
+            // path delay early (milliseconds behind a busy switch), and after a leader change
+            // the loop would slew that in, each node at its own moment.
+            return;
+        }
         if !self.fleet.locked_once {
-            if self.path_delay.status().state == PathDelayState::Measuring {
-                // The start-up step waits for the path delay (a few seconds: Measuring ends
-                // with the first answer, or as Unanswered after a few requests): taken with 0
-                // for it, the step would leave the node one path delay early, milliseconds
-                // behind a busy switch, to be slewed away for minutes.
-                return;
-            }
             self.fleet.startup.push(error);
             if self.fleet.startup.len() < STARTUP_SAMPLES {
                 return;

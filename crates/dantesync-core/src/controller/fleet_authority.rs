@@ -50,6 +50,7 @@ impl Controller {
     /// What the source made of a datagram, as far as the authority cares.
     pub(super) fn fleet_authority_event(&mut self, event: &SourceEvent, sf: i64) {
         let pd = self.path_delay_or_zero();
+        let settling = self.path_delay_settling();
         let local = self.local(sf).nanos();
         let Some(glue) = self.fleet_authority.as_mut() else {
             return;
@@ -62,14 +63,25 @@ impl Controller {
             }
             SourceEvent::Sample(pair) => {
                 glue.syncs.push(pair.rx_step_free_ns, pair.t1_ns);
-                let Ok(t1) = i64::try_from(pair.t1_ns) else {
+                if settling {
+                    // A new leader's D from the master's clock would miss the whole path.
+                    return;
+                }
+                // The leader's time at this Sync's arrival from the line through the Syncs
+                // around it, not from this one alone: a new leader's D is taken from it, and
+                // one Sync's timestamp noise would move the whole fleet's time by as much.
+                let rx = pair.rx_step_free_ns;
+                let Some(offset) = glue.syncs.offset_at(rx) else {
                     return;
                 };
-                let local_rx = local.saturating_sub(sf.saturating_sub(pair.rx_step_free_ns));
+                let Ok(naive) = i64::try_from(i128::from(rx) - offset) else {
+                    return;
+                };
+                let local_rx = local.saturating_sub(sf.saturating_sub(rx));
                 let now = AuthorityNow {
                     sf,
                     utc_ns: local,
-                    leader_ns: t1.saturating_add(pd),
+                    leader_ns: naive.saturating_add(pd),
                 };
                 glue.authority.leader_sync(now, local_rx);
             }
@@ -79,6 +91,10 @@ impl Controller {
 
     /// An NTP measurement at `sf`: the local clock read `local_ns`, UTC was `offset_ns` ahead.
     pub(super) fn fleet_authority_ntp(&mut self, sf: i64, local_ns: i64, offset_ns: i64) {
+        if self.path_delay_settling() {
+            // D measured without the path would be off by all of it.
+            return;
+        }
         let pd = self.path_delay_or_zero();
         let Some(glue) = self.fleet_authority.as_mut() else {
             return;
@@ -295,6 +311,46 @@ mod tests {
             c.status().fleet_authority.unwrap().source,
             Some(DSource::OwnClock)
         );
+    }
+
+    /// With path-delay measurement on, a new leader's D waits for its path: taken at its first
+    /// Sync with 0 for the path (the old leader's is forgotten), it was off by all of it, and
+    /// the whole fleet slewed milliseconds after a failover. A leader that never answers is
+    /// found out after a few requests, and D is then taken without the path.
+    #[test]
+    fn a_new_leaders_d_waits_for_its_path_delay() {
+        let cfg = ControllerConfig {
+            authority: Some(AuthorityConfig::default()),
+            path_delay: Some(crate::path_delay::PathDelayConfig {
+                interval_s: 1.0,
+                ..Default::default()
+            }),
+            ..ControllerConfig::default()
+        };
+        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
+        c.start(LocalTime::from_nanos(T0));
+        let mut seq = 0u16;
+        run(&mut c, &mut seq, 0, 100);
+        let before = c.fleet_announcement().unwrap();
+        let other = Uuid([0x00, 0x1d, 0xc1, 0x0d, 0x0e, 0x0f]);
+        let mut quarters = 0;
+        while c.fleet_announcement() == Some(before) && quarters < 60 * 4 {
+            let t = 100 * S + quarters * S / 4;
+            seq = seq.wrapping_add(1);
+            let (sync, follow_up) = sync_pair_from(other, 1, seq, t - 50 * S);
+            c.handle_ptp(&sync, LocalTime::from_nanos(T0 + t));
+            c.handle_ptp(&follow_up, LocalTime::from_nanos(T0 + t + 100_000));
+            quarters += 1;
+        }
+        let after = c.fleet_announcement().unwrap();
+        assert_eq!(after.leader.grandmaster, other);
+        assert_eq!(
+            c.status().path_delay.state,
+            crate::path_delay::PathDelayState::Unanswered
+        );
+        // Three requests a second or more apart, each waited for a second: not before 3 s.
+        assert!(quarters >= 12, "D taken after {quarters} Syncs");
+        assert_eq!(after.d_ns, T0 + 50 * S);
     }
 
     /// The authority running fleet mode takes its own announcement as the one it locks to:

@@ -4,7 +4,7 @@
 //! [`Controller::delay_req_sent`] (or that it could not go, [`Controller::delay_req_not_sent`]).
 
 use super::{Action, Controller};
-use crate::path_delay::{PathDelay, PathDelayConfig};
+use crate::path_delay::{PathDelay, PathDelayConfig, PathDelayState};
 use crate::source::SourceEvent;
 use crate::time::Moment;
 use crate::wire::ptpv1::{Message, ParseError};
@@ -17,6 +17,13 @@ impl Controller {
             ..PathDelayConfig::default()
         });
         PathDelay::new(pd, cfg.ptp.subdomain)
+    }
+
+    /// Whether the path delay to the leader followed is being measured and not known yet (a
+    /// few seconds after a leader is chosen): fleet mode neither steps, corrects its phase nor
+    /// measures D meanwhile, since 0 in its place would be off by the whole path.
+    pub(super) fn path_delay_settling(&self) -> bool {
+        self.path_delay.status().state == PathDelayState::Measuring
     }
 
     /// A Delay_Resp, before the source sees the datagram (it has no use for it).
