@@ -247,7 +247,7 @@ fn tshark_reads_our_own_delay_req_cleanly() {
     };
     let mut path = PathDelay::new(cfg, Subdomain::DEFAULT);
     path.leader_changed(leader, 0);
-    path.sync(250_000_000, 699_212_426_642);
+    path.sync(250_000_000, 699_212_426_642, 0);
     let request = path.poll(1_000_000_000).expect("a request is due");
     let message = Message::parse(&request.bytes).expect("our Delay_Req parses");
     assert_eq!(message.to_bytes(), request.bytes);

@@ -50,6 +50,10 @@ impl Controller {
     /// What the source made of a datagram, as far as the authority cares.
     pub(super) fn fleet_authority_event(&mut self, event: &SourceEvent, sf: i64) {
         let pd = self.path_delay_or_zero();
+        let own = match event {
+            SourceEvent::Sample(pair) => self.own_ns(pair.rx_step_free_ns),
+            _ => 0,
+        };
         let settling = self.path_delay_settling();
         let local = self.local(sf).nanos();
         let Some(glue) = self.fleet_authority.as_mut() else {
@@ -62,7 +66,7 @@ impl Controller {
                 glue.authority.leader_changed(*current);
             }
             SourceEvent::Sample(pair) => {
-                glue.syncs.push(pair.rx_step_free_ns, pair.t1_ns);
+                glue.syncs.push(pair.rx_step_free_ns, pair.t1_ns, own);
                 if settling {
                     // A new leader's D from the master's clock would miss the whole path.
                     return;
@@ -71,7 +75,7 @@ impl Controller {
                 // around it, not from this one alone: a new leader's D is taken from it, and
                 // one Sync's timestamp noise would move the whole fleet's time by as much.
                 let rx = pair.rx_step_free_ns;
-                let Some(offset) = glue.syncs.offset_at(rx) else {
+                let Some(offset) = glue.syncs.offset_at(rx, own) else {
                     return;
                 };
                 let Ok(naive) = i64::try_from(i128::from(rx) - offset) else {
@@ -96,12 +100,13 @@ impl Controller {
             return;
         }
         let pd = self.path_delay_or_zero();
+        let own = self.own_ns(sf);
         let Some(glue) = self.fleet_authority.as_mut() else {
             return;
         };
         // The line through the Syncs around `sf`: T2 − T1 there, so the leader's time is
         // sf − (T2 − T1) on the step-free axis.
-        let Some(offset) = glue.syncs.offset_at(sf) else {
+        let Some(offset) = glue.syncs.offset_at(sf, own) else {
             return;
         };
         let Ok(naive) = i64::try_from(i128::from(sf) - offset) else {

@@ -26,6 +26,12 @@ impl Controller {
         self.path_delay.status().state == PathDelayState::Measuring
     }
 
+    /// What the clock's own frequency (every term of the total) added up to step-free `sf`,
+    /// ns: taken out of the Sync offsets so that lines through them follow the oscillator.
+    pub(super) fn own_ns(&self, sf: i64) -> i64 {
+        self.integral_at(sf).round() as i64
+    }
+
     /// A Delay_Resp, before the source sees the datagram (it has no use for it).
     pub(super) fn path_delay_message(&mut self, parsed: &Result<Message, ParseError>) {
         if let Ok(Message::DelayResp(header, body)) = parsed {
@@ -42,7 +48,11 @@ impl Controller {
             SourceEvent::LeaderChanged { current, .. } => {
                 self.path_delay.leader_changed(*current, sf)
             }
-            SourceEvent::Sample(pair) => self.path_delay.sync(pair.rx_step_free_ns, pair.t1_ns),
+            SourceEvent::Sample(pair) => {
+                let rx = pair.rx_step_free_ns;
+                let own = self.own_ns(rx);
+                self.path_delay.sync(rx, pair.t1_ns, own)
+            }
         }
     }
 
@@ -66,7 +76,8 @@ impl Controller {
     ) -> Vec<Action> {
         let mut out = Vec::new();
         let sf = self.enter(tx.into(), &mut out);
-        self.path_delay.sent(sequence_id, sf, kernel_stamp);
+        let own = self.own_ns(sf);
+        self.path_delay.sent(sequence_id, sf, own, kernel_stamp);
         self.evaluate(sf, &mut out);
         out
     }

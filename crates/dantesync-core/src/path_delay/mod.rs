@@ -125,8 +125,8 @@ pub struct DelayRequest {
 struct InFlight {
     sequence_id: u16,
     deadline_sf: i64,
-    /// T3, once the host reported it.
-    t3_sf: Option<i64>,
+    /// T3 and the clock's own contributions then, once the host reported it.
+    t3_sf: Option<(i64, i64)>,
     /// T4, once the answer came.
     t4_ns: Option<i128>,
 }
@@ -186,9 +186,10 @@ impl PathDelay {
         self.status.delay_ns
     }
 
-    /// A Sync of the current leader: T1 on its timescale, T2 on the step-free axis.
-    pub fn sync(&mut self, t2_sf: i64, t1_ns: i128) {
-        self.syncs.push(t2_sf, t1_ns);
+    /// A Sync of the current leader: T1 on its timescale, T2 on the step-free axis, and what
+    /// the clock's own frequency added up to T2 ([`sync_line`]).
+    pub fn sync(&mut self, t2_sf: i64, t1_ns: i128, own_ns: i64) {
+        self.syncs.push(t2_sf, t1_ns, own_ns);
     }
 
     /// A new leader: a new timescale, maybe a new path. The first request goes out soon.
@@ -256,15 +257,16 @@ impl PathDelay {
         })
     }
 
-    /// The host sent request `sequence_id` at `t3_sf`; `kernel` says whether the stamp came
-    /// from the kernel (or the NIC) rather than from reading the clock around the send.
-    pub fn sent(&mut self, sequence_id: u16, t3_sf: i64, kernel: bool) {
+    /// The host sent request `sequence_id` at `t3_sf`, when the clock's own frequency had added
+    /// `own_ns` ([`sync_line`]); `kernel` says whether the stamp came from the kernel (or the
+    /// NIC) rather than from reading the clock around the send.
+    pub fn sent(&mut self, sequence_id: u16, t3_sf: i64, own_ns: i64, kernel: bool) {
         if !kernel {
             self.status.user_space_stamps += 1;
         }
         if let Some(f) = self.in_flight.as_mut() {
             if f.sequence_id == sequence_id {
-                f.t3_sf = Some(t3_sf);
+                f.t3_sf = Some((t3_sf, own_ns));
                 self.complete();
             }
         }
@@ -309,7 +311,7 @@ impl PathDelay {
     /// With T3 and T4 both in, one measurement goes to the filter.
     fn complete(&mut self) {
         let Some(InFlight {
-            t3_sf: Some(t3),
+            t3_sf: Some((t3, own3)),
             t4_ns: Some(t4),
             ..
         }) = self.in_flight
@@ -317,7 +319,7 @@ impl PathDelay {
             return;
         };
         self.in_flight = None;
-        let Some(sync_offset) = self.syncs.offset_at(t3) else {
+        let Some(sync_offset) = self.syncs.offset_at(t3, own3) else {
             return;
         };
         let sum = sync_offset + (t4 - i128::from(t3));

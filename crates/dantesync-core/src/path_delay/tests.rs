@@ -52,7 +52,7 @@ impl World {
             let t = self.true_ns;
             if t % (S / 4) == 0 {
                 self.path
-                    .sync(local(t + self.delay_ns, self.ppm), Self::leader(t));
+                    .sync(local(t + self.delay_ns, self.ppm), Self::leader(t), 0);
             }
             if let Some(req) = self.path.poll(local(t, self.ppm)) {
                 self.sent.push(req.sequence_id);
@@ -61,7 +61,7 @@ impl World {
                 };
                 assert_eq!((h.source_uuid, h.source_port_id), (ME, OUR_PORT_ID));
                 assert_eq!(h.sequence_id, req.sequence_id);
-                self.path.sent(req.sequence_id, local(t, self.ppm), true);
+                self.path.sent(req.sequence_id, local(t, self.ppm), 0, true);
                 if self.answer {
                     let (header, body) = response(&h, Self::leader(t + self.delay_ns));
                     assert!(self.path.delay_resp(&header, &body));
