@@ -67,10 +67,6 @@ impl Controller {
             }
             SourceEvent::Sample(pair) => {
                 glue.syncs.push(pair.rx_step_free_ns, pair.t1_ns, own);
-                if settling {
-                    // A new leader's D from the master's clock would miss the whole path.
-                    return;
-                }
                 // The leader's time at this Sync's arrival from the line through the Syncs
                 // around it, not from this one alone: a new leader's D is taken from it, and
                 // one Sync's timestamp noise would move the whole fleet's time by as much.
@@ -87,7 +83,9 @@ impl Controller {
                     utc_ns: local,
                     leader_ns: naive.saturating_add(pd),
                 };
-                glue.authority.leader_sync(now, local_rx);
+                // A D kept from an earlier run is taken up at once; a new leader's D from the
+                // master's clock waits for the path delay, which it would otherwise miss.
+                glue.authority.leader_sync(now, local_rx, !settling);
             }
         }
         self.fleet_self_feed(sf);

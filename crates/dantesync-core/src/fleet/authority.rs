@@ -177,9 +177,10 @@ impl Authority {
     }
 
     /// A Sync of the leader: the master's clock read `local_ns` when the leader's time was
-    /// `now.leader_ns`. Takes up a persisted D, or a new leader's D from the master's clock.
-    /// Returns whether the announcement changed.
-    pub fn leader_sync(&mut self, now: AuthorityNow, local_ns: i64) -> bool {
+    /// `now.leader_ns`. Takes up a persisted D, or a new leader's D from the master's clock,
+    /// the latter only with `path_known` (the leader's time then includes the path delay, or
+    /// there is none to know). Returns whether the announcement changed.
+    pub fn leader_sync(&mut self, now: AuthorityNow, local_ns: i64, path_known: bool) -> bool {
         let Some(leader) = self.leader else {
             return false;
         };
@@ -195,7 +196,7 @@ impl Authority {
             self.current = Some(FleetTimescale { leader, ..p });
             self.own_clock_due = true;
         }
-        if self.own_clock_due {
+        if self.own_clock_due && path_known {
             let epoch = self.current.map_or(1, |c| c.epoch.wrapping_add(1));
             self.current = Some(FleetTimescale {
                 leader,

@@ -45,7 +45,7 @@ fn announced_with(cfg: AuthorityConfig, err: i64) -> Authority {
     };
     let mut a = Authority::new(cfg, Some(saved));
     a.leader_changed(leader(1));
-    assert!(a.leader_sync(now(0), UTC0));
+    assert!(a.leader_sync(now(0), UTC0, true));
     assert_eq!(a.timescale(), Some(saved));
     a
 }
@@ -97,7 +97,7 @@ fn a_persisted_d_is_announced_again_and_not_moved_by_a_restart() {
     };
     let mut a = Authority::new(cfg(UtcPolicy::Scheduled), Some(saved));
     a.leader_changed(leader(1));
-    assert!(a.leader_sync(now(0), UTC0));
+    assert!(a.leader_sync(now(0), UTC0, true));
     assert_eq!(a.timescale(), Some(saved));
     // UTC says 150 ms otherwise: within the emergency limit, so D waits for the daily time.
     for k in 0..5 {
@@ -107,6 +107,31 @@ fn a_persisted_d_is_announced_again_and_not_moved_by_a_restart() {
     let st = a.status(80 * S);
     assert_eq!(st.source, Some(DSource::Persisted));
     assert_eq!(st.error_ns, Some(-150 * MS));
+}
+
+#[test]
+fn a_persisted_d_does_not_wait_for_the_path_delay_and_an_own_clock_d_does() {
+    // The master restarted (its path delay to the leader not measured again yet): the kept D
+    // is announced at once, so clients see no gap and no change.
+    let saved = FleetTimescale {
+        leader: leader(1),
+        epoch: 9,
+        d_ns: D0,
+        at_leader_ns: LEADER0 - 60 * S,
+        rate_ppb: 0,
+        pending: None,
+    };
+    let mut a = Authority::new(cfg(UtcPolicy::Scheduled), Some(saved));
+    a.leader_changed(leader(1));
+    assert!(a.leader_sync(now(0), UTC0, false));
+    assert_eq!(a.timescale(), Some(saved));
+    // Another leader: its D from the master's clock only once the path is known.
+    a.leader_changed(leader(2));
+    assert!(!a.leader_sync(now(1), UTC0 + S, false));
+    assert_eq!(a.timescale().map(|t| t.leader), Some(leader(1)));
+    assert!(a.leader_sync(now(5), UTC0 + 5 * S, true));
+    let ts = a.timescale().unwrap();
+    assert_eq!((ts.leader, ts.epoch), (leader(2), 10));
 }
 
 #[test]
@@ -123,7 +148,7 @@ fn a_persisted_d_of_a_rebooted_leader_is_replaced_from_the_own_clock() {
     let mut a = Authority::new(cfg(UtcPolicy::Scheduled), Some(saved));
     a.leader_changed(leader(1));
     // The master's clock read UTC0 + 3 µs at the Sync.
-    assert!(a.leader_sync(now(0), UTC0 + 3_000));
+    assert!(a.leader_sync(now(0), UTC0 + 3_000, true));
     let ts = a.timescale().unwrap();
     assert_eq!(
         (ts.epoch, ts.d_ns, ts.at_leader_ns),
@@ -142,7 +167,7 @@ fn a_new_leader_gets_d_from_the_own_clock_under_the_next_epoch_without_a_step() 
         leader_ns: 77 * S,
         ..now(100)
     };
-    assert!(a.leader_sync(new_leader, UTC0 + 100 * S));
+    assert!(a.leader_sync(new_leader, UTC0 + 100 * S, true));
     let ts = a.timescale().unwrap();
     assert_eq!(ts.leader, leader(2));
     assert_eq!(ts.epoch, before.epoch + 1);
@@ -156,7 +181,8 @@ fn a_new_leader_gets_d_from_the_own_clock_under_the_next_epoch_without_a_step() 
             leader_ns: 78 * S,
             ..now(101)
         },
-        UTC0 + 101 * S
+        UTC0 + 101 * S,
+        true
     ));
 }
 
