@@ -330,6 +330,29 @@ fn classic_beside(ctx: &mut Ctx) -> Result<(), String> {
                 .all(|n| b.pollers[n].latest(1.0).is_some_and(|x| x.corrections > 0))
         },
     )?;
+    // Steady state here too: a node that starts milliseconds off slews it away at 20 ppm
+    // over minutes, correction after correction; the window opens once none has slewed
+    // faster than 2 ppm for 30 s (the start error gone), then 60 s on.
+    let mut calm_since: Option<std::time::Instant> = None;
+    wait_for(
+        &mut bed,
+        Duration::from_secs(420),
+        "every classic node done with its start-up slew",
+        |b| {
+            let calm = nodes.iter().all(|n| {
+                b.pollers[n]
+                    .latest(1.0)
+                    .is_some_and(|x| x.corrections > 1 && x.slew_ppt.abs() <= 2_000_000)
+            });
+            if !calm {
+                calm_since = None;
+            }
+            calm_since
+                .get_or_insert_with(std::time::Instant::now)
+                .elapsed()
+                >= Duration::from_secs(30)
+        },
+    )?;
     run_for(&mut bed, Duration::from_secs(60))?;
     let from = sys::raw_ns();
     run_for(&mut bed, Duration::from_secs(120))?;
