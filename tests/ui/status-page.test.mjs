@@ -177,6 +177,8 @@ test('the live page shows the mode in colour and charts the last hour', { timeou
         steps: d('clock-events').dataset.externalSteps,
         interference: d('clock-events').dataset.interference,
         events: d('clock-events').textContent,
+        syncState: d('sync-mode').dataset.state,
+        syncText: d('sync-mode').textContent,
       };
     });
     assert.ok(trust.ageS > 0 && trust.ageS < 1.0, `last PTP datagram ${trust.ageS} s ago`);
@@ -189,6 +191,10 @@ test('the live page shows the mode in colour and charts the last hour', { timeou
     assert.equal(trust.steps, '0');
     assert.equal(trust.interference, '0');
     assert.equal(trust.events, '0 steps by someone else, 0 changes by another program');
+    // This node runs classic mode: the row says so (fleet mode shows its state, D, path delay
+    // and phase error there).
+    assert.equal(trust.syncState, 'off');
+    assert.equal(trust.syncText, 'classic (NTP sets the time)');
     // The same as the daemon's JSON says.
     const now = await (await fetch(`${base}/api/status`)).json();
     assert.equal(now.node.kernel_synchronised, null);

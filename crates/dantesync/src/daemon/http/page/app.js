@@ -75,9 +75,37 @@ function showStatus(doc) {
     return `${x.name}: ${x.state.replace('_', ' ')}${last}${retry}${poll}`;
   }).join(' · ');
   $('phase').textContent = fmt(s.accumulated_phase_us, 1, 'µs');
+  showSyncMode(s);
   showTrust(doc);
   $('timestamping').textContent = n.timestamping;
   $('uptime').textContent = duration(n.uptime_s);
+}
+
+// Classic, or fleet mode with its state, D's age, the path delay and the phase error to
+// leader + D + path delay (docs/fleet.md).
+function showSyncMode(s) {
+  const el = $('sync-mode');
+  const f = s.fleet || {};
+  el.dataset.state = s.fleet_state || '';
+  if (s.sync_mode !== 'fleet') {
+    el.textContent = 'classic (NTP sets the time)';
+    return;
+  }
+  const pd = s.path_delay || {};
+  const parts = [`fleet, ${s.fleet_state}`];
+  if (f.epoch !== null && f.epoch !== undefined) {
+    parts.push(`D epoch ${f.epoch}` + (f.d_age_s === null || f.d_age_s === undefined
+      ? '' : `, heard ${Math.round(f.d_age_s)} s ago`));
+  }
+  parts.push(pd.delay_ns === null || pd.delay_ns === undefined
+    ? `path delay ${pd.state || 'off'} (0 used)`
+    : `path delay ${(pd.delay_ns / 1000).toFixed(1)} µs`);
+  if (f.phase_error_ns !== null && f.phase_error_ns !== undefined) {
+    parts.push(`phase error ${(f.phase_error_ns / 1000).toFixed(1)} µs`);
+  }
+  parts.push(`${f.steps || 0} step${f.steps === 1 ? '' : 's'}`);
+  el.textContent = parts.join(', ');
+  el.className = s.fleet_state === 'fallback' || s.fleet_state === 'holding' ? 'warn' : '';
 }
 
 // Whether the node can be trusted as the machine's time daemon right now: how fresh its PTP
