@@ -272,11 +272,19 @@ impl PathDelay {
         }
     }
 
-    /// The host could not send request `sequence_id`: nothing is waited for.
+    /// The host could not send request `sequence_id`: nothing is waited for. It counts as
+    /// unanswered (no compensation will come from it): a node that can send none (no route
+    /// for the group) is then [`PathDelayState::Unanswered`] like one whose leader is silent,
+    /// instead of measuring for ever, which fleet mode would wait on.
     pub fn not_sent(&mut self, sequence_id: u16) {
         if self.in_flight.is_some_and(|f| f.sequence_id == sequence_id) {
             self.in_flight = None;
             self.status.requests_sent = self.status.requests_sent.saturating_sub(1);
+            self.unanswered_in_row = self.unanswered_in_row.saturating_add(1);
+            if self.unanswered_in_row >= UNANSWERED_AFTER {
+                self.status.state = PathDelayState::Unanswered;
+                self.status.delay_ns = None;
+            }
         }
     }
 

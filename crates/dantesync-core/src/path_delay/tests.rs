@@ -131,6 +131,30 @@ fn requests_are_spaced_randomly_around_the_interval_never_under_a_second() {
 }
 
 #[test]
+fn requests_that_cannot_be_sent_end_as_unanswered_not_measuring_for_ever() {
+    // No route for the group (seen on loopback): every send fails. Fleet mode waits while the
+    // path delay is being measured, so that must end.
+    let mut path = PathDelay::new(
+        PathDelayConfig {
+            interval_s: 1.0,
+            identity: ME,
+            seed: 7,
+        },
+        Subdomain::DEFAULT,
+    );
+    path.leader_changed(LEADER, 0);
+    for k in 0..=(10 * 100) {
+        if let Some(req) = path.poll(k * 10_000_000) {
+            path.not_sent(req.sequence_id);
+        }
+    }
+    let status = path.status();
+    assert_eq!(status.state, PathDelayState::Unanswered);
+    assert_eq!(status.requests_sent, 0);
+    assert_eq!(status.delay_ns, None);
+}
+
+#[test]
 fn the_mean_interval_follows_the_configuration() {
     let mut w = World::new(0.0, 10_000);
     w.run(400);

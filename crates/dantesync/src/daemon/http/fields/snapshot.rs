@@ -436,7 +436,7 @@ pub static STATUS: &[Field] = &[
     Field {
         path: "status.path_delay_state",
         unit: Unit::Text,
-        help: "Path-delay measurement: off (not configured), measuring, ok, or unanswered (the leader answered none of the last 3 Delay_Reqs: no compensation).",
+        help: "Path-delay measurement: off (not configured), measuring, ok, or unanswered (the leader answered none of the last 3 Delay_Reqs, or they could not be sent: no compensation).",
         read: Read::Json(|v| json!(v.status.path_delay.state.as_str())),
         metrics: &[Metric::labelled(
             "dantesync_path_delay_state",
