@@ -425,7 +425,7 @@ impl Controller {
         // The total stays within the clock's range: a wild rate estimate (a host clock slewed
         // under a simulated one, a leader's timescale jumping) must not ask for more.
         let room = self.cfg.max_frequency_ppm;
-        let others = self.servo_ppm + self.slew.map_or(0.0, |s| s.ppm);
+        let others = self.total_ppm() - self.fleet.ppm;
         let ppm = (others + ppm).clamp(-room, room) - others;
         if ppm != self.fleet.ppm {
             self.rebase(sf);

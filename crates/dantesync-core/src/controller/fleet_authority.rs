@@ -71,10 +71,7 @@ impl Controller {
                 // around it, not from this one alone: a new leader's D is taken from it, and
                 // one Sync's timestamp noise would move the whole fleet's time by as much.
                 let rx = pair.rx_step_free_ns;
-                let Some(offset) = glue.syncs.offset_at(rx, own) else {
-                    return;
-                };
-                let Ok(naive) = i64::try_from(i128::from(rx) - offset) else {
+                let Some(naive) = glue.syncs.leader_time_on_line(rx, own) else {
                     return;
                 };
                 let local_rx = local.saturating_sub(sf.saturating_sub(rx));
@@ -102,12 +99,8 @@ impl Controller {
         let Some(glue) = self.fleet_authority.as_mut() else {
             return;
         };
-        // The line through the Syncs around `sf`: T2 − T1 there, so the leader's time is
-        // sf − (T2 − T1) on the step-free axis.
-        let Some(offset) = glue.syncs.offset_at(sf, own) else {
-            return;
-        };
-        let Ok(naive) = i64::try_from(i128::from(sf) - offset) else {
+        // The leader's time at `sf` from the line through the Syncs around it.
+        let Some(naive) = glue.syncs.leader_time_on_line(sf, own) else {
             return;
         };
         let d = d_sample(local_ns, offset_ns, naive, pd);
@@ -209,6 +202,23 @@ mod tests {
         (sync, Message::FollowUp(header, body).to_bytes())
     }
 
+    /// A controller on `cfg`, started at T0.
+    fn started(cfg: ControllerConfig) -> Controller {
+        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
+        c.start(LocalTime::from_nanos(T0));
+        c
+    }
+
+    /// A Sync/Follow_Up of leader `other` (uptime 50 s when ours read T0 + 100 s), quarter `q`
+    /// after 100 s.
+    fn other_leader_sync(c: &mut Controller, seq: &mut u16, other: Uuid, q: i64) {
+        let t = 100 * S + q * S / 4;
+        *seq = seq.wrapping_add(1);
+        let (sync, follow_up) = sync_pair_from(other, 1, *seq, t - 50 * S);
+        c.handle_ptp(&sync, LocalTime::from_nanos(T0 + t));
+        c.handle_ptp(&follow_up, LocalTime::from_nanos(T0 + t + 100_000));
+    }
+
     /// Syncs from `from` s to `to` s, and an NTP check every 10 s.
     fn run(c: &mut Controller, seq: &mut u16, from: i64, to: i64) {
         for q in 4 * from..4 * to {
@@ -240,8 +250,7 @@ mod tests {
             }),
             ..ControllerConfig::default()
         };
-        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
-        c.start(LocalTime::from_nanos(T0));
+        let mut c = started(cfg);
         let mut seq = 0u16;
         run(&mut c, &mut seq, 0, 100);
         let ts = c
@@ -291,19 +300,14 @@ mod tests {
             authority: Some(AuthorityConfig::default()),
             ..ControllerConfig::default()
         };
-        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
-        c.start(LocalTime::from_nanos(T0));
+        let mut c = started(cfg);
         let mut seq = 0u16;
         run(&mut c, &mut seq, 0, 100);
         let before = c.fleet_announcement().unwrap();
         assert_eq!(before.epoch, 1);
         let other = Uuid([0x00, 0x1d, 0xc1, 0x0d, 0x0e, 0x0f]);
         for q in 0..8 {
-            let t = 100 * S + q * S / 4;
-            seq = seq.wrapping_add(1);
-            let (sync, follow_up) = sync_pair_from(other, 1, seq, t - 50 * S);
-            c.handle_ptp(&sync, LocalTime::from_nanos(T0 + t));
-            c.handle_ptp(&follow_up, LocalTime::from_nanos(T0 + t + 100_000));
+            other_leader_sync(&mut c, &mut seq, other, q);
         }
         let after = c.fleet_announcement().unwrap();
         assert_eq!(after.leader.grandmaster, other);
@@ -330,19 +334,14 @@ mod tests {
             }),
             ..ControllerConfig::default()
         };
-        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
-        c.start(LocalTime::from_nanos(T0));
+        let mut c = started(cfg);
         let mut seq = 0u16;
         run(&mut c, &mut seq, 0, 100);
         let before = c.fleet_announcement().unwrap();
         let other = Uuid([0x00, 0x1d, 0xc1, 0x0d, 0x0e, 0x0f]);
         let mut quarters = 0;
         while c.fleet_announcement() == Some(before) && quarters < 60 * 4 {
-            let t = 100 * S + quarters * S / 4;
-            seq = seq.wrapping_add(1);
-            let (sync, follow_up) = sync_pair_from(other, 1, seq, t - 50 * S);
-            c.handle_ptp(&sync, LocalTime::from_nanos(T0 + t));
-            c.handle_ptp(&follow_up, LocalTime::from_nanos(T0 + t + 100_000));
+            other_leader_sync(&mut c, &mut seq, other, quarters);
             quarters += 1;
         }
         let after = c.fleet_announcement().unwrap();
@@ -369,8 +368,7 @@ mod tests {
             sync_mode: crate::fleet::SyncMode::Fleet,
             ..ControllerConfig::default()
         };
-        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
-        c.start(LocalTime::from_nanos(T0));
+        let mut c = started(cfg);
         let mut seq = 0u16;
         run(&mut c, &mut seq, 0, 100);
         let ts = c.fleet_announcement().expect("D announced");
@@ -384,8 +382,7 @@ mod tests {
             authority: Some(AuthorityConfig::default()),
             ..ControllerConfig::default()
         };
-        let mut c = Controller::new(cfg, LocalTime::from_nanos(T0), 0.0);
-        c.start(LocalTime::from_nanos(T0));
+        let mut c = started(cfg);
         let mut seq = 0u16;
         run(&mut c, &mut seq, 0, 100);
         assert!(c.fleet_announcement().is_some());

@@ -100,14 +100,13 @@ impl DelayFilter {
         }
         let median = median(&self.window);
         let limit = gate(&self.window, median);
-        let kept: Vec<i128> = self
+        let (sum, kept) = self
             .window
             .iter()
             .filter(|&&d| (d - median).abs() <= limit)
-            .map(|&d| i128::from(d))
-            .collect();
-        // The median is within the gate, so `kept` is never empty.
-        Some((kept.iter().sum::<i128>() / kept.len().max(1) as i128) as i64)
+            .fold((0i128, 0i128), |(s, k), &d| (s + i128::from(d), k + 1));
+        // The median is within the gate, so something is always kept.
+        Some((sum / kept.max(1)) as i64)
     }
 }
 

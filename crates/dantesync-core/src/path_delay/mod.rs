@@ -230,11 +230,7 @@ impl PathDelay {
             }
             self.in_flight = None;
             self.status.timeouts += 1;
-            self.unanswered_in_row = self.unanswered_in_row.saturating_add(1);
-            if self.unanswered_in_row >= UNANSWERED_AFTER {
-                self.status.state = PathDelayState::Unanswered;
-                self.status.delay_ns = None;
-            }
+            self.came_to_nothing();
         }
         if self.next_send_sf.is_some_and(|t| sf < t) {
             return None;
@@ -280,11 +276,17 @@ impl PathDelay {
         if self.in_flight.is_some_and(|f| f.sequence_id == sequence_id) {
             self.in_flight = None;
             self.status.requests_sent = self.status.requests_sent.saturating_sub(1);
-            self.unanswered_in_row = self.unanswered_in_row.saturating_add(1);
-            if self.unanswered_in_row >= UNANSWERED_AFTER {
-                self.status.state = PathDelayState::Unanswered;
-                self.status.delay_ns = None;
-            }
+            self.came_to_nothing();
+        }
+    }
+
+    /// A request got no answer (timed out, or could not be sent): after
+    /// [`UNANSWERED_AFTER`] in a row the leader is unanswered and there is no compensation.
+    fn came_to_nothing(&mut self) {
+        self.unanswered_in_row = self.unanswered_in_row.saturating_add(1);
+        if self.unanswered_in_row >= UNANSWERED_AFTER {
+            self.status.state = PathDelayState::Unanswered;
+            self.status.delay_ns = None;
         }
     }
 

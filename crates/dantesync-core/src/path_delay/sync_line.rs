@@ -66,6 +66,12 @@ impl SyncLine {
             .map(|p| p.t1_ns + i128::from(sf.saturating_sub(p.t2_sf)))
     }
 
+    /// The leader's time (ns) at step-free `sf` as the line through the Syncs around it gives
+    /// it, `own_ns` being the clock's own contributions there: `sf − offset_at(sf)`.
+    pub fn leader_time_on_line(&self, sf: i64, own_ns: i64) -> Option<i64> {
+        i64::try_from(i128::from(sf) - self.offset_at(sf, own_ns)?).ok()
+    }
+
     /// The offset T2 − T1 (ns) a Sync received at `t3_sf` would have shown, the clock's own
     /// contributions being `own_ns` there: the line through the Syncs within [`SPAN_NS`] of
     /// it, or the nearest Sync when there are fewer than three or they span less than a

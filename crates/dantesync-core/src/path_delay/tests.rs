@@ -104,8 +104,8 @@ fn the_path_delay_is_found_although_the_clock_drifts_fast() {
     assert_eq!((status.timeouts, status.outliers), (0, 0));
 }
 
-#[test]
-fn requests_are_spaced_randomly_around_the_interval_never_under_a_second() {
+/// Requests once a second on average, the leader chosen at 0.
+fn once_a_second() -> PathDelay {
     let mut path = PathDelay::new(
         PathDelayConfig {
             interval_s: 1.0,
@@ -115,6 +115,12 @@ fn requests_are_spaced_randomly_around_the_interval_never_under_a_second() {
         Subdomain::DEFAULT,
     );
     path.leader_changed(LEADER, 0);
+    path
+}
+
+#[test]
+fn requests_are_spaced_randomly_around_the_interval_never_under_a_second() {
+    let mut path = once_a_second();
     let mut times = Vec::new();
     for k in 0..=(600 * 100) {
         let sf = k * 10_000_000;
@@ -134,15 +140,7 @@ fn requests_are_spaced_randomly_around_the_interval_never_under_a_second() {
 fn requests_that_cannot_be_sent_end_as_unanswered_not_measuring_for_ever() {
     // No route for the group (seen on loopback): every send fails. Fleet mode waits while the
     // path delay is being measured, so that must end.
-    let mut path = PathDelay::new(
-        PathDelayConfig {
-            interval_s: 1.0,
-            identity: ME,
-            seed: 7,
-        },
-        Subdomain::DEFAULT,
-    );
-    path.leader_changed(LEADER, 0);
+    let mut path = once_a_second();
     for k in 0..=(10 * 100) {
         if let Some(req) = path.poll(k * 10_000_000) {
             path.not_sent(req.sequence_id);
