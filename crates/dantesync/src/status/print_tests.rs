@@ -65,6 +65,7 @@ fn reply(mode: Mode, flags: u32) -> ExtendedReply {
         software_version: text_field("9.9.9"),
         ntp_server: text_field("10.0.0.1"),
         health: None,
+        sync_mode: None,
     }
 }
 
