@@ -5,8 +5,9 @@ use dantesync_core::Mode;
 use std::num::NonZeroU8;
 
 use dantesync_core::wire::query::{
-    micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase, QueryError, QueryReply,
-    QueryRequest, ReplyFlags, EXTENDED_REPLY_LEN, EXTENDED_REQUEST_MIN_LEN, REPLY_LEN,
+    answer_version, extended_reply_len, micros_to_i32_saturating, ppm_to_ppb_saturating,
+    AccumulatedPhase, QueryError, QueryReply, QueryRequest, ReplyFlags, EXTENDED_REPLY_LEN,
+    EXTENDED_REQUEST_MIN_LEN, EXTENDED_VERSION, REPLY_LEN,
 };
 use proptest::prelude::*;
 
@@ -224,6 +225,20 @@ prop_compose! {
 }
 
 proptest! {
+    #[test]
+    fn no_extended_answer_is_longer_than_its_request(
+        asked in 1u8..=255,
+        len in EXTENDED_REQUEST_MIN_LEN..2048,
+    ) {
+        let asked = NonZeroU8::new(asked).unwrap();
+        let v = answer_version(asked, len).expect("every padded request has an answer");
+        prop_assert!(extended_reply_len(v.get()) <= len);
+        prop_assert!(v <= asked && v.get() <= EXTENDED_VERSION);
+        // And it is the newest that fits: the next one up would be too long or not asked for.
+        let next = v.get() + 1;
+        prop_assert!(next > asked.get() || next > EXTENDED_VERSION || extended_reply_len(next) > len);
+    }
+
     #[test]
     fn replies_round_trip(reply in reply()) {
         let bytes = reply.to_bytes();

@@ -2,10 +2,13 @@
 //! by hand from the layout table, the versioning rules, the exchange arithmetic, and
 //! round trips and no-panic on arbitrary input.
 
+use dantesync_core::controller::FleetState;
+use dantesync_core::fleet::{DSource, SyncMode};
+use dantesync_core::path_delay::PathDelayState;
 use dantesync_core::wire::query::{
-    text_field, AccumulatedPhase, Exchange, ExtendedFlags, ExtendedHealth, ExtendedLeader,
-    ExtendedReply, KernelSync, LeapPending, QueryError, QueryReply, ReplyFlags, EXTENDED_REPLY_LEN,
-    EXTENDED_VERSION,
+    extended_reply_len, text_field, AccumulatedPhase, Coded, Exchange, ExtendedFlags,
+    ExtendedHealth, ExtendedLeader, ExtendedReply, ExtendedSyncMode, KernelSync, LeapPending,
+    QueryError, QueryReply, ReplyFlags, EXTENDED_REPLY_LEN, EXTENDED_VERSION, SYNC_MODE_REPLY_LEN,
 };
 use dantesync_core::Mode;
 use proptest::prelude::*;
@@ -66,6 +69,7 @@ fn sample() -> ExtendedReply {
         software_version: text_field("0.1.0"),
         ntp_server: text_field("10.0.0.1:123"),
         health: None,
+        sync_mode: None,
     }
 }
 
@@ -97,6 +101,44 @@ fn sample_v2_bytes() -> Vec<u8> {
     put(360, &[0, 0, 0, 0, 0, 0, 0, 3]); // interference
     put(368, &[1, 1]); // leap: insert; kernel: synchronised
                        // 370..384 reserved, zero.
+    b
+}
+
+/// The same reply in version 3, from a fleet-mode node tracking the fleet's timescale.
+fn sample_v3() -> ExtendedReply {
+    ExtendedReply {
+        version: 3,
+        sync_mode: Some(ExtendedSyncMode {
+            sync_mode: Coded::Known(SyncMode::Fleet),
+            fleet_state: Coded::Known(FleetState::Tracking),
+            path_delay_state: Coded::Known(PathDelayState::Ok),
+            d_source: Coded::Known(Some(DSource::Measured)),
+            d_epoch: Some(7),
+            d_ns: Some(1_785_000_000_123_456_789),
+            d_age_ns: Some(2_500_000_000),
+            path_delay_ns: Some(45_200),
+            phase_error_ns: Some(-1_500),
+        }),
+        ..sample_v2()
+    }
+}
+
+/// Version 3's bytes: version 2's, with the version byte, the length, the codes and the epoch
+/// in what version 2 reserved, and 64 bytes more.
+fn sample_v3_bytes() -> Vec<u8> {
+    let mut b = sample_v2_bytes();
+    b.resize(448, 0);
+    let mut put = |at: usize, bytes: &[u8]| b[at..at + bytes.len()].copy_from_slice(bytes);
+    put(64, &[3]);
+    put(66, &[0x01, 0xc0]); // length 448
+    put(370, &[1, 2, 2, 1]); // fleet, tracking, path delay ok, D measured
+    put(374, &[0, 0]); // reserved
+    put(376, &[0, 0, 0, 0, 0, 0, 0, 7]); // epoch 7
+    put(384, &[0x18, 0xc5, 0x98, 0x0a, 0xf3, 0x6e, 0x4d, 0x15]); // D 1785000000123456789 ns
+    put(392, &[0, 0, 0, 0, 0x95, 0x02, 0xf9, 0x00]); // heard 2.5 s ago
+    put(400, &[0, 0, 0, 0, 0, 0, 0xb0, 0x90]); // path delay 45200 ns
+    put(408, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfa, 0x24]); // phase error −1500 ns
+                                                                 // 416..448 reserved, zero.
     b
 }
 
@@ -168,7 +210,6 @@ fn extended_reply_is_byte_exact() {
 
 #[test]
 fn version_2_writes_the_health_fields_into_version_1s_reserved_room() {
-    assert_eq!(EXTENDED_VERSION, 2);
     assert_eq!(sample_v2().to_bytes().to_vec(), sample_v2_bytes());
     assert_eq!(ExtendedReply::parse(&sample_v2_bytes()), Ok(sample_v2()));
     // Same length; only the version byte and bytes 336..370 differ from version 1, which a
@@ -218,25 +259,103 @@ fn the_transmit_time_is_stamped_into_both_places() {
 }
 
 #[test]
-fn an_older_reader_takes_a_newer_longer_reply() {
-    // A later version appends 64 bytes, uses today's reserved room and sets a flag bit this
-    // version does not know.
-    let mut newer = sample_v2_bytes();
-    newer[64] = 3;
-    newer[66..68].copy_from_slice(&448u16.to_be_bytes());
-    newer[68..72].copy_from_slice(&[0x80, 0x00, 0x00, 0x41]);
-    newer[375] = 0x55; // something in today's reserved room
-    newer.extend_from_slice(&[0xaa; 64]);
-    let r = ExtendedReply::parse(&newer).unwrap();
-    assert_eq!(r.version, 3);
-    assert!(r.flags.has(ExtendedFlags::RX_KERNEL) && r.flags.has(ExtendedFlags::LEADER));
+fn version_3_appends_the_sync_mode_and_fleet_fields() {
+    assert_eq!(EXTENDED_VERSION, 3);
+    assert_eq!(sample_v3().to_bytes(), sample_v3_bytes());
+    assert_eq!(sample_v3_bytes().len(), SYNC_MODE_REPLY_LEN);
+    assert_eq!(ExtendedReply::parse(&sample_v3_bytes()), Ok(sample_v3()));
+    // Absent values are i64::MIN; a classic node says classic, off, off, no source.
+    let classic = ExtendedReply {
+        sync_mode: Some(ExtendedSyncMode::default()),
+        ..sample_v3()
+    };
+    let bytes = classic.to_bytes();
+    assert_eq!(bytes[370..376], [0; 6]);
+    for at in [376, 384, 392, 400, 408] {
+        assert_eq!(
+            bytes[at..at + 8],
+            [0x80, 0, 0, 0, 0, 0, 0, 0],
+            "offset {at}"
+        );
+    }
+    assert_eq!(ExtendedReply::parse(&bytes), Ok(classic));
+    // Codes a newer node may add are kept, not mistaken for known ones.
+    let odd = ExtendedReply {
+        sync_mode: Some(ExtendedSyncMode {
+            sync_mode: Coded::Unknown(9),
+            fleet_state: Coded::Unknown(5),
+            path_delay_state: Coded::Unknown(4),
+            d_source: Coded::Unknown(4),
+            ..sample_v3().sync_mode.unwrap()
+        }),
+        ..sample_v3()
+    };
+    let bytes = odd.to_bytes();
+    assert_eq!(bytes[370..374], [9, 5, 4, 4]);
+    assert_eq!(ExtendedReply::parse(&bytes), Ok(odd));
+}
+
+#[test]
+fn a_version_2_reader_reads_a_version_3_reply_unchanged() {
+    // A version-2 reader checks that the length at 66 (448) is at least 384 and that the
+    // datagram is that long, then reads bytes 0..370 but the version byte and the length:
+    // version 3 changes none of them, only what version 2 reserved (370..384) and the bytes
+    // past 384, which that reader ignores.
+    let (v2, v3) = (sample_v2_bytes(), sample_v3_bytes());
+    let declared = usize::from(u16::from_be_bytes([v3[66], v3[67]]));
+    assert!(declared >= EXTENDED_REPLY_LEN && v3.len() >= declared);
+    let differ: Vec<usize> = (0..v2.len()).filter(|&i| v2[i] != v3[i]).collect();
+    assert!(
+        differ
+            .iter()
+            .all(|&i| i == 64 || i == 66 || i == 67 || (370..384).contains(&i)),
+        "{differ:?}"
+    );
+    // Today's reader of the same reply finds version 2's fields as version 2 wrote them.
+    let r = ExtendedReply::parse(&v3).unwrap();
     assert_eq!(
         ExtendedReply {
             version: 2,
-            flags: sample().flags,
+            sync_mode: None,
             ..r
         },
         sample_v2()
+    );
+}
+
+#[test]
+fn a_version_3_reader_reads_a_version_2_reply_as_having_no_sync_mode() {
+    // From an older node, or to a request padded only to 384 bytes: no version-3 fields,
+    // unknown rather than "classic".
+    let r = ExtendedReply::parse(&sample_v2_bytes()).unwrap();
+    assert_eq!((r.version, r.sync_mode), (2, None));
+    assert_eq!(r, sample_v2());
+    assert_eq!(sample_v2().to_bytes().len(), EXTENDED_REPLY_LEN);
+    assert_eq!(extended_reply_len(2), EXTENDED_REPLY_LEN);
+    assert_eq!(extended_reply_len(3), SYNC_MODE_REPLY_LEN);
+}
+
+#[test]
+fn an_older_reader_takes_a_newer_longer_reply() {
+    // A later version appends 64 bytes, uses today's reserved room and sets a flag bit this
+    // version does not know.
+    let mut newer = sample_v3_bytes();
+    newer[64] = 4;
+    newer[66..68].copy_from_slice(&512u16.to_be_bytes());
+    newer[68..72].copy_from_slice(&[0x80, 0x00, 0x00, 0x41]);
+    newer[375] = 0x55; // something in today's reserved room
+    newer[420] = 0x66;
+    newer.extend_from_slice(&[0xaa; 64]);
+    let r = ExtendedReply::parse(&newer).unwrap();
+    assert_eq!(r.version, 4);
+    assert!(r.flags.has(ExtendedFlags::RX_KERNEL) && r.flags.has(ExtendedFlags::LEADER));
+    assert_eq!(
+        ExtendedReply {
+            version: 3,
+            flags: sample().flags,
+            ..r
+        },
+        sample_v3()
     );
 }
 
@@ -268,6 +387,26 @@ fn refusals() {
     assert!(matches!(
         ExtendedReply::parse(&small),
         Err(QueryError::BadExtendedLength { declared: 100, .. })
+    ));
+    // Version 3 and newer need 448 bytes, declared and received.
+    let mut v3_short = sample_v2_bytes();
+    v3_short[64] = 3;
+    assert_eq!(
+        ExtendedReply::parse(&v3_short),
+        Err(QueryError::BadExtendedLength {
+            version: 3,
+            declared: 384,
+            len: 384,
+            min: 448
+        })
+    );
+    assert!(matches!(
+        ExtendedReply::parse(&sample_v3_bytes()[..447]),
+        Err(QueryError::BadExtendedLength {
+            declared: 448,
+            len: 447,
+            ..
+        })
     ));
 }
 
@@ -305,6 +444,8 @@ prop_compose! {
         uuids: [[u8; 6]; 2], port: u16, log2: i8, stratum: u8, variance: i16,
         identifier: [u8; 4], version in 1u8..=255, texts: ([u8; 16], [u8; 32]),
         health in (opt_i64(), opt_i64(), any::<[u64; 2]>(), any::<[u8; 2]>()),
+        codes: [u8; 4], epoch in proptest::option::of(any::<u32>()),
+        fleet in proptest::array::uniform4(opt_i64()),
     ) -> ExtendedReply {
         let mut r = sample();
         r.base.request_id = request_id;
@@ -339,6 +480,18 @@ prop_compose! {
             leap_pending: LeapPending::from_code(health.3[0]),
             kernel_sync: KernelSync::from_code(health.3[1]),
         });
+        // And version 3's in replies of version 3 and newer.
+        r.sync_mode = (version >= 3).then_some(ExtendedSyncMode {
+            sync_mode: Coded::from_code(codes[0]),
+            fleet_state: Coded::from_code(codes[1]),
+            path_delay_state: Coded::from_code(codes[2]),
+            d_source: Coded::from_code(codes[3]),
+            d_epoch: epoch,
+            d_ns: fleet[0],
+            d_age_ns: fleet[1],
+            path_delay_ns: fleet[2],
+            phase_error_ns: fleet[3],
+        });
         r
     }
 }
@@ -347,13 +500,17 @@ proptest! {
     #[test]
     fn extended_replies_round_trip(r in extended()) {
         let bytes = r.to_bytes();
-        prop_assert_eq!(bytes.len(), EXTENDED_REPLY_LEN);
+        prop_assert_eq!(bytes.len(), extended_reply_len(r.version));
         prop_assert_eq!(ExtendedReply::parse(&bytes), Ok(r));
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(
-        head in prop_oneof![Just(sample_bytes()[..72].to_vec()), Just(b"DSYR".to_vec())],
+        head in prop_oneof![
+            Just(sample_bytes()[..72].to_vec()),
+            Just(sample_v3_bytes()[..72].to_vec()),
+            Just(b"DSYR".to_vec()),
+        ],
         tail in proptest::collection::vec(any::<u8>(), 0..600),
     ) {
         let bytes = [head, tail].concat();

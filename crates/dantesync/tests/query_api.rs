@@ -153,15 +153,21 @@ fn the_extended_reply_gives_the_known_offset_and_status_reports_the_mode() {
         (status_offset_ns - OFFSET_NS as f64).abs() < TOLERANCE_NS as f64,
         "status offset {status_offset_ns} ns"
     );
-    // Query version 2: no PTP datagram yet (unknown, not zero), a simulated clock has no
-    // kernel status, no leap second, nobody else has touched the clock.
-    assert_eq!(v["query_version"], 2, "{v}");
+    // Query version 3 (the command asks for it in a 448-byte request). Version 2's fields: no
+    // PTP datagram yet (unknown, not zero), a simulated clock has no kernel status, no leap
+    // second, nobody else has touched the clock.
+    assert_eq!(v["query_version"], 3, "{v}");
     assert_eq!(v["since_last_ptp_packet_s"], serde_json::Value::Null, "{v}");
     assert_eq!(v["ptp_packets_per_s"], serde_json::Value::Null, "{v}");
     assert_eq!(v["kernel_synchronised"], serde_json::Value::Null, "{v}");
     assert_eq!(v["leap_pending"], "none", "{v}");
     assert_eq!(v["counters"]["external_steps"], 0, "{v}");
     assert_eq!(v["counters"]["clock_interference"], 0, "{v}");
+    // Version 3's: a classic node says so, and nothing of a fleet.
+    assert_eq!(v["sync_mode"], "classic", "{v}");
+    assert_eq!(v["fleet"]["state"], "off", "{v}");
+    assert_eq!(v["fleet"]["d_ns"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["fleet"]["phase_error_ns"], serde_json::Value::Null, "{v}");
 
     // With a leader: LOCK or NANO, exit 0, the leader named, PTP kernel-stamped.
     let _gm = node.gm_sim();

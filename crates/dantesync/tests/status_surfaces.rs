@@ -298,6 +298,12 @@ fn check(bed: &Bed) {
         );
     }
 
+    // The sync mode (a classic node), the fleet state and the path delay's state.
+    assert_eq!(st["sync_mode"], "classic");
+    assert_eq!(cli["sync_mode"], st["sync_mode"]);
+    assert_eq!(cli["fleet"]["state"], st["fleet_state"]);
+    assert_eq!(cli["path_delay"]["state"], st["path_delay_state"]);
+
     // The leader.
     let uuid = "00:1d:c1:00:53:01";
     assert_eq!(cmp.grandmaster_uuid, [0x00, 0x1d, 0xc1, 0x00, 0x53, 0x01]);

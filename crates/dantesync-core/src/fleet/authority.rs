@@ -48,7 +48,7 @@ pub struct AuthorityNow {
 }
 
 /// Where the announced D came from, for the status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DSource {
     /// Filtered NTP measurements.
     Measured,

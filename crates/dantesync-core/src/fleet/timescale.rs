@@ -11,7 +11,7 @@
 use crate::source::LeaderId;
 
 /// Which design a node runs (config `sync_mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum SyncMode {
     /// The seed's design: PTP sets the rate, NTP corrections set the time, each node on its own.
     #[default]

@@ -65,7 +65,7 @@ impl Default for PathDelayConfig {
 }
 
 /// What the status surfaces show as `path_delay_state`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum PathDelayState {
     /// Measurement turned off in the configuration.
     #[default]

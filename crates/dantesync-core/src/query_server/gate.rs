@@ -7,7 +7,7 @@ use super::counters::{QueryCounters, QueryDrop};
 use crate::ntp_server::{RateLimit, RateLimiter, Verdict};
 use crate::time::LocalTime;
 use crate::wire::query::{
-    is_fleet_request, FleetKind, FleetRequest, QueryError, QueryRequest, EXTENDED_VERSION,
+    answer_version, is_fleet_request, FleetKind, FleetRequest, QueryError, QueryRequest,
 };
 
 /// How much one source may ask.
@@ -163,13 +163,16 @@ impl QueryGate {
                 version,
                 request_id,
                 client_tx,
-                ..
-            }) => Decision::Extended {
-                request_id,
-                // A newer client gets the newest version this server writes; the request is
-                // at least as long as that reply (the parser checked).
-                version: version.min(NonZeroU8::new(EXTENDED_VERSION).expect("non-zero")),
-                client_tx,
+                len,
+            }) => match answer_version(version, len) {
+                // A newer client gets the newest version this server writes, an older one its
+                // own, and either only as long a reply as its request.
+                Some(version) => Decision::Extended {
+                    request_id,
+                    version,
+                    client_tx,
+                },
+                None => Decision::Drop(QueryDrop::NotPadded),
             },
             Err(QueryError::ExtendedRequestNotPadded { .. }) => {
                 Decision::Drop(QueryDrop::NotPadded)
@@ -182,7 +185,9 @@ impl QueryGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::query::{QueryRequest, EXTENDED_REPLY_LEN};
+    use crate::wire::query::{
+        QueryRequest, EXTENDED_REPLY_LEN, EXTENDED_VERSION, SYNC_MODE_REPLY_LEN,
+    };
     use std::net::Ipv4Addr;
 
     const T0: i64 = 1_000_000_000_000;
@@ -200,11 +205,15 @@ mod tests {
     }
 
     fn extended(version: u8, id: u32, client_tx: u64) -> Vec<u8> {
+        padded(version, id, client_tx, EXTENDED_REPLY_LEN)
+    }
+
+    fn padded(version: u8, id: u32, client_tx: u64, len: usize) -> Vec<u8> {
         QueryRequest::Extended {
             version: NonZeroU8::new(version).unwrap(),
             request_id: id,
             client_tx,
-            len: EXTENDED_REPLY_LEN,
+            len,
         }
         .to_bytes()
     }
@@ -246,10 +255,35 @@ mod tests {
     #[test]
     fn a_newer_client_gets_the_newest_version_this_server_writes() {
         let mut g = gate();
-        match g.check(&extended(9, 1, 2), ip(1), true, at(0)) {
+        match g.check(&padded(9, 1, 2, 1000), ip(1), true, at(0)) {
             Decision::Extended { version, .. } => assert_eq!(version.get(), EXTENDED_VERSION),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_version_answered_is_the_newest_whose_reply_fits_the_request() {
+        let mut g = QueryGate::new(QueryRateLimit::default());
+        let version = |g: &mut QueryGate, asked, len| match g.check(
+            &padded(asked, 1, 2, len),
+            ip(1),
+            true,
+            at(0),
+        ) {
+            Decision::Extended { version, .. } => version.get(),
+            other => panic!("{other:?}"),
+        };
+        // Padded for version 3's 448 bytes: version 3, or what the client asked for if older.
+        assert_eq!(version(&mut g, 3, SYNC_MODE_REPLY_LEN), 3);
+        assert_eq!(version(&mut g, 9, SYNC_MODE_REPLY_LEN), 3);
+        assert_eq!(version(&mut g, 2, SYNC_MODE_REPLY_LEN), 2);
+        assert_eq!(version(&mut g, 1, SYNC_MODE_REPLY_LEN), 1);
+        // Padded only to 384 (a client of version 2, or one that pads too little for 3): the
+        // 384-byte version 2, as from a node that writes only version 2. Never a longer reply.
+        assert_eq!(version(&mut g, 3, EXTENDED_REPLY_LEN), 2);
+        assert_eq!(version(&mut g, 3, SYNC_MODE_REPLY_LEN - 1), 2);
+        assert_eq!(version(&mut g, 2, EXTENDED_REPLY_LEN), 2);
+        assert_eq!(version(&mut g, 1, EXTENDED_REPLY_LEN), 1);
     }
 
     #[test]

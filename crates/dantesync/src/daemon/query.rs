@@ -14,8 +14,9 @@ use std::sync::Arc;
 use dantesync_core::query_server::{Decision, QueryCounters, QueryGate, QueryRateLimit};
 use dantesync_core::wire::query::{
     micros_to_i32_saturating, ppm_to_ppb_saturating, ppm_to_ppt, text_field, AccumulatedPhase,
-    ExtendedFlags, ExtendedHealth, ExtendedLeader, ExtendedReply, KernelSync, LeapPending,
-    QueryReply, ReplyFlags, EXTENDED_REPLY_LEN, REPLY_LEN,
+    Coded, ExtendedFlags, ExtendedHealth, ExtendedLeader, ExtendedReply, ExtendedSyncMode,
+    KernelSync, LeapPending, QueryReply, ReplyFlags, EXTENDED_REPLY_MAX_LEN, REPLY_LEN,
+    SYNC_MODE_VERSION,
 };
 use dantesync_core::{LocalTime, Status};
 use tokio::net::UdpSocket;
@@ -122,6 +123,9 @@ pub async fn serve(socket: UdpSocket, cfg: QueryApi, shared: Arc<Shared>, info: 
                         shared.kernel.interference(),
                         shared.kernel.leap_pending(),
                     ));
+                }
+                if reply.version >= SYNC_MODE_VERSION {
+                    reply.sync_mode = Some(sync_mode_from(&status));
                 }
                 let mut bytes = reply.to_bytes();
                 let (mono, now) = paired_reading(&shared);
@@ -344,6 +348,7 @@ fn extended_from(
         software_version: text_field(env!("CARGO_PKG_VERSION")),
         ntp_server: text_field(&info.ntp_server),
         health: None,
+        sync_mode: None,
     }
 }
 
@@ -374,13 +379,34 @@ fn health_from(
     }
 }
 
+/// Version 3's fields: the sync mode and fleet mode's state against the fleet's timescale,
+/// read from the same status fields `/api/status` shows (`status.sync_mode`,
+/// `status.fleet_state`, `status.path_delay_state`, `status.fleet_d_source`,
+/// `status.fleet_epoch`, `status.fleet_d_ns`, `status.fleet_d_age_s`, `status.path_delay_ns`,
+/// `status.phase_error_ns`), in ns where those show seconds or fractions.
+fn sync_mode_from(s: &Status) -> ExtendedSyncMode {
+    let f = &s.fleet;
+    ExtendedSyncMode {
+        sync_mode: Coded::Known(s.sync_mode),
+        fleet_state: Coded::Known(f.state),
+        path_delay_state: Coded::Known(s.path_delay.state),
+        d_source: Coded::Known(s.fleet_authority.and_then(|a| a.source)),
+        d_epoch: f.epoch,
+        d_ns: f.d_ns,
+        // `as` saturates; the encoder keeps a value off the absent marker.
+        d_age_ns: f.d_age_s.map(|s| (s * 1e9).round() as i64),
+        path_delay_ns: s.path_delay.delay_ns,
+        phase_error_ns: f.phase_error_ns.map(|e| e.round() as i64),
+    }
+}
+
 /// The host's monotonic counter in ns (the clock crate's reference for this platform).
 fn monotonic_ns() -> u64 {
     dantesync_clock::system_reference().map_or(0, |m| m.now_ns().max(0) as u64)
 }
 
-// Both replies fit the receive buffer of any client that reads the larger one.
-const _: () = assert!(REPLY_LEN < EXTENDED_REPLY_LEN && EXTENDED_REPLY_LEN < MAX_DATAGRAM);
+// Every reply fits the receive buffer of any client that reads the longest one.
+const _: () = assert!(REPLY_LEN < EXTENDED_REPLY_MAX_LEN && EXTENDED_REPLY_MAX_LEN < MAX_DATAGRAM);
 
 #[cfg(test)]
 mod tests {
@@ -557,6 +583,64 @@ mod tests {
         );
         assert_eq!(h.leap_pending, LeapPending::Delete);
         assert_eq!(h.kernel_sync, KernelSync::Unsynchronised);
+    }
+
+    #[test]
+    fn version_3_says_what_api_status_says_about_the_sync_mode() {
+        use dantesync_core::controller::FleetState;
+        use dantesync_core::fleet::{DSource, SyncMode};
+        use dantesync_core::path_delay::PathDelayState;
+        // A classic node: classic, off, nothing known.
+        let m = sync_mode_from(&status());
+        assert_eq!(m.sync_mode, Coded::Known(SyncMode::Classic));
+        assert_eq!(m.fleet_state, Coded::Known(FleetState::Off));
+        assert_eq!(m.d_source, Coded::Known(None));
+        assert_eq!(
+            (m.d_epoch, m.d_ns, m.d_age_ns, m.phase_error_ns),
+            (None, None, None, None)
+        );
+        // A fleet node tracking, its path delay known.
+        let mut s = status();
+        s.sync_mode = SyncMode::Fleet;
+        s.fleet.state = FleetState::Tracking;
+        s.fleet.epoch = Some(4);
+        s.fleet.d_ns = Some(1_785_000_000_123_456_789);
+        s.fleet.d_age_s = Some(2.5);
+        s.fleet.phase_error_ns = Some(-1_499.6);
+        s.path_delay.state = PathDelayState::Ok;
+        s.path_delay.delay_ns = Some(45_200);
+        let m = sync_mode_from(&s);
+        assert_eq!(m.sync_mode, Coded::Known(SyncMode::Fleet));
+        assert_eq!(m.fleet_state, Coded::Known(FleetState::Tracking));
+        assert_eq!(m.path_delay_state, Coded::Known(PathDelayState::Ok));
+        assert_eq!(m.d_epoch, Some(4));
+        assert_eq!(m.d_ns, Some(1_785_000_000_123_456_789));
+        assert_eq!(m.d_age_ns, Some(2_500_000_000));
+        assert_eq!(m.path_delay_ns, Some(45_200));
+        assert_eq!(
+            m.phase_error_ns,
+            Some(-1_500),
+            "rounded as /api/status rounds it"
+        );
+        // D's source is the authority's, on the authority only.
+        assert_eq!(m.d_source, Coded::Known(None));
+        s.fleet_authority = Some(dantesync_core::fleet::AuthorityStatus {
+            policy: Default::default(),
+            timescale: None,
+            source: Some(DSource::Persisted),
+            age_s: None,
+            error_ns: None,
+            measured_rate_ppb: None,
+            samples: 0,
+            steps_last_24h: 0,
+            next_correction: None,
+            too_often: false,
+            next_scheduled_utc_ns: None,
+        });
+        assert_eq!(
+            sync_mode_from(&s).d_source,
+            Coded::Known(Some(DSource::Persisted))
+        );
     }
 
     /// A clock that reads 5 s past the epoch, whatever the counter says.

@@ -11,6 +11,7 @@
 mod health;
 mod print;
 mod query;
+mod sync_mode;
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -6,8 +6,8 @@ use dantesync_core::wire::ptpv1::Uuid;
 use dantesync_core::wire::query::{ppt_to_ppm, ExtendedFlags, ExtendedReply, QueryReply};
 use serde_json::{json, Value};
 
-use super::health;
 use super::query::Answer;
+use super::{health, sync_mode};
 
 fn mode_line(base: &QueryReply) -> String {
     let locked = if base.mode.is_locked() {
@@ -142,6 +142,7 @@ pub fn json(host: &str, port: u16, answer: &Answer) -> String {
                 },
             });
             health::add_json(r, &mut v);
+            sync_mode::add_json(r, &mut v);
             v
         }
     };
@@ -229,6 +230,9 @@ pub fn text(host: &str, answer: &Answer) -> String {
                 ),
             );
             line("Mode", mode_line(&r.base));
+            for (name, value) in sync_mode::lines(r) {
+                line(name, value);
+            }
             let leader = if f.has(ExtendedFlags::LEADER) {
                 let l = &r.leader;
                 let mut s = format!("{} port {}", uuid(l.sender_uuid), l.sender_port);

@@ -1,8 +1,11 @@
 //! The tests of `print.rs`: the JSON and the table, against docs/query-api.md.
 use super::doc_tables::{quoted, Table};
 use super::*;
+use dantesync_core::controller::FleetState;
+use dantesync_core::fleet::{DSource, SyncMode};
+use dantesync_core::path_delay::PathDelayState;
 use dantesync_core::wire::query::{
-    text_field, AccumulatedPhase, Exchange, ExtendedLeader, ReplyFlags,
+    text_field, AccumulatedPhase, Coded, Exchange, ExtendedLeader, ExtendedSyncMode, ReplyFlags,
 };
 use dantesync_core::Mode;
 use std::collections::BTreeSet;
@@ -65,6 +68,7 @@ fn reply(mode: Mode, flags: u32) -> ExtendedReply {
         software_version: text_field("9.9.9"),
         ntp_server: text_field("10.0.0.1"),
         health: None,
+        sync_mode: None,
     }
 }
 
@@ -260,4 +264,163 @@ fn an_older_node_answering_in_version_1_shows_them_as_unknown_not_zero() {
     assert!(t.contains("Last PTP datagram : none received yet"), "{t}");
     assert!(t.contains("Kernel sync       : not applicable"), "{t}");
     assert!(t.contains("Leap second       : none announced"), "{t}");
+}
+
+/// `r` as a node of today answers: version 3, with `m` as its sync mode fields.
+fn with_sync_mode(r: ExtendedReply, m: ExtendedSyncMode) -> ExtendedReply {
+    let mut r = with_health(r);
+    r.version = 3;
+    r.sync_mode = Some(m);
+    r
+}
+
+fn tracking() -> ExtendedSyncMode {
+    ExtendedSyncMode {
+        sync_mode: Coded::Known(SyncMode::Fleet),
+        fleet_state: Coded::Known(FleetState::Tracking),
+        path_delay_state: Coded::Known(PathDelayState::Ok),
+        d_source: Coded::Known(None),
+        d_epoch: Some(7),
+        d_ns: Some(1_785_000_000_123_456_789),
+        d_age_ns: Some(2_500_000_000),
+        path_delay_ns: Some(45_200),
+        phase_error_ns: Some(-1_500),
+    }
+}
+
+fn line_of<'a>(t: &'a str, name: &str) -> Option<&'a str> {
+    let head = format!("{name:<18}: ");
+    t.lines().find_map(|l| l.strip_prefix(head.as_str()))
+}
+
+#[test]
+fn a_classic_node_says_classic_and_nothing_of_the_fleet() {
+    let a = answer(with_sync_mode(
+        reply(Mode::Nano, ExtendedFlags::LEADER),
+        ExtendedSyncMode::default(),
+    ));
+    let t = text("node", &a);
+    assert_eq!(
+        line_of(&t, "Sync mode"),
+        Some("classic (NTP sets the time)"),
+        "{t}"
+    );
+    for name in ["Fleet D", "Path delay", "Phase error"] {
+        assert_eq!(line_of(&t, name), None, "{t}");
+    }
+    let v: Value = serde_json::from_str(&json("node", 31900, &a)).unwrap();
+    assert_eq!(v["query_version"], 3);
+    assert_eq!(v["sync_mode"], "classic");
+    assert_eq!(v["fleet"]["state"], "off");
+    assert_eq!(v["path_delay"]["state"], "off");
+    for key in ["d_ns", "epoch", "d_age_s", "d_source", "phase_error_ns"] {
+        assert_eq!(v["fleet"][key], Value::Null, "{key}");
+    }
+}
+
+#[test]
+fn a_fleet_node_shows_its_state_d_path_delay_and_phase_error() {
+    let a = answer(with_sync_mode(
+        reply(Mode::Nano, ExtendedFlags::LEADER),
+        tracking(),
+    ));
+    let t = text("node", &a);
+    for (name, want) in [
+        (
+            "Sync mode",
+            "fleet, tracking (phase-locked to leader + D + path delay)",
+        ),
+        (
+            "Fleet D",
+            "1785000000.123456789 s (UTC − leader time), epoch 7, heard 2.5 s ago",
+        ),
+        ("Path delay", "45.2 µs"),
+        ("Phase error", "-1.5 µs to leader + D + path delay"),
+    ] {
+        assert_eq!(line_of(&t, name), Some(want), "{name} in\n{t}");
+    }
+    // Right under the mode.
+    let names: Vec<&str> = t.lines().map(|l| l[..18].trim_end()).collect();
+    let at = names.iter().position(|&n| n == "Mode").unwrap();
+    assert_eq!(
+        names[at..at + 5],
+        ["Mode", "Sync mode", "Fleet D", "Path delay", "Phase error"]
+    );
+    let v: Value = serde_json::from_str(&json("node", 31900, &a)).unwrap();
+    assert_eq!(v["sync_mode"], "fleet");
+    assert_eq!(v["fleet"]["state"], "tracking");
+    assert_eq!(v["fleet"]["d_ns"], 1_785_000_000_123_456_789_i64);
+    assert_eq!(v["fleet"]["epoch"], 7);
+    assert_eq!(v["fleet"]["d_age_s"], 2.5);
+    assert_eq!(v["fleet"]["d_source"], Value::Null);
+    assert_eq!(v["fleet"]["phase_error_ns"], -1500);
+    assert_eq!(v["path_delay"]["state"], "ok");
+    assert_eq!(v["path_delay"]["delay_ns"], 45_200);
+}
+
+#[test]
+fn a_fleet_node_still_waiting_or_measuring_says_so() {
+    // The authority itself: D's source is its own; not yet announced to this node's loop.
+    let m = ExtendedSyncMode {
+        fleet_state: Coded::Known(FleetState::Waiting),
+        path_delay_state: Coded::Known(PathDelayState::Measuring),
+        d_source: Coded::Known(Some(DSource::Persisted)),
+        d_epoch: None,
+        d_ns: None,
+        d_age_ns: None,
+        path_delay_ns: None,
+        phase_error_ns: None,
+        ..tracking()
+    };
+    let a = answer(with_sync_mode(reply(Mode::Acq, 0), m));
+    let t = text("node", &a);
+    for (name, want) in [
+        (
+            "Sync mode",
+            "fleet, waiting (no announcement of D yet: NTP sets the time)",
+        ),
+        ("Fleet D", "none yet, source persisted"),
+        ("Path delay", "measuring (0 used)"),
+        ("Phase error", "none (only while tracking or holding)"),
+    ] {
+        assert_eq!(line_of(&t, name), Some(want), "{name} in\n{t}");
+    }
+    let v: Value = serde_json::from_str(&json("node", 31900, &a)).unwrap();
+    assert_eq!(v["fleet"]["state"], "waiting");
+    assert_eq!(v["fleet"]["d_source"], "persisted");
+    assert_eq!(v["path_delay"]["state"], "measuring");
+    assert_eq!(v["path_delay"]["delay_ns"], Value::Null);
+    // Unanswered Delay_Reqs, and codes of a newer node.
+    let m = ExtendedSyncMode {
+        fleet_state: Coded::Unknown(9),
+        path_delay_state: Coded::Known(PathDelayState::Unanswered),
+        path_delay_ns: None,
+        ..tracking()
+    };
+    let a = answer(with_sync_mode(reply(Mode::Lock, 0), m));
+    let t = text("node", &a);
+    assert_eq!(
+        line_of(&t, "Sync mode"),
+        Some("fleet, unknown state (code 9)")
+    );
+    assert_eq!(line_of(&t, "Path delay"), Some("unanswered (0 used)"));
+    let v: Value = serde_json::from_str(&json("node", 31900, &a)).unwrap();
+    assert_eq!(v["fleet"]["state"], "unknown");
+}
+
+#[test]
+fn a_node_answering_in_version_2_shows_the_sync_mode_as_unknown_not_classic() {
+    for r in [with_health(reply(Mode::Lock, 0)), reply(Mode::Lock, 0)] {
+        let version = r.version;
+        let a = answer(r);
+        let t = text("node", &a);
+        let want =
+            format!("unknown (the node answers in query version {version}: an older dantesync)");
+        assert_eq!(line_of(&t, "Sync mode"), Some(want.as_str()), "{t}");
+        assert_eq!(line_of(&t, "Fleet D"), None, "{t}");
+        let v: Value = serde_json::from_str(&json("node", 31900, &a)).unwrap();
+        assert_eq!(v["sync_mode"], Value::Null);
+        assert_eq!(v["fleet"]["state"], Value::Null);
+        assert_eq!(v["path_delay"]["delay_ns"], Value::Null);
+    }
 }

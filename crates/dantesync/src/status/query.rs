@@ -6,7 +6,7 @@ use std::num::NonZeroU8;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dantesync_core::wire::query::{
-    Exchange, ExtendedReply, QueryError, QueryReply, QueryRequest, EXTENDED_REQUEST_MIN_LEN,
+    extended_reply_len, Exchange, ExtendedReply, QueryError, QueryReply, QueryRequest,
     EXTENDED_VERSION, REQUEST_CLIENT_TX_AT,
 };
 
@@ -153,11 +153,13 @@ fn exchange(
     let started = std::time::Instant::now();
     for _ in 0..attempts {
         let _ = socket.set_read_timeout(Some(wait));
+        // Padded to the reply of the version asked for (448 bytes for version 3), the least a
+        // node answers that version to; an older node answers its own, shorter version.
         let mut bytes = QueryRequest::Extended {
             version,
             request_id,
             client_tx: 0,
-            len: EXTENDED_REQUEST_MIN_LEN,
+            len: extended_reply_len(version.get()),
         }
         .to_bytes();
         // T1 read last before the send, written into the encoded request.

@@ -14,10 +14,11 @@ pub enum QueryError {
     #[error("a compact reply (extended version byte 0) where an extended reply was expected")]
     NotExtended,
     #[error(
-        "extended reply declares {declared} bytes and is {len} bytes long; version 1 needs at \
-         least {min}"
+        "extended reply of version {version} declares {declared} bytes and is {len} bytes long; \
+         that version needs at least {min}"
     )]
     BadExtendedLength {
+        version: u8,
         declared: usize,
         len: usize,
         min: usize,

@@ -1,9 +1,12 @@
-//! The extended reply (our design, versions 1 and 2): the 64-byte compact reply, then the four
+//! The extended reply (our design, versions 1 to 3): the 64-byte compact reply, then the four
 //! timestamps of an NTP-style exchange, the servo's state at full resolution, the leader, the
 //! NTP state, counters and the software version; version 2 adds, in the room version 1
-//! reserved, what says whether the node can be trusted right now ([`ExtendedHealth`]).
-//! `docs/query-api.md` has the byte table and the versioning rules; this file (with
-//! `health.rs`) is their one implementation.
+//! reserved, what says whether the node can be trusted right now ([`ExtendedHealth`]); version
+//! 3 adds the sync mode and fleet mode's state, D, path delay and phase error
+//! ([`ExtendedSyncMode`]), partly in the room version 2 left and partly past it, so its reply
+//! is longer (448 bytes instead of 384). `docs/query-api.md` has the byte table and the
+//! versioning rules; this file (with `health.rs` and `sync_mode.rs`) is their one
+//! implementation.
 //!
 //! Rates travel as signed parts per trillion (ppm × 10⁶) in 64 bits, times and offsets as ns.
 //! A signed field that has no value yet holds [`ABSENT`] (`i64::MIN`); a time that has none
@@ -14,15 +17,30 @@
 use super::error::QueryError;
 use super::health::ExtendedHealth;
 use super::reply::{QueryReply, REPLY_LEN};
+use super::sync_mode::{ExtendedSyncMode, SYNC_MODE_REPLY_LEN, SYNC_MODE_VERSION};
 use crate::controller::RxTimestamping;
 
 /// The newest extended version this code writes and reads.
-pub const EXTENDED_VERSION: u8 = 2;
+pub const EXTENDED_VERSION: u8 = 3;
 /// The version whose fields [`ExtendedHealth`] holds.
 pub const HEALTH_VERSION: u8 = 2;
-/// Length of a version-1 (and version-2) extended reply; every extended request must be at
-/// least this long.
+/// Length of a version-1 (and version-2) extended reply, the shortest extended reply: every
+/// extended request must be at least this long.
 pub const EXTENDED_REPLY_LEN: usize = 384;
+/// Length of the longest reply this code writes (version 3's).
+pub const EXTENDED_REPLY_MAX_LEN: usize = SYNC_MODE_REPLY_LEN;
+
+/// Length of an extended reply of `version` as this code writes it, and the least length a
+/// reply of that version must have to be read: 384 for versions 1 and 2, 448 from version 3
+/// (a newer version's reply is written and read as far as version 3's fields go).
+pub const fn extended_reply_len(version: u8) -> usize {
+    if version >= SYNC_MODE_VERSION {
+        SYNC_MODE_REPLY_LEN
+    } else {
+        EXTENDED_REPLY_LEN
+    }
+}
+
 /// A signed field with no value.
 pub const ABSENT: i64 = i64::MIN;
 /// Offset of the client's transmit time in an extended request.
@@ -74,12 +92,22 @@ pub(super) mod at {
     pub const CLOCK_INTERFERENCE: usize = 360;
     pub const LEAP_PENDING: usize = 368;
     pub const KERNEL_SYNC: usize = 369;
-    pub const RESERVED: usize = 370;
+    /// Version 3, in what version 2 reserved: the sync mode, then the fleet state, the path
+    /// delay's state and D's source (one byte each); 374–375 stay reserved.
+    pub const SYNC_MODE: usize = 370;
+    pub const SYNC_D_EPOCH: usize = 376;
+    /// Version 3, past version 2's end.
+    pub const SYNC_D: usize = 384;
+    pub const SYNC_D_AGE: usize = 392;
+    pub const SYNC_PATH_DELAY: usize = 400;
+    pub const SYNC_PHASE_ERROR: usize = 408;
+    pub const SYNC_RESERVED: usize = 416;
 }
 
 const _: () = assert!(at::NTP_SERVER + NTP_SERVER_LEN == at::SINCE_LAST_PTP);
-const _: () = assert!(at::KERNEL_SYNC + 1 == at::RESERVED);
-const _: () = assert!(at::RESERVED < EXTENDED_REPLY_LEN);
+const _: () = assert!(at::KERNEL_SYNC + 1 == at::SYNC_MODE);
+const _: () =
+    assert!(at::SYNC_D_EPOCH + 8 == EXTENDED_REPLY_LEN && EXTENDED_REPLY_LEN == at::SYNC_D);
 
 /// Width of the software version text.
 pub const VERSION_TEXT_LEN: usize = 16;
@@ -152,7 +180,7 @@ pub struct ExtendedLeader {
     pub identifier: [u8; 4],
 }
 
-/// Every field of a version-1 extended reply. Rates are parts per trillion (ppm × 10⁶).
+/// Every field of an extended reply. Rates are parts per trillion (ppm × 10⁶).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ExtendedReply {
     /// The first 64 bytes: exactly the compact reply (its system time is the reply's
@@ -203,6 +231,9 @@ pub struct ExtendedReply {
     /// Version 2's fields: `Some` exactly when `version` is 2 or newer (a version-1 reply, from
     /// an older node, has none and its bytes 336–383 are zero).
     pub health: Option<ExtendedHealth>,
+    /// Version 3's fields: `Some` exactly when `version` is 3 or newer (a reply of version 1 or
+    /// 2, from an older node or to a request too short for version 3, has none).
+    pub sync_mode: Option<ExtendedSyncMode>,
 }
 
 /// ppm as signed parts per trillion, rounded and saturated; NaN is absent.
@@ -244,12 +275,14 @@ fn from_opt(v: i64) -> Option<i64> {
 }
 
 impl ExtendedReply {
-    pub fn to_bytes(&self) -> [u8; EXTENDED_REPLY_LEN] {
-        let mut out = [0u8; EXTENDED_REPLY_LEN];
+    /// The reply in its version's length ([`extended_reply_len`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let len = extended_reply_len(self.version);
+        let mut out = vec![0u8; len];
         out[..REPLY_LEN].copy_from_slice(&self.base.to_bytes());
         let mut put = |at: usize, bytes: &[u8]| out[at..at + bytes.len()].copy_from_slice(bytes);
         put(at::VERSION, &[self.version]);
-        put(at::LENGTH, &(EXTENDED_REPLY_LEN as u16).to_be_bytes());
+        put(at::LENGTH, &(len as u16).to_be_bytes());
         put(at::FLAGS, &self.flags.0.to_be_bytes());
         put(at::REQUEST_RX, &self.request_rx_ns.to_be_bytes());
         put(at::CLIENT_TX, &self.client_tx.to_be_bytes());
@@ -295,14 +328,21 @@ impl ExtendedReply {
         if self.version >= HEALTH_VERSION {
             self.health.unwrap_or_default().write(&mut out);
         }
-        // The rest (from 336 in version 1, from 370 in version 2) reserved, zero.
+        if self.version >= SYNC_MODE_VERSION {
+            self.sync_mode.unwrap_or_default().write(&mut out);
+        }
+        // The rest (from 336 in version 1, from 370 in version 2, 374–375 and from 416 in
+        // version 3) reserved, zero.
         out
     }
 
     /// Writes the reply's transmit time (T3, both at offset 8 and 88) and the monotonic
     /// counter into encoded bytes: the responder encodes everything first and reads the clock
     /// last, right before sending.
-    pub fn stamp_transmit(bytes: &mut [u8; EXTENDED_REPLY_LEN], reply_tx_ns: u64, monotonic: u64) {
+    ///
+    /// # Panics
+    /// If `bytes` is shorter than an extended reply (it is meant for [`Self::to_bytes`]'s).
+    pub fn stamp_transmit(bytes: &mut [u8], reply_tx_ns: u64, monotonic: u64) {
         QueryReply::stamp_transmit(
             (&mut bytes[..REPLY_LEN]).try_into().expect("64 bytes"),
             reply_tx_ns,
@@ -312,8 +352,8 @@ impl ExtendedReply {
     }
 
     /// Reads an extended reply of version 1 or newer; what a newer version appended past the
-    /// fields known here is ignored, and so are the bytes version 1 reserved when the reply is
-    /// of version 1.
+    /// fields known here is ignored, and so are the bytes an older version reserved when the
+    /// reply is of that version. A reply of version 3 or newer must be at least 448 bytes.
     pub fn parse(datagram: &[u8]) -> Result<ExtendedReply, QueryError> {
         let base = QueryReply::parse(datagram)?;
         if datagram.len() < at::FLAGS {
@@ -330,11 +370,13 @@ impl ExtendedReply {
         if version == 0 {
             return Err(QueryError::NotExtended);
         }
-        if declared < EXTENDED_REPLY_LEN || datagram.len() < declared {
+        let min = extended_reply_len(version);
+        if declared < min || datagram.len() < declared {
             return Err(QueryError::BadExtendedLength {
+                version,
                 declared,
                 len: datagram.len(),
-                min: EXTENDED_REPLY_LEN,
+                min,
             });
         }
         let b: &[u8; EXTENDED_REPLY_LEN] = datagram
@@ -395,6 +437,8 @@ impl ExtendedReply {
             software_version,
             ntp_server,
             health: (version >= HEALTH_VERSION).then(|| ExtendedHealth::read(b)),
+            // The datagram is at least version 3's length (checked above).
+            sync_mode: (version >= SYNC_MODE_VERSION).then(|| ExtendedSyncMode::read(datagram)),
         })
     }
 

@@ -14,13 +14,14 @@ mod fleet;
 mod health;
 mod reply;
 mod request;
+mod sync_mode;
 mod units;
 
 pub use error::QueryError;
 pub use extended::{
-    field_text, ppm_to_ppt, ppt_to_ppm, text_field, Exchange, ExtendedFlags, ExtendedLeader,
-    ExtendedReply, ABSENT, EXTENDED_REPLY_LEN, EXTENDED_VERSION, HEALTH_VERSION, NTP_SERVER_LEN,
-    REQUEST_CLIENT_TX_AT, VERSION_TEXT_LEN,
+    extended_reply_len, field_text, ppm_to_ppt, ppt_to_ppm, text_field, Exchange, ExtendedFlags,
+    ExtendedLeader, ExtendedReply, ABSENT, EXTENDED_REPLY_LEN, EXTENDED_REPLY_MAX_LEN,
+    EXTENDED_VERSION, HEALTH_VERSION, NTP_SERVER_LEN, REQUEST_CLIENT_TX_AT, VERSION_TEXT_LEN,
 };
 pub use fleet::{
     is_fleet_request, FleetKind, FleetReply, FleetRequest, FleetResult, FLEET_LEN,
@@ -28,5 +29,8 @@ pub use fleet::{
 };
 pub use health::{ExtendedHealth, KernelSync, LeapPending};
 pub use reply::{QueryReply, ReplyFlags, REPLY_LEN, REPLY_MAGIC};
-pub use request::{QueryRequest, COMPACT_REQUEST_LEN, EXTENDED_REQUEST_MIN_LEN, REQUEST_MAGIC};
+pub use request::{
+    answer_version, QueryRequest, COMPACT_REQUEST_LEN, EXTENDED_REQUEST_MIN_LEN, REQUEST_MAGIC,
+};
+pub use sync_mode::{Coded, ExtendedSyncMode, WireCode, SYNC_MODE_REPLY_LEN, SYNC_MODE_VERSION};
 pub use units::{micros_to_i32_saturating, ppm_to_ppb_saturating, AccumulatedPhase};

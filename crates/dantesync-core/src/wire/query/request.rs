@@ -5,8 +5,10 @@
 //! apart: absent or 0 means the compact request (any zero padding is tolerated); anything else
 //! is the highest extended version the client reads (`docs/query-api.md`). An extended request
 //! carries the client's transmit time at offset 16 and must be at least
-//! [`EXTENDED_REQUEST_MIN_LEN`] bytes long, the size of the reply it asks for, so that no new
-//! request type makes the reflection problem worse.
+//! [`EXTENDED_REQUEST_MIN_LEN`] bytes long, the size of the shortest extended reply, so that no
+//! new request type makes the reflection problem worse. A version with a longer reply (version
+//! 3's 448 bytes) is answered only to a request at least that long; a shorter one gets the
+//! newest version whose reply fits ([`answer_version`]).
 //!
 //! The earlier tool's later releases also answer a "DSYX" magic with an extended reply of
 //! their own; this codec refuses it as a bad magic, which is what those clients expect from a
@@ -15,15 +17,30 @@
 use std::num::NonZeroU8;
 
 use super::error::QueryError;
-use super::extended::{EXTENDED_REPLY_LEN, REQUEST_CLIENT_TX_AT};
+use super::extended::{
+    extended_reply_len, EXTENDED_REPLY_LEN, EXTENDED_VERSION, REQUEST_CLIENT_TX_AT,
+};
 
 /// "DSYN".
 pub const REQUEST_MAGIC: u32 = 0x4453_594E;
 pub const COMPACT_REQUEST_LEN: usize = 8;
 /// The size of the version-1 extended reply: no extended request may be shorter. A later
 /// version with a longer reply is answered in that version only when its request is at least
-/// as long as that reply.
+/// as long as that reply ([`answer_version`]).
 pub const EXTENDED_REQUEST_MIN_LEN: usize = EXTENDED_REPLY_LEN;
+
+/// The version an extended request for `requested` that is `len` bytes long is answered in:
+/// the newest this code writes that is not above `requested` and whose reply is no longer
+/// than the request. So a request padded to 384 bytes gets a version-2 reply whatever version
+/// it asks for, as it would from a node that writes only version 2, and nothing is ever
+/// answered with more bytes than it came with. `None` when even version 1's reply is longer
+/// (the parser refuses such a request).
+pub fn answer_version(requested: NonZeroU8, len: usize) -> Option<NonZeroU8> {
+    (1..=requested.get().min(EXTENDED_VERSION))
+        .rev()
+        .find(|&v| extended_reply_len(v) <= len)
+        .and_then(NonZeroU8::new)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QueryRequest {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Field, Num, Read, Unit};
+use super::{Field, Num, Read, Unit, Wire};
 
 pub static FLEET: &[Field] = &[
     Field {
@@ -12,7 +12,7 @@ pub static FLEET: &[Field] = &[
         help: "On the fleet's authority (the NTP master): where the announced D came from: measured (filtered NTP measurements), persisted (kept from the last run) or own-clock (a new leader's D from this node's clock); null elsewhere or before the first D.",
         read: Read::Json(|v| json!(v.status.fleet_authority.and_then(|a| a.source).map(|s| s.name()))),
         metrics: &[],
-        query: &[],
+        query: &[Wire::At(373)],
     },
     Field {
         path: "status.fleet_steps_last_24h",

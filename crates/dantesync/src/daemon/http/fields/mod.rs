@@ -18,7 +18,8 @@
 //!    `_seconds`, `_ratio` for ppm, `_total` for counters); a metric computed otherwise (an
 //!    age, a labelled family) is a [`Metric::one`] or [`Metric::labelled`], and an object's
 //!    JSON shape goes next to the others in `status_json.rs`. Leave `query` empty: the query
-//!    API's bytes are fixed, a new field does not travel there.
+//!    API's bytes are fixed, a new field travels there only in a new version of the extended
+//!    reply (`docs/query-api.md`, "Versioning rules"), whose offsets `query` then names.
 //! 3. Add its row to the `/api/status` table of `docs/http-api.md` (`` | `path` | unit |
 //!    metrics | meaning | ``) and, with a metric, the metric's row to the `/metrics` table
 //!    (`` | `name` | type | meaning | ``). `cargo test -p dantesync --bin dantesync fields`

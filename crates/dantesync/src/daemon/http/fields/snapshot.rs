@@ -343,7 +343,7 @@ pub static STATUS: &[Field] = &[
         help: "classic (NTP sets this node's time) or fleet (phase-locked to the leader + D + path delay).",
         read: Read::Json(|v| json!(v.status.sync_mode.name())),
         metrics: &[],
-        query: &[],
+        query: &[Wire::At(370)],
     },
     Field {
         path: "status.fleet_state",
@@ -351,7 +351,7 @@ pub static STATUS: &[Field] = &[
         help: "Fleet mode: off (classic), waiting (no announcement of D yet), tracking, holding (new leader, not yet announced: frequency held), or fallback (no announcement for fleet.hold_s: classic behaviour).",
         read: Read::Json(|v| json!(v.status.fleet.state.as_str())),
         metrics: &[],
-        query: &[],
+        query: &[Wire::At(371)],
     },
     Field {
         path: "status.phase_error_ns",
@@ -359,7 +359,7 @@ pub static STATUS: &[Field] = &[
         help: "Fleet mode: filtered phase error of the clock to the leader + D + path delay (positive = ahead); null unless tracking or holding.",
         read: Read::Number(|v| v.status.fleet.phase_error_ns.map(|e| Num::Int(e.round() as i64))),
         metrics: &[],
-        query: &[],
+        query: &[Wire::At(408)],
     },
     Field {
         path: "status.fleet_d_ns",
@@ -367,7 +367,7 @@ pub static STATUS: &[Field] = &[
         help: "Fleet mode: D (UTC minus leader time) at the last Sync, from the authority's announcement; null before one.",
         read: Read::Number(|v| v.status.fleet.d_ns.map(Num::Int)),
         metrics: &[],
-        query: &[],
+        query: &[Wire::At(384)],
     },
     Field {
         path: "status.fleet_epoch",
@@ -375,7 +375,7 @@ pub static STATUS: &[Field] = &[
         help: "Fleet mode: the announcement's epoch (changes with every discontinuous change of D); null before one.",
         read: Read::Number(|v| v.status.fleet.epoch.map(|e| Num::Uint(u64::from(e)))),
         metrics: &[],
-        query: &[],
+        query: &[Wire::At(376)],
     },
     Field {
         path: "status.fleet_d_age_s",
@@ -383,7 +383,7 @@ pub static STATUS: &[Field] = &[
         help: "Fleet mode: seconds since the last announcement of D arrived (monotonic); past fleet.hold_s the node falls back to classic.",
         read: Read::Number(|v| v.status.fleet.d_age_s.map(Num::Float)),
         metrics: &[],
-        query: &[],
+        query: &[Wire::At(392)],
     },
     Field {
         path: "status.time_synchronised",
@@ -431,7 +431,7 @@ pub static STATUS: &[Field] = &[
         help: "Mean path delay to the leader, from Delay_Req/Delay_Resp (the mean of the last 64 measurements within the outlier gate); null unless path_delay_state is ok.",
         read: Read::Number(|v| v.status.path_delay.delay_ns.map(Num::Int)),
         metrics: &[Metric::gauge("dantesync_path_delay_seconds")],
-        query: &[],
+        query: &[Wire::At(400)],
     },
     Field {
         path: "status.path_delay_state",
@@ -449,7 +449,7 @@ pub static STATUS: &[Field] = &[
                 }
             },
         )],
-        query: &[],
+        query: &[Wire::At(372)],
     },
     Field {
         path: "status.delay_requests_sent",
