@@ -52,6 +52,44 @@ fn namespaces_with(prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// Has the frames `dev` (a veth in `ns`) receives processed on the CPUs other than the
+/// link emulator's ([`crate::sys::RELEASE_CPU`]), by receive packet steering.
+///
+/// Why: a veth hands a frame to its peer's receive path in the sender's own context, and
+/// without steering the whole receiving stack (bridge, IP, UDP, the socket's wake-up: about
+/// 30 µs, more under load) runs inside the release thread's send. A frame due right after
+/// another then left that much late. With jitter on the links the frames of different links
+/// fall close together, and a node's Syncs came late by a varying amount that depended on how
+/// its link's delays fell against the others' (per-node biases of 5 to 10 µs in
+/// fleet-steady, where they were 2 µs without jitter). The receive stamp is taken when the
+/// frame is queued (`net.core.netdev_tstamp_prequeue`, on by default), i.e. when the relay
+/// sends it, so steering moves the work and not the stamp.
+fn steer_receive_off_release_cpu(ns: &str, dev: &str) -> Result<(), String> {
+    let cpus = crate::sys::cpu_count();
+    if cpus < 2 {
+        return Ok(());
+    }
+    let mask: u64 = (0..cpus.min(64))
+        .filter(|&c| c != crate::sys::RELEASE_CPU)
+        .fold(0, |m, c| m | 1 << c);
+    // `ip netns exec` mounts the namespace's own /sys, where its devices are.
+    let file = format!("/sys/class/net/{dev}/queues/rx-0/rps_cpus");
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns,
+            "sh",
+            "-c",
+            &format!("echo {mask:x} > {file}"),
+        ],
+    )
+    .map_err(|e| {
+        format!("receive packet steering for {dev} in {ns} (the link emulator needs it to release frames on time): {e}")
+    })
+}
+
 /// Kills every process still inside `ns` and deletes it (its veths go with it).
 fn remove_namespace(ns: &str) {
     if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
@@ -186,6 +224,10 @@ impl Net {
             for dev in ["n", "s"] {
                 ip(&["-n", &l, "link", "set", "dev", dev, "promisc", "on", "up"])?;
             }
+            // The relay sends into n and s; what comes out of their peers is received on
+            // another CPU (see steer_receive_off_release_cpu).
+            steer_receive_off_release_cpu(&ns, "eth0")?;
+            steer_receive_off_release_cpu(&sw, &port)?;
             Some(l)
         } else {
             ip(&[
