@@ -54,6 +54,14 @@ pub const LATENCY_US: f64 = 2000.0;
 pub const STAGGER_US: f64 = 250.0;
 pub const STAGGER_SLOTS: u32 = 8;
 
+/// A frame other than a PTP event frame is held back (until just after it) when an event
+/// frame is due less than this after it, ns: one send takes a few µs even with the receiving
+/// stack's work steered to another CPU ([`crate::net`]), tens of µs under load, and a Sync
+/// due right after another link's Follow_Up left that much late. Only event frames are
+/// stamped by their receivers; a Follow_Up, a Delay_Resp or an NTP packet a few tens of µs
+/// late changes no measurement (an NTP packet's own delay is measured from its stamps).
+pub const HOLD_NS: i64 = 60_000;
+
 /// How long before a frame's release time the sender stops sleeping and spins, ns: longer
 /// than a SCHED_FIFO thread's wake-up latency on these VMs (a halted virtual CPU's wake-up
 /// included), short enough to cost little CPU: with a Sync and a Follow_Up fanned out to
@@ -83,23 +91,33 @@ pub struct Impairment {
 pub struct LinkStats {
     pub frames: u64,
     pub dropped: u64,
+    /// Other frames held back because a PTP event frame was due right after them.
+    pub held: u64,
     errors_ns: Vec<i64>,
+    /// The errors of the PTP event frames alone (Sync, Delay_Req), the ones their receivers
+    /// stamp: (CLOCK_MONOTONIC_RAW when sent, error), ns.
+    event_errors_ns: Vec<(i64, i64)>,
     /// The same error measured from outside ([`crate::linkwatch`]), ns.
     outside_ns: Vec<i64>,
 }
 
 impl LinkStats {
-    fn record(&mut self, err_ns: i64) {
+    fn record(&mut self, err_ns: i64, event: bool) {
         self.frames += 1;
         if self.errors_ns.len() < 200_000 {
             self.errors_ns.push(err_ns);
+        }
+        if event && self.event_errors_ns.len() < 200_000 {
+            self.event_errors_ns.push((sys::raw_ns(), err_ns));
         }
     }
 
     pub fn merge(&mut self, o: &LinkStats) {
         self.frames += o.frames;
         self.dropped += o.dropped;
+        self.held += o.held;
         self.errors_ns.extend_from_slice(&o.errors_ns);
+        self.event_errors_ns.extend_from_slice(&o.event_errors_ns);
         self.outside_ns.extend_from_slice(&o.outside_ns);
     }
 
@@ -107,6 +125,18 @@ impl LinkStats {
     /// without frames.
     pub fn error_us(&self) -> Option<(f64, f64, f64)> {
         quantiles_us(&self.errors_ns)
+    }
+
+    /// (frames, median, 99th percentile, max) of the PTP event frames' error, µs, over the
+    /// frames sent between `from` and `to` (CLOCK_MONOTONIC_RAW ns).
+    pub fn event_error_us(&self, from: i64, to: i64) -> Option<(usize, f64, f64, f64)> {
+        let v: Vec<i64> = self
+            .event_errors_ns
+            .iter()
+            .filter(|(at, _)| (from..=to).contains(at))
+            .map(|&(_, e)| e)
+            .collect();
+        quantiles_us(&v).map(|(a, b, c)| (v.len(), a, b, c))
     }
 
     /// (frames, median, 99th percentile, max) of the added error measured from outside the
@@ -277,7 +307,12 @@ fn send_frame(fd: &OwnedFd, frame: &[u8]) {
 /// A frame waiting for its release time (earliest first), with where it goes and whose
 /// error it adds to.
 struct Due {
+    /// When it leaves.
     at: i64,
+    /// When it was due: `at`, unless it was held back for an event frame.
+    due: i64,
+    /// A PTP event frame (to UDP port 319: Sync, Delay_Req), whose arrival is stamped.
+    event: bool,
     frame: Vec<u8>,
     to: Arc<OwnedFd>,
     dir: Arc<Direction>,
@@ -356,6 +391,8 @@ fn release(rx: &mpsc::Receiver<Due>) {
         // so nothing can overtake this one.
         let Some(Due {
             at,
+            due,
+            event,
             mut frame,
             to,
             dir,
@@ -364,6 +401,22 @@ fn release(rx: &mpsc::Receiver<Due>) {
         else {
             continue;
         };
+        if let Some(next) = heap.peek().filter(|n| n.event && !event && n.at - at < HOLD_NS) {
+            // An event frame is due before this one's send would be over: this one waits
+            // until just after it (every frame due that soon is in the heap already).
+            let at = next.at + 1;
+            dir.stats.lock().unwrap().held += 1;
+            heap.push(Due {
+                at,
+                due,
+                event,
+                frame,
+                to,
+                dir,
+                up_key,
+            });
+            continue;
+        }
         fix_udp_checksum(&mut frame);
         let mut now = sys::realtime_ns();
         let spin_from = now;
@@ -376,8 +429,17 @@ fn release(rx: &mpsc::Receiver<Due>) {
             crate::handoff::record(key, now);
         }
         send_frame(&to, &frame);
-        dir.stats.lock().unwrap().record(now - at);
+        dir.stats.lock().unwrap().record(now - due, event);
     }
+}
+
+/// Whether `f` is an IPv4 UDP datagram to port 319, PTP's event port (Sync, Delay_Req).
+fn is_ptp_event(f: &[u8]) -> bool {
+    if f.len() < 14 + 20 + 8 || f[12..14] != [0x08, 0x00] || f[14 + 9] != 17 {
+        return false;
+    }
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    f.get(14 + ihl + 2..14 + ihl + 4) == Some(&319u16.to_be_bytes()[..])
 }
 
 /// Receives on `from`, impairs, and hands frames to the release thread, which writes them to
@@ -416,11 +478,14 @@ fn relay(
                 _ => stamp,
             };
             let due = start + (add_us * 1e3) as i64;
+            let event = is_ptp_event(&buf[..n]);
             let frame = buf[..n].to_vec();
             let (to, dir) = (to.clone(), dir.clone());
             if tx
                 .send(Due {
                     at: due,
+                    due,
+                    event,
                     frame,
                     to,
                     dir,

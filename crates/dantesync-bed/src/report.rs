@@ -26,6 +26,14 @@ fn emulator_text(o: &Outcome) -> String {
         ),
         None => return "no frames relayed".into(),
     };
+    let relay = match o.emulator.event_error_us(i64::MIN, i64::MAX) {
+        Some((n, med, p99, max)) => format!(
+            "{relay}; PTP event frames alone ({n}: Sync, Delay_Req, the ones stamped): median {med:.1} µs, 99th percentile {p99:.1} µs, max {max:.1} µs; {} other frames held back up to {} µs so that an event frame left on time",
+            o.emulator.held,
+            crate::link::HOLD_NS / 1000,
+        ),
+        None => relay,
+    };
     match o.emulator.outside_error_us() {
         Some((n, med, p99, max)) => format!(
             "{relay}; from outside (kernel stamps at the host's eth0 and its switch port, {n} frames without jitter; path delay − latency − delay): median {med:.1} µs, 99th percentile {p99:.1} µs, max {max:.1} µs"
