@@ -428,7 +428,7 @@ pub static STATUS: &[Field] = &[
     Field {
         path: "status.path_delay_ns",
         unit: Unit::Nanos,
-        help: "Mean path delay to the leader, from Delay_Req/Delay_Resp (the mean of the last 64 measurements within the outlier gate); null unless path_delay_state is ok.",
+        help: "Mean path delay to the leader, from Delay_Req/Delay_Resp (the mean of the last 256 measurements within the outlier gate); null unless path_delay_state is ok.",
         read: Read::Number(|v| v.status.path_delay.delay_ns.map(Num::Int)),
         metrics: &[Metric::gauge("dantesync_path_delay_seconds")],
         query: &[Wire::At(400)],
