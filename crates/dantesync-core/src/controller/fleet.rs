@@ -27,6 +27,8 @@ const STARTUP_SAMPLES: usize = 8;
 const BRIDGE_TIMEOUT_S: f64 = 60.0;
 /// The shortest recovery of an accumulated phase (s).
 const RECOVERY_MIN_S: f64 = 4.0;
+/// How long the phase loop stays hurried after a recovery's planned end (s).
+const HURRY_AFTER_RECOVERY_S: f64 = 30.0;
 
 /// The frequency a detected ramp moved the clock by, until the estimator takes over.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -225,8 +227,12 @@ impl Fleet {
             last_sf: sf,
             ppm: 0.0,
         });
-        // The filtered error lags the ramp; from now on the residual is flat again.
+        // The filtered error lags the ramp; from now on the residual is flat again, but for
+        // what the fit got wrong: that is taken up hurried, for as long as the recovery
+        // lasts and a few of the hurried loop's settling times after it.
         self.phase.restart_phase();
+        self.phase
+            .hurry(sf.saturating_add(secs_to_nanos(secs + HURRY_AFTER_RECOVERY_S)));
     }
 
     /// The recovery's frequency from `sf` on, after accounting what it removed since the last

@@ -17,7 +17,13 @@
 //!   (default 30 s): at 4 Syncs/s and 20 µs of jitter the loop averages about 120 samples,
 //!   about 2 µs of phase noise, while a rate error of the estimator (tens of ppb) leaves well
 //!   under a microsecond;
-//! - the output is clamped to ±`max_slew_ppm` (the integral with it, no wind-up).
+//! - the output is clamped to ±`max_slew_ppm` (the integral with it, no wind-up);
+//! - after a leader's frequency step has been detected ([`super::RampDetector`]) the
+//!   proportional term runs with [`HURRY_TIME_CONSTANT_S`] for a while ([`PhaseLoop::hurry`]):
+//!   the phase the detector's fit says was lost is slewed back, but the fit is only good to
+//!   some tens of µs, and at τ = 30 s what it missed took a minute or more to go, each node
+//!   by its own amount (a 60 µs spread between nodes in the bed's freq-step scenario). The
+//!   integral keeps its own scaling (it holds a frequency, which a shorter τ would magnify).
 //!
 //! Everything is in ns and seconds of the step-free local axis; nothing here knows about
 //! steps, leaders or D (the controller glue does).
@@ -30,6 +36,10 @@ const MIN_JITTER_NS: f64 = 5_000.0;
 const INTEGRATE_SIGMAS: f64 = 4.0;
 /// An outlier run this long means the phase really moved (the gate re-seeds on the data).
 const MAX_OUTLIER_RUN: u32 = 8;
+/// The proportional term's time constant while hurried (s): with the 2 s filter of the phase
+/// error the loop is then damped at ζ ≈ 0.87 and settles in about 15 s; its noise (about 5 µs
+/// at 20 µs of jitter per Sync) lasts only as long as the hurry.
+pub const HURRY_TIME_CONSTANT_S: f64 = 6.0;
 
 /// The fleet-mode tuning (config `fleet.*`).
 #[derive(Clone, Debug, PartialEq)]
@@ -90,6 +100,8 @@ pub struct PhaseLoop {
     ppm: f64,
     /// The last sample ended an outlier run: the phase really jumped.
     jumped: bool,
+    /// Until when (sf) the proportional term runs with [`HURRY_TIME_CONSTANT_S`].
+    hurry_until: Option<i64>,
 }
 
 impl PhaseLoop {
@@ -103,6 +115,7 @@ impl PhaseLoop {
             outliers: 0,
             ppm: 0.0,
             jumped: false,
+            hurry_until: None,
         }
     }
 
@@ -115,6 +128,12 @@ impl PhaseLoop {
     pub fn restart_phase(&mut self) {
         self.filtered = None;
         self.outlier_run = 0;
+    }
+
+    /// Until `until_sf`, takes up the phase error with [`HURRY_TIME_CONSTANT_S`] (when shorter
+    /// than the configured τ) instead of τ.
+    pub fn hurry(&mut self, until_sf: i64) {
+        self.hurry_until = Some(until_sf);
     }
 
     /// Forgets everything, the frequency included.
@@ -167,7 +186,7 @@ impl PhaseLoop {
         self.jumped = false;
         let Some((prev, at)) = self.filtered else {
             self.filtered = Some((error_ns, sf));
-            return PhaseVerdict::Frequency(self.output(error_ns));
+            return PhaseVerdict::Frequency(self.output(sf, error_ns));
         };
         let dt = ((sf - at) as f64 * 1e-9).max(0.0);
         let deviation = error_ns - prev;
@@ -190,16 +209,20 @@ impl PhaseLoop {
         if e.abs() <= INTEGRATE_SIGMAS * self.jitter_ns.max(MIN_JITTER_NS) {
             self.integral += e * dt;
         }
-        let out = self.output(e);
+        let out = self.output(sf, e);
         if out.abs() >= self.cfg.max_slew_ppm && self.integral.abs() > before.abs() {
             // At the clamp the integral only winds back.
             self.integral = before;
         }
-        PhaseVerdict::Frequency(self.output(e))
+        PhaseVerdict::Frequency(self.output(sf, e))
     }
 
-    fn output(&mut self, e: f64) -> f64 {
-        let p = -e / self.cfg.time_constant_s * 1e-3;
+    fn output(&mut self, sf: i64, e: f64) -> f64 {
+        let tau = match self.hurry_until {
+            Some(until) if sf < until => HURRY_TIME_CONSTANT_S.min(self.cfg.time_constant_s),
+            _ => self.cfg.time_constant_s,
+        };
+        let p = -e / tau * 1e-3;
         let limit = self.cfg.max_slew_ppm;
         self.ppm = (p + self.integral_term()).clamp(-limit, limit);
         self.ppm
@@ -264,6 +287,36 @@ mod tests {
             }
         }
         assert!(last.abs() < 1.0, "{last}");
+    }
+
+    #[test]
+    fn a_hurried_loop_takes_up_an_error_in_seconds_then_slows_down_again() {
+        // 40 µs left after a recovery: hurried for 30 s, under 4 µs is left by then, where
+        // the ordinary loop still has a third of it.
+        let follow = |hurry: bool| {
+            let mut l = PhaseLoop::new(FleetConfig::default());
+            if hurry {
+                l.hurry(30_000 * MS);
+            }
+            let (mut phase, mut f) = (40_000.0, 0.0);
+            for i in 0..120 {
+                if let PhaseVerdict::Frequency(ppm) = l.sample(i * 250 * MS, phase) {
+                    f = ppm;
+                }
+                phase += f * 1e3 * 0.25;
+            }
+            (l, phase)
+        };
+        let (mut hurried, left) = follow(true);
+        assert!(left.abs() < 4_000.0, "hurried: {left} ns left");
+        let (_, slow) = follow(false);
+        assert!(slow > 10_000.0, "ordinary: {slow} ns left");
+        // After the hurry the gain is the ordinary one again: 30 µs asks for 1 ppm, not 5.
+        hurried.restart_phase();
+        let PhaseVerdict::Frequency(f) = hurried.sample(40_000 * MS, 30_000.0) else {
+            panic!("outlier");
+        };
+        assert!((f - hurried.integral_ppm() + 1.0).abs() < 0.01, "{f}");
     }
 
     #[test]
