@@ -273,7 +273,8 @@ impl Run {
             | Notice::NtpCorrection { .. }
             | Notice::NtpRefused { .. }
             | Notice::ExternalStep { .. }
-            | Notice::FleetStep { .. } => {}
+            | Notice::FleetStep { .. }
+            | Notice::LeaderFrequencyStep { .. } => {}
         }
     }
 

@@ -59,4 +59,13 @@ pub enum Notice {
         nanos: i64,
         scheduled: bool,
     },
+    /// Fleet mode saw the phase ramp as a leader's frequency step does: the frequency moved by
+    /// `applied_ppm` at once (the fitted `rate_ppm` less its uncertainty, opposite sign) and
+    /// `phase_ns` already lost is slewed back.
+    LeaderFrequencyStep {
+        rate_ppm: f64,
+        sigma_ppm: f64,
+        applied_ppm: f64,
+        phase_ns: f64,
+    },
 }

@@ -576,6 +576,12 @@ impl Controller {
         if self.fleet.phase.jumped() {
             self.fleet.ramp.restart();
         } else if let Some(r) = self.fleet.ramp.sample(rx_sf, residual, noise) {
+            out.push(Action::Notice(Notice::LeaderFrequencyStep {
+                rate_ppm: r.rate_ppm,
+                sigma_ppm: r.sigma_ppm,
+                applied_ppm: -r.sure_rate_ppm(),
+                phase_ns: r.phase_ns,
+            }));
             self.fleet.on_ramp(rx_sf, r, slope_ppm, remaining);
             ppm = self.fleet.phase.integral_ppm();
         }

@@ -326,6 +326,17 @@ impl Engine {
                     "the start-up step to the fleet's time"
                 }
             ),
+            Notice::LeaderFrequencyStep {
+                rate_ppm,
+                sigma_ppm,
+                applied_ppm,
+                phase_ns,
+            } => tracing::warn!(
+                "fleet: the phase ramps at {rate_ppm:+.2} ± {sigma_ppm:.2} ppm (the leader's \
+                 frequency stepped?): frequency moved by {applied_ppm:+.2} ppm at once, {:+.1} µs \
+                 of phase being slewed back",
+                phase_ns / 1e3
+            ),
             Notice::NtpCorrection { offset_ns, method } => match method {
                 Method::Step => {
                     tracing::info!("NTP: time corrected by {} µs (step)", offset_ns / 1000)
