@@ -575,7 +575,15 @@ impl Controller {
         let noise = self.fleet.phase.noise_ns();
         if self.fleet.phase.jumped() {
             self.fleet.ramp.restart();
-        } else if let Some(r) = self.fleet.ramp.sample(rx_sf, residual, noise) {
+        } else if let Some(r) = self.fleet.ramp.sample(
+            rx_sf,
+            residual,
+            noise,
+            self.fleet
+                .phase
+                .phase_error_ns()
+                .is_some_and(|e| e.abs() <= noise),
+        ) {
             out.push(Action::Notice(Notice::LeaderFrequencyStep {
                 rate_ppm: r.rate_ppm,
                 sigma_ppm: r.sigma_ppm,

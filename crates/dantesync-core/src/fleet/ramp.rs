@@ -23,8 +23,13 @@
 //!   first fit left of it (it is deliberately conservative) is looked for more keenly. A false
 //!   alarm is no likelier for it in steady state, where this never applies.
 //!
-//! The detector arms only after `ARM_SAMPLES` accepted samples since a restart (start-up,
-//! a step, a kink the rate servo reported), when the phase loop has settled.
+//! The detector arms only after `ARM_SAMPLES` accepted samples in a row, since a restart
+//! (start-up, a step, a kink the rate servo reported), in which the phase loop's filtered
+//! error stayed within the samples' noise: a loop still taking up a start-up error (or what a
+//! recovery left) makes a residual that decays, which a hinge fits better than a step, and
+//! armed by count alone it fired on one in the bed: seven false alarms of 6-18 ppm in the
+//! first two minutes of fleet-steady, each moving a node's frequency. Once armed it stays
+//! armed until the next restart, however far a real ramp then takes the error.
 
 use std::collections::VecDeque;
 
@@ -100,14 +105,15 @@ impl RampDetector {
         self.detections
     }
 
-    /// One accepted residual `e_ns` of the phase loop at `sf`, with its noise `sigma_ns`.
-    pub fn sample(&mut self, sf: i64, e_ns: f64, sigma_ns: f64) -> Option<Ramp> {
+    /// One accepted residual `e_ns` of the phase loop at `sf`, with its noise `sigma_ns`;
+    /// `settled`: the loop's filtered error is within that noise (what arming waits for).
+    pub fn sample(&mut self, sf: i64, e_ns: f64, sigma_ns: f64, settled: bool) -> Option<Ramp> {
         if self.history.len() == HISTORY {
             self.history.pop_front();
         }
         self.history.push_back((sf, e_ns));
         if self.seen < ARM_SAMPLES {
-            self.seen += 1;
+            self.seen = if settled { self.seen + 1 } else { 0 };
             return None;
         }
         let clipped = e_ns.clamp(-CLIP_SIGMAS * sigma_ns, CLIP_SIGMAS * sigma_ns);
@@ -225,7 +231,7 @@ mod tests {
         let mut noise = Noise(seed);
         for i in 0..samples {
             let ramp = (i - from).max(0) as f64 * 0.25 * ppm * 1e3;
-            if let Some(r) = d.sample(i * SYNC_NS, ramp + SIGMA * noise.gauss(), SIGMA) {
+            if let Some(r) = d.sample(i * SYNC_NS, ramp + SIGMA * noise.gauss(), SIGMA, true) {
                 return Some((i, r));
             }
         }
@@ -293,7 +299,7 @@ mod tests {
         let mut noise = Noise(3);
         for i in 0..200 {
             let e = if i >= 100 { 300_000.0 } else { 0.0 } + SIGMA * noise.gauss();
-            assert_eq!(d.sample(i * SYNC_NS, e, SIGMA), None, "sample {i}");
+            assert_eq!(d.sample(i * SYNC_NS, e, SIGMA, true), None, "sample {i}");
         }
     }
 
@@ -303,7 +309,35 @@ mod tests {
         for i in 0..i64::from(ARM_SAMPLES) {
             // A steep ramp from the first sample: the phase loop is still settling.
             let e = i as f64 * 0.25 * 100e3;
-            assert_eq!(d.sample(i * SYNC_NS, e, SIGMA), None);
+            assert_eq!(d.sample(i * SYNC_NS, e, SIGMA, true), None);
         }
+    }
+
+    #[test]
+    fn it_arms_only_once_the_loop_has_settled_and_then_stays_armed() {
+        // A loop still taking up a start-up error: 40 µs decaying at τ = 30 s, a slope the
+        // hinge fit takes for a ramp of about 1.3 ppm at first. Unsettled samples do not
+        // count towards arming, however many.
+        let mut d = RampDetector::new();
+        let mut noise = Noise(11);
+        for i in 0..400 {
+            let e = 40_000.0 * (-(i as f64) * 0.25 / 30.0).exp() + SIGMA * noise.gauss();
+            assert_eq!(d.sample(i * SYNC_NS, e, SIGMA, false), None, "sample {i}");
+        }
+        assert!(d.seen < ARM_SAMPLES);
+        // Settled: armed after ARM_SAMPLES, and a real ramp is then seen although the error
+        // it makes is far from settled.
+        let mut seen = None;
+        for i in 400..800 {
+            let ramp = (i - 500).max(0) as f64 * 0.25 * 25e3;
+            let settled = i < 500;
+            if let Some(r) = d.sample(i * SYNC_NS, ramp + SIGMA * noise.gauss(), SIGMA, settled) {
+                seen = Some((i, r));
+                break;
+            }
+        }
+        let (at, r) = seen.expect("the ramp was not seen");
+        assert!((501..=520).contains(&at), "seen at {at}");
+        assert!(r.rate_ppm > 10.0, "{}", r.rate_ppm);
     }
 }
