@@ -401,7 +401,10 @@ fn release(rx: &mpsc::Receiver<Due>) {
         else {
             continue;
         };
-        if let Some(next) = heap.peek().filter(|n| n.event && !event && n.at - at < HOLD_NS) {
+        if let Some(next) = heap
+            .peek()
+            .filter(|n| n.event && !event && n.at - at < HOLD_NS)
+        {
             // An event frame is due before this one's send would be over: this one waits
             // until just after it (every frame due that soon is in the heap already).
             let at = next.at + 1;
