@@ -88,6 +88,7 @@ pub mod leader;
 pub mod link;
 mod linkwatch;
 pub mod net;
+mod packet;
 pub mod procs;
 pub mod report;
 pub mod scenario;

@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::link::{packet_socket, recv_frame, Impairment};
+use crate::link::Impairment;
+use crate::packet::{packet_socket, recv_frame};
 use crate::sys;
 
 /// What a direction is set to add now (`true`: up).
