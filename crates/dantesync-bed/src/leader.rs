@@ -80,19 +80,7 @@ fn recv_stamped(s: &UdpSocket, buf: &mut [u8]) -> Option<(usize, i64)> {
     if n <= 0 {
         return None;
     }
-    let mut stamp = None;
-    // SAFETY: walking the control buffer the kernel filled, with the CMSG macros.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
-                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
-                stamp = Some(ts.tv_sec * 1_000_000_000 + ts.tv_nsec);
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
-    Some((n as usize, stamp?))
+    Some((n as usize, crate::sys::kernel_stamp(&msg)?))
 }
 
 /// A PTPv1 message's (control, source UUID, sequence id), if it is one.

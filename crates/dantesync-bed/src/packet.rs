@@ -96,18 +96,7 @@ pub(crate) fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> Option<(usize, i64, bo
     if n <= 0 {
         return None;
     }
-    let mut stamp = sys::realtime_ns();
-    // SAFETY: walking the control buffer the kernel filled, with the CMSG macros.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
-                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
-                stamp = ts.tv_sec * 1_000_000_000 + ts.tv_nsec;
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
+    let stamp = sys::kernel_stamp(&msg).unwrap_or_else(sys::realtime_ns);
     let outgoing = from.sll_pkttype == libc::PACKET_OUTGOING;
     Some((n as usize, stamp, outgoing))
 }

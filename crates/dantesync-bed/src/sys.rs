@@ -188,6 +188,25 @@ pub fn low_latency_idle() -> Option<File> {
     Some(f)
 }
 
+/// The kernel's receive stamp (SO_TIMESTAMPNS, CLOCK_REALTIME ns) in the control messages
+/// `recvmsg` filled into `msg`, if it sent one.
+pub fn kernel_stamp(msg: &libc::msghdr) -> Option<i64> {
+    let mut stamp = None;
+    // SAFETY: walking the control buffer the kernel filled (msg points at it and its length),
+    // with the CMSG macros.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                stamp = Some(ts.tv_sec * 1_000_000_000 + ts.tv_nsec);
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    stamp
+}
+
 /// xorshift64*: enough randomness for loss and jitter, without a dependency.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
