@@ -48,20 +48,20 @@ fn mode_line(m: &ExtendedSyncMode) -> String {
         Coded::Known(SyncMode::Classic) => "classic (NTP sets the time)".to_owned(),
         Coded::Known(SyncMode::Fleet) => {
             let state = match m.fleet_state {
-                Coded::Known(FleetState::Off) => "off".to_owned(),
+                Coded::Known(FleetState::Off) => "off",
                 Coded::Known(FleetState::Waiting) => {
-                    "waiting (no announcement of D yet: NTP sets the time)".to_owned()
+                    "waiting (no announcement of D yet: NTP sets the time)"
                 }
                 Coded::Known(FleetState::Tracking) => {
-                    "tracking (phase-locked to leader + D + path delay)".to_owned()
+                    "tracking (phase-locked to leader + D + path delay)"
                 }
                 Coded::Known(FleetState::Holding) => {
-                    "holding (new leader, not announced yet: frequency held)".to_owned()
+                    "holding (new leader, not announced yet: frequency held)"
                 }
                 Coded::Known(FleetState::Fallback) => {
-                    "fallback (no announcement for fleet.hold_s: NTP sets the time)".to_owned()
+                    "fallback (no announcement for fleet.hold_s: NTP sets the time)"
                 }
-                Coded::Unknown(c) => format!("unknown state (code {c})"),
+                Coded::Unknown(c) => return format!("fleet, unknown state (code {c})"),
             };
             format!("fleet, {state}")
         }

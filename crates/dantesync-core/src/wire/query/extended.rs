@@ -266,11 +266,13 @@ pub fn field_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
-fn opt(v: Option<i64>) -> i64 {
+/// A signed field's value on the wire: [`ABSENT`] for none, a value kept off the marker.
+pub(super) fn opt(v: Option<i64>) -> i64 {
     v.map_or(ABSENT, |v| v.max(ABSENT + 1))
 }
 
-fn from_opt(v: i64) -> Option<i64> {
+/// A signed field as read: `None` for [`ABSENT`].
+pub(super) fn from_opt(v: i64) -> Option<i64> {
     (v != ABSENT).then_some(v)
 }
 

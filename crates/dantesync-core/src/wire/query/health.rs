@@ -5,7 +5,7 @@
 //! kernel was told about synchronisation. The reply keeps its length, so a version-1 reader
 //! reads a version-2 reply unchanged (these bytes were reserved to it).
 
-use super::extended::{at, ABSENT};
+use super::extended::{at, from_opt, opt};
 
 /// The leap second the upstream servers' majority announces for the end of this month
 /// (byte 368). Codes this version does not know are kept as read.
@@ -120,7 +120,6 @@ pub struct ExtendedHealth {
 impl ExtendedHealth {
     pub(super) fn write(&self, out: &mut [u8]) {
         let mut put = |at: usize, bytes: &[u8]| out[at..at + bytes.len()].copy_from_slice(bytes);
-        let opt = |v: Option<i64>| v.map_or(ABSENT, |v| v.max(ABSENT + 1));
         put(
             at::SINCE_LAST_PTP,
             &opt(self.since_last_ptp_ns).to_be_bytes(),
@@ -142,7 +141,7 @@ impl ExtendedHealth {
         let u64_at = |at: usize| {
             u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes inside the reply"))
         };
-        let opt = |at: usize| Some(u64_at(at) as i64).filter(|&v| v != ABSENT);
+        let opt = |at: usize| from_opt(u64_at(at) as i64);
         ExtendedHealth {
             since_last_ptp_ns: opt(at::SINCE_LAST_PTP),
             ptp_packets_per_s_milli: opt(at::PTP_PACKETS_PER_S),

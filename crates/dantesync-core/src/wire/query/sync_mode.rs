@@ -8,7 +8,7 @@
 //! [`SYNC_MODE_REPLY_LEN`] bytes. A version-1 or -2 reader ignores both: the reserved bytes
 //! and everything past 384.
 
-use super::extended::{at, ABSENT};
+use super::extended::{at, from_opt, opt};
 use crate::controller::FleetState;
 use crate::fleet::{DSource, SyncMode};
 use crate::path_delay::PathDelayState;
@@ -163,7 +163,7 @@ pub struct ExtendedSyncMode {
 impl ExtendedSyncMode {
     pub(super) fn write(&self, out: &mut [u8]) {
         let mut put = |at: usize, bytes: &[u8]| out[at..at + bytes.len()].copy_from_slice(bytes);
-        let opt = |v: Option<i64>| v.map_or(ABSENT, |v| v.max(ABSENT + 1)).to_be_bytes();
+        let opt = |v: Option<i64>| opt(v).to_be_bytes();
         put(
             at::SYNC_MODE,
             &[
@@ -183,8 +183,9 @@ impl ExtendedSyncMode {
     /// Reads the fields from a reply at least [`SYNC_MODE_REPLY_LEN`] long.
     pub(super) fn read(b: &[u8]) -> Self {
         let opt = |at: usize| {
-            let v = i64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes in the reply"));
-            (v != ABSENT).then_some(v)
+            from_opt(i64::from_be_bytes(
+                b[at..at + 8].try_into().expect("8 bytes in the reply"),
+            ))
         };
         ExtendedSyncMode {
             sync_mode: Coded::from_code(b[at::SYNC_MODE]),
