@@ -215,9 +215,7 @@ impl RateEstimator {
             if self.find_kink() {
                 self.refit();
             }
-            if std::env::var("NOWANDER").is_err() {
-                self.wander = self.model.map_or(1.0, |m| self.slope_wander(&m));
-            }
+            self.wander = self.model.map_or(1.0, |m| self.slope_wander(&m));
         }
         if outlier {
             Verdict::Outlier
