@@ -10,7 +10,8 @@ pub(super) struct Sample {
     pub(super) inlier: bool,
 }
 
-/// A fitted model y = a + b·(t − tm) + c·max(0, t − knot).
+/// A fitted model y = a + b·(t − tm) + c·max(0, t − knot) + d·[t > step]: a line, with at
+/// most one kink (a rate change) and one step (of the path delay).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Model {
     pub(super) a: f64,
@@ -18,6 +19,8 @@ pub(super) struct Model {
     pub(super) c: f64,
     pub(super) tm: f64,
     pub(super) knot: Option<f64>,
+    pub(super) d: f64,
+    pub(super) step: Option<f64>,
     /// Variance factor of the current slope (b, or b + c after the knot); times σ² = variance.
     pub(super) slope_var: f64,
     pub(super) sigma: f64,
@@ -30,7 +33,20 @@ impl Model {
             Some(k) if t > k => self.c * (t - k),
             _ => 0.0,
         };
-        self.a + self.b * (t - self.tm) + kink
+        self.a + self.b * (t - self.tm) + kink + self.step_at(t)
+    }
+
+    /// The step's part of the model at `t`: d after the step, 0 before it.
+    pub(super) fn step_at(&self, t: f64) -> f64 {
+        match self.step {
+            Some(s) if t > s => self.d,
+            _ => 0.0,
+        }
+    }
+
+    /// Parameters fitted: intercept and slope, and the kink's and the step's if present.
+    pub(super) fn params(&self) -> usize {
+        2 + usize::from(self.knot.is_some()) + usize::from(self.step.is_some())
     }
 
     pub(super) fn slope(&self) -> f64 {
@@ -41,49 +57,69 @@ impl Model {
     }
 }
 
-/// Least squares over the inliers, with an optional kink. None when degenerate.
-pub(super) fn fit(samples: &VecDeque<Sample>, knot: Option<f64>) -> Option<Model> {
+/// Least squares over the inliers, with an optional kink and an optional step. None when
+/// degenerate.
+pub(super) fn fit(
+    samples: &VecDeque<Sample>,
+    knot: Option<f64>,
+    step: Option<f64>,
+) -> Option<Model> {
     let used = || samples.iter().filter(|s| s.inlier);
     let n = used().count();
-    let params = if knot.is_some() { 3 } else { 2 };
+    let params = 2 + usize::from(knot.is_some()) + usize::from(step.is_some());
     if n < params + 1 {
         return None;
     }
     let nf = n as f64;
     let tm = used().map(|s| s.t).sum::<f64>() / nf;
     let k = knot.unwrap_or(f64::INFINITY);
-    let hinge = |t: f64| if t > k { t - k } else { 0.0 };
-    let mut m = [[0.0f64; 3]; 3];
-    let mut r = [0.0f64; 3];
+    let st = step.unwrap_or(f64::INFINITY);
+    // Columns: 1, t − tm, then the kink's hinge and the step's indicator when present.
+    let columns = |t: f64| {
+        let mut x = [1.0, t - tm, 0.0, 0.0];
+        let mut i = 2;
+        if knot.is_some() {
+            x[i] = if t > k { t - k } else { 0.0 };
+            i += 1;
+        }
+        if step.is_some() {
+            x[i] = if t > st { 1.0 } else { 0.0 };
+        }
+        x
+    };
+    let mut m = [[0.0f64; 4]; 4];
+    let mut r = [0.0f64; 4];
     for s in used() {
-        let x = [1.0, s.t - tm, hinge(s.t)];
-        for i in 0..3 {
+        let x = columns(s.t);
+        for i in 0..params {
             r[i] += x[i] * s.y;
-            for j in 0..3 {
+            for j in 0..params {
                 m[i][j] += x[i] * x[j];
             }
         }
     }
-    let (a, b, c, slope_var) = if knot.is_some() {
-        let inv = invert3(&m)?;
-        let coef: Vec<f64> = (0..3)
-            .map(|i| (0..3).map(|j| inv[i][j] * r[j]).sum())
-            .collect();
-        let var = inv[1][1] + 2.0 * inv[1][2] + inv[2][2];
-        (coef[0], coef[1], coef[2], var)
+    let inv = invert(&m, params)?;
+    let coef: [f64; 4] = std::array::from_fn(|i| (0..params).map(|j| inv[i][j] * r[j]).sum());
+    // The slope now: b, or b + c after a kink.
+    let slope_var = if knot.is_some() {
+        inv[1][1] + 2.0 * inv[1][2] + inv[2][2]
     } else {
-        // Centred time makes the intercept and slope independent.
-        if m[1][1] <= 0.0 {
-            return None;
-        }
-        (r[0] / nf, r[1] / m[1][1], 0.0, 1.0 / m[1][1])
+        inv[1][1]
+    };
+    let c = if knot.is_some() { coef[2] } else { 0.0 };
+    let d = if step.is_some() {
+        coef[params - 1]
+    } else {
+        0.0
     };
     let mut model = Model {
-        a,
-        b,
+        a: coef[0],
+        b: coef[1],
         c,
         tm,
         knot,
+        d,
+        step,
         slope_var,
         sigma: 0.0,
         inliers: n,
@@ -91,6 +127,42 @@ pub(super) fn fit(samples: &VecDeque<Sample>, knot: Option<f64>) -> Option<Model
     let sse: f64 = used().map(|s| (s.y - model.predict(s.t)).powi(2)).sum();
     model.sigma = (sse / (nf - params as f64)).sqrt();
     (model.slope_var.is_finite() && model.slope_var > 0.0).then_some(model)
+}
+
+/// The inverse of the leading `p`×`p` block of `m` (Gauss-Jordan with partial pivoting);
+/// None when it is singular or nearly so.
+fn invert(m: &[[f64; 4]; 4], p: usize) -> Option<[[f64; 4]; 4]> {
+    let mut a = *m;
+    let mut inv = [[0.0f64; 4]; 4];
+    for (i, row) in inv.iter_mut().enumerate().take(p) {
+        row[i] = 1.0;
+    }
+    let scale = (0..p).map(|i| m[i][i].abs()).fold(0.0, f64::max);
+    for col in 0..p {
+        let pivot = (col..p).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
+        if !a[pivot][col].is_finite() || a[pivot][col].abs() <= scale * 1e-13 {
+            return None;
+        }
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let f = 1.0 / a[col][col];
+        for j in 0..p {
+            a[col][j] *= f;
+            inv[col][j] *= f;
+        }
+        for row in 0..p {
+            if row != col {
+                let g = a[row][col];
+                if g != 0.0 {
+                    for j in 0..p {
+                        a[row][j] -= g * a[col][j];
+                        inv[row][j] -= g * inv[col][j];
+                    }
+                }
+            }
+        }
+    }
+    Some(inv)
 }
 
 pub(super) fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {

@@ -44,6 +44,7 @@ impl RateEstimator {
             s.inlier = true;
         }
         self.knot = None;
+        self.step = None;
         self.recent = 0;
         self.recent_len = 0;
         self.counters.restarts += 1;

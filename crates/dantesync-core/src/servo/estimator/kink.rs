@@ -48,7 +48,38 @@ impl RateEstimator {
         ) else {
             return changed;
         };
-        // A delay step of the path (parallel lines) is not a change of the oscillator's rate.
+        // A delay step of the path (parallel lines) is not a change of the oscillator's rate;
+        // a significant one that fits clearly better than any kink (a fresh rate change fits
+        // a step about as well for a while), seen by two consecutive checks, joins the model
+        // (its height fitted with the line's): a straight line across a step tilts by up to
+        // 1.5·step/window, and dropping the data before it would throw away their rate.
+        // Both against the noise left around the step fit, at a segment's timescale: the
+        // wander the step itself adds to a straight line's residuals is no measure of it.
+        let step_var = self.step_fit_noise(&seg, &best);
+        let step_z = best.step / (step_var.sqrt() * best.step_se);
+        let clear = self.cfg.change_k * self.cfg.change_k * step_var;
+        if step_z.abs() > self.cfg.change_k && best.kink_sse - best.step_sse > clear {
+            self.pending_kink = None;
+            let confirmed = self
+                .pending_step
+                .is_some_and(|p| (p - best.step_tau).abs() <= 3.0);
+            if !confirmed {
+                self.pending_step = Some(best.step_tau);
+                return changed;
+            }
+            self.pending_step = None;
+            if let Some(old) = self.step {
+                // The model holds one step: the older one, well measured by now, goes into
+                // the data after it.
+                for s in self.samples.iter_mut().filter(|s| s.t > old) {
+                    s.y -= model.d;
+                }
+            }
+            self.step = Some(best.step_tau);
+            self.counters.delay_steps += 1;
+            return true;
+        }
+        self.pending_step = None;
         if best.z <= self.cfg.change_k || best.step_sse <= best.kink_sse {
             self.pending_kink = None;
             return changed;
@@ -80,13 +111,25 @@ impl RateEstimator {
     /// fewer than 16 blocks, too few to tell. The kink statistic's noise is widened by its
     /// square root: a kink must stand out of the noise at the scale the kink is seen at.
     pub(super) fn wander_factor(&self, model: &Model) -> f64 {
-        let var = model.sigma * model.sigma;
+        let residuals: Vec<(f64, f64)> = self
+            .samples
+            .iter()
+            .filter(|s| s.inlier)
+            .map(|s| (s.t, s.y - model.predict(s.t)))
+            .collect();
+        let start = self.samples.front().map_or(0.0, |s| s.t);
+        self.segment_wander(&residuals, start, model.sigma * model.sigma)
+    }
+
+    /// `wander_factor` of any residuals (time, residual) whose white variance is `var`, in
+    /// blocks from `start`.
+    fn segment_wander(&self, residuals: &[(f64, f64)], start: f64, var: f64) -> f64 {
         if var <= 0.0 {
             return 1.0;
         }
         let mut worst = 1.0f64;
         for block_s in [self.cfg.min_segment_s, 2.0 * self.cfg.min_segment_s] {
-            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var);
+            let (ratio, blocks) = block_variance_ratio(residuals, start, block_s, var);
             if blocks < 8 {
                 continue;
             }
@@ -95,35 +138,33 @@ impl RateEstimator {
         worst
     }
 
-    /// The means of the model's residuals over consecutive blocks of `block_s` seconds from
-    /// the window's first sample (inliers only; the newest block, still filling, left out):
-    /// their variance against what white noise of variance `var` would give them, and how
-    /// many blocks there were (the ratio means nothing below two).
-    fn block_variance_ratio(&self, model: &Model, block_s: f64, var: f64) -> (f64, usize) {
+    /// The variance of the residuals around the scan's best step fit (two parallel lines),
+    /// widened by their wander at a segment's timescale, as `wander_factor` does for the
+    /// model: correlated noise must not make a step of a stretch of late timestamps.
+    fn step_fit_noise(&self, seg: &[(f64, f64)], best: &KinkScan) -> f64 {
+        let [c0, c1, tm, ym] = best.step_line;
+        let residuals: Vec<(f64, f64)> = seg
+            .iter()
+            .map(|&(t, y)| {
+                let d = if t > best.step_tau { best.step } else { 0.0 };
+                (t, (y - ym) - c0 - c1 * (t - tm) - d)
+            })
+            .collect();
+        let var = best.step_sse / (seg.len() as f64 - 3.0).max(1.0);
+        let start = seg.first().map_or(0.0, |p| p.0);
+        var * self.segment_wander(&residuals, start, var)
+    }
+
+    /// `block_variance_ratio` of the model's residuals over the window (inliers only).
+    fn model_block_ratio(&self, model: &Model, block_s: f64, var: f64) -> (f64, usize) {
         let start = self.samples.front().map_or(0.0, |s| s.t);
-        let mut blocks: Vec<(f64, f64)> = Vec::new();
-        let mut current: Option<(i64, f64, f64)> = None;
-        for s in self.samples.iter().filter(|s| s.inlier) {
-            let id = ((s.t - start) / block_s).floor() as i64;
-            let r = s.y - model.predict(s.t);
-            match current.as_mut() {
-                Some((b, sum, n)) if *b == id => {
-                    *sum += r;
-                    *n += 1.0;
-                }
-                _ => {
-                    if let Some((_, sum, n)) = current.take() {
-                        blocks.push((sum / n, n));
-                    }
-                    current = Some((id, r, 1.0));
-                }
-            }
-        }
-        let k = blocks.len() as f64;
-        let mean_n = blocks.iter().map(|b| b.1).sum::<f64>() / k;
-        let mean = blocks.iter().map(|b| b.0).sum::<f64>() / k;
-        let spread = blocks.iter().map(|b| (b.0 - mean).powi(2)).sum::<f64>() / (k - 1.0);
-        (spread * mean_n / var, blocks.len())
+        let residuals: Vec<(f64, f64)> = self
+            .samples
+            .iter()
+            .filter(|s| s.inlier)
+            .map(|s| (s.t, s.y - model.predict(s.t)))
+            .collect();
+        block_variance_ratio(&residuals, start, block_s, var)
     }
 
     /// The variance inflation of the slope under correlated noise: the residuals' means over
@@ -139,7 +180,7 @@ impl RateEstimator {
         }
         let mut worst = 1.0f64;
         for block_s in [1.0, 2.0, 4.0, 8.0] {
-            let (ratio, blocks) = self.block_variance_ratio(model, block_s, var);
+            let (ratio, blocks) = self.model_block_ratio(model, block_s, var);
             if blocks < 4 {
                 break;
             }
@@ -151,13 +192,50 @@ impl RateEstimator {
         worst
     }
 
+    /// The inliers from `from` on, with the model's delay step taken out (the scans look for
+    /// what the model does not hold yet).
     pub(super) fn inlier_points(&self, from: f64) -> Vec<(f64, f64)> {
+        let step = |t: f64| self.model.map_or(0.0, |m| m.step_at(t));
         self.samples
             .iter()
             .filter(|s| s.inlier && s.t >= from)
-            .map(|s| (s.t, s.y))
+            .map(|s| (s.t, s.y - step(s.t)))
             .collect()
     }
+}
+
+/// The means of residuals (time, residual) over consecutive blocks of `block_s` seconds from
+/// `start` (the newest block, still filling, left out): their variance against
+/// what white noise of variance `var` would give them, and how many blocks there were (the
+/// ratio means nothing below two).
+fn block_variance_ratio(
+    residuals: &[(f64, f64)],
+    start: f64,
+    block_s: f64,
+    var: f64,
+) -> (f64, usize) {
+    let mut blocks: Vec<(f64, f64)> = Vec::new();
+    let mut current: Option<(i64, f64, f64)> = None;
+    for &(t, r) in residuals {
+        let id = ((t - start) / block_s).floor() as i64;
+        match current.as_mut() {
+            Some((b, sum, n)) if *b == id => {
+                *sum += r;
+                *n += 1.0;
+            }
+            _ => {
+                if let Some((_, sum, n)) = current.take() {
+                    blocks.push((sum / n, n));
+                }
+                current = Some((id, r, 1.0));
+            }
+        }
+    }
+    let k = blocks.len() as f64;
+    let mean_n = blocks.iter().map(|b| b.1).sum::<f64>() / k;
+    let mean = blocks.iter().map(|b| b.0).sum::<f64>() / k;
+    let spread = blocks.iter().map(|b| (b.0 - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    (spread * mean_n / var, blocks.len())
 }
 
 /// The outcome of a kink scan over one segment.
@@ -175,6 +253,13 @@ struct KinkScan {
     /// lines): a delay step on the path looks like a kink at first, but fits a step better.
     kink_sse: f64,
     step_sse: f64,
+    /// The best phase step: after which sample time, its height (µs), and its standard
+    /// error per unit of noise.
+    step_tau: f64,
+    step: f64,
+    step_se: f64,
+    /// The rest of that fit: intercept and slope about the centre (tm, ym) of the segment.
+    step_line: [f64; 4],
 }
 
 /// Fits a continuous broken line y = a + b·t + c·max(0, t − τ) for every candidate τ (the
@@ -208,6 +293,8 @@ fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Optio
     let mut fits: Vec<(f64, f64)> = Vec::new();
     // The best phase step: y = a + b·u + d·[t > τ], two parallel lines.
     let mut best_step_sse = f64::INFINITY;
+    let (mut step_tau, mut step) = (f64::NAN, (0.0, f64::INFINITY));
+    let mut step_line = [0.0; 4];
     for i in (1..seg.len()).rev() {
         let (t, y) = seg[i];
         let (u, w) = (t - tm, y - ym);
@@ -226,9 +313,15 @@ fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Optio
             let ms = [[n, 0.0, ns], [0.0, suu, sus], [ns, sus, ns]];
             if let Some(inv) = invert3(&ms) {
                 let rhs = [0.0, suy, sws];
-                let c1: f64 = (0..3).map(|j| inv[1][j] * rhs[j]).sum();
-                let c2: f64 = (0..3).map(|j| inv[2][j] * rhs[j]).sum();
-                best_step_sse = best_step_sse.min(syy - (c1 * suy + c2 * sws));
+                let [c0, c1, c2]: [f64; 3] =
+                    std::array::from_fn(|k| (0..3).map(|j| inv[k][j] * rhs[j]).sum());
+                let sse = syy - (c1 * suy + c2 * sws);
+                if sse < best_step_sse {
+                    best_step_sse = sse;
+                    step_tau = tau;
+                    step = (c2, inv[2][2].sqrt());
+                    step_line = [c0, c1, tm, ym];
+                }
             }
         }
         if tau > hi {
@@ -256,6 +349,10 @@ fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Optio
             slope_spread: 0.0,
             kink_sse: f64::INFINITY,
             step_sse: f64::INFINITY,
+            step_tau: f64::NAN,
+            step: 0.0,
+            step_se: f64::INFINITY,
+            step_line: [0.0; 4],
         });
         if z > entry.z {
             entry.z = z;
@@ -274,6 +371,9 @@ fn scan(seg: &[(f64, f64)], lo: f64, hi: f64, min_seg: f64, sigma: f64) -> Optio
     );
     if let Some(b) = best.as_mut() {
         b.step_sse = best_step_sse;
+        b.step_tau = step_tau;
+        (b.step, b.step_se) = step;
+        b.step_line = step_line;
         b.slope_spread = if hi_slope >= lo_slope {
             hi_slope - lo_slope
         } else {

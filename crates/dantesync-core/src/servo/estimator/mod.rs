@@ -49,6 +49,10 @@ pub struct EstimatorConfig {
     pub jump_samples: usize,
     /// The noise floor assumed for the timestamps, µs (capture resolution is about 1 µs).
     pub noise_floor_us: f64,
+    /// The outlier limit follows the newest samples' own spread (robust sigma) when it is
+    /// within this many µs: a network whose jitter grows keeps its samples in the fit;
+    /// garbage spread wider than this stays out.
+    pub noise_change_cap_us: f64,
 }
 
 impl Default for EstimatorConfig {
@@ -63,6 +67,7 @@ impl Default for EstimatorConfig {
             change_scan_s: 120.0,
             jump_samples: 8,
             noise_floor_us: 0.05,
+            noise_change_cap_us: 1000.0,
         }
     }
 }
@@ -124,6 +129,8 @@ pub fn early_look_factor(samples: usize) -> f64 {
 pub struct EstimatorCounters {
     pub outliers: u64,
     pub kinks: u64,
+    /// Steps of the path delay seen: the data before each were moved by its height.
+    pub delay_steps: u64,
     pub restarts: u64,
 }
 
@@ -133,6 +140,8 @@ pub struct RateEstimator {
     origin: Option<(i64, i128)>,
     samples: VecDeque<Sample>,
     knot: Option<f64>,
+    /// A step of the path delay in the model: after which time.
+    step: Option<f64>,
     model: Option<Model>,
     next_change_check: f64,
     /// Outlier verdicts of the most recent samples, newest in bit 0.
@@ -140,6 +149,8 @@ pub struct RateEstimator {
     recent_len: u32,
     /// A kink seen by one check, waiting for the next check to confirm it.
     pending_kink: Option<f64>,
+    /// A delay step seen by one check, waiting for the next check to confirm it.
+    pending_step: Option<f64>,
     /// How much the present slope moves across the kink positions the data cannot tell
     /// apart (ppm, max − min): part of the slope's uncertainty while the model is kinked.
     knot_slope_spread: f64,
@@ -157,11 +168,13 @@ impl RateEstimator {
             origin: None,
             samples: VecDeque::new(),
             knot: None,
+            step: None,
             model: None,
             next_change_check: 0.0,
             recent: 0,
             recent_len: 0,
             pending_kink: None,
+            pending_step: None,
             knot_slope_spread: 0.0,
             wander: 1.0,
             counters: EstimatorCounters::default(),
@@ -178,11 +191,13 @@ impl RateEstimator {
         self.origin = None;
         self.samples.clear();
         self.knot = None;
+        self.step = None;
         self.model = None;
         self.next_change_check = 0.0;
         self.recent = 0;
         self.recent_len = 0;
         self.pending_kink = None;
+        self.pending_step = None;
         self.knot_slope_spread = 0.0;
         self.wander = 1.0;
     }
@@ -242,7 +257,7 @@ impl RateEstimator {
         }
         let last = self.samples.back()?;
         let first = self.samples.front()?;
-        let dof = (m.inliers as f64 - if m.knot.is_some() { 3.0 } else { 2.0 }).max(1.0);
+        let dof = (m.inliers as f64 - m.params() as f64).max(1.0);
         // The noise is itself estimated: widen it to the small-sample quantile so that an
         // early, lucky-looking fit cannot claim a lock it has not earned (see
         // `fit::noise_inflation`). A noise-free fit (exact inputs) must not claim infinite
@@ -280,6 +295,12 @@ impl RateEstimator {
             if knot <= front.t + self.cfg.min_segment_s {
                 // Too little data before the kink to anchor it: a plain line from here on.
                 self.knot = None;
+            }
+        }
+        if let (Some(step), Some(front)) = (self.step, self.samples.front()) {
+            if step < front.t {
+                // Nothing before the step is left: it is the window's level now.
+                self.step = None;
             }
         }
     }
@@ -437,7 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn a_delay_step_is_not_taken_for_a_rate_change() {
+    fn a_delay_step_is_not_taken_for_a_rate_change_but_taken_out() {
         // The path's delay steps by 60 µs at 200 s (3σ of 20 µs noise): the oscillator's rate
         // did not change, so no kink, and the slope stays near the truth.
         for seed in 1..=10u64 {
@@ -454,6 +475,20 @@ mod tests {
                 0,
                 "seed {seed}: a delay step became a kink"
             );
+            // Seen as a delay step and taken out: the slope is unbiased (a line across the
+            // step would be 0.27 ppm off).
+            assert!(
+                est.counters().delay_steps >= 1,
+                "seed {seed}: {:?}",
+                est.counters()
+            );
+            let e = est.estimate().unwrap();
+            assert!(
+                (e.slope_ppm - 25.0).abs() < 4.0 * e.sigma_ppm,
+                "seed {seed}: {} ± {}",
+                e.slope_ppm,
+                e.sigma_ppm
+            );
         }
     }
 
@@ -463,6 +498,7 @@ mod tests {
         let mut noise = Noise(5);
         feed(&mut est, 0.0, 900.0, |_| -30.0, 20.0, &mut noise);
         assert_eq!(est.counters().kinks, 0);
+        assert_eq!(est.counters().delay_steps, 0);
         assert_eq!(est.counters().restarts, 0);
         let e = est.estimate().unwrap();
         assert!(
@@ -492,6 +528,51 @@ mod tests {
         );
         let e = est.estimate().unwrap();
         assert!((e.slope_ppm - 3.0).abs() < 0.2, "slope {}", e.slope_ppm);
+    }
+
+    #[test]
+    fn jitter_that_grows_is_noise_not_a_jump_nor_degraded_input() {
+        // 2 min at 5 µs, then 200 µs of one-sided jitter (a busy link): bed scenario 6.
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        let mut noise = Noise(21);
+        let mut worst_fraction: f64 = 0.0;
+        for i in 0..1200 {
+            let t = f64::from(i) * 0.25;
+            let jitter = if t >= 120.0 {
+                200.0 * noise.uniform()
+            } else {
+                0.0
+            };
+            let y = -8.0 * t + 5.0 * noise.gauss() + jitter;
+            let v = est.add((t * 1e9) as i64, (y * 1e3) as i128);
+            assert_ne!(v, Verdict::Restarted, "restarted at {t} s");
+            if t >= 120.0 {
+                worst_fraction = worst_fraction.max(est.recent_outlier_fraction());
+            }
+        }
+        assert!(worst_fraction <= 0.5, "outlier fraction {worst_fraction}");
+        let e = est.estimate().unwrap();
+        // One-sided jitter also moves the mean delay (+100 µs): a delay step, taken out of
+        // the data before it (a line across it would tilt by ~0.5 ppm).
+        assert!(est.counters().delay_steps >= 1, "{:?}", est.counters());
+        assert!((e.slope_ppm + 8.0).abs() < 0.2, "slope {}", e.slope_ppm);
+    }
+
+    #[test]
+    fn a_2_ms_offset_step_still_restarts_within_3_s() {
+        let mut est = RateEstimator::new(EstimatorConfig::default());
+        let mut noise = Noise(5);
+        let mut restarted_at = None;
+        for i in 0..400 {
+            let t = f64::from(i) * 0.25;
+            let step = if t >= 60.0 { 2000.0 } else { 0.0 };
+            let y = 3.0 * t + 10.0 * noise.gauss() + step;
+            if est.add((t * 1e9) as i64, (y * 1e3) as i128) == Verdict::Restarted {
+                restarted_at.get_or_insert(t);
+            }
+        }
+        let at = restarted_at.expect("no restart after a 2 ms offset step");
+        assert!((61.75..=63.0).contains(&at), "restart at {at}");
     }
 
     #[test]

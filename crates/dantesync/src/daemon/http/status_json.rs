@@ -130,9 +130,10 @@ pub fn estimator_counters(c: &EstimatorCounters) -> Value {
     let EstimatorCounters {
         outliers,
         kinks,
+        delay_steps,
         restarts,
     } = c;
-    json!({"outliers": outliers, "kinks": kinks, "restarts": restarts})
+    json!({"outliers": outliers, "kinks": kinks, "delay_steps": delay_steps, "restarts": restarts})
 }
 
 pub fn ntp_server_counters(c: &Counters) -> Value {

@@ -287,13 +287,14 @@ pub static STATUS: &[Field] = &[
         metrics: &[Metric::labelled(
             "dantesync_estimator_events_total",
             Kind::Counter,
-            "Rate estimator events: samples rejected as outliers, rate changes (kinks), restarts.",
+            "Rate estimator events: samples rejected as outliers, rate changes (kinks), steps of the path delay, restarts.",
             &["event"],
             |v, emit| {
                 let e = &v.status.estimator;
                 for (event, n) in [
                     ("outlier", e.outliers),
                     ("kink", e.kinks),
+                    ("delay_step", e.delay_steps),
                     ("restart", e.restarts),
                 ] {
                     emit(&[event], n as f64);
