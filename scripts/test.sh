@@ -146,7 +146,8 @@ cargo_test() {
   for t in "${side_tests[@]}"; do skips+=(--skip "$t"); done
   # Build every test binary first, so that the two runs below do not wait on each other's build.
   cargo test --workspace --no-run
-  cargo test -p dantesync --test ntp_manners --test fleet_authority -- --exact "${side_tests[@]}" \
+  # --workspace here too: the same features as the main run, so nothing is built again.
+  cargo test --workspace --test ntp_manners --test fleet_authority -- --exact "${side_tests[@]}" \
     >"$side_log" 2>&1 &
   local side=$!
   cargo test --workspace --no-fail-fast -- "${skips[@]}" 2>&1 | tee "$test_log" || main_rc=$?
