@@ -111,14 +111,20 @@ impl RateEstimator {
     /// fewer than 16 blocks, too few to tell. The kink statistic's noise is widened by its
     /// square root: a kink must stand out of the noise at the scale the kink is seen at.
     pub(super) fn wander_factor(&self, model: &Model) -> f64 {
-        let residuals: Vec<(f64, f64)> = self
+        let (residuals, start) = self.model_residuals(model);
+        self.segment_wander(&residuals, start, model.sigma * model.sigma)
+    }
+
+    /// The model's residuals (time, residual) over the window's inliers, and the window's
+    /// first sample time (where the blocks start).
+    fn model_residuals(&self, model: &Model) -> (Vec<(f64, f64)>, f64) {
+        let residuals = self
             .samples
             .iter()
             .filter(|s| s.inlier)
             .map(|s| (s.t, s.y - model.predict(s.t)))
             .collect();
-        let start = self.samples.front().map_or(0.0, |s| s.t);
-        self.segment_wander(&residuals, start, model.sigma * model.sigma)
+        (residuals, self.samples.front().map_or(0.0, |s| s.t))
     }
 
     /// `wander_factor` of any residuals (time, residual) whose white variance is `var`, in
@@ -155,18 +161,6 @@ impl RateEstimator {
         var * self.segment_wander(&residuals, start, var)
     }
 
-    /// `block_variance_ratio` of the model's residuals over the window (inliers only).
-    fn model_block_ratio(&self, model: &Model, block_s: f64, var: f64) -> (f64, usize) {
-        let start = self.samples.front().map_or(0.0, |s| s.t);
-        let residuals: Vec<(f64, f64)> = self
-            .samples
-            .iter()
-            .filter(|s| s.inlier)
-            .map(|s| (s.t, s.y - model.predict(s.t)))
-            .collect();
-        block_variance_ratio(&residuals, start, block_s, var)
-    }
-
     /// The variance inflation of the slope under correlated noise: the residuals' means over
     /// blocks of 1, 2, 4 and 8 s (those the window holds at least 4 complete blocks of) vary
     /// more than white noise of their sample-to-sample spread allows by this factor. A
@@ -178,9 +172,10 @@ impl RateEstimator {
         if var <= 0.0 {
             return 1.0;
         }
+        let (residuals, start) = self.model_residuals(model);
         let mut worst = 1.0f64;
         for block_s in [1.0, 2.0, 4.0, 8.0] {
-            let (ratio, blocks) = self.model_block_ratio(model, block_s, var);
+            let (ratio, blocks) = block_variance_ratio(&residuals, start, block_s, var);
             if blocks < 4 {
                 break;
             }
