@@ -273,6 +273,7 @@ impl Run {
             | Notice::NtpCorrection { .. }
             | Notice::NtpRefused { .. }
             | Notice::ExternalStep { .. }
+            | Notice::DelayStep { .. }
             | Notice::FleetStep { .. }
             | Notice::LeaderFrequencyStep { .. } => {}
         }

@@ -40,6 +40,11 @@ pub enum Notice {
     TimescaleJump,
     /// The local oscillator's rate changed inside the window.
     RateChange,
+    /// The path delay from the leader stepped (its offsets moved together): the estimate
+    /// models the step and keeps its data.
+    DelayStep {
+        step_ns: i64,
+    },
     NtpCorrection {
         offset_ns: i64,
         method: Method,

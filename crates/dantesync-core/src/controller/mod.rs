@@ -140,6 +140,7 @@ pub struct Controller {
     last_correction: Option<LocalTime>,
     timer_sf: Option<i64>,
     kinks_reported: u64,
+    delay_steps_reported: u64,
     prior: Option<LearnedPrior>,
     /// When two NTP checks last agreed on the offset (whether or not a correction followed).
     confirmed_sf: Option<i64>,
@@ -190,6 +191,7 @@ impl Controller {
             last_correction: None,
             timer_sf: None,
             kinks_reported: 0,
+            delay_steps_reported: 0,
             prior: None,
             confirmed_sf: None,
             silence_handled: false,

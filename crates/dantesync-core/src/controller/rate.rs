@@ -171,6 +171,14 @@ impl Controller {
             self.prior = None;
             out.push(Action::Notice(Notice::RateChange));
         }
+        let steps = self.estimator.counters().delay_steps;
+        if steps > self.delay_steps_reported {
+            self.delay_steps_reported = steps;
+            let step_us = self.estimator.delay_step_us().unwrap_or(0.0);
+            out.push(Action::Notice(Notice::DelayStep {
+                step_ns: (step_us * 1e3).round() as i64,
+            }));
+        }
         self.drop_contradicted_prior();
         self.confirm_prior();
         let Some(est) = self.rate() else {

@@ -311,6 +311,11 @@ impl Engine {
             Notice::RateChange => {
                 tracing::info!("the clock's natural rate changed: estimate narrowed")
             }
+            Notice::DelayStep { step_ns } => tracing::info!(
+                "the path from the leader changed its delay by {:+.1} µs (PTP timestamps moved \
+                 together): the rate estimate models the step and keeps its data",
+                *step_ns as f64 * 1e-3
+            ),
             Notice::ExternalStep { nanos } => tracing::warn!(
                 "the clock was stepped by {:+.6} s by something other than dantesync (an admin, \
                  a VM resume, another time service?): rate estimate restarted, the time waits \

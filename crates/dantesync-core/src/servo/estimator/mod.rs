@@ -206,6 +206,12 @@ impl RateEstimator {
         self.counters
     }
 
+    /// The height of the delay step the model holds (µs, positive = the offsets went up),
+    /// if it holds one.
+    pub fn delay_step_us(&self) -> Option<f64> {
+        self.model.filter(|m| m.step.is_some()).map(|m| m.d)
+    }
+
     /// Adds a sample: `t_ns` is the local receive time on a step-free axis, `y_ns` the
     /// unwrapped offset. Both only matter relative to the first sample after a reset.
     pub fn add(&mut self, t_ns: i64, y_ns: i128) -> Verdict {
