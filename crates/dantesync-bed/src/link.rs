@@ -140,6 +140,19 @@ impl LinkStats {
         quantiles_us(&v).map(|(a, b, c)| (v.len(), a, b, c))
     }
 
+    /// The mean lateness of the PTP event frames sent between `from` and `to`, µs, and how
+    /// many there were: a bias a node's path delay and phase take up, where the percentiles
+    /// above show the noise.
+    pub fn event_mean_us(&self, from: i64, to: i64) -> Option<(usize, f64)> {
+        let v: Vec<i64> = self
+            .event_errors_ns
+            .iter()
+            .filter(|(at, _)| (from..=to).contains(at))
+            .map(|&(_, e)| e)
+            .collect();
+        (!v.is_empty()).then(|| (v.len(), v.iter().sum::<i64>() as f64 / v.len() as f64 / 1e3))
+    }
+
     /// (frames, median, 99th percentile, max) of the added error measured from outside the
     /// relay, µs; `None` without frames.
     pub fn outside_error_us(&self) -> Option<(usize, f64, f64, f64)> {
@@ -481,6 +494,27 @@ impl Link {
         s.merge(&self.down.stats.lock().unwrap());
         s.outside_ns = (self.outside.0)();
         s
+    }
+
+    /// What each direction is set to add now (up, down).
+    pub fn impairment(&self) -> (Impairment, Impairment) {
+        (*self.up.imp.lock().unwrap(), *self.down.imp.lock().unwrap())
+    }
+
+    /// The relay's own error per direction so far (up, down), without the outside figures.
+    pub fn direction_stats(&self) -> (LinkStats, LinkStats) {
+        (
+            self.up.stats.lock().unwrap().clone(),
+            self.down.stats.lock().unwrap().clone(),
+        )
+    }
+
+    /// The mean one-way time this link is set to add in each direction (up, down), µs:
+    /// its latency, delay and half its jitter (uniform from 0).
+    pub fn set_mean_us(&self) -> (f64, f64) {
+        let (up, down) = self.impairment();
+        let mean = |i: Impairment| self.latency_us + i.delay_us + i.jitter_us / 2.0;
+        (mean(up), mean(down))
     }
 
     /// Frames dropped on purpose (up, down).

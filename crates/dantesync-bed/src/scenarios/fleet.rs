@@ -255,6 +255,39 @@ fn node_figures(
             "µs",
             Limit::Info,
         );
+        // The path's mean as set: the leader's link and this node's, both ways, averaged
+        // (a host without an emulated link adds nothing).
+        let set = |h: &str| bed.links.get(h).map_or((0.0, 0.0), |l| l.set_mean_us());
+        let ((gm_up, gm_down), (n_up, n_down)) = (set(leader), set(n));
+        let set_us = (gm_up + n_down + n_up + gm_down) / 2.0;
+        ctx.figure(
+            format!("{n}: its path delay minus the links' set mean ({set_us:.1} µs)"),
+            num(&st["path_delay_ns"]) / 1e3 - set_us,
+            "µs",
+            Limit::Info,
+        );
+        let legs = [
+            (leader, true),
+            (n.as_str(), false),
+            (n.as_str(), true),
+            (leader, false),
+        ];
+        for (host, up) in legs {
+            let Some(link) = bed.links.get(host) else {
+                continue;
+            };
+            let (u, d) = link.direction_stats();
+            let Some((k, mean)) = (if up { u } else { d }).event_mean_us(from, to) else {
+                continue;
+            };
+            let dir = if up { "up" } else { "down" };
+            ctx.figure(
+                format!("{n}: link {host} {dir}, PTP event frames later than set, mean ({k})"),
+                mean,
+                "µs",
+                Limit::Info,
+            );
+        }
         ctx.figure(
             format!("{n}: says fleet steps"),
             num(&f["steps"]),
