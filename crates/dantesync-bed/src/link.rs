@@ -131,12 +131,7 @@ impl LinkStats {
     /// (frames, median, 99th percentile, max) of the PTP event frames' error, µs, over the
     /// frames sent between `from` and `to` (CLOCK_MONOTONIC_RAW ns).
     pub fn event_error_us(&self, from: i64, to: i64) -> Option<(usize, f64, f64, f64)> {
-        let v: Vec<i64> = self
-            .event_errors_ns
-            .iter()
-            .filter(|(at, _)| (from..=to).contains(at))
-            .map(|&(_, e)| e)
-            .collect();
+        let v = self.event_errors_between(from, to);
         quantiles_us(&v).map(|(a, b, c)| (v.len(), a, b, c))
     }
 
@@ -144,13 +139,17 @@ impl LinkStats {
     /// many there were: a bias a node's path delay and phase take up, where the percentiles
     /// above show the noise.
     pub fn event_mean_us(&self, from: i64, to: i64) -> Option<(usize, f64)> {
-        let v: Vec<i64> = self
-            .event_errors_ns
+        let v = self.event_errors_between(from, to);
+        (!v.is_empty()).then(|| (v.len(), v.iter().sum::<i64>() as f64 / v.len() as f64 / 1e3))
+    }
+
+    /// The PTP event frames' errors (ns) of those sent between `from` and `to`.
+    fn event_errors_between(&self, from: i64, to: i64) -> Vec<i64> {
+        self.event_errors_ns
             .iter()
             .filter(|(at, _)| (from..=to).contains(at))
             .map(|&(_, e)| e)
-            .collect();
-        (!v.is_empty()).then(|| (v.len(), v.iter().sum::<i64>() as f64 / v.len() as f64 / 1e3))
+            .collect()
     }
 
     /// (frames, median, 99th percentile, max) of the added error measured from outside the

@@ -2,7 +2,6 @@
 //! each other, the leader's offset jumped (it restarted, or its timescale changed); the old
 //! data are dropped and the estimate restarts from those samples.
 
-use super::fit::median;
 use super::RateEstimator;
 
 impl RateEstimator {
@@ -19,20 +18,7 @@ impl RateEstimator {
         let Some(model) = self.model else {
             return false;
         };
-        self.scratch.clear();
-        self.scratch.extend(
-            self.samples
-                .iter()
-                .rev()
-                .take(j)
-                .map(|s| s.y - model.predict(s.t)),
-        );
-        let mut residuals = self.scratch.clone();
-        let centre = median(&mut residuals);
-        self.scratch
-            .iter_mut()
-            .for_each(|r| *r = (*r - centre).abs());
-        let spread = 1.4826 * median(&mut self.scratch);
+        let (centre, spread) = self.recent_centre_and_spread(&model);
         spread < 0.25 * centre.abs()
     }
 

@@ -64,6 +64,13 @@ impl RateEstimator {
         if j < 4 || self.samples.len() < j {
             return 0.0;
         }
+        self.recent_centre_and_spread(model).1
+    }
+
+    /// The median of the newest `jump_samples` residuals, and 1.4826 × their median absolute
+    /// deviation from it.
+    pub(super) fn recent_centre_and_spread(&mut self, model: &super::fit::Model) -> (f64, f64) {
+        let j = self.cfg.jump_samples;
         self.scratch.clear();
         self.scratch.extend(
             self.samples
@@ -76,6 +83,6 @@ impl RateEstimator {
         self.scratch
             .iter_mut()
             .for_each(|r| *r = (*r - centre).abs());
-        1.4826 * median(&mut self.scratch)
+        (centre, 1.4826 * median(&mut self.scratch))
     }
 }
