@@ -8,6 +8,9 @@ pub(super) struct Sample {
     pub(super) t: f64,
     pub(super) y: f64,
     pub(super) inlier: bool,
+    /// Weight in the fit: 1, or less (more) where the noise is much larger (smaller) than
+    /// in most of the window (see `weights`).
+    pub(super) w: f64,
 }
 
 /// A fitted model y = a + b·(t − tm) + c·max(0, t − knot) + d·[t > step]: a line, with at
@@ -22,7 +25,10 @@ pub(super) struct Model {
     pub(super) d: f64,
     pub(super) step: Option<f64>,
     /// Variance factor of the current slope (b, or b + c after the knot); times σ² = variance.
+    /// With unequal weights it is the weighted fit's variance over σ², so that σ² times it
+    /// is still the slope's variance.
     pub(super) slope_var: f64,
+    /// The unweighted spread of the inliers around the fit.
     pub(super) sigma: f64,
     pub(super) inliers: usize,
 }
@@ -57,8 +63,8 @@ impl Model {
     }
 }
 
-/// Least squares over the inliers, with an optional kink and an optional step. None when
-/// degenerate.
+/// Weighted least squares over the inliers, with an optional kink and an optional step. None
+/// when degenerate.
 pub(super) fn fit(
     samples: &VecDeque<Sample>,
     knot: Option<f64>,
@@ -92,9 +98,9 @@ pub(super) fn fit(
     for s in used() {
         let x = columns(s.t);
         for i in 0..params {
-            r[i] += x[i] * s.y;
+            r[i] += s.w * x[i] * s.y;
             for j in 0..params {
-                m[i][j] += x[i] * x[j];
+                m[i][j] += s.w * x[i] * x[j];
             }
         }
     }
@@ -124,8 +130,18 @@ pub(super) fn fit(
         sigma: 0.0,
         inliers: n,
     };
-    let sse: f64 = used().map(|s| (s.y - model.predict(s.t)).powi(2)).sum();
+    let (mut sse, mut weighted_sse) = (0.0, 0.0);
+    for s in used() {
+        let r2 = (s.y - model.predict(s.t)).powi(2);
+        sse += r2;
+        weighted_sse += s.w * r2;
+    }
     model.sigma = (sse / (nf - params as f64)).sqrt();
+    if used().any(|s| s.w != 1.0) && sse > 0.0 {
+        // The weighted fit's slope variance is its unit-weight variance (weighted SSE over
+        // the degrees of freedom) times the inverse's entry; carried as a factor of σ².
+        model.slope_var *= weighted_sse / sse;
+    }
     (model.slope_var.is_finite() && model.slope_var > 0.0).then_some(model)
 }
 

@@ -28,6 +28,7 @@ impl RateEstimator {
         self.samples.drain(..drop);
         for s in &mut self.samples {
             s.inlier = true;
+            s.w = 1.0;
         }
         self.knot = None;
         self.step = None;

@@ -16,13 +16,14 @@
 //!
 //! This module holds the estimator's state and its public face; the parts live beside it:
 //! `fit` (least squares, straight or broken line), `outliers` (robust rejection),
-//! `jump` (the timescale jumped: restart) and `kink` (rate changes, told apart from
-//! delay steps).
+//! `weights` (a noisier stretch weighs less), `jump` (the timescale jumped: restart) and
+//! `kink` (rate changes, told apart from delay steps).
 
 mod fit;
 mod jump;
 mod kink;
 mod outliers;
+mod weights;
 
 use std::collections::VecDeque;
 
@@ -218,7 +219,14 @@ impl RateEstimator {
         let (t0, y0) = *self.origin.get_or_insert((t_ns, y_ns));
         let t = (t_ns as f64 - t0 as f64) * 1e-9;
         let y = (y_ns - y0) as f64 * 1e-3;
-        self.samples.push_back(Sample { t, y, inlier: true });
+        // A new sample weighs what its newest neighbours weigh until the next reweighting.
+        let w = self.samples.back().map_or(1.0, |s| s.w);
+        self.samples.push_back(Sample {
+            t,
+            y,
+            inlier: true,
+            w,
+        });
         self.trim_window(t);
         self.refit();
 

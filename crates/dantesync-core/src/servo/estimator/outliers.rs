@@ -15,7 +15,8 @@ use super::fit::{fit, median};
 use super::RateEstimator;
 
 impl RateEstimator {
-    /// Least squares, then outlier rejection against a robust sigma, then least squares again.
+    /// Least squares, then outlier rejection against a robust sigma and weights from the
+    /// noise of each stretch (`weights`), then least squares again.
     pub(super) fn refit(&mut self) {
         let n = self.samples.len();
         if n < 3 {
@@ -25,6 +26,7 @@ impl RateEstimator {
         if n < self.cfg.min_samples {
             for s in &mut self.samples {
                 s.inlier = true;
+                s.w = 1.0;
             }
             self.model = fit(&self.samples, self.knot, self.step);
             return;
@@ -51,6 +53,7 @@ impl RateEstimator {
             for s in &mut self.samples {
                 s.inlier = (s.y - model.predict(s.t)).abs() <= limit;
             }
+            self.reweight(&model);
         }
         self.model = fit(&self.samples, self.knot, self.step);
     }

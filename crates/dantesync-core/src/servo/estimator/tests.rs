@@ -293,3 +293,42 @@ fn garbage_raises_the_recent_outlier_fraction() {
         est.recent_outlier_fraction()
     );
 }
+
+#[test]
+fn a_noisier_stretch_does_not_tilt_the_line_before_its_step_is_seen() {
+    // 25 s at 1 µs (kernel timestamps on a quiet link), then 30 s of 200 µs one-sided jitter
+    // with 10 % loss: bed scenario 6, whose window spans about 25 s when the trouble starts.
+    // The jitter moves the mean delay by +100 µs; with step detection switched off, this is
+    // what the line reads meanwhile: unweighted it tilted by 3.6 ppm.
+    let cfg = EstimatorConfig {
+        change_k: 1e9,
+        ..EstimatorConfig::default()
+    };
+    let mut est = RateEstimator::new(cfg);
+    let mut noise = Noise(33);
+    let mut worst: f64 = 0.0;
+    for i in 0..220 {
+        let t = f64::from(i) * 0.25;
+        let noisy = t >= 25.0;
+        if noisy && noise.uniform() < 0.1 {
+            continue;
+        }
+        let jitter = if noisy { 200.0 * noise.uniform() } else { 0.0 };
+        let y = 12.0 * t + noise.gauss() + jitter;
+        est.add((t * 1e9) as i64, (y * 1e3) as i128);
+        if t >= 26.0 {
+            let e = est.estimate().unwrap();
+            worst = worst.max((e.slope_ppm - 12.0).abs());
+        }
+    }
+    assert_eq!(est.counters().delay_steps, 0);
+    assert!(worst < 0.3, "the line tilted by {worst} ppm");
+}
+
+#[test]
+fn a_window_of_one_noise_is_fitted_with_equal_weights() {
+    let mut est = RateEstimator::new(EstimatorConfig::default());
+    let mut noise = Noise(41);
+    feed(&mut est, 0.0, 600.0, |_| -3.0, 20.0, &mut noise);
+    assert!(est.samples.iter().all(|s| s.w == 1.0));
+}
