@@ -10,7 +10,8 @@
 # Needs root (namespaces, a bridge, raw sockets), chronyd, tshark and iproute2 (installed by
 # scripts/install-deps.sh). This machine's clock is never touched: the nodes run simulated
 # clocks and the upstream NTP server is `chronyd -x`. The report goes to target/e2e-results.md;
-# docs/e2e-results.md is written by a bare `dantesync-bed run` (see README.md), not here.
+# docs/e2e-results.md is written by a bare `dantesync-bed run` (see README.md) or is a copy of
+# this stage's report from a clean-clone CI run; its header names the command and the commit.
 # One scenario by name, for debugging: `sudo target/release/dantesync-bed run trouble`.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."

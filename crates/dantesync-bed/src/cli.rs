@@ -197,7 +197,10 @@ fn run(args: &[String]) -> i32 {
         );
     }
     let command = format!(
-        "sudo target/release/dantesync-bed run{}",
+        "sudo target/release/dantesync-bed run{}{}",
+        out.as_ref()
+            .map(|p| format!(" --out {}", p.display()))
+            .unwrap_or_default(),
         names.iter().map(|n| format!(" {n}")).collect::<String>()
     );
     let jobs = jobs.unwrap_or(if chosen.iter().any(|s| scenarios::is_fleet(s)) {

@@ -14,6 +14,26 @@ fn utc_now() -> String {
         .unwrap_or_default()
 }
 
+/// The commit the binaries were built from, as `git` in the working directory sees it, and
+/// whether the tree had changes; None outside a git checkout.
+fn source_commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"])?;
+    let changed = git(&["status", "--porcelain", "--untracked-files=no"])?;
+    Some(if changed.is_empty() {
+        format!("commit {head}")
+    } else {
+        format!("commit {head} with uncommitted changes")
+    })
+}
+
 fn emulator_text(o: &Outcome) -> String {
     let relay = match o.emulator.error_us() {
         Some((med, p99, max)) => format!(
@@ -56,6 +76,9 @@ pub fn markdown(outcomes: &[Outcome], command: &str, total_s: f64) -> String {
     );
     let _ = writeln!(s, "- Command: `{command}`");
     let _ = writeln!(s, "- Date: {}", utc_now());
+    if let Some(source) = source_commit() {
+        let _ = writeln!(s, "- Source: {source}");
+    }
     let _ = writeln!(
         s,
         "- Host: {} cores; total {:.0} s; {passed} of {} scenarios passed\n",
