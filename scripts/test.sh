@@ -3,8 +3,8 @@
 #
 #   bash scripts/test.sh
 #
-# Stages: fmt, clippy, test, ui, tray, windows, qemu-clock, monitoring, fuzz, servo-bench, package,
-# bed (see README.md). Each stage's output goes straight through; each is timed; the last line is
+# Stages: fmt, clippy, test, ui, tray, windows, qemu-clock, monitoring, fuzz, servo-bench, package
+# (see README.md). Each stage's output goes straight through; each is timed; the last line is
 # a one-line summary.
 #
 # Needs: the Rust toolchain (rustup) on Debian 12. Everything else (tshark, the Windows target
@@ -15,7 +15,6 @@
 #   DANTESYNC_SKIP_TSHARK=1    the tshark cross-checks print SKIPPED instead of failing
 #   DANTESYNC_SKIP_WINDOWS=1   the Windows stage (cross-build, clippy, Wine, packaging) is skipped
 #   DANTESYNC_SKIP_QEMU=1      the real-kernel clock test in a qemu guest is skipped
-#   DANTESYNC_SKIP_BED=1       the multi-host test bed (needs root) is skipped
 # Other knobs: FUZZ_SECONDS (per fuzz target, default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,7 +63,7 @@ skipped() {
 
 # CI must run everything: an opt-out there would hide a missing install step.
 if [ -n "${CI:-}" ] && [ "${CI}" != "false" ]; then
-  for v in DANTESYNC_SKIP_TSHARK DANTESYNC_SKIP_WINDOWS DANTESYNC_SKIP_QEMU DANTESYNC_SKIP_BED; do
+  for v in DANTESYNC_SKIP_TSHARK DANTESYNC_SKIP_WINDOWS DANTESYNC_SKIP_QEMU; do
     if [ -n "${!v:-}" ]; then
       current=preflight
       fail "$v is set but CI=$CI: CI runs every stage (unset $v)"
@@ -210,13 +209,6 @@ stage fuzz bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
 stage servo-bench cargo run --release -p dantesync-sim --bin servo-bench -- --out target/servo-bench.md
 # The .deb and install.sh/uninstall.sh in scratch Debian 12 roots, and the man pages' freshness.
 stage package bash scripts/package-test.sh
-# The multi-host test bed (#12's scenarios, real binaries in network namespaces, measured from
-# outside); last, so that it reuses the package stage's release build and runs on a quiet host.
-if [ "${DANTESYNC_SKIP_BED:-}" = 1 ]; then
-  skipped bed "DANTESYNC_SKIP_BED=1"
-else
-  stage bed bash scripts/bed-test.sh
-fi
 
 echo
 skips=""
