@@ -137,9 +137,10 @@ pub(super) fn fit(
         weighted_sse += s.w * r2;
     }
     model.sigma = (sse / (nf - params as f64)).sqrt();
-    if used().any(|s| s.w != 1.0) && sse > 0.0 {
+    if sse > 0.0 {
         // The weighted fit's slope variance is its unit-weight variance (weighted SSE over
-        // the degrees of freedom) times the inverse's entry; carried as a factor of σ².
+        // the degrees of freedom) times the inverse's entry; carried as a factor of σ². With
+        // every weight 1 the two sums are the same number and the factor is exactly 1.
         model.slope_var *= weighted_sse / sse;
     }
     (model.slope_var.is_finite() && model.slope_var > 0.0).then_some(model)
